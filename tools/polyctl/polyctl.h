@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* polyctl.h - the CLI's verbs, one file each (tools/polyctl/VERB.c). */
+#ifndef POLYCTL_H
+#define POLYCTL_H
+
+/* Each returns the process exit status: 0 ok, 1 failure, 2 usage error. */
+int cmd_compile(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Shared by verbs: is stderr a terminal (progress bars only then). */
+int polyctl_tty(void);
+/* Prints "polyctl VERB: msg" to stderr; returns 1. */
+int polyctl_fail(const char *verb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif /* POLYCTL_H */
