@@ -21,6 +21,9 @@ int pn_exec_new(const struct pn_model *m, uint32_t max_batch,
 		uint32_t max_tokens, struct pn_pool *pool,
 		struct pn_exec **out, struct pn_err *err);
 void pn_exec_free(struct pn_exec *x);
+const struct pn_model *pn_exec_model(const struct pn_exec *x);
+/* Bytes of the planned activation arena, and without reuse (for reports). */
+size_t pn_exec_arena_bytes(const struct pn_exec *x, size_t *naive);
 
 /*
  * ids: [batch, T] row-major, padded; sequence b has lens[b] <= T valid ids

@@ -1,10 +1,86 @@
 // SPDX-License-Identifier: MIT
-/* TEMPORARY placeholder until the verb lands; replaced by its owner. */
+/*
+ * compile.c - polyctl compile --from tfjs DIR -o OUT.pnb [--name NAME] [-q]
+ *
+ * Builds a .pnb from a TF.js graph model directory (lib/compile/). Progress
+ * goes to stderr when it is a terminal; one summary line to stdout at the end.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "compile/compile.h"
 #include "polyctl.h"
+
+static const char usage_text[] =
+	"usage: polyctl compile --from tfjs DIR -o OUT.pnb [--name NAME] [-q]\n"
+	"  --from tfjs   DIR is a TF.js graph model (model.json, shards, vocab.json)\n"
+	"  -o OUT.pnb    the file to write (atomically)\n"
+	"  --name NAME   model name in the header (default use-lite)\n"
+	"  -q            no progress and no summary line\n";
+
+static void progress(void *arg, const char *stage)
+{
+	(void)arg;
+	fprintf(stderr, "polyctl compile: %s...\n", stage);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "polyctl compile: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n%s", usage_text);
+	return 2;
+}
 
 int cmd_compile(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return polyctl_fail("compile", "not built yet");
+	const char *from = NULL, *dir = NULL, *out = NULL, *name = "use-lite";
+	struct pn_compile_stats st = { 0 };
+	struct pn_compile_opts o = { .stats = &st };
+	struct pn_err err = { "" };
+	int quiet = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **val = !strcmp(a, "--from") ? &from : !strcmp(a, "-o") ? &out :
+				   !strcmp(a, "--name") ? &name : NULL;
+
+		if (val) {
+			if (i + 1 >= argc)
+				return usage_error("%s needs a value", a);
+			*val = argv[++i];
+		} else if (!strcmp(a, "-q")) {
+			quiet = 1;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error("unknown option '%s'", a);
+		} else if (dir) {
+			return usage_error("one model directory expected, got another: '%s'", a);
+		} else {
+			dir = a;
+		}
+	}
+	if (!from)
+		return usage_error("%s", "--from FORMAT is required (supported: tfjs)");
+	if (strcmp(from, "tfjs"))
+		return polyctl_fail("compile", "--from %s: unsupported format (supported: tfjs)",
+				    from);
+	if (!dir)
+		return usage_error("%s", "no model directory given");
+	if (!out)
+		return usage_error("%s", "-o OUT.pnb is required");
+	if (!*name)
+		return usage_error("%s", "--name must not be empty");
+	o.name = name;
+	if (!quiet && polyctl_tty())
+		o.progress = progress;
+	if (pn_compile_tfjs(dir, out, &o, &err))
+		return polyctl_fail("compile", "%s", err.msg);
+	if (!quiet)
+		printf("compiled %s: %u nodes, %u tensors, %llu parameters, %llu bytes -> %s\n",
+		       name, st.nodes, st.tensors, (unsigned long long)st.params,
+		       (unsigned long long)st.file_bytes, out);
+	return 0;
 }

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench/kernels.c - microbenchmark of the hot CPU kernels at the USE lite
+ * shapes: GFLOP/s of pn_gemm and pn_linear (bias + ReLU) at 16, 128 and
+ * 4096 rows of 512 -> 1536, the FFN 512 -> 1536 -> 512, and attention time
+ * at batch 1 x 16 tokens and batch 32 x 128 tokens, each on one thread and
+ * over a pool of all cores. Prints one line per measurement; the best of
+ * several repetitions (the least disturbed), per call.
+ *
+ *   bench_kernels [threads]     (default: the number of online CPUs)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpu/kernels.h"
+#include "uapi/pnb.h"
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static float *buf(size_t n)
+{
+	float *p = malloc(n * sizeof(*p));
+
+	if (!p) {
+		fprintf(stderr, "bench_kernels: out of memory (%zu floats)\n", n);
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+	return p;
+}
+
+/* Calls per repetition so that one repetition lasts about 50 ms. */
+static int calls_for(double seconds_per_call)
+{
+	int n = (int)(0.05 / seconds_per_call);
+
+	return n < 1 ? 1 : n;
+}
+
+#define REPS 7
+
+struct lin { struct pn_pool *pool; const float *x, *W, *b; float *y; uint32_t rows, in, out; };
+
+static void run_linear(const struct lin *l)
+{
+	pn_linear(l->pool, l->x, l->rows, l->in, l->W, l->b, l->out, PNB_ACT_RELU, l->y);
+}
+
+static double best_linear(const struct lin *l)
+{
+	double t = now(), best = 1e30;
+
+	run_linear(l);
+	int calls = calls_for(now() - t);
+
+	for (int r = 0; r < REPS; r++) {
+		t = now();
+		for (int c = 0; c < calls; c++)
+			run_linear(l);
+		t = (now() - t) / calls;
+		best = t < best ? t : best;
+	}
+	return best;
+}
+
+static void bench_linear(struct pn_pool *pool, uint32_t rows)
+{
+	uint32_t in = 512, out = 1536;
+	struct lin l = { pool, buf((size_t)rows * in), buf((size_t)in * out), buf(out),
+			 buf((size_t)rows * out), rows, in, out };
+	double t = best_linear(&l), flop = 2.0 * rows * in * out;
+	double tg = now(), bg = 1e30;
+
+	for (int r = 0; r < REPS; r++) {	/* the bare GEMM, one thread, for reference */
+		int calls = calls_for(t * pn_pool_size(pool));
+
+		tg = now();
+		for (int c = 0; c < calls; c++)
+			pn_gemm(rows, out, in, l.x, in, l.W, out, 0.0f, l.y, out);
+		tg = (now() - tg) / calls;
+		bg = tg < bg ? tg : bg;
+	}
+	printf("linear %4ux512->1536 +bias+relu  threads %u: %8.1f us  %6.1f GFLOP/s"
+	       "   (bare pn_gemm, 1 thread: %6.1f GFLOP/s)\n",
+	       rows, pn_pool_size(pool), t * 1e6, flop / t * 1e-9, flop / bg * 1e-9);
+	free((void *)l.x);
+	free((void *)l.W);
+	free((void *)l.b);
+	free(l.y);
+}
+
+static void bench_ffn(struct pn_pool *pool, uint32_t rows)
+{
+	uint32_t D = 512, ff = 1536;
+	float *x = buf((size_t)rows * D), *W1 = buf((size_t)D * ff), *W2 = buf((size_t)ff * D);
+	float *b1 = buf(ff), *b2 = buf(D), *y = buf((size_t)rows * D);
+	float *h = buf(pn_ffn_scratch(rows, ff, 0));
+	double t = now(), best = 1e30, flop = 4.0 * rows * D * ff;
+
+	pn_ffn(pool, x, rows, D, ff, 0, PNB_ACT_RELU, W1, b1, W2, b2, y, h);
+	int calls = calls_for(now() - t);
+
+	for (int r = 0; r < REPS; r++) {
+		t = now();
+		for (int c = 0; c < calls; c++)
+			pn_ffn(pool, x, rows, D, ff, 0, PNB_ACT_RELU, W1, b1, W2, b2, y, h);
+		t = (now() - t) / calls;
+		best = t < best ? t : best;
+	}
+	printf("ffn    %4ux512->1536->512 relu    threads %u: %8.1f us  %6.1f GFLOP/s\n", rows,
+	       pn_pool_size(pool), best * 1e6, flop / best * 1e-9);
+	free(x);
+	free(W1);
+	free(W2);
+	free(b1);
+	free(b2);
+	free(y);
+	free(h);
+}
+
+static void bench_attention(struct pn_pool *pool, uint32_t B, uint32_t T, uint32_t D)
+{
+	uint32_t heads = 4, *lens = malloc(B * sizeof(*lens));
+	float *qkv = buf((size_t)B * T * 3 * D), *out = buf((size_t)B * T * D);
+	float *s = buf(pn_attention_scratch(T, pn_pool_size(pool)));
+	float scale = 1.0f / 8.0f;
+	double t = now(), best = 1e30;
+
+	for (uint32_t b = 0; b < B; b++)
+		lens[b] = T;
+	pn_attention(pool, qkv, B, T, lens, D, heads, scale, 0, out, s);
+	int calls = calls_for(now() - t);
+
+	for (int r = 0; r < REPS; r++) {
+		t = now();
+		for (int c = 0; c < calls; c++)
+			pn_attention(pool, qkv, B, T, lens, D, heads, scale, 0, out, s);
+		t = (now() - t) / calls;
+		best = t < best ? t : best;
+	}
+	printf("attention B %2u T %3u D %3u heads 4   threads %u: %8.1f us  %6.1f GFLOP/s\n", B, T,
+	       D, pn_pool_size(pool), best * 1e6, 4.0 * B * T * T * D / best * 1e-9);
+	free(lens);
+	free(qkv);
+	free(out);
+	free(s);
+}
+
+int main(int argc, char **argv)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint32_t nthreads = argc > 1 ? (uint32_t)atoi(argv[1]) : (uint32_t)(ncpu > 0 ? ncpu : 1);
+	struct pn_pool *pools[2] = { NULL, NULL };
+
+	if (nthreads > 1) {
+		pools[1] = pn_pool_new(nthreads, 1);
+		if (!pools[1]) {
+			fprintf(stderr, "bench_kernels: cannot start a pool of %u threads\n", nthreads);
+			return 1;
+		}
+	}
+	for (int p = 0; p < 2; p++) {
+		if (p == 1 && !pools[1])
+			break;
+		for (uint32_t rows = 16; rows <= 4096; rows *= rows < 128 ? 8 : 32)
+			bench_linear(pools[p], rows);
+		bench_ffn(pools[p], 16);
+		bench_ffn(pools[p], 4096);
+		bench_attention(pools[p], 1, 16, 256);
+		bench_attention(pools[p], 1, 16, 512);
+		bench_attention(pools[p], 32, 128, 256);
+		bench_attention(pools[p], 32, 128, 512);
+	}
+	pn_pool_free(pools[1]);
+	return 0;
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ffn.c - feed-forward block: out = act(x W1 + b1) W2 + b2, or the gated
+ * (SwiGLU family) form with W1 = [gate | up].
+ *
+ * With many rows each pool task runs both GEMMs on its own ROW_BLOCK rows,
+ * so the hidden block (64 x ff floats) goes from the first GEMM to the
+ * second through L2. With few rows, each GEMM is split over the pool
+ * column-wise by pn_linear instead.
+ */
+#include "cpu/kernels.h"
+#include "uapi/pnb.h"
+
+#define ROW_BLOCK 64
+
+struct ffn_job {
+	const float *x, *W1, *b1, *W2, *b2;
+	float *out, *h;
+	uint32_t rows, D, ff, act;
+	int gated;
+};
+
+size_t pn_ffn_scratch(uint32_t rows, uint32_t ff, int gated)
+{
+	return (size_t)rows * ff * (gated ? 2 : 1);
+}
+
+/*
+ * h [nr, 2ff] = [gate | up] rows -> h [nr, ff] = act(gate) * up, packed in
+ * place: row r's result ends at (r+1) ff <= 2r ff, where row r's input
+ * starts (r >= 1), so nothing is overwritten before it is read.
+ */
+static void gate_rows(float *h, uint32_t nr, uint32_t ff, uint32_t act)
+{
+	for (uint32_t r = 0; r < nr; r++) {
+		float *g = h + (size_t)r * 2 * ff, *u = g + ff, *o = h + (size_t)r * ff;
+
+		pn_act(act, g, ff);
+		for (uint32_t c = 0; c < ff; c++)
+			o[c] = g[c] * u[c];
+	}
+}
+
+/* Rows [r0, r0 + nr) on the calling thread, or over the pool when given one. */
+static void ffn_rows(const struct ffn_job *j, struct pn_pool *pool, uint32_t r0, uint32_t nr)
+{
+	uint32_t hw = j->gated ? 2 * j->ff : j->ff;
+	const float *x = j->x + (size_t)r0 * j->D;
+	float *h = j->h + (size_t)r0 * hw;
+
+	pn_linear(pool, x, nr, j->D, j->W1, j->b1, hw, j->gated ? PNB_ACT_NONE : j->act, h);
+	if (j->gated)
+		gate_rows(h, nr, j->ff, j->act);
+	/* Gated rows were packed to ff wide, from the start of this block. */
+	pn_linear(pool, h, nr, j->ff, j->W2, j->b2, j->D, PNB_ACT_NONE,
+		  j->out + (size_t)r0 * j->D);
+}
+
+static void ffn_task(void *ctx, uint32_t i)
+{
+	const struct ffn_job *j = ctx;
+	uint32_t r0 = i * ROW_BLOCK;
+
+	ffn_rows(j, NULL, r0, j->rows - r0 < ROW_BLOCK ? j->rows - r0 : ROW_BLOCK);
+}
+
+void pn_ffn(struct pn_pool *pool, const float *x, uint32_t rows, uint32_t D,
+	    uint32_t ff, int gated, uint32_t act, const float *W1,
+	    const float *b1, const float *W2, const float *b2, float *out,
+	    float *scratch)
+{
+	struct ffn_job j = {
+		.x = x, .W1 = W1, .b1 = b1, .W2 = W2, .b2 = b2, .out = out, .h = scratch,
+		.rows = rows, .D = D, .ff = ff, .act = act, .gated = gated,
+	};
+	uint32_t nrb = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
+
+	if (rows == 0)
+		return;
+	if (nrb >= pn_pool_size(pool)) {
+		pn_pool_run(pool, ffn_task, &j, nrb);
+		return;
+	}
+	ffn_rows(&j, pool, 0, rows);
+}
