@@ -60,7 +60,7 @@ $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(ASAN_LIB)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # libFuzzer targets: clang, the parser sources only (no oneDNN, no OpenMP).
-FUZZ_LIB_SRCS := lib/pnb.c lib/pnb_write.c lib/crc32c.c lib/err.c
+FUZZ_LIB_SRCS := $(wildcard lib/pnb*.c) lib/crc32c.c lib/err.c
 $(B)/fuzz/%: tests/fuzz/%.c $(wildcard $(FUZZ_LIB_SRCS)) $(HDRS)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
