@@ -148,8 +148,12 @@ static void run_node(struct pn_exec *x, const struct pn_gnode *n,
 
 	switch (n->op) {
 	case PNB_OP_EMBED:
-		pn_embed(x->ids, B, T, n->w[0], n->d_out, n->fattr[0],
-			 (uint32_t)n->iattr[0], n->w[1], n->w[2], n->w[3], y);
+		if (n->pos_table)	/* sincos, tabulated at load */
+			pn_embed(x->ids, B, T, n->w[0], n->d_out, n->fattr[0],
+				 PNB_POS_LEARNED, n->pos_table, NULL, n->w[3], y);
+		else
+			pn_embed(x->ids, B, T, n->w[0], n->d_out, n->fattr[0],
+				 (uint32_t)n->iattr[0], n->w[1], n->w[2], n->w[3], y);
 		break;
 	case PNB_OP_LAYERNORM:
 		pn_layernorm(in0, rows, n->d_in, n->w[0], n->w[1], n->fattr[0], y);

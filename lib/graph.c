@@ -106,6 +106,32 @@ static int same_shape(struct build *b)
 	       want_width(b, b->n->in[0], "in", 0, x->width);
 }
 
+/*
+ * Sin/cos positions depend on t alone: tabulate them once for every
+ * position the model accepts, with the kernel's own formula (a float32
+ * angle, sinf/cosf), so a run adds a row instead of calling sinf/cosf D
+ * times per position; the executor then runs the node as LEARNED.
+ */
+static int tabulate_sincos(struct build *b, const float *inv, uint32_t D)
+{
+	uint32_t T = b->f->hdr->max_tokens, half = D / 2;
+	float *p;
+
+	p = malloc((size_t)T * D * sizeof(float));
+	if (!p)
+		return pn_errf(b->err, -ENOMEM, "out of memory");
+	for (uint32_t t = 0; t < T; t++) {
+		for (uint32_t i = 0; i < half; i++) {
+			float a = (float)t * inv[i];
+
+			p[(size_t)t * D + i] = sinf(a);
+			p[(size_t)t * D + half + i] = cosf(a);
+		}
+	}
+	b->n->pos_table = p;
+	return 0;
+}
+
 static int build_embed(struct build *b)
 {
 	struct pn_gnode *n = b->n;
@@ -143,7 +169,7 @@ static int build_embed(struct build *b)
 	case PNB_POS_SINCOS:
 		if (D % 2)
 			return node_err(b, "sincos positions need an even width, out has %u", D);
-		r = want_w(b, 2, 1, D / 2, 0);
+		r = want_w(b, 2, 1, D / 2, 0) ?: tabulate_sincos(b, n->w[2], D);
 		break;
 	default:
 		return node_err(b, "iattr[0]: unknown position kind %d (expected 0..2)",
@@ -309,6 +335,8 @@ void pn_graph_free(struct pn_graph *g)
 {
 	if (!g)
 		return;
+	for (uint32_t i = 0; g->nodes && i < g->n_nodes; i++)
+		free(g->nodes[i].pos_table);
 	free(g->nodes);
 	free(g->last_use);
 	free(g);

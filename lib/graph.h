@@ -26,6 +26,7 @@ struct pn_gnode {
 	int32_t iattr[PNB_NODE_MAX_ATTR];
 	float fattr[PNB_NODE_MAX_ATTR];
 	double flops_per_row;		/* excluding attention's T^2 term */
+	float *pos_table;		/* EMBED with sincos: [max_tokens, D], owned */
 };
 
 struct pn_graph {
