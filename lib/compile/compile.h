@@ -30,6 +30,13 @@ struct pn_compile_opts {
 	void (*progress)(void *arg, const char *stage);
 	void *progress_arg;
 	struct pn_compile_stats *stats;	/* filled on success when not NULL */
+	/*
+	 * Exact rewrites are on by default; set to keep the graph as read.
+	 * pool fold: mean pooling is linear, so the last FFN's down-projection
+	 * runs once per sequence after pooling instead of once per token
+	 * (pool(h + relu(u W1 + b1) W2 + b2) = pool(h) + pool(relu(u W1 + b1)) W2 + b2).
+	 */
+	int no_pool_fold;
 };
 
 /* dir: the model directory; out: the .pnb to write (atomically). o may be NULL. */

@@ -307,6 +307,7 @@ static void test_compile_real(void **state)
 		skip();
 	dir = tmpdir();
 	snprintf(out, sizeof(out), "%s/use.pnb", dir);
+	o.no_pool_fold = 1;	/* the graph as read; test_compile_pool_fold below */
 	if (pn_compile_tfjs(MODEL_DIR, out, &o, &err))
 		fail_msg("compile: %s", err.msg);
 	if (pnb_open(out, &f, &err))
@@ -371,6 +372,50 @@ static void test_compile_real(void **state)
 	assert_int_equal(st.values, f.n_values);
 	assert_int_equal(st.params, params);
 	assert_int_equal(st.file_bytes, (uint64_t)sb.st_size);
+	pnb_close(&f);
+	rmtree(dir);
+}
+
+/*
+ * The default compile folds mean pooling into the last FFN: its up
+ * projection stays per token, pooled, then the down projection runs per
+ * sequence and the pooled residual is added (numerics: test_use_reference).
+ */
+static void test_compile_pool_fold(void **state)
+{
+	struct pn_compile_opts o = { 0 };
+	struct pn_err err = { "" };
+	struct pnb_file f;
+	char *dir, out[1100];
+	const struct pnb_node *up, *upool, *down, *hpool, *add;
+
+	(void)state;
+	if (!have_model())
+		skip();
+	dir = tmpdir();
+	snprintf(out, sizeof(out), "%s/use.pnb", dir);
+	if (pn_compile_tfjs(MODEL_DIR, out, &o, &err))
+		fail_msg("compile: %s", err.msg);
+	assert_int_equal(pnb_open(out, &f, &err), 0);
+	assert_int_equal(f.n_nodes, sizeof(want_ops) / sizeof(want_ops[0]) + 2);
+	up = node_named(&f, "l1.ffn.up");
+	upool = node_named(&f, "l1.ffn.up.pool");
+	down = node_named(&f, "l1.ffn.down");
+	hpool = node_named(&f, "l1.pool");
+	add = node_named(&f, "l1.ffn.add");
+	assert_int_equal(up->op, PNB_OP_LINEAR);
+	assert_int_equal(up->iattr[0], PNB_ACT_RELU);
+	assert_int_equal(up->in[0], node_named(&f, "l1.ln2")->out);
+	assert_int_equal(upool->op, PNB_OP_POOL_MEAN);
+	assert_int_equal(upool->in[0], up->out);
+	assert_int_equal(down->op, PNB_OP_LINEAR);
+	assert_int_equal(down->in[0], upool->out);
+	assert_int_equal(f.values[down->out].layout, PNB_LAYOUT_SEQ);
+	assert_int_equal(hpool->in[0], node_named(&f, "l1.attn.add")->out);
+	assert_int_equal(add->op, PNB_OP_ADD);
+	assert_int_equal(f.values[add->out].layout, PNB_LAYOUT_SEQ);
+	assert_int_equal(node_named(&f, "head.tanh0")->in[0], add->out);
+	assert_int_equal(node_named(&f, "l0.ffn")->op, PNB_OP_FFN);	/* layer 0 untouched */
 	pnb_close(&f);
 	rmtree(dir);
 }
@@ -737,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_reader_tiny),
 		cmocka_unit_test(test_missing_dir),
 		cmocka_unit_test(test_compile_real),
+		cmocka_unit_test(test_compile_pool_fold),
 		cmocka_unit_test(test_constants_from_graph),
 		cmocka_unit_test(test_missing_shard),
 		cmocka_unit_test(test_short_shard_one_byte),

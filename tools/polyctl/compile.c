@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * compile.c - polyctl compile --from tfjs DIR -o OUT.pnb [--name NAME] [-q]
+ * compile.c - polyctl compile --from tfjs DIR -o OUT.pnb [--name NAME] [--no-fold] [-q]
  *
  * Builds a .pnb from a TF.js graph model directory (lib/compile/). Progress
  * goes to stderr when it is a terminal; one summary line to stdout at the end.
@@ -12,10 +12,11 @@
 #include "polyctl.h"
 
 static const char usage_text[] =
-	"usage: polyctl compile --from tfjs DIR -o OUT.pnb [--name NAME] [-q]\n"
+	"usage: polyctl compile --from tfjs DIR -o OUT.pnb [--name NAME] [--no-fold] [-q]\n"
 	"  --from tfjs   DIR is a TF.js graph model (model.json, shards, vocab.json)\n"
 	"  -o OUT.pnb    the file to write (atomically)\n"
 	"  --name NAME   model name in the header (default use-lite)\n"
+	"  --no-fold     keep the graph as read: no exact rewrites (pool fold)\n"
 	"  -q            no progress and no summary line\n";
 
 static void progress(void *arg, const char *stage)
@@ -51,6 +52,8 @@ int cmd_compile(int argc, char **argv)
 			*val = argv[++i];
 		} else if (!strcmp(a, "-q")) {
 			quiet = 1;
+		} else if (!strcmp(a, "--no-fold")) {
+			o.no_pool_fold = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage_text, stdout);
 			return 0;
