@@ -10,11 +10,14 @@ Inputs:  ids  int64 [B, T]   token ids (vocab indices; pad with anything valid, 
 Output:  embedding float [B, 512], L2-normalised.
 T <= 128: the caller clips longer inputs, as the TF.js graph's ClipToMaxLength does.
 
-The math is docs of /work/shared/models/use-lite.md. The graph is written the
-way ORT's optimiser likes it: MatMul followed by a bias Add (fused to
-Gemm/FusedMatMul), LayerNormalization (opset 17, one kernel), the attention
-scale as a scalar Mul on q (folded into FusedMatMul), one additive key-mask
-bias shared by both layers, and constant tables as initializers.
+The math is that of /work/shared/models/use-lite.md. The graph is written the
+way ORT's optimiser likes it: token rows flattened to [B*T, D] so that every
+projection is a 2-D MatMul + bias (+ Relu) that ORT fuses into one Gemm or
+FusedGemm, LayerNormalization (opset 17, one kernel), the attention scale as a
+scalar Mul on q (folded into FusedMatMul), one additive key-mask bias shared by
+both layers, and constant tables (doubled embeddings, sin/cos positions) as
+initializers. (A [B, T, D] variant whose bias Adds stay unfused measured the
+same within noise on one core: the GEMMs dominate.)
 """
 import json
 import os
@@ -25,6 +28,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 PREFIX = "module_apply_default/Encoder_en/KonaTransformer/"
+KONA = "module/Encoder_en/KonaTransformer/"   # the attention kernels live here
+LN = "layer_prepostprocess/layer_norm/layer_norm_"
+CAT = "/ConcatPartitions/concat"
 MAX_LEN = 128
 HEADS = 4
 LN_EPS = 1e-6
@@ -91,13 +97,14 @@ class Builder:
         bn = self.init(name + ".b", b.astype(np.float32))
         return self.op("LayerNormalization", [x, gn, bn], axis=-1, epsilon=LN_EPS)
 
-    def attention(self, u, l, key_bias):
+    def attention(self, u, l, key_bias, bt):
         enc = f"Encode/Layer_{l}/TransformerLayer/MultiheadAttention/"
-        wqkv = self.get(f"module/Encoder_en/KonaTransformer/{enc}qkv_transform_single/kernel/part_0")
-        bqkv = self.get(enc + "qkv_transform_single/bias/ConcatPartitions/concat")
-        wo = self.get(f"module/Encoder_en/KonaTransformer/{enc}output_transform_single/kernel/part_0")
-        bo = self.get(enc + "output_transform_single/bias/ConcatPartitions/concat")
-        scale = self.get(f"Encode/TransformerStack/Layer_{l}/TransformerLayer/MultiheadAttention/mul/y")
+        wqkv = self.get(KONA + enc + "qkv_transform_single/kernel/part_0")
+        bqkv = self.get(enc + "qkv_transform_single/bias" + CAT)
+        wo = self.get(KONA + enc + "output_transform_single/kernel/part_0")
+        bo = self.get(enc + "output_transform_single/bias" + CAT)
+        scale = self.get(f"Encode/TransformerStack/Layer_{l}/TransformerLayer/"
+                         "MultiheadAttention/mul/y")
         d = wqkv.shape[-1] // 3
         hd = d // HEADS
         qkv = self.linear(u, f"l{l}.qkv", wqkv, bqkv)
@@ -106,7 +113,8 @@ class Builder:
         q, k, v = (f"l{l}_{s}_{self.n}" for s in "qkv")
         self.nodes.append(helper.make_node("Split", [qkv, split], [q, k, v], axis=-1,
                                            name=f"split_{self.n}"))
-        heads = self.init(f"l{l}.heads", np.array([0, 0, HEADS, hd], np.int64))
+        heads = self.op("Concat", [bt, self.init(f"l{l}.heads", np.array([HEADS, hd], np.int64))],
+                        axis=0)
         q = self.op("Transpose", [self.op("Reshape", [q, heads])], perm=[0, 2, 1, 3])
         k = self.op("Transpose", [self.op("Reshape", [k, heads])], perm=[0, 2, 3, 1])
         v = self.op("Transpose", [self.op("Reshape", [v, heads])], perm=[0, 2, 1, 3])
@@ -114,26 +122,25 @@ class Builder:
         s = self.op("Add", [self.op("MatMul", [q, k]), key_bias])
         o = self.op("MatMul", [self.op("Softmax", [s], axis=-1), v])
         o = self.op("Transpose", [o], perm=[0, 2, 1, 3])
-        o = self.op("Reshape", [o, self.init(f"l{l}.concat", np.array([0, 0, d], np.int64))])
+        o = self.op("Reshape", [o, self.init(f"l{l}.concat", np.array([-1, d], np.int64))])
         return self.linear(o, f"l{l}.out", wo, bo)
 
     def ffn(self, h, l):
         enc = f"Encode/Layer_{l}/TransformerLayer/FFN/"
         stk = f"Encode/TransformerStack/Layer_{l}/TransformerLayer/FFN/"
-        ln = self.layer_norm(h, f"l{l}.ln2",
-                             self.get(enc + "layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat"),
-                             self.get(enc + "layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat"))
-        f = self.op("Relu", [self.linear(ln, f"l{l}.w1", self.get(stk + "conv1/Tensordot/Reshape_1"),
-                                         self.get(enc + "conv1/bias/ConcatPartitions/concat"))])
-        f = self.linear(f, f"l{l}.w2", self.get(stk + "conv2/Tensordot/Reshape_1"),
-                        self.get(enc + "conv2/bias/ConcatPartitions/concat"))
+        ln = self.layer_norm(h, f"l{l}.ln2", self.get(enc + LN + "scale" + CAT),
+                             self.get(enc + LN + "bias" + CAT))
+        f = self.linear(ln, f"l{l}.w1", self.get(stk + "conv1/Tensordot/Reshape_1"),
+                        self.get(enc + "conv1/bias" + CAT))
+        f = self.linear(self.op("Relu", [f]), f"l{l}.w2",
+                        self.get(stk + "conv2/Tensordot/Reshape_1"),
+                        self.get(enc + "conv2/bias" + CAT))
         return self.op("Add", [h, f])
 
     def ln1(self, x, l):
-        enc = f"Encode/Layer_{l}/TransformerLayer/layer_prepostprocess/layer_norm/"
-        return self.layer_norm(x, f"l{l}.ln1",
-                               self.get(enc + "layer_norm_scale/ConcatPartitions/concat"),
-                               self.get(enc + "layer_norm_bias/ConcatPartitions/concat"))
+        enc = f"Encode/Layer_{l}/TransformerLayer/"
+        return self.layer_norm(x, f"l{l}.ln1", self.get(enc + LN + "scale" + CAT),
+                               self.get(enc + LN + "bias" + CAT))
 
 
 def position_table(inv):
@@ -155,32 +162,39 @@ def build(w):
     zero = b.init("zero1", np.array([0], np.int64))
     pos = b.op("Slice", [pe, zero, t_len, zero])
     x = b.op("Add", [b.op("Gather", [emb, "ids"], axis=0), pos])
+    # Token rows flattened to [B*T, D]: every projection is then a 2-D MatMul
+    # + bias (+ Relu) that ORT fuses into one Gemm / FusedGemm; only attention
+    # and pooling see [B, T, ...] again. bt = [-1, T] rebuilds that view.
+    bt = b.op("Concat", [b.init("minus1", np.array([-1], np.int64)), t_len], axis=0)
+    x = b.op("Reshape", [x, b.init("rows256", np.array([-1, 256], np.int64))])
 
     # Key mask as an additive bias [B,1,1,T]: (mask - 1) * 1e9 == (1 - mask) * -1e9.
     axes12 = b.init("axes12", np.array([1, 2], np.int64))
     one = b.init("one", np.array(1.0, np.float32))
-    key_bias = b.op("Mul", [b.op("Sub", ["mask", one]), b.init("mask_neg", np.array(MASK_NEG, np.float32))])
+    neg = b.init("mask_neg", np.array(MASK_NEG, np.float32))
+    key_bias = b.op("Mul", [b.op("Sub", ["mask", one]), neg])
     key_bias = b.op("Unsqueeze", [key_bias, axes12])
 
     # Layer 0: 256 wide in, a dense-projected residual to 512.
-    res = b.linear(x, "l0.res",
-                   b.get("Encode/Layer_0/TransformerLayer/dense/kernel/ConcatPartitions/concat"),
-                   b.get("Encode/Layer_0/TransformerLayer/dense/bias/ConcatPartitions/concat"))
-    h = b.op("Add", [b.attention(b.ln1(x, 0), 0, key_bias), res])
+    res = b.linear(x, "l0.res", b.get("Encode/Layer_0/TransformerLayer/dense/kernel" + CAT),
+                   b.get("Encode/Layer_0/TransformerLayer/dense/bias" + CAT))
+    h = b.op("Add", [b.attention(b.ln1(x, 0), 0, key_bias, bt), res])
     h = b.ffn(h, 0)
     # Layer 1: plain pre-LN block at 512.
-    h = b.op("Add", [h, b.attention(b.ln1(h, 1), 1, key_bias)])
+    h = b.op("Add", [h, b.attention(b.ln1(h, 1), 1, key_bias, bt)])
     h = b.ffn(h, 1)
 
     # Masked mean over valid tokens, then tanh dense and L2 normalise.
     axis1 = b.init("axis1", np.array([1], np.int64))
     axis_last = b.init("axis_last", np.array([-1], np.int64))
     m3 = b.op("Unsqueeze", ["mask", axis_last])
+    h = b.op("Reshape", [h, b.op("Concat", [bt, b.init("w512", np.array([512], np.int64))],
+                                   axis=0)])
     total = b.op("ReduceSum", [b.op("Mul", [h, m3]), axis1], keepdims=0)
     count = b.op("Max", [b.op("ReduceSum", ["mask", axis_last], keepdims=1), one])
     pool = b.op("Div", [total, count])
-    y = b.op("Tanh", [b.linear(pool, "tanh", w["module/Encoder_en/hidden_layers/tanh_layer_0/weights"],
-                               w["module/Encoder_en/hidden_layers/tanh_layer_0/bias"])])
+    tanh = "module/Encoder_en/hidden_layers/tanh_layer_0/"
+    y = b.op("Tanh", [b.linear(pool, "tanh", b.get(tanh + "weights"), b.get(tanh + "bias"))])
     # ReduceSumSquare still takes axes as an attribute in opset 17 (ReduceSum moved in 13).
     ss = b.op("ReduceSumSquare", [y], axes=[-1], keepdims=1)
     norm = b.op("Sqrt", [b.op("Max", [ss, b.init("l2_eps", np.array(L2_EPS, np.float32))])])

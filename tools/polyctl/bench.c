@@ -40,6 +40,7 @@ static const uint32_t def_tokens[] = { 16, 128 };
 
 struct bench_opts {
 	const char *model, *ids_file;
+	const char *engine;		/* the JSON "engine" label */
 	int json, nodes;
 	uint32_t iters, warmup;		/* 0 / UINT32_MAX: per-batch default */
 	uint32_t batch, tokens;		/* 0: both defaults */
@@ -237,10 +238,10 @@ static int bench_one(const struct bench_opts *o, struct pn_exec *x,
 	flop = pn_graph_flops(m->graph, batch, T);
 	p50 = pn_stats_pct(&st, 50);
 	if (o->json)
-		printf("{\"engine\":\"polynet\",\"batch\":%u,\"tokens\":%u,\"iters\":%u,"
+		printf("{\"engine\":\"%s\",\"batch\":%u,\"tokens\":%u,\"iters\":%u,"
 		       "\"threads\":%u,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
 		       "\"seq_per_s\":%.1f,\"gflop_per_run\":%.4f,\"gflops\":%.2f}\n",
-		       batch, T, i, o->threads, p50, pn_stats_pct(&st, 99),
+		       o->engine, batch, T, i, o->threads, p50, pn_stats_pct(&st, 99),
 		       pn_stats_pct(&st, 99.9), batch * i / wall, flop / 1e9,
 		       flop / (p50 * 1e3));
 	else
@@ -291,7 +292,7 @@ static int usage(FILE *f)
 {
 	fprintf(f, "usage: polyctl bench MODEL.pnb [--json] [--iters N] [--warmup N]\n"
 		   "         [--batch B] [--tokens T] [--threads N] [--ids FILE]\n"
-		   "         [--max-s S] [--nodes]\n");
+		   "         [--max-s S] [--nodes] [--engine LABEL]\n");
 	return f == stdout ? 0 : 2;
 }
 
@@ -307,18 +308,26 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		{ "ids", required_argument, NULL, 'i' },
 		{ "max-s", required_argument, NULL, 's' },
 		{ "nodes", no_argument, NULL, 'N' },
+		{ "engine", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	char *end;
 	int c, r = 0;
 
-	*o = (struct bench_opts){ .warmup = UINT32_MAX, .threads = 1, .max_s = INFINITY };
+	*o = (struct bench_opts){ .warmup = UINT32_MAX, .threads = 1, .max_s = INFINITY,
+				  .engine = "polynet" };
 	optind = 1;
 	while (!r && (c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': o->json = 1; break;
 		case 'N': o->nodes = 1; break;
+		case 'e':
+			if (!*optarg || strpbrk(optarg, "\"\\"))
+				r = polyctl_fail("bench", "--engine: expected a label "
+						 "without quotes or backslashes") + 1;
+			o->engine = optarg;
+			break;
 		case 'i': o->ids_file = optarg; break;
 		case 'n': r = parse_u32("iters", optarg, 1, 100000000, &o->iters); break;
 		case 'w': r = parse_u32("warmup", optarg, 0, 1000000, &o->warmup); break;
