@@ -59,6 +59,10 @@ $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(ASAN_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Benchmarks that link the library (bench/run.sh runs them).
+$(B)/rel/bench_kernels: bench/kernels.c $(REL_LIB)
+	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 # libFuzzer targets: clang, the parser sources only (no oneDNN, no OpenMP).
 FUZZ_LIB_SRCS := $(wildcard lib/pnb*.c) lib/crc32c.c lib/err.c
 $(B)/fuzz/%: tests/fuzz/%.c $(wildcard $(FUZZ_LIB_SRCS)) $(HDRS)
@@ -95,8 +99,8 @@ fuzz: $(FUZZ_BINS)
 	@bash tests/run_all.sh fuzz
 
 bench: setup
-	@$(MAKE) --no-print-directory build model
-	@bash bench/run.sh
+	@$(MAKE) --no-print-directory build model $(B)/rel/bench_kernels
+	@B=$(B) bash bench/run.sh
 
 clean:
 	rm -rf $(B)/rel $(B)/asan $(B)/fuzz $(B)/*.pnb

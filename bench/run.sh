@@ -118,10 +118,17 @@ for cfg in $CONFIGS; do
 done
 echo "bench/run.sh: measured in $((SECONDS - t0)) s" >&2
 
+# The GEMM ceiling of this core, same run: what the GFLOP/s above compare with.
+KERNELS=$B/bench/kernels.txt
+: >"$KERNELS"
+if [ -x "$B/rel/bench_kernels" ]; then
+	"${PIN[@]}" "$B/rel/bench_kernels" 1 >"$KERNELS" 2>&1 || : >"$KERNELS"
+fi
+
 VERSIONS="node $(node --version), onnxruntime-node $(pkg_version onnxruntime-node)"
 VERSIONS+=", @energetic-ai/core $(pkg_version @energetic-ai/core)"
 
 "$PY" bench/summarize.py --raw "$RAW" --json bench/results/e2e.json --md bench/RESULTS.md \
 	--core "$CORE" --rounds "$ROUNDS" --ids-source "$IDS_SOURCE" --polynet-missing "$POLYNET_WHY" \
-	--versions "$VERSIONS" ||
+	--versions "$VERSIONS" --kernels "$KERNELS" ||
 	die "summarize failed"

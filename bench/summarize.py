@@ -152,6 +152,11 @@ def markdown(summary, meta):
                          f"{f2(c.get('p50_ratio_polynet_over_ort'))} | "
                          f"{f2(c.get('p50_ratio_polynet_nofold_over_ort'))} | "
                          f"{f2(c.get('p50_ratio_polynet_over_tfjs'))} |")
+    if meta.get("kernels"):
+        lines += ["", "The machine's ceiling, measured in the same run on the same core "
+                  "(`bench/kernels.c`: oneDNN sgemm through `pn_linear`/`pn_ffn`, one thread): "
+                  "the GFLOP/s above are to be read against it.", "", "```",
+                  meta["kernels"], "```"]
     lines += ["", "Reproduce: `make bench` (or `bash bench/run.sh` after `make build model`); "
               f"raw lines in `{meta['raw']}`, summary in `bench/results/e2e.json`, "
               "fields in `docs/bench.md`.", ""]
@@ -184,6 +189,8 @@ def main():
     ap.add_argument("--ids-source", default="?")
     ap.add_argument("--polynet-missing", default="")
     ap.add_argument("--versions", default="")
+    ap.add_argument("--kernels", default="",
+                    help="bench_kernels output from the same run: the machine's GEMM ceiling")
     a = ap.parse_args()
 
     rows = load(a.raw)
@@ -191,7 +198,9 @@ def main():
         sys.exit(f"summarize: {a.raw}: no results")
     meta = {"date": datetime.date.today().isoformat(), "machine": machine(), "core": a.core,
             "ids_source": a.ids_source, "versions": a.versions,
-            "polynet_missing": a.polynet_missing, "raw": a.raw, "rounds": a.rounds}
+            "polynet_missing": a.polynet_missing, "raw": a.raw, "rounds": a.rounds,
+            "kernels": open(a.kernels).read().strip() if a.kernels and os.path.exists(a.kernels)
+            else ""}
     summary = summarize(rows)
     tmp = a.json + ".tmp"
     with open(tmp, "w") as f:
