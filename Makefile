@@ -19,7 +19,7 @@ LIB_SRCS    := $(sort $(wildcard lib/*.c lib/cpu/*.c lib/compile/*.c))
 POLYCTL_SRCS:= $(sort $(wildcard tools/polyctl/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-HDRS        := $(wildcard uapi/*.h lib/*.h lib/cpu/*.h lib/compile/*.h tools/polyctl/*.h)
+HDRS        := $(wildcard uapi/*.h lib/*.h lib/cpu/*.h lib/compile/*.h tools/polyctl/*.h tests/unit/*.h)
 
 # $(call objs,VARIANT,SRCS)
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
@@ -31,7 +31,8 @@ POLYCTL_ASAN := $(B)/asan/polyctl
 UNIT_BINS:= $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all setup build demo test unit integration fuzz bench model clean lint
+.PHONY: all setup build demo test unit integration fuzz bench model clean vmtest driver-style \
+	bench-region
 all: build
 build: $(POLYCTL) $(POLYCTL_ASAN) $(UNIT_BINS)
 
@@ -102,5 +103,13 @@ bench: setup
 	@$(MAKE) --no-print-directory build model $(B)/rel/bench_kernels
 	@B=$(B) bash bench/run.sh
 
+# The driver: built against Debian's headers, tested in qemu (docs/driver.md).
+vmtest: setup
+	@bash tests/vm/run.sh
+driver-style: setup
+	@bash tests/integration/test_driver_style.sh
+bench-region: setup
+	@bash bench/region_bench.sh
+
 clean:
-	rm -rf $(B)/rel $(B)/asan $(B)/fuzz $(B)/*.pnb
+	rm -rf $(B)/rel $(B)/asan $(B)/fuzz $(B)/*.pnb $(B)/vm $(B)/driver-style

@@ -6,7 +6,6 @@
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
-#include <linux/ctype.h>
 #include <linux/fs.h>
 #include <linux/nodemask.h>
 #include <linux/slab.h>
@@ -15,15 +14,22 @@
 
 #include "polynet_drv.h"
 
-/* A name is NUL-terminated inside its array and made of [A-Za-z0-9._-]. */
+/*
+ * A name is NUL-terminated inside its array and made of ASCII [A-Za-z0-9._-]
+ * (not isalnum(): the kernel's ctype says Latin-1 letters are alphanumeric).
+ */
 static bool pn_name_valid(const char *name, bool may_be_empty)
 {
 	size_t len = strnlen(name, POLYNET_NAME_MAX);
 	bool ok = len < POLYNET_NAME_MAX && (len || may_be_empty);
 	size_t i;
+	char c;
 
-	for (i = 0; ok && i < len; i++)
-		ok = isalnum(name[i]) || name[i] == '.' || name[i] == '_' || name[i] == '-';
+	for (i = 0; ok && i < len; i++) {
+		c = name[i];
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		     c == '.' || c == '_' || c == '-';
+	}
 	return ok;
 }
 

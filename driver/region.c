@@ -93,8 +93,9 @@ static int pn_reserve_locked(struct pn_region *r)
 		goto out;
 	r->state = PN_CREATING;
 	list_add_tail(&r->link, &pn_all);
-	pn_pinned_pages += r->npages;
-	pn_nregions++;
+	/* WRITE_ONCE: sysfs reads these without pn_lock */
+	WRITE_ONCE(pn_pinned_pages, pn_pinned_pages + r->npages);
+	WRITE_ONCE(pn_nregions, pn_nregions + 1);
 out:
 	return ret;
 }
@@ -107,8 +108,8 @@ static void pn_unreserve_locked(struct pn_region *r)
 		xa_erase(&pn_ids, r->id);
 	r->state = PN_UNLINKED;
 	list_del(&r->link);
-	pn_pinned_pages -= r->npages;
-	pn_nregions--;
+	WRITE_ONCE(pn_pinned_pages, pn_pinned_pages - r->npages);
+	WRITE_ONCE(pn_nregions, pn_nregions - 1);
 }
 
 /* No lock: r is unreachable (never reserved, or unreserved). */

@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "cpu/kernels.h"
 #include "exec.h"
+#include "cpu/poly.h"
 #include "graph.h"
 
 struct pn_exec {
@@ -39,6 +40,69 @@ static void *alloc64(size_t bytes)
 	return p;
 }
 
+/* Rows of the tensor in a PolyNet node's weight slot (graph.c checked it is there). */
+static uint32_t w_rows(const struct pn_graph *g, const struct pn_gnode *n, uint32_t slot)
+{
+	return (uint32_t)g->file->tensors[g->file->nodes[n->index].w[slot]].shape[0];
+}
+
+/* The series of a POLY_FFN (iattr act 0, degree 2, even 3) or MACRO (5, 3, 4) node. */
+static struct pn_cheb node_series(const struct pn_gnode *n)
+{
+	int macro = n->op == PNB_OP_MACRO;
+
+	return (struct pn_cheb){
+		.c = macro ? NULL : n->w[4],
+		.act = (uint32_t)n->iattr[macro ? 5 : 0],
+		.degree = (uint32_t)n->iattr[macro ? 3 : 2],
+		.even = n->iattr[macro ? 4 : 3],
+		.a = n->fattr[0], .b = n->fattr[1],
+	};
+}
+
+static struct pn_cqa node_cqa(const struct pn_graph *g, const struct pn_gnode *n)
+{
+	return (struct pn_cqa){
+		.heads = n->heads, .clusters = (uint32_t)n->iattr[1], .bits = w_rows(g, n, 0),
+		.topk = (uint32_t)n->iattr[2], .iters = (uint32_t)n->iattr[3],
+		.scale = n->fattr[0], .planes = n->w[0],
+	};
+}
+
+static struct pn_macro node_macro(const struct pn_gnode *n)
+{
+	return (struct pn_macro){
+		.E = (uint32_t)n->iattr[0], .rank = n->ff, .router = (uint32_t)n->iattr[1],
+		.topk = (uint32_t)n->iattr[2], .temperature = n->fattr[2],
+		.router_w = n->w[0], .router_b = n->w[1], .W1 = n->w[2], .b1 = n->w[3],
+		.coefs = n->w[4], .W2 = n->w[5], .b2 = n->w[6], .cheb = node_series(n),
+	};
+}
+
+static size_t poly_scratch(const struct pn_graph *g, const struct pn_gnode *n, size_t rows,
+			   uint32_t max_tokens, uint32_t nthreads)
+{
+	struct pn_cqa c;
+	struct pn_macro m;
+
+	switch (n->op) {
+	case PNB_OP_POLY_FFN:
+		if (n->iattr[4])
+			return pn_polyffn_codes_scratch((uint32_t)rows, w_rows(g, n, 5), n->d_out,
+							n->ff, n->iattr[1]);
+		return pn_polyffn_scratch((uint32_t)rows, n->ff, n->iattr[1]);
+	case PNB_OP_VQ:	/* + the codes, when the node outputs rows */
+		return pn_vq_scratch(n->ff) + rows;
+	case PNB_OP_CQA:
+		c = node_cqa(g, n);
+		return pn_cqa_scratch(max_tokens, n->d_out, &c, nthreads);
+	case PNB_OP_MACRO:
+		m = node_macro(n);
+		return pn_macro_scratch((uint32_t)rows, n->d_out, &m);
+	}
+	return 0;
+}
+
 static size_t scratch_floats(const struct pn_graph *g, uint32_t max_batch,
 			     uint32_t max_tokens, uint32_t nthreads)
 {
@@ -52,6 +116,9 @@ static size_t scratch_floats(const struct pn_graph *g, uint32_t max_batch,
 			s = pn_ffn_scratch((uint32_t)rows, n->ff, n->iattr[1]);
 		else if (n->op == PNB_OP_ATTENTION)
 			s = pn_attention_scratch(max_tokens, nthreads);
+		else
+			s = poly_scratch(g, n, g->values[n->in[0]].layout == PNB_LAYOUT_SEQ ?
+					 max_batch : rows, max_tokens, nthreads);
 		if (s > need)
 			need = s;
 	}
@@ -138,6 +205,48 @@ static float *val(struct pn_exec *x, uint32_t v)
 	return (float *)(x->arena + x->plan.offset[v]);
 }
 
+static void run_poly_node(struct pn_exec *x, const struct pn_gnode *n, const uint32_t *lens,
+			  uint32_t B, uint32_t T, uint32_t rows, const float *in0, float *y)
+{
+	struct pn_cheb p = node_series(n);
+	struct pn_cqa c;
+	struct pn_macro m;
+
+	switch (n->op) {
+	case PNB_OP_POLY_FFN:
+		if (n->iattr[4])	/* in0 holds the VQ node's I32 codes */
+			pn_polyffn_codes(x->pool, (const int32_t *)in0, rows, n->w[5],
+					 w_rows(x->g, n, 5), n->d_out, n->ff, n->iattr[1], &p,
+					 n->w[0], n->w[1], n->w[2], n->w[3], y, x->scratch, NULL);
+		else
+			pn_polyffn(x->pool, in0, rows, n->d_in, n->ff, n->iattr[1], &p, n->w[0],
+				   n->w[1], n->w[2], n->w[3], y, x->scratch);
+		break;
+	case PNB_OP_VQ:
+		if (n->iattr[0] == PN_VQ_CODES) {
+			pn_vq_assign(in0, rows, n->d_in, n->w[0], n->w[1], n->ff, (int32_t *)y,
+				     NULL, x->scratch);
+			break;
+		}
+		/* the codes go through the scratch's tail, after the GEMM block */
+		pn_vq_assign(in0, rows, n->d_in, n->w[0], n->w[1], n->ff,
+			     (int32_t *)(x->scratch + pn_vq_scratch(n->ff)), NULL, x->scratch);
+		pn_vq_gather((const int32_t *)(x->scratch + pn_vq_scratch(n->ff)), rows,
+			     n->iattr[0] == PN_VQ_QUANTIZE ? n->w[0] : n->w[2], n->d_out, y);
+		break;
+	case PNB_OP_CQA:
+		c = node_cqa(x->g, n);
+		pn_cqa(x->pool, in0, B, T, lens, n->d_out, &c, y, x->scratch);
+		break;
+	case PNB_OP_MACRO:
+		m = node_macro(n);
+		pn_macro(x->pool, in0, rows, n->d_in, &m, y, x->scratch);
+		break;
+	default:
+		PN_ASSERT(!"op accepted by pn_graph_build");
+	}
+}
+
 static void run_node(struct pn_exec *x, const struct pn_gnode *n,
 		     const uint32_t *lens, uint32_t B, uint32_t T)
 {
@@ -196,7 +305,7 @@ static void run_node(struct pn_exec *x, const struct pn_gnode *n,
 		pn_softmax_rows(y, rows, n->d_in);
 		break;
 	default:
-		PN_ASSERT(!"op accepted by pn_graph_build");
+		run_poly_node(x, n, lens, B, T, rows, in0, y);
 	}
 }
 

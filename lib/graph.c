@@ -192,6 +192,182 @@ static int check_act(struct build *b, int32_t act)
 	return 0;
 }
 
+/* ---- PolyNet nodes (uapi/pnb.h, docs/polynodes.md) ----------------------- */
+
+static const struct pnb_tensor *tensor(struct build *b, uint32_t slot)
+{
+	uint32_t t = b->f->nodes[b->n->index].w[slot];
+
+	return t == PNB_NONE ? NULL : &b->f->tensors[t];
+}
+
+/* Weight slot holds only finite numbers: a NaN in a series or codebook would spread silently. */
+static int finite_w(struct build *b, uint32_t slot, const char *what)
+{
+	const struct pnb_tensor *t = tensor(b, slot);
+	uint64_t n = pnb_tensor_elems(t);
+
+	for (uint64_t i = 0; i < n; i++)
+		if (!isfinite(b->n->w[slot][i]))
+			return node_err(b, "%s %s: element %llu is not finite", what,
+					pnb_str(b->f, t->name), (unsigned long long)i);
+	return 0;
+}
+
+/* The series' coefficients: E rows (E = 0: a vector) of ncoef. */
+static int want_coefs(struct build *b, uint32_t slot, uint32_t E, int32_t degree, int32_t even)
+{
+	uint32_t ncoef = even ? (uint32_t)degree / 2 + 1 : (uint32_t)degree + 1;
+
+	return (E ? want_w(b, slot, 2, E, ncoef) : want_w(b, slot, 1, ncoef, 0)) ?:
+	       finite_w(b, slot, "series coefficients");
+}
+
+/* The node (before this one) whose output is value v, or NULL (the graph input). */
+static const struct pnb_node *producer(struct build *b, uint32_t v)
+{
+	for (uint32_t j = b->n->index; j-- > 0;)
+		if (b->f->nodes[j].out == v)
+			return &b->f->nodes[j];
+	return NULL;
+}
+
+static int build_poly_ffn(struct build *b)
+{
+	struct pn_gnode *n = b->n;
+	const struct pnb_value *x = val(b, n->in[0]), *o = val(b, n->out);
+	const struct pnb_tensor *w2 = tensor(b, 2), *cb;
+	int gated = n->iattr[1], codebook = n->iattr[4];
+	uint32_t D = o->width, ff;
+	int r;
+
+	ff = w2 && w2->ndim == 2 ? (uint32_t)w2->shape[0] : 0;
+	if (!ff || w2->shape[0] > UINT32_MAX / 2)
+		return node_err(b, "W2: expected a matrix [ff, %u]", D);
+	n->ff = ff;
+	n->d_in = n->d_out = D;
+	n->flops_per_row = 2.0 * D * ff * (gated ? 3 : 2) + 6.0 * ff * n->iattr[2];
+	if ((r = want_width(b, n->out, "out", x->layout, D)) ||
+	    (r = want_w(b, 0, 2, D, gated ? 2 * ff : ff)) || (r = opt_w(b, 1, gated ? 2 * ff : ff)) ||
+	    (r = want_w(b, 2, 2, ff, D)) || (r = opt_w(b, 3, D)) ||
+	    (r = want_coefs(b, 4, 0, n->iattr[2], n->iattr[3])))
+		return r;
+	if (!codebook)
+		return want_width(b, n->in[0], "in", 0, D);
+	/* Codebook mode: in[0] is a VQ node's codes, w[5] that node's codebook (same K). */
+	{
+		const struct pnb_node *vq = producer(b, n->in[0]);
+		const struct pnb_tensor *vcb;
+
+		if (x->dtype != PNB_DTYPE_I32 || x->width != 1 || !vq || vq->op != PNB_OP_VQ ||
+		    vq->iattr[0] != 0)
+			return node_err(b, "codebook mode: in[0] must be the I32 codes of a VQ "
+					"node in codes mode (iattr[0] = 0)");
+		vcb = &b->f->tensors[vq->w[0]];
+		cb = tensor(b, 5);
+		if ((r = want_w(b, 5, 2, vcb->shape[0], D)))
+			return r;
+		if (cb->shape[0] != vcb->shape[0])
+			return node_err(b, "codebook %s: %llu rows, its VQ node's has %llu",
+					pnb_str(b->f, cb->name), (unsigned long long)cb->shape[0],
+					(unsigned long long)vcb->shape[0]);
+	}
+	return 0;
+}
+
+static int build_vq(struct build *b)
+{
+	struct pn_gnode *n = b->n;
+	const struct pnb_value *x = val(b, n->in[0]), *o = val(b, n->out);
+	const struct pnb_tensor *cb = tensor(b, 0);
+	uint32_t D = x->width;
+	uint64_t K = cb->ndim == 2 ? cb->shape[0] : 0;
+	int r;
+
+	if (!K || K > INT32_MAX)
+		return node_err(b, "codebook: expected a matrix [K, %u], K <= 2^31 - 1", D);
+	n->d_in = D;
+	n->ff = (uint32_t)K;
+	n->flops_per_row = 2.0 * D * K;
+	if ((r = want_width(b, n->in[0], "in", 0, D)) || (r = want_w(b, 0, 2, K, D)) ||
+	    (r = want_w(b, 1, 1, K, 0)) || (r = finite_w(b, 0, "codebook")))
+		return r;
+	/* The norms are derived data: a stale or corrupt vector would pick wrong codes. */
+	for (uint64_t k = 0; k < K; k++) {
+		double s = 0;
+
+		for (uint32_t i = 0; i < D; i++)
+			s += (double)n->w[0][k * D + i] * n->w[0][k * D + i];
+		if (!(fabs(n->w[1][k] - s) <= 1e-4 * (1 + s)))
+			return node_err(b, "norms: entry %llu is %g, ||codebook row||^2 is %g",
+					(unsigned long long)k, n->w[1][k], s);
+	}
+	switch (n->iattr[0]) {
+	case 0:
+		n->d_out = 1;
+		if (o->dtype != PNB_DTYPE_I32 || o->width != 1 || o->layout != x->layout)
+			return node_err(b, "out: codes mode writes I32 width 1 in the input's layout");
+		return 0;
+	case 1:
+		n->d_out = D;
+		return want_width(b, n->out, "out", x->layout, D);
+	}
+	n->d_out = o->width;
+	return want_width(b, n->out, "out", x->layout, o->width) ?:
+	       want_w(b, 2, 2, K, o->width);
+}
+
+static int build_cqa(struct build *b)
+{
+	struct pn_gnode *n = b->n;
+	const struct pnb_tensor *pl = tensor(b, 0);
+	uint32_t D = val(b, n->out)->width, hd;
+	int r;
+
+	n->heads = (uint32_t)n->iattr[0];
+	n->d_in = val(b, n->in[0])->width;
+	n->d_out = D;
+	if (D % n->heads)
+		return node_err(b, "iattr[0]: %d heads do not divide width %u", n->iattr[0], D);
+	hd = D / n->heads;
+	if (!(n->fattr[0] > 0))
+		return node_err(b, "fattr[0]: scale must be finite and > 0");
+	if (pl->ndim != 2 || pl->shape[0] < 1 || pl->shape[0] > 64)
+		return node_err(b, "planes %s: expected [bits, %u] with 1..64 bits",
+				pnb_str(b->f, pl->name), hd);
+	/* hashing: bits dot products of hd per query and head */
+	n->flops_per_row = 2.0 * pl->shape[0] * D;
+	if ((r = want_w(b, 0, 2, pl->shape[0], hd)) || (r = finite_w(b, 0, "planes")))
+		return r;
+	return want_width(b, n->in[0], "qkv", PNB_LAYOUT_TOKENS, 3 * D) ?:
+	       want_width(b, n->out, "out", PNB_LAYOUT_TOKENS, D);
+}
+
+static int build_macro(struct build *b)
+{
+	struct pn_gnode *n = b->n;
+	const struct pnb_value *x = val(b, n->in[0]);
+	const struct pnb_tensor *w1 = tensor(b, 2);
+	uint32_t D = x->width, E = (uint32_t)n->iattr[0], R;
+	int r;
+
+	if ((uint64_t)E * D > UINT32_MAX || !w1 || w1->ndim != 2 || w1->shape[1] > UINT32_MAX / E)
+		return node_err(b, "W1: expected a matrix [%u experts * %u, rank]", E, D);
+	R = (uint32_t)w1->shape[1];
+	n->ff = R;
+	n->d_in = n->d_out = D;
+	n->flops_per_row = 2.0 * D * E + n->iattr[2] * (4.0 * D * R + 6.0 * R * n->iattr[3]);
+	if ((r = same_shape(b)))
+		return r;
+	if (n->iattr[1] == 0)
+		r = want_w(b, 0, 2, E, D);
+	else
+		r = want_w(b, 0, 2, D, E) ?: opt_w(b, 1, E);
+	return r ?: want_w(b, 2, 2, (uint64_t)E * D, R) ?: opt_w(b, 3, (uint64_t)E * R) ?:
+	       want_coefs(b, 4, E, n->iattr[3], n->iattr[4]) ?:
+	       want_w(b, 5, 2, (uint64_t)E * R, D) ?: opt_w(b, 6, (uint64_t)E * D);
+}
+
 static int build_node(struct build *b)
 {
 	struct pn_gnode *n = b->n;
@@ -263,6 +439,14 @@ static int build_node(struct build *b)
 		return same_shape(b);
 	case PNB_OP_SOFTMAX:
 		return same_shape(b);
+	case PNB_OP_POLY_FFN:
+		return build_poly_ffn(b);
+	case PNB_OP_VQ:
+		return build_vq(b);
+	case PNB_OP_CQA:
+		return build_cqa(b);
+	case PNB_OP_MACRO:
+		return build_macro(b);
 	}
 	return node_err(b, "op %u is not implemented by the CPU backend", n->op);
 }
@@ -354,6 +538,12 @@ double pn_graph_flops(const struct pn_graph *g, uint32_t batch, uint32_t T)
 		total += n->flops_per_row * rows;
 		if (n->op == PNB_OP_ATTENTION)	/* QK^T and PV */
 			total += 4.0 * batch * T * T * n->d_out;
+		if (n->op == PNB_OP_CQA) {	/* the same for min(C, T) centroids, + top-k */
+			double C = (uint32_t)n->iattr[1] < T ? (uint32_t)n->iattr[1] : T;
+
+			total += 4.0 * batch * T * (C + (n->iattr[2] && C < T ? n->iattr[2] : 0)) *
+				 n->d_out;
+		}
 	}
 	return total;
 }

@@ -81,6 +81,15 @@ static const struct op_spec op_specs[PNB_OP_STD_END] = {
 	[PNB_OP_SOFTMAX] = { "softmax", 1, 0, 0, 0 },
 };
 
+/* The PolyNet ops this reader implements, PNB_OP_POLY_FFN..PNB_OP_MACRO (uapi/pnb.h). */
+#define POLY_OP_LAST PNB_OP_MACRO
+static const struct op_spec poly_op_specs[POLY_OP_LAST - PNB_OP_POLY_FFN + 1] = {
+	[PNB_OP_POLY_FFN - PNB_OP_POLY_FFN] = { "poly_ffn", 1, 5, 6, 0x0a },
+	[PNB_OP_VQ - PNB_OP_POLY_FFN] = { "vq", 1, 2, 3, 0 },
+	[PNB_OP_CQA - PNB_OP_POLY_FFN] = { "cqa", 1, 1, 1, 0 },
+	[PNB_OP_MACRO - PNB_OP_POLY_FFN] = { "macro", 1, 6, 7, 0x4a },
+};
+
 static const char *const poly_op_names[] = {
 	"poly_ffn", "vq", "cqa", "macro", "polyglu", "pom", "polysketch",
 };
@@ -546,6 +555,105 @@ static int check_value(const struct vctx *c, uint32_t i, const struct pnb_value 
 	return 0;
 }
 
+/* A Chebyshev series' attributes (POLY_FFN, MACRO): act, degree, even, range a < b. */
+static int check_series(const struct vctx *c, uint32_t i, const struct pnb_node *n,
+			uint32_t act_at, uint32_t deg_at, uint32_t even_at)
+{
+	const int S = PNB_SEC_NODES;
+	const uint64_t ia = offsetof(struct pnb_node, iattr), fa = offsetof(struct pnb_node, fattr);
+	const char *op = pnb_op_name(n->op);
+	int32_t act = n->iattr[act_at], deg = n->iattr[deg_at], even = n->iattr[even_at];
+
+	if (act != PNB_ACT_RELU && act != PNB_ACT_GELU && act != PNB_ACT_SILU &&
+	    act != PNB_ACT_GELU_TANH)
+		return bad_entry(c, -EINVAL, S, i, ia + 4 * act_at, "%s base activation %" PRId32
+				 ", expected relu (1), gelu (2), silu (3) or gelu_tanh (5)",
+				 op, act);
+	if (deg < 1 || deg > (int32_t)PNB_POLY_MAX_DEGREE)
+		return bad_entry(c, -EINVAL, S, i, ia + 4 * deg_at, "%s series degree %" PRId32
+				 ", expected 1..%u", op, deg, PNB_POLY_MAX_DEGREE);
+	if (even < 0 || even > 1)
+		return bad_entry(c, -EINVAL, S, i, ia + 4 * even_at, "%s even flag %" PRId32
+				 ", expected 0 or 1", op, even);
+	if (!(n->fattr[0] < n->fattr[1]))
+		return bad_entry(c, -EINVAL, S, i, fa, "%s series range [%g, %g], expected "
+				 "fattr[0] < fattr[1]", op, n->fattr[0], n->fattr[1]);
+	if (even && deg % 2)
+		return bad_entry(c, -EINVAL, S, i, ia + 4 * deg_at, "%s even series of odd "
+				 "degree %" PRId32 ", expected an even degree", op, deg);
+	if (even && n->fattr[0] != -n->fattr[1])
+		return bad_entry(c, -EINVAL, S, i, fa, "%s even series on [%g, %g], expected "
+				 "a symmetric range [-b, b]", op, n->fattr[0], n->fattr[1]);
+	return 0;
+}
+
+/* The attributes of the PolyNet ops that are enums, flags or counts. */
+static int check_poly_attrs(const struct vctx *c, uint32_t i, const struct pnb_node *n)
+{
+	const int S = PNB_SEC_NODES;
+	const uint64_t ia = offsetof(struct pnb_node, iattr), w = offsetof(struct pnb_node, w);
+	int r;
+
+	switch (n->op) {
+	case PNB_OP_POLY_FFN:
+		if ((r = check_series(c, i, n, 0, 2, 3)))
+			return r;
+		if (n->iattr[1] < 0 || n->iattr[1] > 1)
+			return bad_entry(c, -EINVAL, S, i, ia + 4, "poly_ffn gated flag %" PRId32
+					 ", expected 0 or 1", n->iattr[1]);
+		if (n->iattr[4] < 0 || n->iattr[4] > 1)
+			return bad_entry(c, -EINVAL, S, i, ia + 16, "poly_ffn codebook flag %"
+					 PRId32 ", expected 0 or 1", n->iattr[4]);
+		if (n->iattr[4] != (n->n_w == 6))
+			return bad_entry(c, -EINVAL, S, i, w + 20, "poly_ffn codebook flag %" PRId32
+					 " with n_w %" PRIu32 ", expected w[5] (codebook) exactly "
+					 "in codebook mode", n->iattr[4], n->n_w);
+		break;
+	case PNB_OP_VQ:
+		if (n->iattr[0] < 0 || n->iattr[0] > 2)
+			return bad_entry(c, -EINVAL, S, i, ia, "vq mode %" PRId32 ", expected 0 "
+					 "(codes), 1 (quantize) or 2 (cache)", n->iattr[0]);
+		if ((n->iattr[0] == 2) != (n->n_w == 3))
+			return bad_entry(c, -EINVAL, S, i, w + 8, "vq mode %" PRId32 " with n_w %"
+					 PRIu32 ", expected w[2] (table) exactly in cache mode",
+					 n->iattr[0], n->n_w);
+		break;
+	case PNB_OP_CQA:
+		if (n->iattr[0] < 1)
+			return bad_entry(c, -EINVAL, S, i, ia, "cqa heads %" PRId32 ", expected >= 1",
+					 n->iattr[0]);
+		if (n->iattr[1] < 1)
+			return bad_entry(c, -EINVAL, S, i, ia + 4, "cqa clusters %" PRId32
+					 ", expected >= 1", n->iattr[1]);
+		if (n->iattr[2] < 0)
+			return bad_entry(c, -EINVAL, S, i, ia + 8, "cqa top-k %" PRId32
+					 ", expected 0 (plain) or >= 1 (improved)", n->iattr[2]);
+		if (n->iattr[3] < 1 || n->iattr[3] > 64)
+			return bad_entry(c, -EINVAL, S, i, ia + 12, "cqa k-means iterations %"
+					 PRId32 ", expected 1..64", n->iattr[3]);
+		break;
+	case PNB_OP_MACRO:
+		if (n->iattr[0] < 1)
+			return bad_entry(c, -EINVAL, S, i, ia, "macro experts %" PRId32
+					 ", expected >= 1", n->iattr[0]);
+		if (n->iattr[1] < 0 || n->iattr[1] > 1)
+			return bad_entry(c, -EINVAL, S, i, ia + 4, "macro router %" PRId32
+					 ", expected 0 (centroid) or 1 (linear)", n->iattr[1]);
+		if (n->iattr[2] < 1 || n->iattr[2] > 2 || n->iattr[2] > n->iattr[0])
+			return bad_entry(c, -EINVAL, S, i, ia + 8, "macro top-k %" PRId32
+					 ", expected 1 or 2 and at most the %" PRId32 " experts",
+					 n->iattr[2], n->iattr[0]);
+		if (n->iattr[1] == 0 && n->n_w > 1 && n->w[1] != PNB_NONE)
+			return bad_entry(c, -EINVAL, S, i, w + 4, "macro centroid router with a "
+					 "bias w[1], expected PNB_NONE (bias is for the linear gate)");
+		if (!(n->fattr[2] > 0))
+			return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, fattr) + 8,
+					 "macro router temperature %g, expected > 0", n->fattr[2]);
+		return check_series(c, i, n, 5, 3, 4);
+	}
+	return 0;
+}
+
 /* The op-specific attributes that are enums or counts. */
 static int check_node_attrs(const struct vctx *c, uint32_t i, const struct pnb_node *n)
 {
@@ -584,6 +692,8 @@ static int check_node_attrs(const struct vctx *c, uint32_t i, const struct pnb_n
 			return bad_entry(c, -EINVAL, S, i, ia + 4, "attention causal flag %" PRId32
 					 ", expected 0 or 1", n->iattr[1]);
 		break;
+	default:
+		return check_poly_attrs(c, i, n);
 	}
 	return 0;
 }
@@ -599,17 +709,21 @@ static int check_node(const struct vctx *c, uint32_t i, const struct pnb_node *n
 	r = check_str_ref(c, S, i, offsetof(struct pnb_node, name), "name", n->name);
 	if (r)
 		return r;
-	if (n->op >= PNB_OP_POLY_FFN)
+	if (n->op > POLY_OP_LAST)
 		return bad_entry(c, -ENOTSUP, S, i, offsetof(struct pnb_node, op),
 				 "node '%s': op %" PRIu32 " (%s) is a PolyNet op this reader "
-				 "does not implement, expected %u..%u",
+				 "does not implement, expected %u..%u or %u..%u",
 				 c->f->strings + n->name, n->op, pnb_op_name(n->op),
-				 PNB_OP_EMBED, PNB_OP_STD_END - 1);
-	if (n->op < PNB_OP_EMBED || n->op >= PNB_OP_STD_END)
+				 PNB_OP_EMBED, PNB_OP_STD_END - 1, PNB_OP_POLY_FFN, POLY_OP_LAST);
+	if (n->op >= PNB_OP_POLY_FFN) {
+		op = &poly_op_specs[n->op - PNB_OP_POLY_FFN];
+	} else if (n->op < PNB_OP_EMBED || n->op >= PNB_OP_STD_END) {
 		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, op),
 				 "node '%s': unknown op %" PRIu32 ", expected %u..%u",
 				 c->f->strings + n->name, n->op, PNB_OP_EMBED, PNB_OP_STD_END - 1);
-	op = &op_specs[n->op];
+	} else {
+		op = &op_specs[n->op];
+	}
 	if (n->pad)
 		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, pad),
 				 "pad 0x%" PRIx32 ", expected 0", n->pad);

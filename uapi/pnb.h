@@ -145,8 +145,45 @@ enum pnb_pos_kind {
  * SOFTMAX    in: x.  softmax over each row.
  *
  * Numbers 32 and up are the PolyNet nodes (SPECS.md); a reader that does not
- * implement one rejects the file naming it.
+ * implement one rejects the file naming it. docs/polynodes.md explains them.
+ * A "series" is a Chebyshev series replacing an activation (lib/cpu/cheb.h):
+ * base act relu/gelu/silu/gelu_tanh, degree 1..PNB_POLY_MAX_DEGREE, range
+ * a < b, asymptotes outside it (x above b, 0 below a); with the even flag
+ * the range is [-b, b], the degree even, and the coefficients are the
+ * degree/2 + 1 even terms of act(x) - x/2. ncoef = even ? deg/2 + 1 : deg + 1.
+ *
+ * POLY_FFN   in: x [rows,D] F32; or, codebook mode, the I32 codes [rows,1]
+ *            of a VQ node in codes mode.
+ *            w: [0] W1, [1] b1 or NONE, [2] W2 [ff,D], [3] b2 or NONE (as FFN),
+ *            [4] coefs [ncoef], [5] codebook [K,D] (codebook mode only:
+ *            the VQ node's codebook, same K).
+ *            iattr[0] base act, [1] gated, [2] degree, [3] even, [4] codebook.
+ *            fattr[0] a, [1] b.  out [rows,D] = FFN with act := series;
+ *            codebook mode: out[r] = that FFN of codebook[code[r]], run once
+ *            per distinct code present.
+ * VQ         in: x [rows,D] F32.  w: [0] codebook [K,D], [1] norms [K] =
+ *            ||e_k||^2, [2] table [K,W] (cache mode only).
+ *            iattr[0] mode: 0 codes (out I32 width 1), 1 quantize (out F32
+ *            width D = codebook[k*]), 2 cache (out F32 width W = table[k*]).
+ *            k* = argmin_k ||x - e_k||^2 (ties: lowest k).
+ * CQA        in: qkv [rows,3D] TOKENS as ATTENTION.  w: [0] planes [B,hd],
+ *            1 <= B <= 64 LSH hyperplanes shared by the heads.
+ *            iattr[0] heads, [1] clusters C >= 1, [2] topk (0: plain
+ *            clustered attention; k >= 1: improved variant), [3] Hamming
+ *            k-means iterations 1..64.  fattr[0] scale.  Non-causal;
+ *            keys t >= len masked; out [rows,D] TOKENS.
+ * MACRO      in: x [rows,D] F32.  out [rows,D] = x + sum over the top-k
+ *            experts e of g_e * (series_e(x W1_e + b1_e) W2_e + b2_e).
+ *            w: [0] router: centroids [E,D] (router 0) or Wg [D,E]
+ *            (router 1), [1] router bias [E] or NONE (router 1 only),
+ *            [2] W1 [E*D,r], [3] b1 [E*r] or NONE, [4] coefs [E,ncoef],
+ *            [5] W2 [E*r,D], [6] b2 [E*D] or NONE.
+ *            iattr[0] E, [1] router (0 nearest centroid, 1 linear gate),
+ *            [2] topk 1 or 2 (<= E), [3] degree, [4] even, [5] base act.
+ *            fattr[0] a, [1] b, [2] router temperature tau > 0:
+ *            g = softmax(chosen scores / tau); centroid score -||x - c_e||^2.
  */
+#define PNB_POLY_MAX_DEGREE	128u
 enum pnb_op {
 	PNB_OP_EMBED = 1,
 	PNB_OP_LAYERNORM = 2,

@@ -15,7 +15,7 @@ REF=tests/data/use_reference.jsonl
 PY=/usr/bin/python3
 
 [ -d "$NPM/onnxruntime-node" ] && [ -f "$MODEL_DIR/model.json" ] ||
-	{ echo "skip: $NPM lacks onnxruntime-node or the model (bash scripts/fetch_npm.sh build/npm)"; exit 77; }
+	{ echo "skip: $NPM lacks onnxruntime-node or the model (scripts/fetch_npm.sh)"; exit 77; }
 [ -s "$REF" ] || { echo "skip: $REF is absent"; exit 77; }
 command -v node >/dev/null || { echo "skip: node is not installed"; exit 77; }
 "$PY" -c 'import onnx, numpy' 2>/dev/null ||

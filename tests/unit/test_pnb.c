@@ -674,7 +674,7 @@ MUT(vwidth, VAL(4)->width = 0)
 MUT(vname, VAL(4)->name = 0xfffffff0u)
 MUT(op_unknown, NODE(2)->op = PNB_OP_STD_END)
 MUT(op_zero, NODE(2)->op = 0)
-MUT(op_poly, NODE(3)->op = PNB_OP_VQ)
+MUT(op_poly, NODE(3)->op = PNB_OP_POLYGLU)	/* 32..35 are implemented */
 MUT(op_poly_far, NODE(3)->op = 1000)
 MUT(npad, NODE(1)->pad = 1)
 MUT(n_in, NODE(4)->n_in = 1; NODE(4)->in[1] = PNB_NONE)
@@ -751,7 +751,7 @@ static const struct crafted {
 	C(vname, -EINVAL, "values[4]", "string offset 4294967280"),
 	C(op_unknown, -EINVAL, "nodes[2]", "node 'qkv': unknown op 13"),
 	C(op_zero, -EINVAL, "nodes[2]", "unknown op 0"),
-	C(op_poly, -ENOTSUP, "nodes[3]", "node 'attn': op 33 (vq) is a PolyNet op"),
+	C(op_poly, -ENOTSUP, "nodes[3]", "node 'attn': op 36 (polyglu) is a PolyNet op"),
 	C(op_poly_far, -ENOTSUP, "nodes[3]", "op 1000 (?)"),
 	C(npad, -EINVAL, "nodes[1]", "pad"),
 	C(n_in, -EINVAL, "nodes[4]", "add node has n_in 1, expected 2"),

@@ -2,6 +2,8 @@
 /*
  * vm_refcount: a region lives while any file or mapping holds it, in any
  * order of release, and the sysfs stats drop to zero with the last user.
+ * A mapping keeps its file open (vm_file), so closing the fd of a mapped
+ * attachment releases nothing until the munmap.
  * DESTROY of a plain region only unlinks it: users keep working.
  */
 #include "vmtest.h"
@@ -23,13 +25,14 @@ int main(void)
 	p = map(fd, size, PROT_READ | PROT_WRITE);
 	fill(p, size, 3);
 	close(fd);
-	CHECK(stat_read("regions") == 1 && stat_read("attachments") == 0);
+	CHECK(stat_read("regions") == 1 && stat_read("attachments") == 1);
 	CHECK(dev_attach(fd2, "ref", 0, 0) == 0);	/* still findable: it is alive */
 	q = map(fd2, size, PROT_READ);
 	CHECK(check(q, size, 3));
 	CHECK(stat_read("mappings") == 2);
-	CHECK(dev_info(fd2, 0, &info) == 0 && info.attachments == 1 && info.mappings == 2);
+	CHECK(dev_info(fd2, 0, &info) == 0 && info.attachments == 2 && info.mappings == 2);
 	munmap(p, size);
+	CHECK(stat_read("attachments") == 1);	/* fd's file went with its mapping */
 	close(fd2);
 	CHECK(stat_read("regions") == 1 && stat_read("mappings") == 1);
 

@@ -11,13 +11,13 @@ int main(void)
 	int fd = dev_open();
 	uint8_t *p;
 	pid_t pid;
-	int sync[2];
+	int up[2], down[2];
 	char c;
 
 	CHECK(dev_create(fd, "fork", size, 0, 0600, NULL) == 0);
 	p = map(fd, size, PROT_READ | PROT_WRITE);
 	fill(p, size, 1);
-	CHECK(pipe(sync) == 0);
+	CHECK(pipe(up) == 0 && pipe(down) == 0);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -26,15 +26,15 @@ int main(void)
 			_exit(2);
 		fill(p, size, 2);
 		/* tell the parent, then keep the mapping until it has looked */
-		if (write(sync[1], "x", 1) != 1 || read(sync[0], &c, 1) != 1)
+		if (write(up[1], "x", 1) != 1 || read(down[0], &c, 1) != 1)
 			_exit(3);
 		_exit(0);
 	}
-	CHECK(read(sync[0], &c, 1) == 1);
+	CHECK(read(up[0], &c, 1) == 1);
 	CHECK(check(p, size, 2));
 	CHECK(stat_read("mappings") == 2);
 	CHECK(stat_read("attachments") == 1);
-	CHECK(write(sync[1], "y", 1) == 1);
+	CHECK(write(down[1], "y", 1) == 1);
 	CHECK(wait_child(pid) == 0);
 	CHECK(stat_read("mappings") == 1);
 	munmap(p, size);

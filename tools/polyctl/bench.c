@@ -352,6 +352,9 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 	return 0;
 }
 
+/* bench_ring.c: --ring measures polynetd's rings instead of the executor. */
+int cmd_bench_ring(int argc, char **argv);
+
 int cmd_bench(int argc, char **argv)
 {
 	uint32_t batches[2], tokens[2], nb, nt, max_b = 0, max_t = 0;
@@ -364,6 +367,9 @@ int cmd_bench(int argc, char **argv)
 	struct pn_err err;
 	int r;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--ring"))
+			return cmd_bench_ring(argc, argv);
 	r = parse(argc, argv, &o);
 	if (r)
 		return r;

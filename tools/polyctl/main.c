@@ -16,6 +16,10 @@ static const struct {
 	{ "inspect", cmd_inspect, "inspect FILE.pnb [--json]              header, tensors, nodes" },
 	{ "run",     cmd_run,     "run FILE.pnb --text-file F [--json]    embed each line of F" },
 	{ "bench",   cmd_bench,   "bench FILE.pnb [--json]                latency percentiles" },
+	{ "load",    cmd_load,    "load FILE.pnb [--json]                 load into polynetd" },
+	{ "unload",  cmd_unload,  "unload NAME|#ID                        drop a loaded model" },
+	{ "list",    cmd_list,    "list [--json]                          polynetd's models" },
+	{ "stat",    cmd_stat,    "stat [--json]                          polynetd's counters" },
 };
 
 int polyctl_tty(void)

@@ -8,6 +8,10 @@ int cmd_compile(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_unload(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
 
 /* Shared by verbs: is stderr a terminal (progress bars only then). */
 int polyctl_tty(void);

@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * polyctl run MODEL.pnb --text-file F [--json] [--batch N]
+ * polyctl run MODEL.pnb|NAME --text-file F [--json] [--batch N] [--socket PATH]
  *
- * Embeds each line of F (or '-' for stdin) in process. Lines are split on
+ * Embeds each line of F (or '-' for stdin) in process, or through polynetd
+ * when MODEL is not an existing file (a loaded model's NAME or #ID) or when
+ * --socket is given and a daemon answers there (a file is then loaded into
+ * the daemon, shared by content hash). Through the daemon the text is
+ * tokenized here with the model's own tokenizer (mapped read-only from the
+ * daemon's region), batched exactly as in process, and run in the daemon:
+ * the output is byte for byte the in-process output. Lines are split on
  * '\n' only; the text is the line's bytes exactly (a '\r' stays). Output:
  *   --json  one JSON object per input line, in order:
  *           {"ids":[...],"embedding":[...]}   (ids: the full tokenization,
@@ -20,9 +26,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
+#include "client.h"
 #include "exec.h"
 #include "polyctl.h"
+#include "proto.h"
 #include "stats.h"
+#include "tokenizer.h"
 
 struct batch {
 	char **text;
@@ -37,9 +48,21 @@ struct batch {
 };
 
 struct run_opts {
-	const char *model, *file;
+	const char *model, *file, *socket;
 	int json;
 	uint32_t batch;
+};
+
+/* Through polynetd: the connection, the model, a session and its arena. */
+struct remote {
+	struct pn_client *c;
+	struct pn_client_model *cm;
+	struct pn_session *s;
+	const struct pn_model *m;	/* the local view: tokenizer, header */
+	uint32_t id;
+	uint8_t *arena;
+	uint64_t arena_size;
+	uint64_t seq;
 };
 
 static void print_json_string(FILE *f, const char *s, size_t n)
@@ -139,12 +162,160 @@ static uint32_t embed_batch(struct pn_exec *x, struct batch *b, uint32_t width,
 	return failed;
 }
 
+/* Tokenizes one text as pn_exec_texts does, with the message run prints. */
+static int remote_encode(const struct pn_model *m, const char *text, size_t len,
+			 int32_t **ids, size_t *n, struct pn_err *err)
+{
+	size_t cap = len + 2, need = 0;
+	int r;
+
+	for (;;) {
+		*ids = malloc(cap * sizeof(int32_t));
+		if (!*ids)
+			return pn_errf(err, -ENOMEM, "out of memory");
+		r = pn_tok_encode(m->tok, text, len, *ids, cap, &need, err);
+		if (r != -ENOSPC)
+			break;
+		free(*ids);
+		cap = need;
+	}
+	if (!r && !need)
+		r = pn_errf(err, -EINVAL, "empty (no tokens), expected at least one character");
+	if (r) {
+		free(*ids);
+		*ids = NULL;
+		return r;
+	}
+	*n = need;
+	return 0;
+}
+
+/* One job in the daemon: texts idx[0..n) of b, their rows into b->out. */
+static int remote_job(struct remote *R, struct batch *b, const uint32_t *idx, uint32_t n,
+		      uint32_t width, struct pn_err *err)
+{
+	uint32_t T = 0, maxt = R->m->max_tokens;
+	uint64_t in_bytes, out_off, out_bytes = (uint64_t)n * width * sizeof(float);
+	int32_t *ids = (int32_t *)R->arena;
+	uint32_t *lens;
+	struct pn_sqe q;
+	struct pn_cqe cqe;
+	int r;
+
+	for (uint32_t k = 0; k < n; k++) {
+		size_t l = b->n_ids[idx[k]] < maxt ? b->n_ids[idx[k]] : maxt;
+
+		if (l > T)
+			T = (uint32_t)l;
+	}
+	in_bytes = pn_run_in_bytes(n, T);
+	out_off = (in_bytes + 63) & ~63ull;
+	if (out_off + out_bytes > R->arena_size)
+		return pn_errf(err, -ENOSPC, "batch of %u needs %llu arena bytes, the session "
+			       "has %llu", n, (unsigned long long)(out_off + out_bytes),
+			       (unsigned long long)R->arena_size);
+	/* the input in the arena as the SQE describes it: ids [n, T] padded, lens [n] */
+	memset(ids, 0, (size_t)n * T * sizeof(int32_t));
+	lens = (uint32_t *)(ids + (size_t)n * T);
+	for (uint32_t k = 0; k < n; k++) {
+		lens[k] = b->n_ids[idx[k]] < maxt ? (uint32_t)b->n_ids[idx[k]] : maxt;
+		memcpy(ids + (size_t)k * T, b->ids[idx[k]], lens[k] * sizeof(int32_t));
+	}
+	pn_sqe_run(&q, R->id, 0, n, T, out_off, (uint32_t)out_bytes, ++R->seq);
+	r = pn_run(R->s, &q, PN_WAIT_SLEEP, &cqe);
+	if (r)
+		return pn_errf(err, r, "polynetd (%s): job of %u texts: %s",
+			       pn_client_socket(R->c), n, pn_strerror(r));
+	for (uint32_t k = 0; k < n; k++)
+		memcpy(b->out + (size_t)idx[k] * width,
+		       R->arena + out_off + (size_t)k * width * sizeof(float),
+		       width * sizeof(float));
+	return 0;
+}
+
+/*
+ * embed_batch through the daemon, batched the same way: the whole batch as
+ * one job when every text tokenizes, else each good text alone (so the
+ * padding, and so every float, matches the in-process run). Returns the
+ * number of failed texts, or -errno when the daemon failed.
+ */
+static int64_t remote_embed_batch(struct remote *R, struct batch *b, uint32_t width,
+				  struct pn_stats *lat, struct pn_err *fatal)
+{
+	uint32_t idx[1024], n_ok = 0, failed = 0;
+	double t0 = now_us();
+	int r;
+
+	for (uint32_t i = 0; i < b->n; i++) {
+		b->errmsg[i] = NULL;
+		if (remote_encode(R->m, b->text[i], b->len[i], &b->ids[i], &b->n_ids[i],
+				  &b->errs[i])) {
+			b->errmsg[i] = b->errs[i].msg;
+			failed++;
+		} else {
+			idx[n_ok++] = i;
+		}
+	}
+	if (!failed) {
+		r = remote_job(R, b, idx, n_ok, width, fatal);
+		if (!r)
+			pn_stats_add(lat, now_us() - t0);
+		return r ? r : 0;
+	}
+	for (uint32_t k = 0; k < n_ok; k++)
+		if ((r = remote_job(R, b, &idx[k], 1, width, fatal)))
+			return r;
+	return failed;
+}
+
+/* Connects; a file is loaded (or found loaded by its hash), a name looked up. */
+static int remote_open(const struct run_opts *o, bool is_file, struct remote *R,
+		       struct pn_err *err)
+{
+	struct pn_model_desc d;
+	char ref[16];
+	int r;
+
+	r = pn_connect(o->socket, &R->c, err);
+	if (r)
+		return r;
+	if (is_file) {
+		r = pn_client_load(R->c, o->model, 0, &d, err);
+		if (r)
+			return r;
+		snprintf(ref, sizeof(ref), "#%u", d.id);
+	}
+	r = pn_client_model_open(R->c, is_file ? ref : o->model, &R->cm, err);
+	if (r)
+		return r;
+	R->m = pn_client_model_local(R->cm);
+	R->id = pn_client_model_desc(R->cm)->id;
+	if (!R->m->tok)
+		return pn_errf(err, -EINVAL, "%s: the model has no tokenizer", o->model);
+	if (o->batch > pn_client_model_desc(R->cm)->max_batch)
+		return pn_errf(err, -EINVAL, "--batch %u: polynetd runs at most %u texts per job",
+			       o->batch, pn_client_model_desc(R->cm)->max_batch);
+	r = pn_session_open(R->c, 4, 4, 4ull << 20, &R->s, err);
+	if (r)
+		return r;
+	R->arena = pn_session_arena(R->s, &R->arena_size);
+	return 0;
+}
+
+static void remote_close(struct remote *R)
+{
+	pn_session_close(R->s);
+	pn_client_model_close(R->cm);
+	pn_disconnect(R->c);
+}
+
 static int parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option lo[] = {
 		{ "text-file", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -152,9 +323,10 @@ static int parse(int argc, char **argv, struct run_opts *o)
 
 	o->batch = 16;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:jb:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:jb:s:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->file = optarg; break;
+		case 's': o->socket = optarg; break;
 		case 'j': o->json = 1; break;
 		case 'b': {
 			char *end;
@@ -167,16 +339,16 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			break;
 		}
 		case 'h':
-			printf("usage: polyctl run MODEL.pnb --text-file F [--json] "
-			       "[--batch N]\n");
+			printf("usage: polyctl run MODEL.pnb|NAME --text-file F [--json] "
+			       "[--batch N] [--socket PATH]\n");
 			exit(0);
 		default:
 			return 2;
 		}
 	}
 	if (optind != argc - 1 || !o->file) {
-		fprintf(stderr, "usage: polyctl run MODEL.pnb --text-file F "
-			"[--json] [--batch N]\n");
+		fprintf(stderr, "usage: polyctl run MODEL.pnb|NAME --text-file F "
+			"[--json] [--batch N] [--socket PATH]\n");
 		return 2;
 	}
 	o->model = argv[optind];
@@ -198,28 +370,56 @@ static void batch_free(struct batch *b, uint32_t cap)
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
-	struct pn_model *m = NULL;
+	struct pn_model *own = NULL;
+	const struct pn_model *m;
 	struct pn_exec *x = NULL;
+	struct remote R = { 0 };
 	struct pn_err err;
 	struct pn_stats lat = { 0 };
 	struct batch b = { 0 };
+	struct stat st;
 	FILE *in = NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t got;
 	uint64_t lineno = 0, failed = 0, done = 0;
+	bool is_file, remote;
 	int r, rc = 1;
 
 	if ((r = parse(argc, argv, &o)))
 		return r;
-	if (pn_model_open(o.model, &m, &err))
-		return polyctl_fail("run", "%s", err.msg);
+	is_file = stat(o.model, &st) == 0 && S_ISREG(st.st_mode);
+	/* a missing path (a '/' or .pnb in it) is an in-process error, not a name */
+	remote = !is_file && !strchr(o.model, '/') &&
+		 !(strlen(o.model) > 4 && !strcmp(o.model + strlen(o.model) - 4, ".pnb"));
+	if (is_file && o.socket) {
+		/* a file with --socket: through the daemon if one answers there */
+		r = remote_open(&o, true, &R, &err);
+		remote = r != -ENOENT && r != -ECONNREFUSED;
+		if (!remote) {
+			remote_close(&R);
+			memset(&R, 0, sizeof(R));
+		} else if (r) {
+			polyctl_fail("run", "%s", err.msg);
+			goto out;
+		}
+	} else if (remote && (r = remote_open(&o, false, &R, &err))) {
+		polyctl_fail("run", "%s", err.msg);
+		goto out;
+	}
+	if (remote) {
+		m = R.m;
+	} else {
+		if (pn_model_open(o.model, &own, &err))
+			return polyctl_fail("run", "%s", err.msg);
+		m = own;
+	}
 	if (m->out_layout != PNB_LAYOUT_SEQ) {
 		polyctl_fail("run", "%s: output is per token, expected one row "
 			     "per sequence", o.model);
 		goto out;
 	}
-	if (pn_exec_new(m, o.batch, m->max_tokens, NULL, &x, &err)) {
+	if (!remote && pn_exec_new(m, o.batch, m->max_tokens, NULL, &x, &err)) {
 		polyctl_fail("run", "%s", err.msg);
 		goto out;
 	}
@@ -255,7 +455,17 @@ int cmd_run(int argc, char **argv)
 			cap = 0;
 		}
 		if (b.n == o.batch || (got < 0 && b.n)) {
-			failed += embed_batch(x, &b, m->out_width, &lat);
+			if (remote) {
+				int64_t f = remote_embed_batch(&R, &b, m->out_width, &lat, &err);
+
+				if (f < 0) {
+					polyctl_fail("run", "%s", err.msg);
+					goto out;
+				}
+				failed += (uint64_t)f;
+			} else {
+				failed += embed_batch(x, &b, m->out_width, &lat);
+			}
 			for (uint32_t i = 0; i < b.n; i++) {
 				emit(&o, &b, i, m->out_width);
 				free(b.text[i]);
@@ -291,6 +501,7 @@ out:
 	batch_free(&b, o.batch);
 	pn_stats_free(&lat);
 	pn_exec_free(x);
-	pn_model_close(m);
+	pn_model_close(own);
+	remote_close(&R);
 	return rc;
 }

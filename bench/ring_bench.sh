@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# polynetd's data plane (issue 4), in one run on one machine:
+#  1. round trip of an empty job, 1 client: polling, sleeping, and a plain
+#     Unix-socket request/response in the same run (polyctl bench --ring),
+#     ROUNDS times: the medians of the rounds are reported;
+#  2. throughput of empty jobs with 1, 8 and 64 client processes;
+#  3. the real model (USE lite) served to 16 client processes (polyctl run
+#     through the daemon) against the in-process executor (polyctl run FILE).
+# Writes $B/bench/ring_raw.jsonl and bench/results/ring.json; prints a summary.
+# Knobs: B (build dir), ROUNDS (3), ITERS (20000), SECONDS_PER (2), TEXTS.
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+B=${B:-build}
+POLYCTL=$B/rel/polyctl
+POLYNETD=$B/rel/polynetd
+PNB=$B/use.pnb
+ROUNDS=${ROUNDS:-3}
+ITERS=${ITERS:-20000}
+SECONDS_PER=${SECONDS_PER:-2}
+TEXTS=${TEXTS:-tests/data/sentences.txt}
+PY=/usr/bin/python3
+die() { echo "bench/ring_bench.sh: $*" >&2; exit 1; }
+for f in "$POLYCTL" "$POLYNETD" "$B/rel/libpolynet.a"; do [ -e "$f" ] || die "$f: build it first"; done
+
+T=$(mktemp -d /tmp/ring-bench.XXXXXX)
+SOCK=$T/polynetd.sock
+STATE=pndb-$$
+DP=
+cleanup() { [ -n "$DP" ] && kill -KILL "$DP" 2>/dev/null; rm -f /dev/shm/polynet."$STATE".*; rm -rf "$T"; }
+trap cleanup EXIT
+mkdir -p "$B/bench" bench/results
+RAW=$B/bench/ring_raw.jsonl
+: >"$RAW"
+
+cc -O2 -I. -Ilib -Itests/unit -D_GNU_SOURCE -std=c11 -o "$T/dc" tests/integration/daemon_client.c \
+	"$B/rel/libpolynet.a" -ldnnl -lgomp -lcjson -lutf8proc -luring -lnuma -lm -lpthread ||
+	die "build daemon_client"
+
+start() {	# polynetd args...
+	"$POLYNETD" --socket "$SOCK" --state "$STATE" "$@" >"$T/d.out" 2>"$T/d.err" &
+	DP=$!
+	for _ in $(seq 100); do grep -q '^ready' "$T/d.out" && return; sleep 0.1; done
+	die "polynetd not ready: $(cat "$T/d.err")"
+}
+stop() { kill -TERM "$DP"; wait "$DP"; DP=; }
+
+echo "== 1. round trip, 1 client ($ROUNDS rounds of $ITERS)"
+start --workers 1
+for r in $(seq "$ROUNDS"); do
+	"$POLYCTL" bench --ring --socket "$SOCK" --iters "$ITERS" --json | tee -a "$RAW"
+done
+
+echo "== 2. throughput of empty jobs (1 worker)"
+"$T/dc" mkmodel empty "$T/empty.pnb"
+"$POLYCTL" load "$T/empty.pnb" --socket "$SOCK" >/dev/null || die "load empty"
+for n in 1 8 64; do
+	pids=()
+	for i in $(seq "$n"); do
+		"$T/dc" throughput "$SOCK" empty "$SECONDS_PER" 16 >"$T/tp$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	cat "$T"/tp* | awk -v n="$n" '{ j += $1; if ($2 > s) s = $2 }
+		END { printf "{\"bench\":\"ring_throughput\",\"clients\":%d,\"jobs\":%d,\"seconds\":%.3f,\"jobs_per_s\":%.0f}\n", n, j, s, j / s }' |
+		tee -a "$RAW"
+	rm -f "$T"/tp*
+done
+stop
+
+if [ -f "$PNB" ]; then
+	echo "== 3. USE lite, $(wc -l <"$TEXTS") texts per client, batches of 16"
+	lat() { sed -n 's/.*p50 \([0-9.]*\) us, p99 \([0-9.]*\) us, p99.9 \([0-9.]*\) us.*/\1 \2 \3/p' "$1"; }
+	# in process, one client, then 16 concurrent in-process clients
+	for n in 1 16; do
+		t0=$(date +%s.%N)
+		for i in $(seq "$n"); do "$POLYCTL" run "$PNB" --text-file "$TEXTS" >"$T/u$i" & done
+		wait
+		t1=$(date +%s.%N)
+		cat "$T"/u* | sed -n 's/.*latency per batch p50 \([0-9.]*\) us, p99 \([0-9.]*\) us.*/\1 \2/p' >"$T/lat"
+		$PY - "$n" "$t0" "$t1" "$(wc -l <"$TEXTS")" "$T/lat" in_process <<'PY' | tee -a "$RAW"
+import json, statistics, sys
+n, t0, t1, lines, latf, kind = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+l = [tuple(map(float, x.split())) for x in open(latf) if x.strip()]
+print(json.dumps({"bench": "ring_use", "mode": kind, "clients": n, "texts": n * lines,
+                  "seconds": round(t1 - t0, 3), "texts_per_s": round(n * lines / (t1 - t0), 1),
+                  "batch_p50_us_median": statistics.median(x[0] for x in l),
+                  "batch_p99_us_median": statistics.median(x[1] for x in l)}))
+PY
+		rm -f "$T"/u*
+	done
+	start --workers 2
+	"$POLYCTL" load "$PNB" --socket "$SOCK" >/dev/null || die "load $PNB"
+	"$POLYCTL" run use-lite --socket "$SOCK" --text-file "$TEXTS" >/dev/null	# warm-up
+	for n in 1 16; do
+		t0=$(date +%s.%N)
+		for i in $(seq "$n"); do
+			"$POLYCTL" run use-lite --socket "$SOCK" --text-file "$TEXTS" >"$T/u$i" &
+		done
+		wait
+		t1=$(date +%s.%N)
+		cat "$T"/u* | sed -n 's/.*latency per batch p50 \([0-9.]*\) us, p99 \([0-9.]*\) us.*/\1 \2/p' >"$T/lat"
+		$PY - "$n" "$t0" "$t1" "$(wc -l <"$TEXTS")" "$T/lat" polynetd <<'PY' | tee -a "$RAW"
+import json, statistics, sys
+n, t0, t1, lines, latf, kind = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+l = [tuple(map(float, x.split())) for x in open(latf) if x.strip()]
+print(json.dumps({"bench": "ring_use", "mode": kind, "clients": n, "texts": n * lines,
+                  "seconds": round(t1 - t0, 3), "texts_per_s": round(n * lines / (t1 - t0), 1),
+                  "batch_p50_us_median": statistics.median(x[0] for x in l),
+                  "batch_p99_us_median": statistics.median(x[1] for x in l)}))
+PY
+		rm -f "$T"/u*
+	done
+	"$POLYCTL" stat --socket "$SOCK" --json | $PY -c '
+import json, sys
+for m in json.load(sys.stdin)["models"]:
+    print(json.dumps({"bench": "ring_use_daemon_stat", "model": m["name"], "jobs": m["jobs"],
+                      "batched": m["batched"], "p50_us": m["p50_us"], "p99_us": m["p99_us"],
+                      "p999_us": m["p999_us"]}))' | tee -a "$RAW"
+	stop
+else
+	echo "== 3. skipped: $PNB missing (make model)"
+fi
+
+$PY - "$RAW" <<'PY' >bench/results/ring.json
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ring = [r for r in rows if r.get("bench") == "ring"]
+med = lambda k, f: statistics.median(r[k][f] for r in ring)
+out = {"round_trip_us": {m: {f: med(m, f) for f in ("p50_us", "p99_us", "p999_us")}
+                         for m in ("polling", "sleeping", "unix_socket", "polling_nop")},
+       "rounds": len(ring),
+       "socket_over_polling_p50_median": statistics.median(r["socket_over_polling_p50"] for r in ring),
+       "throughput": [r for r in rows if r.get("bench") == "ring_throughput"],
+       "use_lite": [r for r in rows if r.get("bench", "").startswith("ring_use")]}
+print(json.dumps(out, indent=1))
+PY
+echo "== summary (bench/results/ring.json)"
+cat bench/results/ring.json

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loop.c - polynetd's one io_uring event loop: accepts on the control
+ * socket, polls connections, reads doorbell eventfds (waking the workers),
+ * the signalfd (SIGTERM: clean stop), the notify eventfd (a worker saw a
+ * session break) and the model files being loaded. Single-threaded: only
+ * this thread touches the ring and the connections.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "proto.h"
+
+#define RING_ENTRIES	256
+
+static struct pnd_ev cancel_ev = { .kind = PND_EV_CANCEL };
+
+static struct io_uring *ring_of(struct pnd *d)
+{
+	return d->ring;
+}
+
+/* An SQE, submitting the queued ones first when the ring is full. */
+static struct io_uring_sqe *get_sqe(struct pnd *d)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring_of(d));
+
+	if (!sqe) {
+		io_uring_submit(ring_of(d));
+		sqe = io_uring_get_sqe(ring_of(d));
+	}
+	return sqe;
+}
+
+int pnd_loop_read(struct pnd *d, struct pnd_ev *ev, int fd, void *buf, size_t len,
+		  uint64_t off)
+{
+	struct io_uring_sqe *sqe = get_sqe(d);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
+	io_uring_sqe_set_data(sqe, ev);
+	return 0;
+}
+
+static void arm_poll(struct pnd *d, struct pnd_ev *ev, int fd)
+{
+	struct io_uring_sqe *sqe = get_sqe(d);
+
+	io_uring_prep_poll_add(sqe, fd, POLLIN);
+	io_uring_sqe_set_data(sqe, ev);
+}
+
+static void arm_accept(struct pnd *d)
+{
+	struct io_uring_sqe *sqe = get_sqe(d);
+
+	io_uring_prep_accept(sqe, d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	io_uring_sqe_set_data(sqe, &d->accept_ev);
+}
+
+int pnd_loop_arm_doorbell(struct pnd *d, struct pnd_session *s)
+{
+	s->db_ev.kind = PND_EV_DOORBELL;
+	s->db_ev.obj = s;
+	atomic_fetch_add(&s->refs, 1);	/* dropped by the read's last completion */
+	d->doorbells++;
+	return pnd_loop_read(d, &s->db_ev, s->db_fd, &s->db_buf, sizeof(s->db_buf), 0);
+}
+
+void pnd_loop_notify(struct pnd *d)
+{
+	uint64_t one = 1;
+
+	if (write(d->notify_fd, &one, sizeof(one)) < 0) {
+		/* overflow only: the loop has a wakeup pending anyway */
+	}
+}
+
+void pnd_conn_release(struct pnd_conn *c)
+{
+	free(c);
+}
+
+/* Unlinks s from its connection and closes it (loop thread). */
+static void close_session(struct pnd *d, struct pnd_session *s)
+{
+	struct pnd_conn *c = s->conn;
+	struct io_uring_sqe *sqe;
+
+	for (struct pnd_session **p = &c->sessions; *p; p = &(*p)->conn_next) {
+		if (*p == s) {
+			*p = s->conn_next;
+			break;
+		}
+	}
+	pnd_tenant(d, s->uid)->sessions--;
+	atomic_store(&s->dead, true);
+	/* the pending doorbell read completes -ECANCELED and drops its reference */
+	sqe = get_sqe(d);
+	io_uring_prep_cancel(sqe, &s->db_ev, 0);
+	io_uring_sqe_set_data(sqe, &cancel_ev);
+	pnd_session_close(d, s);
+}
+
+static void conn_close(struct pnd *d, struct pnd_conn *c)
+{
+	while (c->sessions)
+		close_session(d, c->sessions);
+	close(c->fd);
+	c->fd = -1;
+	c->dead = true;
+	d->n_conns--;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (!c->loads)
+		pnd_conn_release(c);
+}
+
+static void on_accept(struct pnd *d, int res)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct pnd_conn *c;
+
+	if (!atomic_load(&d->stopping))
+		arm_accept(d);
+	if (res < 0) {
+		if (res != -EAGAIN && res != -EINTR && res != -ECANCELED)
+			pnd_log("accept: %s", strerror(-res));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || getsockopt(res, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    atomic_load(&d->stopping)) {
+		free(c);
+		close(res);
+		return;
+	}
+	c->fd = res;
+	c->uid = cred.uid;
+	c->pid = (uint32_t)cred.pid;
+	c->ev.kind = PND_EV_CONN;
+	c->ev.obj = c;
+	d->n_conns++;
+	c->next = d->conns;
+	if (c->next)
+		c->next->prev = c;
+	d->conns = c;
+	arm_poll(d, &c->ev, c->fd);
+}
+
+/* Reads every message waiting on the connection. */
+static void on_conn(struct pnd *d, struct pnd_conn *c, int res)
+{
+	static uint8_t buf[PN_MSG_MAX];	/* loop thread only */
+
+	if (res < 0 && res != -EINTR) {
+		conn_close(d, c);
+		return;
+	}
+	for (;;) {
+		struct pn_err e;
+		int fds[PN_PROTO_MAX_FDS], nfds;
+		ssize_t n = pn_proto_recv(c->fd, buf, sizeof(buf), fds, PN_PROTO_MAX_FDS, &nfds,
+					  &e);
+
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			/* the peer closed (0), or a truncated or failed read: drop it */
+			if (n < 0)
+				pnd_log("connection of pid %u: %s", c->pid, e.msg);
+			conn_close(d, c);
+			return;
+		}
+		pnd_control(d, c, buf, (size_t)n, fds, nfds);
+		if (c->dead)
+			return;
+	}
+	arm_poll(d, &c->ev, c->fd);
+}
+
+static void on_doorbell(struct pnd *d, struct pnd_session *s, int res)
+{
+	if (res < 0 || atomic_load(&s->dead)) {
+		d->doorbells--;
+		pnd_session_put(d, s);
+		return;
+	}
+	pthread_mutex_lock(&d->sched_lock);
+	d->wake_gen++;
+	pthread_cond_broadcast(&d->sched_cond);
+	pthread_mutex_unlock(&d->sched_lock);
+	pnd_loop_read(d, &s->db_ev, s->db_fd, &s->db_buf, sizeof(s->db_buf), 0);
+}
+
+/* Closes sessions a worker found broken (their client scribbled on a ring). */
+static void reap_broken(struct pnd *d)
+{
+	for (;;) {
+		struct pnd_session *s = NULL;
+
+		pthread_mutex_lock(&d->sessions_lock);
+		for (uint32_t i = 0; i < PND_MAX_SESSIONS && !s; i++)
+			if (d->sessions[i] && atomic_load(&d->sessions[i]->dead))
+				s = d->sessions[i];
+		pthread_mutex_unlock(&d->sessions_lock);
+		if (!s)
+			return;
+		pnd_log("session %u of uid %u broke the ring protocol: closed", s->id, s->uid);
+		close_session(d, s);
+	}
+}
+
+static void begin_stop(struct pnd *d)
+{
+	if (atomic_load(&d->stopping))
+		return;
+	pnd_log("stopping: finishing queued jobs");
+	atomic_store(&d->stopping, true);
+	pthread_mutex_lock(&d->sessions_lock);
+	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++)
+		if (d->sessions[i])
+			__atomic_store_n(&d->sessions[i]->hdr->state, PN_SEG_SHUTDOWN,
+					 __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&d->sessions_lock);
+}
+
+/* Queued and running jobs are done: the loop may end. */
+static bool drained(struct pnd *d)
+{
+	uint32_t q, r;
+
+	pthread_mutex_lock(&d->sched_lock);
+	pn_sched_depth(d->sched, &q, &r);
+	pthread_mutex_unlock(&d->sched_lock);
+	return !q && !r;
+}
+
+static void dispatch(struct pnd *d, struct io_uring_cqe *cqe)
+{
+	struct pnd_ev *ev = io_uring_cqe_get_data(cqe);
+	int res = cqe->res;
+
+	switch (ev->kind) {
+	case PND_EV_ACCEPT:
+		on_accept(d, res);
+		break;
+	case PND_EV_CONN:
+		on_conn(d, ev->obj, res);
+		break;
+	case PND_EV_SIGNAL:
+		begin_stop(d);
+		break;
+	case PND_EV_DOORBELL:
+		on_doorbell(d, ev->obj, res);
+		break;
+	case PND_EV_LOAD:
+		pnd_load_event(d, ev->obj, res);
+		break;
+	case PND_EV_NOTIFY:
+		reap_broken(d);
+		pnd_loop_read(d, &d->notify_ev, d->notify_fd, &d->notify_buf,
+			      sizeof(d->notify_buf), 0);
+		break;
+	case PND_EV_CANCEL:
+		break;
+	}
+}
+
+int pnd_loop_run(struct pnd *d, struct pn_err *e)
+{
+	static struct signalfd_siginfo si;
+	struct io_uring ring;
+	uint64_t stop_since = 0;
+	int r;
+
+	r = io_uring_queue_init(RING_ENTRIES, &ring, 0);
+	if (r)
+		return pn_errf(e, r, "io_uring_queue_init: %s", strerror(-r));
+	d->ring = &ring;
+	d->accept_ev.kind = PND_EV_ACCEPT;
+	d->sig_ev.kind = PND_EV_SIGNAL;
+	d->notify_ev.kind = PND_EV_NOTIFY;
+	arm_accept(d);
+	pnd_loop_read(d, &d->sig_ev, d->sig_fd, &si, sizeof(si), 0);
+	pnd_loop_read(d, &d->notify_ev, d->notify_fd, &d->notify_buf, sizeof(d->notify_buf), 0);
+	for (;;) {
+		struct __kernel_timespec ts = { .tv_nsec = 2000000 };
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		if (atomic_load(&d->stopping)) {
+			if (!stop_since)
+				stop_since = pnd_now_ns();
+			/* finish queued jobs, but never hang on a stuck one: 10 s at most */
+			if (drained(d) || pnd_now_ns() - stop_since > 10000000000ull)
+				break;
+			r = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
+		} else {
+			r = io_uring_submit_and_wait(&ring, 1);
+		}
+		if (r < 0 && r != -ETIME && r != -EINTR) {
+			pn_errf(e, r, "io_uring wait: %s", strerror(-r));
+			break;
+		}
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			dispatch(d, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&ring, n);
+		r = 0;
+	}
+	/* the connections go now: clients see the socket close after their CQEs */
+	while (d->conns)
+		conn_close(d, d->conns);
+	/* collect the cancelled doorbell reads: each holds a session reference */
+	for (int i = 0; i < 100 && d->doorbells; i++) {
+		struct __kernel_timespec ts = { .tv_nsec = 10000000 };
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			struct pnd_ev *ev = io_uring_cqe_get_data(cqe);
+
+			if (ev->kind == PND_EV_DOORBELL)
+				on_doorbell(d, ev->obj, cqe->res);
+			n++;
+		}
+		io_uring_cq_advance(&ring, n);
+	}
+	io_uring_queue_exit(&ring);
+	d->ring = NULL;
+	return r;
+}

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: MIT
+/*
+ * polynetd - runs PolyNet models for many client processes.
+ *
+ *   polynetd [--socket PATH] [--foreground] [--workers N] [--idle-spin-us N]
+ *            [--max-batch N] [--batch-delay-us N] [--admin-uid UID]
+ *            [--state NAME] [--no-pin]
+ *
+ * Prints "ready socket=PATH pid=N ..." on stdout once it accepts clients
+ * (and READY=1 to $NOTIFY_SOCKET when set); SIGTERM or SIGINT: finishes
+ * the queued jobs, closes every session and exits 0. docs/daemon.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "daemon.h"
+#include "proto.h"
+
+uint64_t pnd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void pnd_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "polynetd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+		"usage: polynetd [--socket PATH] [--foreground] [--workers N] "
+		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
+		"[--admin-uid UID] "
+		"[--state NAME] [--no-pin]\n");
+	return rc;
+}
+
+static int parse_u32(const char *opt, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*end || !*s || v < lo || v > hi) {
+		fprintf(stderr, "polynetd: %s %s: expected %u..%u\n", opt, s, lo, hi);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Names persistent regions after the socket, so two daemons never share them. */
+static void default_state(struct pnd *d)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = d->socket_path; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	snprintf(d->state_prefix, sizeof(d->state_prefix), "pnd-%08x", h);
+}
+
+static int parse(int argc, char **argv, struct pnd *d)
+{
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "idle-spin-us", required_argument, NULL, 'i' },
+		{ "max-batch", required_argument, NULL, 'b' },
+		{ "batch-delay-us", required_argument, NULL, 'd' },
+		{ "admin-uid", required_argument, NULL, 'a' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "no-pin", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int c;
+
+	d->socket_path = getenv("POLYNET_SOCKET") ? getenv("POLYNET_SOCKET") : PN_SOCKET_DEFAULT;
+	/* leave a core to the clients that spin on their completions */
+	d->nworkers = ncpu > 2 ? (uint32_t)ncpu - 1 : 1;
+	d->idle_spin_us = 50;
+	d->max_batch = 16;
+	d->admin_uid = 0;
+	d->pin = true;
+	while ((c = getopt_long(argc, argv, "s:fw:i:b:d:a:S:Ph", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': d->socket_path = optarg; break;
+		case 'f': break;	/* polynetd never forks: foreground is the only mode */
+		case 'w':
+			if (parse_u32("--workers", optarg, 1, 256, &d->nworkers))
+				return 2;
+			break;
+		case 'i':
+			if (parse_u32("--idle-spin-us", optarg, 0, 1000000, &d->idle_spin_us))
+				return 2;
+			break;
+		case 'b':
+			if (parse_u32("--max-batch", optarg, 1, 1024, &d->max_batch))
+				return 2;
+			break;
+		case 'd': {
+			uint32_t us;
+
+			if (parse_u32("--batch-delay-us", optarg, 0, 1000000, &us))
+				return 2;
+			d->batch_delay_ns = us * 1000ull;
+			break;
+		}
+		case 'a':
+			if (parse_u32("--admin-uid", optarg, 0, UINT32_MAX - 1, &d->admin_uid))
+				return 2;
+			break;
+		case 'S':
+			snprintf(d->state_prefix, sizeof(d->state_prefix), "%s", optarg);
+			break;
+		case 'P': d->pin = false; break;
+		case 'h': exit(usage(0));
+		default: return usage(2);
+		}
+	}
+	if (optind != argc)
+		return usage(2);
+	if (!d->state_prefix[0])
+		default_state(d);
+	return 0;
+}
+
+/* Binds the control socket; a stale socket file (nobody answers) is replaced. */
+static int listen_on(struct pnd *d, struct pn_err *e)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd, probe;
+
+	if (strlen(d->socket_path) >= sizeof(a.sun_path))
+		return pn_errf(e, -ENAMETOOLONG, "--socket %s: longer than %zu bytes",
+			       d->socket_path, sizeof(a.sun_path) - 1);
+	strcpy(a.sun_path, d->socket_path);
+	if (!strcmp(d->socket_path, PN_SOCKET_DEFAULT))
+		mkdir("/run/polynet", 0755);
+	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && !connect(probe, (struct sockaddr *)&a, sizeof(a))) {
+		close(probe);
+		return pn_errf(e, -EADDRINUSE, "%s: another polynetd answers there",
+			       d->socket_path);
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(d->socket_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 256) < 0) {
+		int r = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return pn_errf(e, r, "%s: %s", d->socket_path, strerror(-r));
+	}
+	/* every uid may connect: the tenant is whoever SO_PEERCRED names */
+	chmod(d->socket_path, 0666);
+	d->listen_fd = fd;
+	return 0;
+}
+
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!path || !*path || strlen(path) >= sizeof(a.sun_path))
+		return;
+	strcpy(a.sun_path, path);
+	if (a.sun_path[0] == '@')
+		a.sun_path[0] = '\0';	/* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&a,
+	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
+	close(fd);
+}
+
+static int setup(struct pnd *d, struct pn_err *e)
+{
+	struct pn_sched_config sc;
+	pthread_condattr_t ca;
+	sigset_t set;
+	int r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* blocked in every thread (workers inherit the mask): only the signalfd sees them */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	d->notify_fd = eventfd(0, EFD_CLOEXEC);
+	if (d->sig_fd < 0 || d->notify_fd < 0)
+		return pn_errf(e, -errno, "signalfd/eventfd: %s", strerror(errno));
+	pthread_mutex_init(&d->models_lock, NULL);
+	pthread_mutex_init(&d->sessions_lock, NULL);
+	pthread_mutex_init(&d->sched_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);	/* deadlines are monotonic */
+	pthread_cond_init(&d->sched_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pn_sched_config_default(&sc);
+	sc.nworkers = d->nworkers;
+	sc.max_models = 1024;	/* the scheduler never reuses a model slot */
+	sc.default_max_delay_ns = d->batch_delay_ns;
+	sc.default_max_batch = d->max_batch < PN_SCHED_BATCH_MAX ? d->max_batch :
+			       PN_SCHED_BATCH_MAX;
+	d->sched = pn_sched_create(&sc, e);
+	if (!d->sched)
+		return -EINVAL;
+	r = pnd_models_init(d, e);
+	if (!r)
+		r = listen_on(d, e);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static struct pnd d;
+	struct pn_err e;
+	uint32_t nmodels = 0;
+	int r;
+
+	if ((r = parse(argc, argv, &d)))
+		return r;
+	d.t_start_ns = pnd_now_ns();
+	d.listen_fd = -1;
+	r = setup(&d, &e);
+	if (!r)
+		r = pnd_backend_cpu.start(&d, &d.backend, &e);
+	if (r) {
+		pnd_log("%s", e.msg);
+		return 1;
+	}
+	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
+		nmodels += d.models[i] != NULL;
+	printf("ready socket=%s pid=%d workers=%u backend=%s models=%u\n", d.socket_path,
+	       (int)getpid(), d.nworkers, pnd_backend_cpu.name, nmodels);
+	fflush(stdout);
+	notify_ready();
+	r = pnd_loop_run(&d, &e);
+	if (r)
+		pnd_log("%s", e.msg);
+	pnd_backend_cpu.stop(&d, d.backend);
+	close(d.listen_fd);
+	unlink(d.socket_path);
+	pnd_models_fini(&d);
+	pn_sched_destroy(d.sched);
+	pnd_log("stopped");
+	return r ? 1 : 0;
+}

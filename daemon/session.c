@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: MIT
+/*
+ * session.c - one client's data plane: the segment (rings + arena), its
+ * eventfds, its job slots; draining the SQ into the scheduler and posting
+ * CQEs.
+ *
+ * Never lose a job, never overflow the CQ: an SQE is popped only with a CQ
+ * slot reserved for its completion (inflight counts them), and an SQE the
+ * scheduler refuses for lack of room (-EAGAIN) is held and retried, not
+ * dropped. The client sees back-pressure as a full SQ.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static size_t align_up(size_t v, size_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static bool pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* Lays out and formats a fresh segment. */
+static int seg_create(struct pnd_session *s, const struct pn_session_req *q, struct pn_err *e)
+{
+	size_t sq_off = PN_RING_ALIGN;
+	size_t cq_off = sq_off + align_up(pn_ring_bytes(q->sq_entries, sizeof(struct pn_sqe)),
+					  PN_RING_ALIGN);
+	size_t arena_off = cq_off + align_up(pn_ring_bytes(q->cq_entries, sizeof(struct pn_cqe)),
+					     PN_RING_ALIGN);
+	size_t size = arena_off + align_up(q->arena_size, PN_RING_ALIGN);
+	int fd = memfd_create("polynet-session", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	uint8_t *p;
+
+	if (fd < 0)
+		return pn_errf(e, -errno, "session: memfd_create: %s", strerror(errno));
+	/* sealed size: a client cannot truncate the segment under the daemon (SIGBUS) */
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return pn_errf(e, r, "session: segment of %zu bytes: %s", size, strerror(-r));
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int r = -errno;
+
+		close(fd);
+		return pn_errf(e, r, "session: mmap %zu bytes: %s", size, strerror(-r));
+	}
+	s->seg_fd = fd;
+	s->seg = p;
+	s->seg_size = size;
+	s->hdr = (struct pn_seg_hdr *)p;
+	*s->hdr = (struct pn_seg_hdr){
+		.magic = PN_SEG_MAGIC, .version = PN_RING_VERSION, .size = size,
+		.sq_off = sq_off, .cq_off = cq_off, .arena_off = arena_off,
+		.arena_size = align_up(q->arena_size, PN_RING_ALIGN), .session_id = s->id,
+		.state = PN_SEG_LIVE, .sq_entries = q->sq_entries, .cq_entries = q->cq_entries,
+	};
+	s->arena = p + arena_off;
+	s->arena_size = s->hdr->arena_size;
+	if (pn_ring_format(p + sq_off, cq_off - sq_off, q->sq_entries, sizeof(struct pn_sqe), e) ||
+	    pn_ring_format(p + cq_off, arena_off - cq_off, q->cq_entries, sizeof(struct pn_cqe),
+			   e) ||
+	    pn_ring_attach(&s->sq, p + sq_off, cq_off - sq_off, sizeof(struct pn_sqe), e) ||
+	    pn_ring_attach(&s->cq, p + cq_off, arena_off - cq_off, sizeof(struct pn_cqe), e))
+		return -EINVAL;
+	/* start asleep: the client's first submit rings the doorbell */
+	s->sq.hdr->flags = PN_RING_NEED_WAKEUP;
+	return 0;
+}
+
+static void session_free(struct pnd *d, struct pnd_session *s)
+{
+	if (s->seg)
+		munmap(s->seg, s->seg_size);
+	if (s->seg_fd >= 0)
+		close(s->seg_fd);
+	if (s->db_fd >= 0)
+		close(s->db_fd);
+	if (s->cq_fd >= 0)
+		close(s->cq_fd);
+	if (s->mcache)
+		pnd_model_put(d, s->mcache);
+	pthread_mutex_destroy(&s->cq_lock);
+	free(s->jobs);
+	free(s);
+	atomic_fetch_sub(&d->n_sessions, 1);
+}
+
+void pnd_session_put(struct pnd *d, struct pnd_session *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		session_free(d, s);
+}
+
+int pnd_session_open(struct pnd *d, struct pnd_conn *c, const struct pn_session_req *q,
+		     struct pnd_session **out, struct pn_err *e)
+{
+	struct pnd_session *s;
+	int r;
+
+	*out = NULL;
+	if (!pow2(q->sq_entries) || q->sq_entries > 4096 || !pow2(q->cq_entries) ||
+	    q->cq_entries < q->sq_entries || q->cq_entries > 2 * 4096)
+		return pn_errf(e, -EINVAL, "OPEN_SESSION: %u SQ and %u CQ entries, expected "
+			       "powers of two, SQ <= 4096, SQ <= CQ <= 8192",
+			       q->sq_entries, q->cq_entries);
+	if (q->arena_size < 4096 || q->arena_size > PND_ARENA_MAX)
+		return pn_errf(e, -EINVAL, "OPEN_SESSION: arena of %llu bytes, expected "
+			       "4096..%llu", (unsigned long long)q->arena_size,
+			       (unsigned long long)PND_ARENA_MAX);
+	if (atomic_load(&d->n_sessions) >= PND_MAX_SESSIONS)
+		return pn_errf(e, -EMFILE, "OPEN_SESSION: %u sessions open, the most "
+			       "polynetd serves", PND_MAX_SESSIONS);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return pn_errf(e, -ENOMEM, "OPEN_SESSION: out of memory");
+	s->seg_fd = s->db_fd = s->cq_fd = -1;
+	s->uid = c->uid;
+	s->conn = c;
+	pthread_mutex_init(&s->cq_lock, NULL);
+	atomic_flag_clear(&s->sq_busy);
+	atomic_init(&s->refs, 1);
+	atomic_fetch_add(&d->n_sessions, 1);
+	s->jobs = calloc(q->cq_entries, sizeof(*s->jobs));
+	if (!s->jobs) {
+		session_free(d, s);
+		return pn_errf(e, -ENOMEM, "OPEN_SESSION: out of memory");
+	}
+	for (uint32_t i = 0; i < q->cq_entries; i++) {
+		s->jobs[i].s = s;
+		s->jobs[i].next_free = i + 1;
+	}
+	pthread_mutex_lock(&d->sessions_lock);
+	s->id = ++d->next_session_id;
+	pthread_mutex_unlock(&d->sessions_lock);
+	r = seg_create(s, q, e);
+	if (!r) {
+		s->db_fd = eventfd(0, EFD_CLOEXEC);
+		s->cq_fd = eventfd(0, EFD_CLOEXEC);
+		if (s->db_fd < 0 || s->cq_fd < 0)
+			r = pn_errf(e, -errno, "OPEN_SESSION: eventfd: %s", strerror(errno));
+	}
+	if (r) {
+		session_free(d, s);
+		return r;
+	}
+	pthread_mutex_lock(&d->sessions_lock);
+	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++) {
+		if (!d->sessions[i]) {
+			d->sessions[i] = s;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->sessions_lock);
+	*out = s;
+	return 0;
+}
+
+/* The scheduler dropped a queued job of a closing session. */
+static void drop_job(void *arg, const struct pn_sched_job_desc *jd)
+{
+	struct pnd *d = arg;
+
+	pnd_job_complete(d, (struct pnd_job *)(uintptr_t)jd->user, -ECANCELED,
+			 pnd_now_ns(), false);
+}
+
+void pnd_session_close(struct pnd *d, struct pnd_session *s)
+{
+	pthread_mutex_lock(&d->sessions_lock);
+	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++)
+		if (d->sessions[i] == s)
+			d->sessions[i] = NULL;
+	atomic_store(&s->dead, true);
+	pthread_mutex_unlock(&d->sessions_lock);
+	/* nobody drains it now; a worker may still hold sq_busy for a moment */
+	while (atomic_flag_test_and_set(&s->sq_busy))
+		sched_yield();
+	if (s->has_held) {
+		s->has_held = false;
+		pthread_mutex_lock(&s->cq_lock);
+		s->inflight--;
+		pthread_mutex_unlock(&s->cq_lock);
+	}
+	pthread_mutex_lock(&d->sched_lock);
+	pn_sched_drop_session(d->sched, s->id, drop_job, d, NULL);
+	pthread_mutex_unlock(&d->sched_lock);
+	pnd_session_put(d, s);
+}
+
+/* Posts one CQE; the caller reserved its slot (inflight). Wakes a sleeper. */
+static void post(struct pnd *d, struct pnd_session *s, const struct pn_cqe *cqe,
+		 struct pnd_job *slot)
+{
+	bool wake;
+	int r;
+
+	pthread_mutex_lock(&s->cq_lock);
+	r = pn_ring_push(&s->cq, cqe);
+	s->inflight--;
+	if (slot) {
+		slot->next_free = s->free_job;
+		s->free_job = (uint32_t)(slot - s->jobs);
+	}
+	s->completed++;
+	pthread_mutex_unlock(&s->cq_lock);
+	if (r) {
+		/* only a client rewriting the CQ head gets here (-EPROTO) */
+		__atomic_store_n(&s->hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
+		atomic_store(&s->dead, true);
+		pnd_loop_notify(d);
+		return;
+	}
+	/* ring.c: the fence in needs_wakeup pairs with the client's prepare_sleep */
+	wake = pn_ring_needs_wakeup(&s->cq);
+	if (wake) {
+		uint64_t one = 1;
+
+		if (write(s->cq_fd, &one, sizeof(one)) < 0) {
+			/* an eventfd write fails only on counter overflow: it is awake then */
+		}
+	}
+}
+
+void pnd_session_post(struct pnd *d, struct pnd_session *s, uint64_t user_data, int res)
+{
+	struct pn_cqe cqe = { .user_data = user_data, .res = res };
+
+	post(d, s, &cqe, NULL);
+}
+
+void pnd_job_complete(struct pnd *d, struct pnd_job *j, int res, uint64_t t_run, bool batched)
+{
+	struct pnd_session *s = j->s;
+	struct pnd_model *m = j->model;
+	uint64_t now = pnd_now_ns();
+	struct pn_cqe cqe = {
+		.user_data = j->sqe.user_data, .res = res,
+		.flags = batched ? PN_CQE_F_BATCHED : 0,
+		.queue_us = (uint32_t)((t_run - j->t_submit_ns) / 1000),
+		.run_us = (uint32_t)((now - t_run) / 1000),
+	};
+
+	pnd_model_record(m, (double)(now - j->t_submit_ns) / 1e3, res, batched);
+	j->model = NULL;
+	post(d, s, &cqe, j);
+	pnd_model_put(d, m);
+	pnd_session_put(d, s);
+}
+
+/* Checks an SQE against the model and the arena; 0 or -EINVAL. */
+static int check_sqe(const struct pnd_session *s, const struct pnd_model *m,
+		     const struct pn_sqe *q)
+{
+	uint64_t rows, need_in, need_out;
+
+	if (q->flags || q->prio >= PN_PRIO_COUNT)
+		return -EINVAL;
+	if (q->batch < 1 || q->batch > m->max_batch || q->T < 1 || q->T > m->m->max_tokens)
+		return -EINVAL;
+	need_in = 4ull * q->batch * (q->T + 1ull);
+	rows = m->m->out_layout == PNB_LAYOUT_SEQ ? q->batch : (uint64_t)q->batch * q->T;
+	need_out = rows * m->m->out_width * 4ull;
+	if (q->in_len != need_in || q->out_len < need_out)
+		return -EINVAL;
+	/* each range inside the arena, without overflow; outputs 4-byte aligned */
+	if (q->in_off > s->arena_size || s->arena_size - q->in_off < q->in_len ||
+	    q->out_off > s->arena_size || s->arena_size - q->out_off < q->out_len ||
+	    q->in_off % 4 || q->out_off % 4)
+		return -EINVAL;
+	return 0;
+}
+
+/* The model an SQE names, through the session's one-entry cache. */
+static struct pnd_model *sqe_model(struct pnd *d, struct pnd_session *s, uint32_t id)
+{
+	struct pnd_model *m = s->mcache;
+
+	if (m && m->id == id && !atomic_load(&m->gone))
+		return m;
+	if (m) {
+		s->mcache = NULL;
+		pnd_model_put(d, m);
+	}
+	m = pnd_model_get_id(d, id);	/* cold: first job or another model */
+	s->mcache = m;
+	return m;
+}
+
+/* Returns 1 when the SQE was consumed, 0 when it must be held (-EAGAIN). */
+static int handle_sqe(struct pnd *d, struct pnd_session *s, const struct pn_sqe *q)
+{
+	struct pn_sched_job_desc jd;
+	struct pnd_model *m;
+	struct pnd_job *j;
+	int r;
+
+	if (q->opcode == PN_OP_NOP) {
+		pnd_session_post(d, s, q->user_data, q->flags ? -EINVAL : 0);
+		return 1;
+	}
+	if (q->opcode == PN_OP_CANCEL) {
+		pthread_mutex_lock(&d->sched_lock);
+		r = pn_sched_cancel(d->sched, s->id, q->arg, &jd);
+		pthread_mutex_unlock(&d->sched_lock);
+		if (!r)
+			pnd_job_complete(d, (struct pnd_job *)(uintptr_t)jd.user, -ECANCELED,
+					 pnd_now_ns(), false);
+		pnd_session_post(d, s, q->user_data, r);
+		return 1;
+	}
+	m = q->opcode == PN_OP_RUN ? sqe_model(d, s, q->model) : NULL;
+	if (!m || check_sqe(s, m, q)) {
+		pnd_session_post(d, s, q->user_data, m ? -EINVAL : q->opcode == PN_OP_RUN ?
+				 -ENOENT : -EINVAL);
+		return 1;
+	}
+	pthread_mutex_lock(&s->cq_lock);
+	j = &s->jobs[s->free_job];	/* there is one: slots == CQ entries >= inflight */
+	s->free_job = j->next_free;
+	pthread_mutex_unlock(&s->cq_lock);
+	j->sqe = *q;
+	j->t_submit_ns = pnd_now_ns();
+	j->model = m;
+	atomic_fetch_add(&m->refs, 1);
+	atomic_fetch_add(&s->refs, 1);
+	jd = (struct pn_sched_job_desc){
+		.id = q->user_data, .user = (uint64_t)(uintptr_t)j,
+		.deadline_ns = q->deadline_ns, .arena_bytes = (uint64_t)q->in_len + q->out_len,
+		.session = s->id, .tenant = s->uid, .model = m->id, .klass = q->prio,
+	};
+	pthread_mutex_lock(&d->sched_lock);
+	r = pn_sched_submit(d->sched, &jd, j->t_submit_ns);
+	if (!r && d->sleeping)
+		pthread_cond_signal(&d->sched_cond);
+	pthread_mutex_unlock(&d->sched_lock);
+	if (!r) {
+		atomic_fetch_add(&pnd_submits, 1);
+		s->submitted++;
+		return 1;
+	}
+	if (r == -EAGAIN) {
+		/* the scheduler is full: keep the SQE (and its CQ slot), retry later */
+		pthread_mutex_lock(&s->cq_lock);
+		j->next_free = s->free_job;
+		s->free_job = (uint32_t)(j - s->jobs);
+		pthread_mutex_unlock(&s->cq_lock);
+		j->model = NULL;
+		pnd_model_put(d, m);
+		pnd_session_put(d, s);
+		return 0;
+	}
+	pnd_job_complete(d, j, r, j->t_submit_ns, false);
+	return 1;
+}
+
+static void broken(struct pnd *d, struct pnd_session *s)
+{
+	__atomic_store_n(&s->hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
+	atomic_store(&s->dead, true);
+	pnd_loop_notify(d);
+}
+
+/* Drains one SQ (the caller holds sq_busy). Returns SQEs consumed. */
+static uint32_t drain_one(struct pnd *d, struct pnd_session *s)
+{
+	uint32_t done = 0;
+
+	for (;;) {
+		int64_t ready, space;
+		uint32_t k;
+
+		if (s->has_held) {
+			if (!handle_sqe(d, s, &s->held))
+				return done;
+			s->has_held = false;
+			done++;
+		}
+		ready = pn_ring_ready(&s->sq);
+		if (ready <= 0) {
+			if (ready < 0)
+				broken(d, s);
+			return done;
+		}
+		pthread_mutex_lock(&s->cq_lock);
+		space = pn_ring_space(&s->cq);
+		k = space > (int64_t)s->inflight ? (uint32_t)(space - s->inflight) : 0;
+		if (k > ready)
+			k = (uint32_t)ready;
+		s->inflight += k;	/* reserved: one CQ slot per SQE popped below */
+		pthread_mutex_unlock(&s->cq_lock);
+		if (space < 0) {
+			broken(d, s);
+			return done;
+		}
+		if (!k)
+			return done;	/* the client is not reaping CQEs: wait for it */
+		for (uint32_t i = 0; i < k; i++) {
+			struct pn_sqe q;
+
+			if (pn_ring_pop(&s->sq, &q)) {
+				pthread_mutex_lock(&s->cq_lock);
+				s->inflight -= k - i;
+				pthread_mutex_unlock(&s->cq_lock);
+				broken(d, s);
+				return done;
+			}
+			done++;
+			if (!handle_sqe(d, s, &q)) {
+				s->held = q;
+				s->has_held = true;
+				pthread_mutex_lock(&s->cq_lock);
+				s->inflight -= k - i - 1;	/* the held one keeps its slot */
+				pthread_mutex_unlock(&s->cq_lock);
+				return done;
+			}
+		}
+	}
+}
+
+uint32_t pnd_sessions_drain(struct pnd *d)
+{
+	uint32_t done = 0;
+
+	if (atomic_load(&d->stopping))
+		return 0;
+	pthread_mutex_lock(&d->sessions_lock);
+	for (uint32_t i = 0, seen = 0; i < PND_MAX_SESSIONS &&
+	     seen < atomic_load(&d->n_sessions); i++) {
+		struct pnd_session *s = d->sessions[i];
+
+		if (!s)
+			continue;
+		seen++;
+		if (atomic_load(&s->dead) || atomic_flag_test_and_set(&s->sq_busy))
+			continue;
+		done += drain_one(d, s);
+		atomic_flag_clear(&s->sq_busy);
+	}
+	pthread_mutex_unlock(&d->sessions_lock);
+	return done;
+}
+
+bool pnd_sessions_prepare_sleep(struct pnd *d)
+{
+	bool idle = true;
+
+	pthread_mutex_lock(&d->sessions_lock);
+	for (uint32_t i = 0; i < PND_MAX_SESSIONS && idle; i++) {
+		struct pnd_session *s = d->sessions[i];
+
+		if (!s || atomic_load(&s->dead))
+			continue;
+		if (atomic_flag_test_and_set(&s->sq_busy)) {
+			idle = false;	/* another worker is draining it */
+			break;
+		}
+		if (s->has_held || !pn_ring_prepare_sleep(&s->sq))
+			idle = false;
+		atomic_flag_clear(&s->sq_busy);
+	}
+	pthread_mutex_unlock(&d->sessions_lock);
+	return idle;
+}
+
+void pnd_sessions_clear_wakeup(struct pnd *d)
+{
+	pthread_mutex_lock(&d->sessions_lock);
+	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++) {
+		struct pnd_session *s = d->sessions[i];
+
+		if (s && !atomic_load(&s->dead) && !atomic_flag_test_and_set(&s->sq_busy)) {
+			pn_ring_clear_wakeup(&s->sq);
+			atomic_flag_clear(&s->sq_busy);
+		}
+	}
+	pthread_mutex_unlock(&d->sessions_lock);
+}

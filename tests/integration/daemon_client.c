@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: MIT
+/*
+ * daemon_client - a test client of polynetd for tests/integration/test_daemon_*.sh
+ * and bench/ring_bench.sh. Built by those scripts against libpolynet.a.
+ *
+ *   daemon_client mkmodel fixture|empty OUT.pnb
+ *   daemon_client stress SOCK MODEL REF.pnb JOBS DEPTH SEED
+ *   daemon_client flood SOCK MODEL JOBS
+ *   daemon_client hang SOCK MODEL
+ *   daemon_client waitdeath SOCK MODEL
+ *   daemon_client malformed SOCK MODEL
+ *   daemon_client tenant SOCK MODEL UID
+ *   daemon_client throughput SOCK MODEL SECONDS DEPTH
+ *
+ * Exit 0 when the checked behaviour holds, 1 with one line on stderr when not.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "exec.h"
+#include "fixture_model.h"
+#include "proto.h"
+
+#define FAIL(...) do { fprintf(stderr, "daemon_client: " __VA_ARGS__); \
+		       fputc('\n', stderr); exit(1); } while (0)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The one-node model of the benchmarks: EMBED of a 4 x 4 table, nothing else. */
+static int write_empty(const char *path, struct pn_err *e)
+{
+	static const float table[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	struct pnb_writer *w = pnb_writer_new();
+	struct pnb_header h = { 0 };
+	struct pnb_node n;
+	uint64_t sh[2] = { 4, 4 };
+	uint32_t ids = pnb_w_value(w, "ids", PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
+	uint32_t out = pnb_w_value(w, "out", PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, 4);
+	int r;
+
+	pnb_node_init(&n, PNB_OP_EMBED, pnb_w_string(w, "embed"), out);
+	n.n_in = 1;
+	n.in[0] = ids;
+	n.n_w = 4;
+	n.w[0] = pnb_w_tensor(w, "E", PNB_DTYPE_F32, 2, sh, table);
+	n.iattr[0] = PNB_POS_NONE;
+	n.fattr[0] = 1.0f;
+	pnb_w_node(w, &n);
+	h.name = pnb_w_string(w, "empty");
+	h.input = ids;
+	h.output = out;
+	h.max_tokens = 8;
+	h.tokenizer = PNB_TOKENIZER_NONE;
+	h.tok_pieces = h.tok_scores = PNB_NONE;
+	pnb_w_header(w, &h);
+	r = pnb_w_finish(w, path, e);
+	pnb_writer_free(w);
+	return r;
+}
+
+static void mkmodel(const char *kind, const char *path)
+{
+	struct fx_weights fw;
+	struct pn_err e;
+
+	if (!strcmp(kind, "empty")) {
+		if (write_empty(path, &e))
+			FAIL("%s", e.msg);
+		return;
+	}
+	fx_init(&fw, 7);
+	if (fx_write(&fw, path, &e))
+		FAIL("%s", e.msg);
+}
+
+struct conn {
+	struct pn_client *c;
+	struct pn_client_model *m;
+	struct pn_session *s;
+	const struct pn_model_desc *d;
+	uint8_t *arena;
+	uint64_t arena_size;
+};
+
+static void open_all(struct conn *k, const char *sock, const char *model, uint32_t sq,
+		     uint32_t cq)
+{
+	struct pn_err e;
+
+	if (pn_connect(sock, &k->c, &e) || pn_client_model_open(k->c, model, &k->m, &e) ||
+	    pn_session_open(k->c, sq, cq, 1 << 20, &k->s, &e))
+		FAIL("%s", e.msg);
+	k->d = pn_client_model_desc(k->m);
+	k->arena = pn_session_arena(k->s, &k->arena_size);
+}
+
+static void close_all(struct conn *k)
+{
+	pn_session_close(k->s);
+	pn_client_model_close(k->m);
+	pn_disconnect(k->c);
+}
+
+struct slot {
+	uint64_t user_data;	/* 0: free */
+	uint32_t batch, T;
+	float ref[4 * 12 * 64];
+};
+
+enum { SLOT_BYTES = 16384 };
+
+/* Writes a random job into slot i's arena space; its reference output too. */
+static void make_job(struct conn *k, struct pn_exec *x, struct slot *sl, uint32_t i,
+		     uint32_t *seed, struct pn_sqe *q, uint64_t ud)
+{
+	uint8_t *base = k->arena + (size_t)i * SLOT_BYTES;
+	uint32_t batch = 1 + (fx_rand(seed, 1.0f) + 0.5f) * 3.99f;
+	uint32_t T = 1 + (uint32_t)((fx_rand(seed, 1.0f) + 0.5f) * (k->d->max_tokens - 0.01f));
+	int32_t *ids = (int32_t *)base;
+	uint32_t *lens = (uint32_t *)(ids + batch * T);
+	uint32_t out_off = (uint32_t)(i * SLOT_BYTES + 8192);
+	struct pn_err e;
+
+	for (uint32_t b = 0; b < batch; b++) {
+		lens[b] = 1 + (uint32_t)((fx_rand(seed, 1.0f) + 0.5f) * (T - 0.01f));
+		for (uint32_t t = 0; t < T; t++)
+			ids[b * T + t] = t < lens[b] ?
+				(int32_t)((fx_rand(seed, 1.0f) + 0.5f) * (k->d->vocab - 0.01f)) : 0;
+	}
+	if (pn_exec_run(x, ids, lens, batch, T, sl->ref, &e))
+		FAIL("reference run: %s", e.msg);
+	sl->batch = batch;
+	sl->T = T;
+	sl->user_data = ud;
+	pn_sqe_run(q, k->d->id, (uint64_t)i * SLOT_BYTES, batch, T, out_off,
+		   batch * k->d->out_width * 4, ud);
+	q->prio = PN_PRIO_BATCH;
+}
+
+/*
+ * Many jobs, DEPTH in flight, each checked against the in-process executor
+ * on the same ids. Tolerance 1e-4 absolute on unit-norm outputs: the daemon
+ * may run a job coalesced with other clients' jobs (another batch size and
+ * padding), which reorders float sums in the GEMMs; 1e-4 is far above that
+ * rounding (~1e-6) and far below any real error (wrong row, wrong ids).
+ */
+static void stress(const char *sock, const char *model, const char *ref, uint32_t jobs,
+		   uint32_t depth, uint32_t seed)
+{
+	struct conn k;
+	struct pn_model *m;
+	struct pn_exec *x;
+	struct pn_err e;
+	struct slot *sl;
+	uint32_t sent = 0, done = 0, inflight = 0;
+
+	open_all(&k, sock, model, 16, 16);
+	if (pn_model_open(ref, &m, &e) || pn_exec_new(m, 4, m->max_tokens, NULL, &x, &e))
+		FAIL("%s", e.msg);
+	if (depth > 16 || depth * SLOT_BYTES > k.arena_size)
+		FAIL("depth %u too large", depth);
+	sl = calloc(depth, sizeof(*sl));
+	while (done < jobs) {
+		struct pn_cqe cqe;
+
+		for (uint32_t i = 0; i < depth && sent < jobs; i++) {
+			struct pn_sqe q;
+
+			if (sl[i].user_data)
+				continue;
+			make_job(&k, x, &sl[i], i, &seed, &q, ((uint64_t)sent << 8) | i | 0x80);
+			if (pn_submit(k.s, &q))
+				FAIL("submit: unexpected refusal");
+			sent++;
+			inflight++;
+		}
+		int r = pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 20000);
+
+		if (r)
+			FAIL("wait: %s", pn_strerror(r));
+		uint32_t i = cqe.user_data & 0x7f;
+
+		if (i >= depth || sl[i].user_data != cqe.user_data)
+			FAIL("CQE user_data 0x%llx: not in flight (duplicate or unknown)",
+			     (unsigned long long)cqe.user_data);
+		if (cqe.res)
+			FAIL("job 0x%llx: %s", (unsigned long long)cqe.user_data,
+			     pn_strerror(cqe.res));
+		const float *out = (const float *)(k.arena + i * SLOT_BYTES + 8192);
+
+		for (uint32_t j = 0; j < sl[i].batch * k.d->out_width; j++)
+			if (!(fabsf(out[j] - sl[i].ref[j]) <= 1e-4f))
+				FAIL("job 0x%llx: output[%u] %g, in-process %g",
+				     (unsigned long long)cqe.user_data, j, out[j], sl[i].ref[j]);
+		sl[i].user_data = 0;
+		inflight--;
+		done++;
+	}
+	if (pn_poll(k.s, &(struct pn_cqe){ 0 }) != -EAGAIN)
+		FAIL("an extra CQE after the last job");
+	pn_exec_free(x);
+	pn_model_close(m);
+	free(sl);
+	close_all(&k);
+}
+
+/* One tiny job at arena offset 0 (the empty model's shape) with user_data ud. */
+static void tiny_sqe(struct conn *k, struct pn_sqe *q, uint64_t ud)
+{
+	int32_t *in = (int32_t *)k->arena;
+
+	in[0] = 1;	/* id */
+	in[1] = 1;	/* len */
+	pn_sqe_run(q, k->d->id, 0, 1, 1, 64, k->d->out_width * 4, ud);
+}
+
+/* Submits JOBS without reaping until the SQ pushes back; every job completes once. */
+static void flood(const char *sock, const char *model, uint32_t jobs)
+{
+	struct conn k;
+	uint8_t *seen = calloc(jobs, 1);
+	uint32_t sent = 0, done = 0, pushed_back = 0;
+
+	open_all(&k, sock, model, 8, 8);
+	while (done < jobs) {
+		struct pn_sqe q;
+		struct pn_cqe cqe;
+		int r = 0;
+
+		while (sent < jobs) {
+			tiny_sqe(&k, &q, sent);
+			r = pn_submit(k.s, &q);
+			if (r == -EAGAIN) {
+				pushed_back++;
+				break;
+			}
+			if (r)
+				FAIL("submit: %s", pn_strerror(r));
+			sent++;
+		}
+		/* let the daemon fill the CQ and stall on it before reaping */
+		usleep(200);
+		while ((r = pn_poll(k.s, &cqe)) == 0) {
+			if (cqe.user_data >= jobs || seen[cqe.user_data]++)
+				FAIL("CQE %llu: unknown or twice", (unsigned long long)cqe.user_data);
+			if (cqe.res)
+				FAIL("job %llu: %s", (unsigned long long)cqe.user_data,
+				     pn_strerror(cqe.res));
+			done++;
+		}
+		if (done < sent && pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 0) == 0) {
+			if (cqe.user_data >= jobs || seen[cqe.user_data]++)
+				FAIL("CQE %llu: unknown or twice", (unsigned long long)cqe.user_data);
+			done++;
+		}
+	}
+	if (!pushed_back)
+		FAIL("the SQ never pushed back: the test did not test back-pressure");
+	printf("flood: %u jobs, all completed once, %u push-backs\n", jobs, pushed_back);
+	close_all(&k);
+	free(seen);
+}
+
+/* Keeps jobs in flight forever (the test SIGKILLs it). */
+static void hang(const char *sock, const char *model)
+{
+	struct conn k;
+	uint64_t ud = 0;
+
+	open_all(&k, sock, model, 8, 8);
+	printf("hanging\n");
+	fflush(stdout);
+	for (;;) {
+		struct pn_sqe q;
+		struct pn_cqe cqe;
+
+		tiny_sqe(&k, &q, ud++);
+		while (pn_submit(k.s, &q) == 0)
+			tiny_sqe(&k, &q, ud++);
+		pn_poll(k.s, &cqe);
+	}
+}
+
+/* Runs jobs until the daemon dies: the error must say so. */
+static void waitdeath(const char *sock, const char *model)
+{
+	struct conn k;
+	uint64_t ud = 0;
+
+	open_all(&k, sock, model, 8, 8);
+	printf("waiting\n");
+	fflush(stdout);
+	for (;;) {
+		struct pn_sqe q;
+		struct pn_cqe cqe;
+		int r;
+
+		tiny_sqe(&k, &q, ud++);
+		r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe);
+		if (r == -ECONNRESET || r == -ESHUTDOWN) {
+			printf("client saw: %s\n", r == -ECONNRESET ?
+			       "polynetd went away (ECONNRESET)" : "polynetd shut down");
+			exit(0);
+		}
+		if (r)
+			FAIL("job: %s", pn_strerror(r));
+		usleep(1000);
+	}
+}
+
+/* Raw control messages: each bad one gets an error reply, the connection lives. */
+static void malformed(const char *sock, const char *model)
+{
+	struct conn k, k2;
+	struct pn_err e;
+	struct pn_msg_hdr h = { .magic = PN_PROTO_MAGIC, .version = PN_PROTO_VERSION };
+	uint8_t buf[PN_MSG_MAX];
+	int fds[4], nfd;
+	struct {
+		const char *what;
+		uint32_t magic, version, type, len_delta, body;
+	} bad[] = {
+		{ "bad magic", 0xdeadbeef, PN_PROTO_VERSION, PN_MSG_HELLO, 0, 40 },
+		{ "bad version", PN_PROTO_MAGIC, 99, PN_MSG_HELLO, 0, 40 },
+		{ "unknown type", PN_PROTO_MAGIC, PN_PROTO_VERSION, 77, 0, 0 },
+		{ "len lies", PN_PROTO_MAGIC, PN_PROTO_VERSION, PN_MSG_LIST, 5, 0 },
+		{ "short HELLO", PN_PROTO_MAGIC, PN_PROTO_VERSION, PN_MSG_HELLO, 0, 3 },
+		{ "LOAD without fd", PN_PROTO_MAGIC, PN_PROTO_VERSION, PN_MSG_LOAD, 0, 264 },
+		{ "a reply as request", PN_PROTO_MAGIC, PN_PROTO_VERSION,
+		  PN_MSG_LIST | PN_MSG_REPLY, 0, 0 },
+	};
+
+	open_all(&k, sock, model, 8, 8);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		FAIL("connect: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(buf, 0, sizeof(buf));
+		h.magic = bad[i].magic;
+		h.version = (uint16_t)bad[i].version;
+		h.type = (uint16_t)bad[i].type;
+		h.len = (uint32_t)(sizeof(h) + bad[i].body + bad[i].len_delta);
+		h.seq = (uint32_t)i + 100;
+		memcpy(buf, &h, sizeof(h));
+		if (send(fd, buf, sizeof(h) + bad[i].body, 0) < 0)
+			FAIL("%s: send: %s", bad[i].what, strerror(errno));
+		ssize_t n = pn_proto_recv(fd, buf, sizeof(buf), fds, 4, &nfd, &e);
+		const struct pn_msg_hdr *rh;
+		const void *body;
+		size_t bl;
+
+		if (n <= 0 || pn_proto_check(buf, (size_t)n, 1, &rh, &body, &bl, &e))
+			FAIL("%s: no well-formed reply (%zd)", bad[i].what, n);
+		if (((const struct pn_reply *)body)->status >= 0)
+			FAIL("%s: accepted", bad[i].what);
+		printf("  %-20s -> %s\n", bad[i].what,
+		       (const char *)((const struct pn_reply *)body + 1));
+	}
+	close(fd);
+	/* the daemon serves the well-behaved connection as before */
+	char *json;
+
+	if (pn_client_list(k.c, &json, &e))
+		FAIL("after malformed messages: %s", e.msg);
+	free(json);
+	/* malformed SQEs: each answered -EINVAL/-ENOENT, the session goes on */
+	struct pn_sqe q;
+	struct pn_cqe cqe;
+	int r;
+
+	tiny_sqe(&k, &q, 1);
+	q.opcode = 9;
+	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)) != -EINVAL)
+		FAIL("bad opcode: %d", r);
+	tiny_sqe(&k, &q, 2);
+	q.out_off = k.arena_size - 4;	/* runs past this session's arena */
+	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)) != -EINVAL)
+		FAIL("output past the arena: %d", r);
+	tiny_sqe(&k, &q, 3);
+	q.in_off = UINT64_MAX - 3;	/* wraps */
+	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)) != -EINVAL)
+		FAIL("wrapping input offset: %d", r);
+	tiny_sqe(&k, &q, 4);
+	q.model = 999999;
+	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)) != -ENOENT)
+		FAIL("unknown model: %d", r);
+	tiny_sqe(&k, &q, 5);
+	((int32_t *)k.arena)[0] = 1 << 30;	/* id outside the table */
+	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)) != -EINVAL)
+		FAIL("id outside the vocabulary: %d", r);
+	tiny_sqe(&k, &q, 6);
+	q.T = 1000;
+	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)) != -EINVAL)
+		FAIL("T past max_tokens: %d", r);
+	tiny_sqe(&k, &q, 7);
+	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)) != 0)
+		FAIL("a good SQE after the bad ones: %d", r);
+	printf("  malformed SQEs answered -EINVAL/-ENOENT, the session goes on\n");
+	/* a client scribbling on its ring's tail breaks its own session only */
+	{
+		struct pn_seg_hdr *sh = pn_session_seg(k.s);
+		struct pn_ring_hdr *cqh = (struct pn_ring_hdr *)((uint8_t *)sh + sh->cq_off);
+
+		cqh->head += 100000;	/* claims CQEs the daemon never posted */
+		tiny_sqe(&k, &q, 8);
+		if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)) != -EPROTO)
+			FAIL("scribbled CQ head: %d, expected -EPROTO", r);
+		printf("  a scribbled ring breaks its own session (-EPROTO)\n");
+	}
+	open_all(&k2, sock, model, 8, 8);
+	tiny_sqe(&k2, &q, 9);
+	if ((r = pn_run(k2.s, &q, PN_WAIT_SLEEP, &cqe)) != 0)
+		FAIL("a new session after a broken one: %d", r);
+	close_all(&k2);
+	close_all(&k);
+	printf("malformed: ok\n");
+}
+
+/* Another uid: cannot unload root's model, can run it in its own session. */
+static void tenant(const char *sock, const char *model, uint32_t uid)
+{
+	struct conn k;
+	struct pn_err e;
+	struct pn_sqe q;
+	struct pn_cqe cqe;
+	int r;
+
+	if (setgid(uid) || setuid(uid))
+		FAIL("setuid %u: %s", uid, strerror(errno));
+	open_all(&k, sock, model, 8, 8);
+	if (pn_client_hello(k.c)->uid != uid)
+		FAIL("the daemon saw uid %u, expected %u", pn_client_hello(k.c)->uid, uid);
+	r = pn_client_unload(k.c, 0, model, &e);
+	if (r != -EPERM)
+		FAIL("unload of another tenant's model: %d, expected -EPERM", r);
+	printf("  unload refused: %s\n", e.msg);
+	tiny_sqe(&k, &q, 1);
+	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)))
+		FAIL("run as uid %u: %s", uid, pn_strerror(r));
+	close_all(&k);
+	printf("tenant: ok\n");
+}
+
+/* Jobs completed in SECONDS with DEPTH in flight (spinning): one line. */
+static void throughput(const char *sock, const char *model, double secs, uint32_t depth)
+{
+	struct conn k;
+	uint64_t sent = 0, done = 0;
+	double t0, t1;
+
+	open_all(&k, sock, model, 64, 64);
+	t0 = now_s();
+	while ((t1 = now_s()) - t0 < secs) {
+		struct pn_sqe q;
+		struct pn_cqe cqe;
+
+		while (sent - done < depth) {
+			tiny_sqe(&k, &q, sent);
+			if (pn_submit(k.s, &q))
+				break;
+			sent++;
+		}
+		if (pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 5000))
+			FAIL("wait failed");
+		done++;
+		while (pn_poll(k.s, &cqe) == 0)
+			done++;
+	}
+	printf("%llu %.3f\n", (unsigned long long)done, t1 - t0);
+	close_all(&k);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 4 && !strcmp(argv[1], "mkmodel"))
+		mkmodel(argv[2], argv[3]);
+	else if (argc == 8 && !strcmp(argv[1], "stress"))
+		stress(argv[2], argv[3], argv[4], (uint32_t)atoi(argv[5]), (uint32_t)atoi(argv[6]),
+		       (uint32_t)atoi(argv[7]));
+	else if (argc == 5 && !strcmp(argv[1], "flood"))
+		flood(argv[2], argv[3], (uint32_t)atoi(argv[4]));
+	else if (argc == 4 && !strcmp(argv[1], "hang"))
+		hang(argv[2], argv[3]);
+	else if (argc == 4 && !strcmp(argv[1], "waitdeath"))
+		waitdeath(argv[2], argv[3]);
+	else if (argc == 4 && !strcmp(argv[1], "malformed"))
+		malformed(argv[2], argv[3]);
+	else if (argc == 5 && !strcmp(argv[1], "tenant"))
+		tenant(argv[2], argv[3], (uint32_t)atoi(argv[4]));
+	else if (argc == 6 && !strcmp(argv[1], "throughput"))
+		throughput(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
+	else
+		FAIL("usage: see the top of tests/integration/daemon_client.c");
+	return 0;
+}

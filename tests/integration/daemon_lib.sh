@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# daemon_lib.sh - sourced by tests/integration/test_daemon_*.sh: finds the
+# binaries, builds the test client, starts and stops polynetd on a private
+# socket with private persistent-region names, and cleans up on exit.
+B=${POLYNET_BUILD:-build}
+POLYCTL=$B/rel/polyctl
+POLYNETD=${POLYNETD:-$B/rel/polynetd}
+LIB=$B/rel/libpolynet.a
+for f in "$POLYCTL" "$POLYNETD" "$LIB"; do
+	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
+		echo "skip: $f not built (make build; polynetd needs the daemon rule)"; exit 77
+	fi
+done
+T=$(mktemp -d /tmp/pnd-test.XXXXXX)
+SOCK=$T/polynetd.sock
+STATE=pndt-$$
+DAEMON_PID=
+cleanup() {
+	[ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null
+	for p in ${CLIENT_PIDS:-}; do kill -KILL "$p" 2>/dev/null; done
+	rm -f /dev/shm/polynet."$STATE".* 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -f "$T/daemon.err" ] && sed 's/^/  daemon| /' "$T/daemon.err" | tail -20; exit 1; }
+
+DC=$T/daemon_client
+cc -O2 -g -I. -Ilib -Itests/unit -D_GNU_SOURCE -std=c11 -o "$DC" tests/integration/daemon_client.c \
+	"$LIB" -ldnnl -lgomp -lcjson -lutf8proc -luring -lnuma -lm -lpthread || fail "build daemon_client"
+
+# start_daemon [ARGS...]: waits for the "ready" line (10 s at most)
+start_daemon() {
+	: >"$T/daemon.out"
+	"$POLYNETD" --socket "$SOCK" --foreground --state "$STATE" "$@" \
+		>"$T/daemon.out" 2>>"$T/daemon.err" &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		grep -q '^ready' "$T/daemon.out" && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || fail "polynetd exited before ready"
+		sleep 0.1
+	done
+	fail "no ready line within 10 s"
+}
+
+# stop_daemon: SIGTERM, expects exit 0 and the socket gone
+stop_daemon() {
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID"; local rc=$?
+	DAEMON_PID=
+	[ $rc -eq 0 ] || fail "polynetd exited $rc after SIGTERM"
+	[ ! -e "$SOCK" ] || fail "socket $SOCK left behind"
+}
+
+pctl() { "$POLYCTL" "$@" --socket "$SOCK"; }

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+/*
+ * polyctl stat [--json] [--socket PATH]
+ *
+ * polynetd's counters: the daemon, each model (jobs, errors, latency
+ * p50/p99/p99.9 from submit to completion) and each tenant (sessions,
+ * queue depth per class, running, submitted, completed, refusals). A
+ * table, or with --json the daemon's STAT document (docs/daemon.md).
+ */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "client.h"
+#include "polyctl.h"
+
+static double num(const cJSON *o, const char *k)
+{
+	return cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
+}
+
+static void table(const cJSON *doc)
+{
+	const cJSON *d = cJSON_GetObjectItem(doc, "daemon"), *m, *t;
+
+	printf("polynetd pid %.0f, up %.0f s, %s backend, %.0f workers, %.0f sessions, "
+	       "queued %.0f, running %.0f\n\n", num(d, "pid"), num(d, "uptime_s"),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(d, "backend")), num(d, "workers"),
+	       num(d, "sessions"), num(d, "queued"), num(d, "running"));
+	printf("%4s  %-24s %10s %8s %8s %10s %10s %10s\n", "ID", "MODEL", "JOBS", "ERRORS",
+	       "BATCHED", "P50_US", "P99_US", "P99.9_US");
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(doc, "models"))
+		printf("%4.0f  %-24s %10.0f %8.0f %8.0f %10.1f %10.1f %10.1f\n", num(m, "id"),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")), num(m, "jobs"),
+		       num(m, "errors"), num(m, "batched"), num(m, "p50_us"), num(m, "p99_us"),
+		       num(m, "p999_us"));
+	printf("\n%8s %8s %6s %6s %6s %6s %7s %10s %10s %8s %8s\n", "UID", "SESSIONS", "Q_RT",
+	       "Q_INT", "Q_BAT", "RUN", "WEIGHT", "SUBMITTED", "COMPLETED", "REF_DL",
+	       "REF_QUO");
+	cJSON_ArrayForEach(t, cJSON_GetObjectItem(doc, "tenants")) {
+		const cJSON *q = cJSON_GetObjectItem(t, "queued");
+
+		printf("%8.0f %8.0f %6.0f %6.0f %6.0f %6.0f %7.0f %10.0f %10.0f %8.0f %8.0f\n",
+		       num(t, "uid"), num(t, "sessions"), num(q, "realtime"),
+		       num(q, "interactive"), num(q, "batch"), num(t, "running"),
+		       num(t, "weight"), num(t, "submitted"), num(t, "completed"),
+		       num(t, "refused_deadline"), num(t, "refused_quota"));
+	}
+}
+
+int cmd_stat(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *sock = NULL;
+	struct pn_client *c;
+	struct pn_err e;
+	char *json = NULL;
+	cJSON *doc;
+	int o, r, as_json = 0;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "s:jh", lo, NULL)) != -1) {
+		switch (o) {
+		case 's': sock = optarg; break;
+		case 'j': as_json = 1; break;
+		case 'h': printf("usage: polyctl stat [--json] [--socket PATH]\n"); return 0;
+		default: return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: polyctl stat [--json] [--socket PATH]\n");
+		return 2;
+	}
+	if (pn_connect(sock, &c, &e))
+		return polyctl_fail("stat", "%s", e.msg);
+	r = pn_client_stat(c, &json, &e);
+	pn_disconnect(c);
+	if (r)
+		return polyctl_fail("stat", "%s", e.msg);
+	if (as_json) {
+		printf("%s\n", json);
+	} else if ((doc = cJSON_Parse(json))) {
+		table(doc);
+		cJSON_Delete(doc);
+	} else {
+		r = polyctl_fail("stat", "the daemon's reply is not JSON");
+	}
+	free(json);
+	return r ? 1 : 0;
+}

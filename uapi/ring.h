@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring.h - the data plane between polynetd and a client: stable ABI.
+ *
+ * OPEN_SESSION (uapi/proto.h) hands the client, by SCM_RIGHTS, one sealed
+ * memfd (the session segment) and two eventfds (doorbell, completion):
+ *
+ *   [pn_seg_hdr][pad to 4096][SQ: pn_ring_hdr + sq_entries * pn_sqe]
+ *   [pad to 4096][CQ: pn_ring_hdr + cq_entries * pn_cqe][pad][arena]
+ *
+ * Both rings are single-producer single-consumer, indices free-running
+ * uint32 (entry = index & (entries - 1)), as in io_uring:
+ *  - SQ: the client produces (tail), the daemon consumes (head).
+ *  - CQ: the daemon produces, the client consumes.
+ * A producer publishes entries with a release store of tail; a consumer
+ * frees slots with a release store of head (lib/ring.c documents every
+ * barrier). Neither side trusts the other's index: each keeps its own
+ * copy and checks the other's (0 <= tail - head <= entries).
+ *
+ * Wakeups (as SQPOLL's IORING_SQ_NEED_WAKEUP): a consumer about to sleep
+ * sets PN_RING_NEED_WAKEUP in its ring's flags; a producer that sees the
+ * flag after publishing writes the ring's eventfd (SQ: doorbell, CQ:
+ * completion). A busy consumer clears it and nobody makes a syscall.
+ *
+ * Inputs and outputs live in the arena at offsets the SQE names: the client
+ * writes ids there, the daemon writes results there, nothing is copied
+ * through a socket. All fields little-endian (the host's); each struct is
+ * never changed once released: new fields take reserved space and bump
+ * PN_RING_VERSION.
+ */
+#ifndef PN_UAPI_RING_H
+#define PN_UAPI_RING_H
+
+#include <stdint.h>
+
+#define PN_RING_MAGIC		0x474e5250u	/* "PRNG" */
+#define PN_SEG_MAGIC		0x47455350u	/* "PSEG" */
+#define PN_RING_VERSION		1u
+#define PN_RING_ALIGN		4096u		/* SQ, CQ and arena offsets */
+#define PN_RING_MAX_ENTRIES	32768u
+
+/* pn_ring_hdr.flags */
+#define PN_RING_NEED_WAKEUP	(1u << 0)	/* the consumer sleeps: ring its eventfd */
+
+/*
+ * Three cache lines so that the producer's and the consumer's stores never
+ * share a line (false sharing would cost a transfer per entry).
+ */
+struct pn_ring_hdr {
+	/* line 0: written by the producer only */
+	uint32_t tail;			/* next index the producer will fill */
+	uint32_t pad0[15];
+	/* line 1: written by the consumer only */
+	uint32_t head;			/* next index the consumer will read */
+	uint32_t flags;			/* PN_RING_NEED_WAKEUP */
+	uint32_t pad1[14];
+	/* line 2: written by the daemon before the segment is shared */
+	uint32_t magic;			/* PN_RING_MAGIC */
+	uint32_t version;		/* PN_RING_VERSION */
+	uint32_t entries;		/* power of two, 1..PN_RING_MAX_ENTRIES */
+	uint32_t entry_size;		/* sizeof(struct pn_sqe) or (struct pn_cqe) */
+	uint32_t pad2[12];
+	/* entries * entry_size bytes of entries follow */
+};
+
+/* pn_seg_hdr.state, written by the daemon */
+enum pn_seg_state {
+	PN_SEG_LIVE = 1,
+	PN_SEG_SHUTDOWN = 2,	/* the daemon is stopping: no new SQE is read */
+	PN_SEG_BROKEN = 3,	/* the client broke the protocol: session closed */
+};
+
+struct pn_seg_hdr {
+	uint32_t magic;			/* PN_SEG_MAGIC */
+	uint32_t version;		/* PN_RING_VERSION */
+	uint64_t size;			/* the whole segment, bytes */
+	uint64_t sq_off;		/* struct pn_ring_hdr of the SQ */
+	uint64_t cq_off;		/* struct pn_ring_hdr of the CQ */
+	uint64_t arena_off;
+	uint64_t arena_size;
+	uint32_t session_id;
+	uint32_t state;			/* enum pn_seg_state */
+	uint32_t sq_entries;
+	uint32_t cq_entries;
+};
+
+/* pn_sqe.opcode */
+enum pn_sqe_op {
+	PN_OP_NOP = 0,		/* completes at once: measures the rings alone */
+	PN_OP_RUN = 1,		/* run model on the input, write the output */
+	PN_OP_CANCEL = 2,	/* cancel the queued job whose user_data is in arg */
+	PN_OP_COUNT = 3,
+};
+
+/* pn_sqe.prio: scheduling class */
+enum pn_prio {
+	PN_PRIO_REALTIME = 0,	/* earliest deadline first, before everything */
+	PN_PRIO_INTERACTIVE = 1,
+	PN_PRIO_BATCH = 2,
+	PN_PRIO_COUNT = 3,
+};
+
+/*
+ * One job. PN_OP_RUN input at in_off (in_len bytes):
+ *   int32 ids[batch * T] (row-major, padded) then uint32 lens[batch]
+ * so in_len == 4 * batch * (T + 1). Output at out_off: float rows
+ * [batch, out_width] (SEQ model) or [batch * T, out_width] (TOKENS model);
+ * out_len must be at least that. Offsets are from the arena's start.
+ */
+struct pn_sqe {
+	uint64_t user_data;		/* returned in the CQE */
+	uint8_t opcode;			/* enum pn_sqe_op */
+	uint8_t prio;			/* enum pn_prio */
+	uint16_t flags;			/* none defined: must be 0 */
+	uint32_t model;			/* model id (LOAD/MODEL_INFO reply) */
+	uint64_t in_off;
+	uint64_t out_off;
+	uint32_t in_len;
+	uint32_t out_len;
+	uint32_t batch;			/* sequences, >= 1 */
+	uint32_t T;			/* padded tokens per sequence, >= 1 */
+	uint64_t deadline_ns;		/* CLOCK_MONOTONIC, 0: none (realtime needs one) */
+	uint64_t arg;			/* PN_OP_CANCEL: the target's user_data */
+};
+
+/* pn_cqe.flags */
+#define PN_CQE_F_BATCHED	(1u << 0)	/* ran coalesced with other jobs */
+
+/*
+ * One completion: res is 0 or -errno; -ETIME: a realtime deadline that
+ * cannot be met, -EDQUOT: a tenant quota, -ECANCELED: cancelled, -EINVAL: a
+ * malformed SQE (uapi/proto.h and docs/daemon.md list them).
+ */
+struct pn_cqe {
+	uint64_t user_data;
+	int32_t res;
+	uint32_t flags;			/* PN_CQE_F_* */
+	uint32_t queue_us;		/* time spent queued in the daemon */
+	uint32_t run_us;		/* time spent executing */
+	uint64_t reserved;
+};
+
+_Static_assert(sizeof(struct pn_ring_hdr) == 192, "pn_ring_hdr ABI");
+_Static_assert(sizeof(struct pn_seg_hdr) == 64, "pn_seg_hdr ABI");
+_Static_assert(sizeof(struct pn_sqe) == 64, "pn_sqe ABI");
+_Static_assert(sizeof(struct pn_cqe) == 32, "pn_cqe ABI");
+
+#endif /* PN_UAPI_RING_H */
