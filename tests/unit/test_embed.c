@@ -22,25 +22,7 @@
 #include "cpu/kernels.h"
 #include "uapi/pnb.h"
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static float frand(void)	/* uniform [-1, 1), xorshift64 */
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((rng >> 40) * (2.0 / (1 << 24)) - 1.0);
-}
-
-static float *rand_buf(size_t n)
-{
-	float *p = malloc(n * sizeof(*p) + 1);
-
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = frand();
-	return p;
-}
+#include "test_rand.h"
 
 static void check_embed(uint32_t B, uint32_t T, uint32_t D, float scale, uint32_t kind,
 			int with_type)

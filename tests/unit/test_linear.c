@@ -22,25 +22,8 @@
 #include "cpu/kernels.h"
 #include "uapi/pnb.h"
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-
-static float frand(void)	/* uniform [-1, 1), xorshift64 */
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((rng >> 40) * (2.0 / (1 << 24)) - 1.0);
-}
-
-static float *rand_buf(size_t n)
-{
-	float *p = malloc(n * sizeof(*p) + 1);
-
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = frand();
-	return p;
-}
+#define TEST_RNG_SEED 0x2545F4914F6CDD1Dull
+#include "test_rand.h"
 
 static void check_linear(struct pn_pool *pool, uint32_t rows, uint32_t in, uint32_t out,
 			 uint32_t act, int bias)
