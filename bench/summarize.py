@@ -119,7 +119,9 @@ def markdown(summary, meta):
              f"* Versions: {meta['versions'] or '?'}.",
              f"* Token ids: {meta['ids_source']} (row b = line b mod #lines, repeated to T).",
              "* PolyNet: `polyctl bench --threads 1` on the compiled `use.pnb`, timing "
-             "`pn_exec_run()` on token ids.",
+             "`pn_exec_run()` on token ids. The default compile folds mean pooling into the "
+             "last FFN (an exact rewrite, docs/compile.md); \"graph as read\" is the same "
+             "engine on `compile --no-fold`, the engine-for-engine comparison with ORT.",
              "* ONNX Runtime: `bench/export_onnx.py` export (checked against TF.js by "
              "`tests/integration/test_onnx_export.sh`), CPU EP, intra/inter-op threads 1, "
              "graph optimisation `all`; timed per `session.run()` from node.",
@@ -128,7 +130,8 @@ def markdown(summary, meta):
              f"* Each engine ran {meta['rounds']} round(s) per configuration, alternating with "
              "the others; shown is its round with the median p50. Latencies in µs, nearest-rank "
              "percentiles over that round's `runs`; GFLOP/s = one FLOP count (GEMMs + "
-             "attention) / p50.",
+             "attention of the graph as read) / p50, for every engine: the folded PolyNet's "
+             "figure is effective (it does a sixth less work for the same answer).",
              ""]
     if meta.get("polynet_missing"):
         lines += [f"**PolyNet did not run: {meta['polynet_missing']}.**", ""]
