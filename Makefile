@@ -31,6 +31,8 @@ POLYCTL_ASAN := $(B)/asan/polyctl
 UNIT_BINS:= $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 
+# Keep objects of test binaries: they are intermediates of a chain rule.
+.SECONDARY:
 .PHONY: all setup build demo test unit integration fuzz bench model clean vmtest driver-style \
 	bench-region
 all: build

@@ -21,4 +21,4 @@ for i, a in enumerate(E):
     print(f"{i+1:>6}" + "".join(f"{sum(x*y for x, y in zip(a, b)):6.2f}" for b in E))'
 
 hr "Latency (one core; p50 / p99 / p99.9 over many runs)"
-"$polyctl" bench "$pnb" --iters 400
+"$polyctl" bench "$pnb" --iters 400 --max-s 6
