@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * pnb.c - open and validate .pnb model files (format: uapi/pnb.h), and the
- * names of the format's enums.
+ * names of the format's enums. The node table's checks are in pnb_nodes.c,
+ * the content hash in pnb_hash.c.
  *
  * Everything is checked before anything is used: the header, then where the
  * sections lie, then their CRC32Cs, then every entry of every table. After
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "pnb.h"
+#include "pnb_check.h"
 
 #define HDR_SIZE	((uint64_t)sizeof(struct pnb_header))
 /* Offset in the header of section s's table entry. */
@@ -56,44 +58,6 @@ static const struct {
 };
 #define N_DTYPES (sizeof(dtypes) / sizeof(dtypes[0]))
 
-/*
- * Arity of each standard op (uapi/pnb.h): inputs are all required; weights
- * w[0..min_w) are present unless their bit is in opt_w, and n_w may stop
- * anywhere from min_w to max_w (absent trailing optional weights).
- */
-struct op_spec {
-	const char *name;
-	uint8_t n_in, min_w, max_w, opt_w;
-};
-
-static const struct op_spec op_specs[PNB_OP_STD_END] = {
-	[PNB_OP_EMBED] = { "embed", 1, 1, 4, 0x0e },
-	[PNB_OP_LAYERNORM] = { "layernorm", 1, 2, 2, 0 },
-	[PNB_OP_RMSNORM] = { "rmsnorm", 1, 1, 1, 0 },
-	[PNB_OP_LINEAR] = { "linear", 1, 1, 2, 0x02 },
-	[PNB_OP_ACT] = { "act", 1, 0, 0, 0 },
-	[PNB_OP_ADD] = { "add", 2, 0, 0, 0 },
-	[PNB_OP_FFN] = { "ffn", 1, 3, 4, 0x0a },
-	[PNB_OP_ATTENTION] = { "attention", 1, 0, 0, 0 },
-	[PNB_OP_POOL_MEAN] = { "pool_mean", 1, 0, 0, 0 },
-	[PNB_OP_POOL_CLS] = { "pool_cls", 1, 0, 0, 0 },
-	[PNB_OP_L2NORM] = { "l2norm", 1, 0, 0, 0 },
-	[PNB_OP_SOFTMAX] = { "softmax", 1, 0, 0, 0 },
-};
-
-/* The PolyNet ops this reader implements, PNB_OP_POLY_FFN..PNB_OP_MACRO (uapi/pnb.h). */
-#define POLY_OP_LAST PNB_OP_MACRO
-static const struct op_spec poly_op_specs[POLY_OP_LAST - PNB_OP_POLY_FFN + 1] = {
-	[PNB_OP_POLY_FFN - PNB_OP_POLY_FFN] = { "poly_ffn", 1, 5, 6, 0x0a },
-	[PNB_OP_VQ - PNB_OP_POLY_FFN] = { "vq", 1, 2, 3, 0 },
-	[PNB_OP_CQA - PNB_OP_POLY_FFN] = { "cqa", 1, 1, 1, 0 },
-	[PNB_OP_MACRO - PNB_OP_POLY_FFN] = { "macro", 1, 6, 7, 0x4a },
-};
-
-static const char *const poly_op_names[] = {
-	"poly_ffn", "vq", "cqa", "macro", "polyglu", "pom", "polysketch",
-};
-
 static const char *const act_names[PNB_ACT_COUNT] = {
 	"none", "relu", "gelu", "silu", "tanh", "gelu_tanh",
 };
@@ -106,15 +70,6 @@ size_t pnb_dtype_size(uint32_t dtype)
 const char *pnb_dtype_name(uint32_t dtype)
 {
 	return dtype < N_DTYPES && dtypes[dtype].name ? dtypes[dtype].name : "?";
-}
-
-const char *pnb_op_name(uint32_t op)
-{
-	if (op < PNB_OP_STD_END && op_specs[op].name)
-		return op_specs[op].name;
-	if (op >= PNB_OP_POLY_FFN && op - PNB_OP_POLY_FFN < sizeof(poly_op_names) / sizeof(char *))
-		return poly_op_names[op - PNB_OP_POLY_FFN];
-	return "?";
 }
 
 const char *pnb_act_name(uint32_t act)
@@ -131,85 +86,8 @@ const char *pnb_layout_name(uint32_t layout)
 	return "?";
 }
 
-/* ---- content hash: XXH64 (seed 0) of the whole file ---------------------- */
-
-#define XP1 11400714785074694791ull
-#define XP2 14029467366897019727ull
-#define XP3 1609587929392839161ull
-#define XP4 9650029242287828579ull
-#define XP5 2870177450012600261ull
-
-static uint64_t rotl64(uint64_t x, int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint64_t xxh_round(uint64_t acc, uint64_t in)
-{
-	return rotl64(acc + in * XP2, 31) * XP1;
-}
-
-static uint64_t xxh_merge(uint64_t h, uint64_t v)
-{
-	return (h ^ xxh_round(0, v)) * XP1 + XP4;
-}
-
-static uint64_t xxh64(const uint8_t *p, size_t len)
-{
-	const uint8_t *end = p + len;
-	uint64_t h;
-
-	if (len >= 32) {
-		uint64_t v1 = XP1 + XP2, v2 = XP2, v3 = 0, v4 = 0 - XP1;
-
-		for (; end - p >= 32; p += 32) {
-			v1 = xxh_round(v1, rd64(p));
-			v2 = xxh_round(v2, rd64(p + 8));
-			v3 = xxh_round(v3, rd64(p + 16));
-			v4 = xxh_round(v4, rd64(p + 24));
-		}
-		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-		h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v1), v2), v3), v4);
-	} else {
-		h = XP5;
-	}
-	h += len;
-	for (; end - p >= 8; p += 8)
-		h = rotl64(h ^ xxh_round(0, rd64(p)), 27) * XP1 + XP4;
-	if (end - p >= 4) {
-		uint32_t v;
-
-		memcpy(&v, p, 4);
-		h = rotl64(h ^ (uint64_t)v * XP1, 23) * XP2 + XP3;
-		p += 4;
-	}
-	for (; p < end; p++)
-		h = rotl64(h ^ *p * XP5, 11) * XP1;
-	h ^= h >> 33;
-	h *= XP2;
-	h ^= h >> 29;
-	h *= XP3;
-	return h ^ (h >> 32);
-}
-
 /* ---- validation --------------------------------------------------------- */
 
-struct vctx {
-	const uint8_t *base;
-	uint64_t size;
-	const char *what;
-	struct pn_err *err;
-	struct pnb_header h;		/* a copy: base need not be aligned for it */
-	struct pnb_file *f;		/* filled section by section */
-};
 
 static int vbad(const struct vctx *c, int code, const char *where, uint64_t off,
 		const char *fmt, va_list ap)
@@ -235,7 +113,7 @@ static int bad(const struct vctx *c, int code, const char *where, uint64_t off,
 
 /* An error in entry idx of table section sec; off is the field's offset in it. */
 __attribute__((format(printf, 6, 7)))
-static int bad_entry(const struct vctx *c, int code, int sec, uint32_t idx, uint64_t off,
+int pnb_bad_entry(const struct vctx *c, int code, int sec, uint32_t idx, uint64_t off,
 		     const char *fmt, ...)
 {
 	char where[48];
@@ -465,15 +343,15 @@ static int check_strings(struct vctx *c)
 
 /* A string reference: inside the section, and at the start of a character
  * (the section is valid UTF-8 and ends with NUL, so the string then is too). */
-static int check_str_ref(const struct vctx *c, int sec, uint32_t idx, uint64_t field,
+int pnb_check_str_ref(const struct vctx *c, int sec, uint32_t idx, uint64_t field,
 			 const char *what, uint32_t ref)
 {
 	if (ref >= c->f->strings_size)
-		return bad_entry(c, -EINVAL, sec, idx, field,
+		return pnb_bad_entry(c, -EINVAL, sec, idx, field,
 				 "%s string offset %" PRIu32 " out of range, expected < %" PRIu64
 				 " (strings size)", what, ref, c->f->strings_size);
 	if (((uint8_t)c->f->strings[ref] & 0xc0) == 0x80)
-		return bad_entry(c, -EINVAL, sec, idx, field,
+		return pnb_bad_entry(c, -EINVAL, sec, idx, field,
 				 "%s string offset %" PRIu32 " is inside a UTF-8 character, "
 				 "expected the start of a string", what, ref);
 	return 0;
@@ -485,18 +363,18 @@ static int check_tensor(const struct vctx *c, uint32_t i, const struct pnb_tenso
 	uint64_t n;
 	int r;
 
-	r = check_str_ref(c, S, i, offsetof(struct pnb_tensor, name), "name", t->name);
+	r = pnb_check_str_ref(c, S, i, offsetof(struct pnb_tensor, name), "name", t->name);
 	if (r)
 		return r;
 	if (!pnb_dtype_size(t->dtype))
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, dtype),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, dtype),
 				 "unknown dtype %" PRIu32 ", expected 1..6 (f32 f16 bf16 i32 u8 i8)",
 				 t->dtype);
 	if (t->ndim < 1 || t->ndim > PNB_MAX_DIMS)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, ndim),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, ndim),
 				 "ndim %" PRIu32 ", expected 1..%u", t->ndim, PNB_MAX_DIMS);
 	if (t->flags)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, flags),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, flags),
 				 "flags 0x%" PRIx32 ", expected 0", t->flags);
 	n = pnb_dtype_size(t->dtype);
 	for (uint32_t d = 0; d < PNB_MAX_DIMS; d++) {
@@ -504,29 +382,29 @@ static int check_tensor(const struct vctx *c, uint32_t i, const struct pnb_tenso
 
 		if (d >= t->ndim) {
 			if (t->shape[d])
-				return bad_entry(c, -EINVAL, S, i, off, "shape[%" PRIu32 "] = %"
+				return pnb_bad_entry(c, -EINVAL, S, i, off, "shape[%" PRIu32 "] = %"
 						 PRIu64 " past ndim %" PRIu32 ", expected 0",
 						 d, t->shape[d], t->ndim);
 			continue;
 		}
 		if (!t->shape[d])
-			return bad_entry(c, -EINVAL, S, i, off,
+			return pnb_bad_entry(c, -EINVAL, S, i, off,
 					 "shape[%" PRIu32 "] = 0, expected >= 1", d);
 		if (__builtin_mul_overflow(n, t->shape[d], &n))
-			return bad_entry(c, -EINVAL, S, i, off,
+			return pnb_bad_entry(c, -EINVAL, S, i, off,
 					 "shape product * dtype size overflows 64 bits at shape[%"
 					 PRIu32 "] = %" PRIu64, d, t->shape[d]);
 	}
 	if (n != t->size)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, size),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, size),
 				 "size %" PRIu64 ", expected %" PRIu64 " (shape product * %zu-byte %s)",
 				 t->size, n, pnb_dtype_size(t->dtype), pnb_dtype_name(t->dtype));
 	if (t->offset % PNB_TENSOR_ALIGN)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, offset),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, offset),
 				 "data offset %" PRIu64 " not a multiple of %u",
 				 t->offset, PNB_TENSOR_ALIGN);
 	if (t->offset > c->f->data_size || t->size > c->f->data_size - t->offset)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, offset),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_tensor, offset),
 				 "data offset %" PRIu64 " + size %" PRIu64
 				 " past the end of the data section (%" PRIu64 " bytes)",
 				 t->offset, t->size, c->f->data_size);
@@ -538,265 +416,24 @@ static int check_value(const struct vctx *c, uint32_t i, const struct pnb_value 
 	const int S = PNB_SEC_VALUES;
 	int r;
 
-	r = check_str_ref(c, S, i, offsetof(struct pnb_value, name), "name", v->name);
+	r = pnb_check_str_ref(c, S, i, offsetof(struct pnb_value, name), "name", v->name);
 	if (r)
 		return r;
 	if (v->dtype != PNB_DTYPE_F32 && v->dtype != PNB_DTYPE_I32)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_value, dtype),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_value, dtype),
 				 "dtype %" PRIu32 " (%s), expected f32 (1) or i32 (4)",
 				 v->dtype, pnb_dtype_name(v->dtype));
 	if (v->layout != PNB_LAYOUT_TOKENS && v->layout != PNB_LAYOUT_SEQ)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_value, layout),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_value, layout),
 				 "unknown layout %" PRIu32 ", expected 1 (tokens) or 2 (seq)",
 				 v->layout);
 	if (!v->width)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_value, width),
+		return pnb_bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_value, width),
 				 "width 0, expected >= 1");
 	return 0;
 }
 
 /* A Chebyshev series' attributes (POLY_FFN, MACRO): act, degree, even, range a < b. */
-static int check_series(const struct vctx *c, uint32_t i, const struct pnb_node *n,
-			uint32_t act_at, uint32_t deg_at, uint32_t even_at)
-{
-	const int S = PNB_SEC_NODES;
-	const uint64_t ia = offsetof(struct pnb_node, iattr), fa = offsetof(struct pnb_node, fattr);
-	const char *op = pnb_op_name(n->op);
-	int32_t act = n->iattr[act_at], deg = n->iattr[deg_at], even = n->iattr[even_at];
-
-	if (act != PNB_ACT_RELU && act != PNB_ACT_GELU && act != PNB_ACT_SILU &&
-	    act != PNB_ACT_GELU_TANH)
-		return bad_entry(c, -EINVAL, S, i, ia + 4 * act_at, "%s base activation %" PRId32
-				 ", expected relu (1), gelu (2), silu (3) or gelu_tanh (5)",
-				 op, act);
-	if (deg < 1 || deg > (int32_t)PNB_POLY_MAX_DEGREE)
-		return bad_entry(c, -EINVAL, S, i, ia + 4 * deg_at, "%s series degree %" PRId32
-				 ", expected 1..%u", op, deg, PNB_POLY_MAX_DEGREE);
-	if (even < 0 || even > 1)
-		return bad_entry(c, -EINVAL, S, i, ia + 4 * even_at, "%s even flag %" PRId32
-				 ", expected 0 or 1", op, even);
-	if (!(n->fattr[0] < n->fattr[1]))
-		return bad_entry(c, -EINVAL, S, i, fa, "%s series range [%g, %g], expected "
-				 "fattr[0] < fattr[1]", op, n->fattr[0], n->fattr[1]);
-	if (even && deg % 2)
-		return bad_entry(c, -EINVAL, S, i, ia + 4 * deg_at, "%s even series of odd "
-				 "degree %" PRId32 ", expected an even degree", op, deg);
-	if (even && n->fattr[0] != -n->fattr[1])
-		return bad_entry(c, -EINVAL, S, i, fa, "%s even series on [%g, %g], expected "
-				 "a symmetric range [-b, b]", op, n->fattr[0], n->fattr[1]);
-	return 0;
-}
-
-/* The attributes of the PolyNet ops that are enums, flags or counts. */
-static int check_poly_attrs(const struct vctx *c, uint32_t i, const struct pnb_node *n)
-{
-	const int S = PNB_SEC_NODES;
-	const uint64_t ia = offsetof(struct pnb_node, iattr), w = offsetof(struct pnb_node, w);
-	int r;
-
-	switch (n->op) {
-	case PNB_OP_POLY_FFN:
-		if ((r = check_series(c, i, n, 0, 2, 3)))
-			return r;
-		if (n->iattr[1] < 0 || n->iattr[1] > 1)
-			return bad_entry(c, -EINVAL, S, i, ia + 4, "poly_ffn gated flag %" PRId32
-					 ", expected 0 or 1", n->iattr[1]);
-		if (n->iattr[4] < 0 || n->iattr[4] > 1)
-			return bad_entry(c, -EINVAL, S, i, ia + 16, "poly_ffn codebook flag %"
-					 PRId32 ", expected 0 or 1", n->iattr[4]);
-		if (n->iattr[4] != (n->n_w == 6))
-			return bad_entry(c, -EINVAL, S, i, w + 20, "poly_ffn codebook flag %" PRId32
-					 " with n_w %" PRIu32 ", expected w[5] (codebook) exactly "
-					 "in codebook mode", n->iattr[4], n->n_w);
-		break;
-	case PNB_OP_VQ:
-		if (n->iattr[0] < 0 || n->iattr[0] > 2)
-			return bad_entry(c, -EINVAL, S, i, ia, "vq mode %" PRId32 ", expected 0 "
-					 "(codes), 1 (quantize) or 2 (cache)", n->iattr[0]);
-		if ((n->iattr[0] == 2) != (n->n_w == 3))
-			return bad_entry(c, -EINVAL, S, i, w + 8, "vq mode %" PRId32 " with n_w %"
-					 PRIu32 ", expected w[2] (table) exactly in cache mode",
-					 n->iattr[0], n->n_w);
-		break;
-	case PNB_OP_CQA:
-		if (n->iattr[0] < 1)
-			return bad_entry(c, -EINVAL, S, i, ia, "cqa heads %" PRId32 ", expected >= 1",
-					 n->iattr[0]);
-		if (n->iattr[1] < 1)
-			return bad_entry(c, -EINVAL, S, i, ia + 4, "cqa clusters %" PRId32
-					 ", expected >= 1", n->iattr[1]);
-		if (n->iattr[2] < 0)
-			return bad_entry(c, -EINVAL, S, i, ia + 8, "cqa top-k %" PRId32
-					 ", expected 0 (plain) or >= 1 (improved)", n->iattr[2]);
-		if (n->iattr[3] < 1 || n->iattr[3] > 64)
-			return bad_entry(c, -EINVAL, S, i, ia + 12, "cqa k-means iterations %"
-					 PRId32 ", expected 1..64", n->iattr[3]);
-		break;
-	case PNB_OP_MACRO:
-		if (n->iattr[0] < 1)
-			return bad_entry(c, -EINVAL, S, i, ia, "macro experts %" PRId32
-					 ", expected >= 1", n->iattr[0]);
-		if (n->iattr[1] < 0 || n->iattr[1] > 1)
-			return bad_entry(c, -EINVAL, S, i, ia + 4, "macro router %" PRId32
-					 ", expected 0 (centroid) or 1 (linear)", n->iattr[1]);
-		if (n->iattr[2] < 1 || n->iattr[2] > 2 || n->iattr[2] > n->iattr[0])
-			return bad_entry(c, -EINVAL, S, i, ia + 8, "macro top-k %" PRId32
-					 ", expected 1 or 2 and at most the %" PRId32 " experts",
-					 n->iattr[2], n->iattr[0]);
-		if (n->iattr[1] == 0 && n->n_w > 1 && n->w[1] != PNB_NONE)
-			return bad_entry(c, -EINVAL, S, i, w + 4, "macro centroid router with a "
-					 "bias w[1], expected PNB_NONE (bias is for the linear gate)");
-		if (!(n->fattr[2] > 0))
-			return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, fattr) + 8,
-					 "macro router temperature %g, expected > 0", n->fattr[2]);
-		return check_series(c, i, n, 5, 3, 4);
-	}
-	return 0;
-}
-
-/* The op-specific attributes that are enums or counts. */
-static int check_node_attrs(const struct vctx *c, uint32_t i, const struct pnb_node *n)
-{
-	const int S = PNB_SEC_NODES;
-	const uint64_t ia = offsetof(struct pnb_node, iattr);
-	const char *op = pnb_op_name(n->op);
-
-	switch (n->op) {
-	case PNB_OP_EMBED:
-		if (n->iattr[0] == PNB_POS_LEARNED && n->w[1] == PNB_NONE)
-			return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, w) + 4,
-					 "embed with learned positions needs w[1] (position table)");
-		if (n->iattr[0] == PNB_POS_SINCOS && n->w[2] == PNB_NONE)
-			return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, w) + 8,
-					 "embed with sin/cos positions needs w[2] (inv_freq)");
-		if (n->iattr[0] < PNB_POS_NONE || n->iattr[0] > PNB_POS_SINCOS)
-			return bad_entry(c, -EINVAL, S, i, ia, "embed position kind %" PRId32
-					 ", expected 0 (none), 1 (learned) or 2 (sincos)",
-					 n->iattr[0]);
-		break;
-	case PNB_OP_LINEAR:
-	case PNB_OP_ACT:
-	case PNB_OP_FFN:
-		if (n->iattr[0] < 0 || n->iattr[0] >= PNB_ACT_COUNT)
-			return bad_entry(c, -EINVAL, S, i, ia, "%s activation %" PRId32
-					 ", expected 0..%d", op, n->iattr[0], PNB_ACT_COUNT - 1);
-		if (n->op == PNB_OP_FFN && (n->iattr[1] < 0 || n->iattr[1] > 1))
-			return bad_entry(c, -EINVAL, S, i, ia + 4, "ffn gated flag %" PRId32
-					 ", expected 0 or 1", n->iattr[1]);
-		break;
-	case PNB_OP_ATTENTION:
-		if (n->iattr[0] < 1)
-			return bad_entry(c, -EINVAL, S, i, ia, "attention heads %" PRId32
-					 ", expected >= 1", n->iattr[0]);
-		if (n->iattr[1] < 0 || n->iattr[1] > 1)
-			return bad_entry(c, -EINVAL, S, i, ia + 4, "attention causal flag %" PRId32
-					 ", expected 0 or 1", n->iattr[1]);
-		break;
-	default:
-		return check_poly_attrs(c, i, n);
-	}
-	return 0;
-}
-
-/* produced[v]: 1 once a node (or the graph input) has defined value v. */
-static int check_node(const struct vctx *c, uint32_t i, const struct pnb_node *n,
-		      uint8_t *produced)
-{
-	const int S = PNB_SEC_NODES;
-	const struct op_spec *op;
-	int r;
-
-	r = check_str_ref(c, S, i, offsetof(struct pnb_node, name), "name", n->name);
-	if (r)
-		return r;
-	if (n->op > POLY_OP_LAST)
-		return bad_entry(c, -ENOTSUP, S, i, offsetof(struct pnb_node, op),
-				 "node '%s': op %" PRIu32 " (%s) is a PolyNet op this reader "
-				 "does not implement, expected %u..%u or %u..%u",
-				 c->f->strings + n->name, n->op, pnb_op_name(n->op),
-				 PNB_OP_EMBED, PNB_OP_STD_END - 1, PNB_OP_POLY_FFN, POLY_OP_LAST);
-	if (n->op >= PNB_OP_POLY_FFN) {
-		op = &poly_op_specs[n->op - PNB_OP_POLY_FFN];
-	} else if (n->op < PNB_OP_EMBED || n->op >= PNB_OP_STD_END) {
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, op),
-				 "node '%s': unknown op %" PRIu32 ", expected %u..%u",
-				 c->f->strings + n->name, n->op, PNB_OP_EMBED, PNB_OP_STD_END - 1);
-	} else {
-		op = &op_specs[n->op];
-	}
-	if (n->pad)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, pad),
-				 "pad 0x%" PRIx32 ", expected 0", n->pad);
-	if (n->n_in != op->n_in)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, n_in),
-				 "%s node has n_in %" PRIu32 ", expected %u", op->name, n->n_in,
-				 op->n_in);
-	if (n->n_w < op->min_w || n->n_w > op->max_w)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, n_w),
-				 "%s node has n_w %" PRIu32 ", expected %u..%u", op->name, n->n_w,
-				 op->min_w, op->max_w);
-	for (uint32_t k = 0; k < PNB_NODE_MAX_IN; k++) {
-		uint64_t off = offsetof(struct pnb_node, in) + 4 * k;
-		uint32_t v = n->in[k];
-
-		if (k >= n->n_in) {
-			if (v != PNB_NONE)
-				return bad_entry(c, -EINVAL, S, i, off, "in[%" PRIu32 "] = %" PRIu32
-						 " past n_in, expected PNB_NONE", k, v);
-			continue;
-		}
-		if (v >= c->f->n_values)
-			return bad_entry(c, -EINVAL, S, i, off, "in[%" PRIu32 "] = %" PRIu32
-					 " out of range, expected < %" PRIu32 " (values)",
-					 k, v, c->f->n_values);
-		if (!produced[v])
-			return bad_entry(c, -EINVAL, S, i, off, "in[%" PRIu32 "] = value %" PRIu32
-					 " '%s' used before any earlier node produces it",
-					 k, v, c->f->strings + c->f->values[v].name);
-	}
-	for (uint32_t k = 0; k < PNB_NODE_MAX_W; k++) {
-		uint64_t off = offsetof(struct pnb_node, w) + 4 * k;
-		uint32_t t = n->w[k];
-
-		if (k >= n->n_w) {
-			if (t != PNB_NONE)
-				return bad_entry(c, -EINVAL, S, i, off, "w[%" PRIu32 "] = %" PRIu32
-						 " past n_w, expected PNB_NONE", k, t);
-			continue;
-		}
-		if (t == PNB_NONE && !(op->opt_w & (1u << k)))
-			return bad_entry(c, -EINVAL, S, i, off, "%s node: w[%" PRIu32
-					 "] is PNB_NONE, expected a tensor (not optional)",
-					 op->name, k);
-		if (t != PNB_NONE && t >= c->f->n_tensors)
-			return bad_entry(c, -EINVAL, S, i, off, "w[%" PRIu32 "] = %" PRIu32
-					 " out of range, expected < %" PRIu32 " (tensors)",
-					 k, t, c->f->n_tensors);
-	}
-	if (n->out >= c->f->n_values)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, out),
-				 "out = %" PRIu32 " out of range, expected < %" PRIu32 " (values)",
-				 n->out, c->f->n_values);
-	if (n->out == c->h.input)
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, out),
-				 "out = value %" PRIu32 " is the graph input, expected a new value",
-				 n->out);
-	if (produced[n->out])
-		return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, out),
-				 "out = value %" PRIu32 " '%s' already produced by an earlier node, "
-				 "expected each value produced once", n->out,
-				 c->f->strings + c->f->values[n->out].name);
-	for (uint32_t k = 0; k < PNB_NODE_MAX_ATTR; k++)
-		if (!isfinite(n->fattr[k]))
-			return bad_entry(c, -EINVAL, S, i, offsetof(struct pnb_node, fattr) + 4 * k,
-					 "fattr[%" PRIu32 "] is not finite", k);
-	r = check_node_attrs(c, i, n);
-	if (r)
-		return r;
-	produced[n->out] = 1;
-	return 0;
-}
-
 static int check_tok_tensor(const struct vctx *c, const char *field, uint64_t off,
 			    uint32_t idx, uint32_t dtype)
 {
@@ -916,7 +553,7 @@ static int check_tables(struct vctx *c)
 			       c->what, f->n_values);
 	produced[h->input] = 1;
 	for (uint32_t i = 0; !r && i < f->n_nodes; i++)
-		r = check_node(c, i, &f->nodes[i], produced);
+		r = pnb_check_node(c, i, &f->nodes[i], produced);
 	if (!r && (h->output == h->input || !produced[h->output]))
 		r = bad(c, -EINVAL, "header", offsetof(struct pnb_header, output),
 			"output = value %" PRIu32 " '%s' is produced by no node, expected a "
@@ -949,7 +586,7 @@ int pnb_open_mem(const void *buf, size_t size, const char *what, struct pnb_file
 	f->base = buf;
 	f->size = size;
 	f->hdr = (const struct pnb_header *)buf;
-	f->content_hash = xxh64(buf, size);
+	f->content_hash = pnb_xxh64(buf, size);
 	snprintf(f->path, sizeof(f->path), "%s", c.what);
 	return 0;
 }
