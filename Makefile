@@ -104,6 +104,7 @@ fuzz: $(FUZZ_BINS)
 bench: setup
 	@$(MAKE) --no-print-directory build model $(B)/rel/bench_kernels
 	@B=$(B) bash bench/run.sh
+	@bash bench/region_bench.sh
 
 # The driver: built against Debian's headers, tested in qemu (docs/driver.md).
 vmtest: setup
