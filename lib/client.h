@@ -103,7 +103,8 @@ int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
  * session's completion eventfd tagged user_data, after telling the daemon
  * to signal it. Returns 1 (nothing prepared) when completions are already
  * waiting: pn_poll them. When the read completes, pn_poll until -EAGAIN,
- * then prepare again. -EBUSY when the ring has no free SQE.
+ * then prepare again (a read may also complete for an earlier wakeup and
+ * find no CQE: prepare again then). -EBUSY when the ring has no free SQE.
  */
 int pn_prep_wait_sqe(struct io_uring *ring, struct pn_session *s, uint64_t user_data);
 

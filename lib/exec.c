@@ -29,6 +29,8 @@ struct pn_exec {
 	int32_t *ids;			/* [max_batch * max_tokens], padded with 0 */
 	int profile;
 	struct pn_node_time *times;	/* per node */
+	pn_exec_tap_fn tap;		/* pn_exec_set_tap, or NULL */
+	void *tap_arg;
 };
 
 static void *alloc64(size_t bytes)
@@ -317,6 +319,21 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
+static void call_tap(struct pn_exec *x, const struct pn_gnode *n, const uint32_t *lens,
+		     uint32_t B, uint32_t T)
+{
+	const struct pnb_value *v = &x->g->values[n->out];
+
+	x->tap(x->tap_arg, n->out, val(x, n->out), v->layout == PNB_LAYOUT_SEQ ? B : B * T,
+	       v->width, B, T, lens);
+}
+
+void pn_exec_set_tap(struct pn_exec *x, pn_exec_tap_fn fn, void *arg)
+{
+	x->tap = fn;
+	x->tap_arg = arg;
+}
+
 int pn_exec_run(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
 		uint32_t batch, uint32_t T, float *out, struct pn_err *err)
 {
@@ -349,6 +366,8 @@ int pn_exec_run(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
 		double t0 = x->profile ? now_us() : 0;
 
 		run_node(x, &g->nodes[i], lens, batch, T);
+		if (x->tap)
+			call_tap(x, &g->nodes[i], lens, batch, T);
 		if (x->profile) {
 			x->times[i].total_us += now_us() - t0;
 			x->times[i].calls++;

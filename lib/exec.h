@@ -57,4 +57,16 @@ int pn_exec_profile(struct pn_exec *x, int enable);
 const struct pn_node_time *pn_exec_node_times(const struct pn_exec *x,
 					      uint32_t *n);
 
+/*
+ * Tap (calibration, lib/compile/calib.c): fn is called right after every
+ * node runs with the value it produced, in place in the arena: data holds
+ * rows x width floats (rows = batch * T for a TOKENS value, batch for SEQ;
+ * I32 values are passed as their bits) and is valid only during the call.
+ * NULL fn removes the tap. Costs one branch per node when unset.
+ */
+typedef void (*pn_exec_tap_fn)(void *arg, uint32_t value, const float *data,
+			       uint32_t rows, uint32_t width, uint32_t batch,
+			       uint32_t T, const uint32_t *lens);
+void pn_exec_set_tap(struct pn_exec *x, pn_exec_tap_fn fn, void *arg);
+
 #endif /* PN_EXEC_H */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * polyctl bench --ring [--socket PATH] [--model NAME] [--iters N] [--json]
+ * polyctl bench --ring [--socket PATH] [--model NAME] [--iters N] [--cpu N] [--json]
  *
  * Round trip of an empty job through polynetd's rings, one client, and in
  * the same run the same request/response over a plain Unix socket:
@@ -9,16 +9,21 @@
  *  - sleeping: wait longer than the daemon's idle spin before each job, so
  *              its worker sleeps: the doorbell eventfd wakes it; the client
  *              sleeps on its completion eventfd;
- *  - unix_socket: a forked echo process, a 64-byte request (an SQE) and a
- *              32-byte reply (a CQE) over SOCK_SEQPACKET, blocking reads;
+ *  - unix_socket: a forked echo process on CPU 0 (the worker's), a 64-byte
+ *              request (an SQE) and a 32-byte reply (a CQE) over
+ *              SOCK_SEQPACKET, blocking reads;
  *  - polling_nop: as polling with PN_OP_NOP, answered by the worker at once
  *              without the scheduler or the executor: the rings' own cost.
+ * The client pins itself to --cpu (default: the last CPU; polynetd pins its
+ * first worker to CPU 0), so a spinning client never shares a core with the
+ * spinning worker it waits for.
  * The empty job runs a one-node model (EMBED of a 4 x 4 table, 1 token),
  * written here and loaded transient unless --model names another.
  * Percentiles are nearest-rank (lib/stats.h) in microseconds.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +128,12 @@ static int ring_mode(struct pn_session *s, const struct pn_sqe *tmpl, enum pn_wa
 	return r;
 }
 
-/* The baseline: an echo process across a Unix socket, request 64 B, reply 32 B. */
-static int socket_mode(uint32_t iters, struct mode_res *res)
+/*
+ * The baseline: an echo process across a Unix socket, request 64 B, reply
+ * 32 B. The echo process runs on server_cpu (where polynetd's worker runs,
+ * idle by then) and the client where it ran the rings: the same placement.
+ */
+static int socket_mode(uint32_t iters, int server_cpu, struct mode_res *res)
 {
 	struct pn_sqe req = { 0 };
 	struct pn_cqe rep = { 0 };
@@ -139,6 +148,13 @@ static int socket_mode(uint32_t iters, struct mode_res *res)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		if (server_cpu >= 0) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(server_cpu, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+		}
 		close(sv[0]);
 		while (read(sv[1], &req, sizeof(req)) == sizeof(req)) {
 			rep.user_data = req.user_data;
@@ -189,6 +205,7 @@ int cmd_bench_ring(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "iters", required_argument, NULL, 'n' },
+		{ "cpu", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -203,27 +220,36 @@ int cmd_bench_ring(int argc, char **argv)
 	struct pn_sqe q;
 	struct pn_err e;
 	uint32_t iters = 20000;
-	int json = 0, o, r = 1;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int json = 0, o, r = 1, cpu = ncpu > 1 ? (int)ncpu - 1 : -1;
+	cpu_set_t set;
 	char ref[16], tmp[] = "/tmp/polyctl-ring-XXXXXX";
 	int32_t *in;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "rs:m:n:jh", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "rs:m:n:c:jh", lo, NULL)) != -1) {
 		switch (o) {
 		case 'r': break;
 		case 's': sock = optarg; break;
 		case 'm': model = optarg; break;
 		case 'n': iters = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'c': cpu = atoi(optarg); break;
 		case 'j': json = 1; break;
 		case 'h':
 			printf("usage: polyctl bench --ring [--socket PATH] [--model NAME] "
-			       "[--iters N] [--json]\n");
+			       "[--iters N] [--cpu N] [--json]\n");
 			return 0;
 		default: return 2;
 		}
 	}
 	if (iters < 100 || optind != argc)
 		return polyctl_fail("bench", "--ring: expected --iters >= 100 and no operand");
+	if (cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			return polyctl_fail("bench", "--cpu %d: %s", cpu, strerror(errno));
+	}
 	if (pn_connect(sock, &c, &e))
 		return polyctl_fail("bench", "%s", e.msg);
 	if (!model) {
@@ -239,7 +265,8 @@ int cmd_bench_ring(int argc, char **argv)
 		snprintf(ref, sizeof(ref), "#%u", d.id);
 		model = ref;
 	}
-	if (pn_client_model_open(c, model, &cm, &e) || pn_session_open(c, 16, 16, 1 << 16, &s, &e)) {
+	if (pn_client_model_open(c, model, &cm, &e) ||
+	    pn_session_open(c, 16, 16, 1 << 16, &s, &e)) {
 		polyctl_fail("bench", "%s", e.msg);
 		goto out;
 	}
@@ -251,7 +278,7 @@ int cmd_bench_ring(int argc, char **argv)
 	if (ring_mode(s, &q, PN_WAIT_SPIN, iters, 0, &res[0]) ||
 	    ring_mode(s, &q, PN_WAIT_SLEEP, iters / 10 > 100 ? iters / 10 : 100,
 		      2.0 * pn_client_hello(c)->idle_spin_us + 200, &res[1]) ||
-	    socket_mode(iters, &res[2]) ||
+	    socket_mode(iters, cpu > 0 ? 0 : -1, &res[2]) ||
 	    ring_mode(s, &(struct pn_sqe){ .opcode = PN_OP_NOP }, PN_WAIT_SPIN, iters, 0,
 		      &res[3])) {
 		polyctl_fail("bench", "--ring: a round trip failed");

@@ -17,7 +17,8 @@ static const char usage_text[] =
 	"  -o OUT.pnb    the file to write (atomically)\n"
 	"  --name NAME   model name in the header (default use-lite)\n"
 	"  --no-fold     keep the graph as read: no exact rewrites (pool fold)\n"
-	"  -q            no progress and no summary line\n";
+	"  -q            no progress and no summary line\n"
+	"       polyctl compile --from pnb EXACT.pnb -o OUT.pnb [passes]: see --from pnb --help\n";
 
 static void progress(void *arg, const char *stage)
 {
@@ -41,6 +42,9 @@ int cmd_compile(int argc, char **argv)
 	struct pn_err err = { "" };
 	int quiet = 0;
 
+	for (int i = 1; i + 1 < argc; i++)	/* --from pnb: the PolyNet passes (compile_poly.c) */
+		if (!strcmp(argv[i], "--from") && !strcmp(argv[i + 1], "pnb"))
+			return cmd_compile_poly(argc, argv);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char **val = !strcmp(a, "--from") ? &from : !strcmp(a, "-o") ? &out :

@@ -25,7 +25,9 @@ struct attr {
 	unsigned idx;
 };
 
-static const struct attr op_attrs[PNB_OP_STD_END][4] = {
+#define MAX_ATTRS 10
+
+static const struct attr op_attrs[PNB_OP_STD_END][MAX_ATTRS] = {
 	[PNB_OP_EMBED] = { { "pos", 'p', 0 }, { "scale", 'f', 0 } },
 	[PNB_OP_LAYERNORM] = { { "eps", 'f', 0 } },
 	[PNB_OP_RMSNORM] = { { "eps", 'f', 0 } },
@@ -35,6 +37,30 @@ static const struct attr op_attrs[PNB_OP_STD_END][4] = {
 	[PNB_OP_ATTENTION] = { { "heads", 'i', 0 }, { "causal", 'i', 1 }, { "scale", 'f', 0 } },
 	[PNB_OP_L2NORM] = { { "eps", 'f', 0 } },
 };
+
+/* The PolyNet ops 32.. (uapi/pnb.h; docs/polynodes.md). */
+static const struct attr poly_attrs[PNB_OP_MACRO - PNB_OP_POLY_FFN + 1][MAX_ATTRS] = {
+	[PNB_OP_POLY_FFN - PNB_OP_POLY_FFN] = { { "act", 'a', 0 }, { "gated", 'i', 1 },
+		{ "degree", 'i', 2 }, { "even", 'i', 3 }, { "codebook", 'i', 4 },
+		{ "a", 'f', 0 }, { "b", 'f', 1 } },
+	[PNB_OP_VQ - PNB_OP_POLY_FFN] = { { "mode", 'i', 0 } },
+	[PNB_OP_CQA - PNB_OP_POLY_FFN] = { { "heads", 'i', 0 }, { "clusters", 'i', 1 },
+		{ "topk", 'i', 2 }, { "iters", 'i', 3 }, { "scale", 'f', 0 } },
+	[PNB_OP_MACRO - PNB_OP_POLY_FFN] = { { "experts", 'i', 0 }, { "router", 'i', 1 },
+		{ "topk", 'i', 2 }, { "degree", 'i', 3 }, { "even", 'i', 4 }, { "act", 'a', 5 },
+		{ "a", 'f', 0 }, { "b", 'f', 1 }, { "tau", 'f', 2 } },
+};
+
+static const struct attr *attrs_of(uint32_t op)
+{
+	static const struct attr none[MAX_ATTRS];
+
+	if (op < PNB_OP_STD_END)
+		return op_attrs[op];
+	if (op >= PNB_OP_POLY_FFN && op <= PNB_OP_MACRO)
+		return poly_attrs[op - PNB_OP_POLY_FFN];
+	return none;
+}
 
 static const char *pos_name(int32_t kind)
 {
@@ -84,9 +110,9 @@ static void print_shape(const struct pnb_tensor *t, char *buf, size_t cap)
 
 static void print_attrs(const struct pnb_node *n)
 {
-	const struct attr *a = op_attrs[n->op];
+	const struct attr *a = attrs_of(n->op);
 
-	for (int k = 0; k < 4 && a[k].key; k++) {
+	for (int k = 0; k < MAX_ATTRS && a[k].key; k++) {
 		switch (a[k].kind) {
 		case 'i':
 			printf(" %s=%" PRId32, a[k].key, n->iattr[a[k].idx]);
@@ -196,10 +222,10 @@ static cJSON *json_ref(const char *name, uint32_t idx)
 
 static cJSON *json_attrs(const struct pnb_node *n)
 {
-	const struct attr *a = op_attrs[n->op];
+	const struct attr *a = attrs_of(n->op);
 	cJSON *o = cJSON_CreateObject();
 
-	for (int k = 0; k < 4 && a[k].key; k++) {
+	for (int k = 0; k < MAX_ATTRS && a[k].key; k++) {
 		switch (a[k].kind) {
 		case 'i':
 			cJSON_AddNumberToObject(o, a[k].key, n->iattr[a[k].idx]);

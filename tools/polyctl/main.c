@@ -13,6 +13,7 @@ static const struct {
 	const char *help;
 } verbs[] = {
 	{ "compile", cmd_compile, "compile --from tfjs DIR -o OUT.pnb    build a .pnb from a model" },
+	{ "eval",    cmd_eval,    "eval MODEL.pnb --train F --test F     accuracy, cosine, latency" },
 	{ "inspect", cmd_inspect, "inspect FILE.pnb [--json]              header, tensors, nodes" },
 	{ "run",     cmd_run,     "run FILE.pnb --text-file F [--json]    embed each line of F" },
 	{ "bench",   cmd_bench,   "bench FILE.pnb [--json]                latency percentiles" },

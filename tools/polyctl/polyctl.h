@@ -12,6 +12,10 @@ int cmd_load(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
+/* polyctl eval MODEL.pnb --train FILE --test FILE [--exact EXACT.pnb] [--json] */
+int cmd_eval(int argc, char **argv);
+/* compile --from pnb EXACT.pnb -o OUT.pnb [pass options]: the PolyNet passes */
+int cmd_compile_poly(int argc, char **argv);
 
 /* Shared by verbs: is stderr a terminal (progress bars only then). */
 int polyctl_tty(void);

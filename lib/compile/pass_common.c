@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pass_common.c - what the passes share: finding FFN sites (an FFN node,
+ * or the pool-folded LINEAR -> POOL_MEAN -> LINEAR of docs/compile.md),
+ * replacing one, evaluating one exactly, and the report buffer.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/polyc.h"
+#include "cpu/kernels.h"
+
+uint32_t pn_layer_of(const char *name)
+{
+	char *end;
+	unsigned long l;
+
+	if (name[0] != 'l' || name[1] < '0' || name[1] > '9')
+		return PNB_NONE;
+	l = strtoul(name + 1, &end, 10);
+	return *end == '.' && l < PNB_NONE ? (uint32_t)l : PNB_NONE;
+}
+
+/* The single node reading v, or PNB_NONE (none, or more than one). */
+static uint32_t only_reader(const struct pn_rw *rw, uint32_t v)
+{
+	uint32_t found = PNB_NONE;
+
+	for (uint32_t i = 0; i < pn_rw_n_nodes(rw); i++) {
+		const struct pnb_node *n = pn_rw_node(rw, i);
+
+		for (uint32_t j = 0; j < n->n_in; j++)
+			if (n->in[j] == v) {
+				if (found != PNB_NONE)
+					return PNB_NONE;
+				found = i;
+			}
+	}
+	return found;
+}
+
+static int folded_site(const struct pn_rw *rw, uint32_t i, struct pn_ffn_site *s)
+{
+	const struct pnb_node *up = pn_rw_node(rw, i), *pool, *down;
+	uint32_t p, d;
+
+	if (up->op != PNB_OP_LINEAR || !pn_cheb_act_ok((uint32_t)up->iattr[0]))
+		return 0;
+	p = only_reader(rw, up->out);
+	if (p == PNB_NONE || pn_rw_node(rw, p)->op != PNB_OP_POOL_MEAN)
+		return 0;
+	pool = pn_rw_node(rw, p);
+	d = only_reader(rw, pool->out);
+	if (d == PNB_NONE)
+		return 0;
+	down = pn_rw_node(rw, d);
+	if (down->op != PNB_OP_LINEAR || down->iattr[0] != PNB_ACT_NONE)
+		return 0;
+	*s = (struct pn_ffn_site){
+		.layer = pn_layer_of(pn_rw_node_name(rw, i)), .folded = 1, .node = d,
+		.in = up->in[0], .out = down->out, .W1 = up->w[0], .b1 = up->w[1],
+		.W2 = down->w[0], .b2 = down->w[1], .act = (uint32_t)up->iattr[0],
+		.D = pn_rw_value_info(rw, up->in[0])->width,
+		.ff = pn_rw_value_info(rw, up->out)->width,
+	};
+	return 1;
+}
+
+uint32_t pn_ffn_sites(const struct pn_rw *rw, struct pn_ffn_site *s, uint32_t max)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < pn_rw_n_nodes(rw) && k < max; i++) {
+		const struct pnb_node *n = pn_rw_node(rw, i);
+
+		if (n->op == PNB_OP_FFN) {
+			s[k++] = (struct pn_ffn_site){
+				.layer = pn_layer_of(pn_rw_node_name(rw, i)), .node = i,
+				.in = n->in[0], .out = n->out, .W1 = n->w[0], .b1 = n->w[1],
+				.W2 = n->w[2], .b2 = n->w[3], .act = (uint32_t)n->iattr[0],
+				.gated = n->iattr[1],
+				.D = pn_rw_value_info(rw, n->in[0])->width,
+				.ff = (uint32_t)pn_rw_tensor_info(rw, n->w[2])->shape[0],
+			};
+		} else if (folded_site(rw, i, &s[k])) {
+			k++;
+		}
+	}
+	return k;
+}
+
+int pn_ffn_site_replace(struct pn_rw *rw, const struct pn_ffn_site *s,
+			struct pnb_node *n, const char *name, struct pn_err *err)
+{
+	struct pnb_node pool;
+	const char *names[2] = { name, NULL };
+	char vname[160], pname[160];
+	uint32_t v;
+	int r;
+
+	if (!s->folded) {
+		n->out = s->out;
+		r = pn_rw_replace(rw, s->node, n, names, 1);
+		return r ? pn_errf(err, r, "rewrite: out of memory") : 0;
+	}
+	/* Per-token FFN output, then the pooling the fold had moved before W2. */
+	snprintf(vname, sizeof(vname), "%s", name);
+	snprintf(pname, sizeof(pname), "%s.pool", name);
+	v = pn_rw_value(rw, vname, PNB_DTYPE_F32, PNB_LAYOUT_TOKENS,
+			pn_rw_value_info(rw, s->out)->width);
+	if (v == PNB_NONE)
+		return pn_errf(err, -ENOMEM, "rewrite: out of memory");
+	n->out = v;
+	pnb_node_init(&pool, PNB_OP_POOL_MEAN, 0, s->out);
+	pool.n_in = 1;
+	pool.in[0] = v;
+	names[1] = pname;
+	{
+		struct pnb_node two[2] = { *n, pool };
+
+		r = pn_rw_replace(rw, s->node, two, names, 2);
+	}
+	return r ? pn_errf(err, r, "rewrite: out of memory") : 0;
+}
+
+void pn_ffn_site_eval(const struct pn_rw *rw, const struct pn_ffn_site *s,
+		      const float *x, uint32_t rows, float *y)
+{
+	float *scratch = malloc(pn_ffn_scratch(rows, s->ff, s->gated) * sizeof(float) + 64);
+
+	if (!scratch) {
+		pn_ref_ffn(x, rows, s->D, s->ff, s->gated, s->act, pn_rw_tensor_f32(rw, s->W1),
+			   s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b1),
+			   pn_rw_tensor_f32(rw, s->W2),
+			   s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b2), y);
+		return;
+	}
+	pn_ffn(NULL, x, rows, s->D, s->ff, s->gated, s->act, pn_rw_tensor_f32(rw, s->W1),
+	       s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b1),
+	       pn_rw_tensor_f32(rw, s->W2), s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b2),
+	       y, scratch);
+	free(scratch);
+}
+
+void pn_report_printf(struct pn_poly_report *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!r)
+		return;
+	for (;;) {
+		size_t room = r->cap - r->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(r->text ? r->text + r->len : NULL, r->text ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (r->text && (size_t)n < room) {
+			r->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = (r->cap + (size_t)n + 1) * 2;
+			char *t = realloc(r->text, cap);
+
+			if (!t)
+				return;
+			r->text = t;
+			r->cap = cap;
+		}
+	}
+}
+
+void pn_report_free(struct pn_poly_report *r)
+{
+	free(r->text);
+	cJSON_Delete(r->json);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The PolyNet passes on the real model (issue 5): one fast variant of USE lite
+# (VQ CacheNode on layer 1 + clustered attention), calibrated on 100 amazon
+# sentences, then `polyctl eval` on 100 train / 100 test sentences: the JSON
+# fields are there, accuracy is sane (> 0.6 where chance is 0.5), the exact
+# model against itself has cosine 1; inspect shows the new ops' attributes;
+# bad eval files are named with their entry.
+set -u
+B=${POLYNET_BUILD:-build}
+P=$B/rel/polyctl
+EXACT=$B/use.pnb
+FX=build/npm/node_modules/sentiment/test/fixtures
+PY=/usr/bin/python3
+[ -x "$P" ] || { echo "skip: $P not built"; exit 77; }
+[ -f "$EXACT" ] || { echo "skip: $EXACT not built (make model)"; exit 77; }
+[ -f "$FX/amazon.json" ] || { echo "skip: $FX missing (scripts/fetch_npm.sh)"; exit 77; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$PY" - "$FX" "$T" <<'PYEOF' || fail "cannot cut the fixtures"
+import json, sys
+fx, t = sys.argv[1], sys.argv[2]
+a = [e for e in json.load(open(fx + "/amazon.json")) if e.get("class") is not None]
+i = [e for e in json.load(open(fx + "/imdb.json")) if e.get("class") is not None]
+json.dump(a[:100], open(t + "/train.json", "w"))
+json.dump(i[:100], open(t + "/test.json", "w"))
+PYEOF
+
+"$P" compile --from pnb "$EXACT" -o "$T/v.pnb" --calib "$T/train.json" --vq 64 --vq-layers 1 \
+	--cqa 4 --cqa-topk 8 --report "$T/report.json" >"$T/report.txt" || fail "compile"
+grep -q "VQ CacheNode" "$T/report.txt" || fail "no VQ section in the report"
+"$PY" -c "import json,sys; r=json.load(open('$T/report.json')); assert r['vq'][0]['K']==64 and r['cqa']['clusters']==4" ||
+	fail "report JSON"
+"$P" inspect "$T/v.pnb" | grep -q "vq .*mode=2" || fail "inspect does not show the VQ node"
+"$P" inspect "$T/v.pnb" | grep -q "cqa .*clusters=4 topk=8" || fail "inspect does not show CQA"
+
+out=$("$P" eval "$T/v.pnb" --exact "$EXACT" --train "$T/train.json" --test "$T/test.json" \
+	--json --latency-n 20) || fail "eval"
+"$PY" -c "
+import json,sys
+e=json.loads(sys.argv[1])
+for k in ('accuracy','mean_cosine','min_cosine','p50_us','exact_accuracy'):
+    assert k in e, k
+assert e['n_train']==100 and e['n_test']==100
+assert e['accuracy']>0.6, e
+assert -1<=e['min_cosine']<=e['mean_cosine']<=1.000001, e
+assert e['p50_us']>0
+" "$out" || fail "eval JSON: $out"
+self=$("$P" eval "$EXACT" --train "$T/train.json" --test "$T/test.json" --json --latency-n 5) ||
+	fail "eval exact"
+"$PY" -c "import json,sys; e=json.loads(sys.argv[1]); assert abs(e['mean_cosine']-1)<1e-6 and e['accuracy']>0.6, e" \
+	"$self" || fail "exact self-eval: $self"
+
+echo '[{"text":"fine","class":1},{"text":"x","class":7}]' >"$T/bad.json"
+"$P" eval "$EXACT" --train "$T/bad.json" --test "$T/test.json" 2>"$T/err" && fail "bad class accepted"
+grep -q "bad.json: entry 1" "$T/err" || fail "bad class message: $(cat "$T/err")"
+"$P" compile --from pnb "$EXACT" -o "$T/x.pnb" --vq 8 2>"$T/err" && fail "--vq without --calib"
+grep -q "calib" "$T/err" || fail "missing --calib message"
+[ ! -e "$T/x.pnb" ] || fail "a file was written on error"
+echo "ok: $(echo "$out" | head -c 300)"
