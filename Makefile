@@ -105,6 +105,7 @@ bench: setup
 	@$(MAKE) --no-print-directory build model $(B)/rel/bench_kernels
 	@B=$(B) bash bench/run.sh
 	@bash bench/region_bench.sh
+	@B=$(B) bash bench/frontier.sh
 
 # The driver: built against Debian's headers, tested in qemu (docs/driver.md).
 vmtest: setup
@@ -113,6 +114,7 @@ driver-style: setup
 	@bash tests/integration/test_driver_style.sh
 bench-region: setup
 	@bash bench/region_bench.sh
+	@B=$(B) bash bench/frontier.sh
 
 clean:
 	rm -rf $(B)/rel $(B)/asan $(B)/fuzz $(B)/*.pnb $(B)/vm $(B)/driver-style
