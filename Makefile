@@ -17,9 +17,11 @@ LDLIBS  := -ldnnl -lgomp -lcjson -lutf8proc -luring -lnuma -lm -lpthread
 
 LIB_SRCS    := $(sort $(wildcard lib/*.c lib/cpu/*.c lib/compile/*.c))
 POLYCTL_SRCS:= $(sort $(wildcard tools/polyctl/*.c))
+DAEMON_SRCS := $(sort $(wildcard daemon/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-HDRS        := $(wildcard uapi/*.h lib/*.h lib/cpu/*.h lib/compile/*.h tools/polyctl/*.h tests/unit/*.h)
+HDRS        := $(wildcard uapi/*.h lib/*.h lib/cpu/*.h lib/compile/*.h tools/polyctl/*.h \
+	       tests/unit/*.h daemon/*.h)
 
 # $(call objs,VARIANT,SRCS)
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
@@ -28,6 +30,9 @@ REL_LIB  := $(B)/rel/libpolynet.a
 ASAN_LIB := $(B)/asan/libpolynet.a
 POLYCTL  := $(B)/rel/polyctl
 POLYCTL_ASAN := $(B)/asan/polyctl
+# No -Idaemon: daemon/sched.h would hide the system <sched.h>.
+POLYNETD := $(B)/rel/polynetd
+POLYNETD_ASAN := $(B)/asan/polynetd
 UNIT_BINS:= $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 
@@ -36,7 +41,7 @@ FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 .PHONY: all setup build demo test unit integration fuzz bench model clean vmtest driver-style \
 	bench-region
 all: build
-build: $(POLYCTL) $(POLYCTL_ASAN) $(UNIT_BINS)
+build: $(POLYCTL) $(POLYCTL_ASAN) $(POLYNETD) $(POLYNETD_ASAN) $(UNIT_BINS)
 
 setup:
 	@bash scripts/setup.sh
@@ -56,6 +61,11 @@ $(ASAN_LIB): $(call objs,asan,$(LIB_SRCS))
 $(POLYCTL): $(call objs,rel,$(POLYCTL_SRCS)) $(REL_LIB)
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(POLYCTL_ASAN): $(call objs,asan,$(POLYCTL_SRCS)) $(ASAN_LIB)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(POLYNETD): $(call objs,rel,$(DAEMON_SRCS)) $(REL_LIB)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(POLYNETD_ASAN): $(call objs,asan,$(DAEMON_SRCS)) $(ASAN_LIB)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(ASAN_LIB)
@@ -89,6 +99,7 @@ $(USE_PNB): $(NPM_DIR)/.stamp $(POLYCTL)
 demo: setup
 	@$(MAKE) --no-print-directory build model
 	@bash scripts/demo.sh $(POLYCTL) $(USE_PNB)
+	@bash scripts/demo_daemon.sh $(POLYCTL) $(USE_PNB) $(POLYNETD)
 
 test: setup
 	@$(MAKE) --no-print-directory build model $(FUZZ_BINS)
@@ -104,6 +115,7 @@ fuzz: $(FUZZ_BINS)
 bench: setup
 	@$(MAKE) --no-print-directory build model $(B)/rel/bench_kernels
 	@B=$(B) bash bench/run.sh
+	@B=$(B) bash bench/ring_bench.sh
 	@bash bench/region_bench.sh
 	@B=$(B) bash bench/frontier.sh
 

@@ -5,9 +5,13 @@
 #     ROUNDS times: the medians of the rounds are reported;
 #  2. throughput of empty jobs with 1, 8 and 64 client processes;
 #  3. the real model (USE lite) served to 16 client processes (polyctl run
-#     through the daemon) against the in-process executor (polyctl run FILE).
+#     through the daemon) against the in-process executor (polyctl run FILE);
+#  4. through polynetd (1 worker + 1 realtime worker), fixture model: fairness
+#     of 8 equal-weight saturating tenants (uids, Jain's index over jobs
+#     done) and realtime latency alone vs next to a saturating batch tenant.
 # Writes $B/bench/ring_raw.jsonl and bench/results/ring.json; prints a summary.
-# Knobs: B (build dir), ROUNDS (3), ITERS (20000), SECONDS_PER (2), TEXTS.
+# Knobs: B (build dir), ROUNDS (3), ITERS (20000), SECONDS_PER (2), TEXTS,
+# PARTS (default "1 2 3": which of the three to run).
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -18,6 +22,8 @@ ROUNDS=${ROUNDS:-3}
 ITERS=${ITERS:-20000}
 SECONDS_PER=${SECONDS_PER:-2}
 TEXTS=${TEXTS:-tests/data/sentences.txt}
+PARTS=${PARTS:-"1 2 3 4"}
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 PY=/usr/bin/python3
 die() { echo "bench/ring_bench.sh: $*" >&2; exit 1; }
 for f in "$POLYCTL" "$POLYNETD" "$B/rel/libpolynet.a"; do [ -e "$f" ] || die "$f: build it first"; done
@@ -44,12 +50,15 @@ start() {	# polynetd args...
 }
 stop() { kill -TERM "$DP"; wait "$DP"; DP=; }
 
-echo "== 1. round trip, 1 client ($ROUNDS rounds of $ITERS)"
 start --workers 1
+if part 1; then
+echo "== 1. round trip, 1 client ($ROUNDS rounds of $ITERS)"
 for r in $(seq "$ROUNDS"); do
 	"$POLYCTL" bench --ring --socket "$SOCK" --iters "$ITERS" --json | tee -a "$RAW"
 done
+fi
 
+if part 2; then
 echo "== 2. throughput of empty jobs (1 worker)"
 "$T/dc" mkmodel empty "$T/empty.pnb"
 "$POLYCTL" load "$T/empty.pnb" --socket "$SOCK" >/dev/null || die "load empty"
@@ -65,16 +74,24 @@ for n in 1 8 64; do
 		tee -a "$RAW"
 	rm -f "$T"/tp*
 done
+"$POLYCTL" unload empty --socket "$SOCK" >/dev/null
+fi
 stop
 
-if [ -f "$PNB" ]; then
+if ! part 3; then
+	:
+elif [ -f "$PNB" ]; then
 	echo "== 3. USE lite, $(wc -l <"$TEXTS") texts per client, batches of 16"
 	lat() { sed -n 's/.*p50 \([0-9.]*\) us, p99 \([0-9.]*\) us, p99.9 \([0-9.]*\) us.*/\1 \2 \3/p' "$1"; }
 	# in process, one client, then 16 concurrent in-process clients
 	for n in 1 16; do
 		t0=$(date +%s.%N)
-		for i in $(seq "$n"); do "$POLYCTL" run "$PNB" --text-file "$TEXTS" >"$T/u$i" & done
-		wait
+		pids=()
+		for i in $(seq "$n"); do
+			"$POLYCTL" run "$PNB" --text-file "$TEXTS" >"$T/u$i" &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
 		t1=$(date +%s.%N)
 		cat "$T"/u* | sed -n 's/.*latency per batch p50 \([0-9.]*\) us, p99 \([0-9.]*\) us.*/\1 \2/p' >"$T/lat"
 		$PY - "$n" "$t0" "$t1" "$(wc -l <"$TEXTS")" "$T/lat" in_process <<'PY' | tee -a "$RAW"
@@ -93,10 +110,12 @@ PY
 	"$POLYCTL" run use-lite --socket "$SOCK" --text-file "$TEXTS" >/dev/null	# warm-up
 	for n in 1 16; do
 		t0=$(date +%s.%N)
+		pids=()
 		for i in $(seq "$n"); do
 			"$POLYCTL" run use-lite --socket "$SOCK" --text-file "$TEXTS" >"$T/u$i" &
+			pids+=($!)
 		done
-		wait
+		wait "${pids[@]}"
 		t1=$(date +%s.%N)
 		cat "$T"/u* | sed -n 's/.*latency per batch p50 \([0-9.]*\) us, p99 \([0-9.]*\) us.*/\1 \2/p' >"$T/lat"
 		$PY - "$n" "$t0" "$t1" "$(wc -l <"$TEXTS")" "$T/lat" polynetd <<'PY' | tee -a "$RAW"
@@ -121,17 +140,46 @@ else
 	echo "== 3. skipped: $PNB missing (make model)"
 fi
 
+if part 4 && [ "$(id -u)" -eq 0 ]; then
+	echo "== 4. fairness (8 tenants) and realtime isolation, 1 worker + 1 realtime worker"
+	chmod 755 "$T"
+	"$T/dc" mkmodel fixture "$T/fx.pnb"
+	start --workers 1 --rt-workers 1
+	chmod 666 "$SOCK"
+	"$POLYCTL" load "$T/fx.pnb" --socket "$SOCK" >/dev/null || die "load fixture"
+	pids=()
+	for u in $(seq 2001 2008); do
+		"$T/dc" saturate "$SOCK" fixture "$SECONDS_PER" 16 "$u" 2 >"$T/f$u" & pids+=($!)
+	done
+	wait "${pids[@]}"
+	cat "$T"/f2* | awk '{ s += $2; q += $2 * $2; n++ }
+		END { printf "{\"bench\":\"ring_fairness\",\"tenants\":%d,\"jobs\":%d,\"jain\":%.4f}\n", n, s, s * s / (n * q) }' |
+		tee -a "$RAW"
+	"$T/dc" rtlat "$SOCK" fixture "$SECONDS_PER" 1000 >"$T/rt_alone" || die "rtlat"
+	"$T/dc" saturate "$SOCK" fixture $((SECONDS_PER + 1)) 16 2100 2 >/dev/null & sp=$!
+	sleep 0.5
+	"$T/dc" rtlat "$SOCK" fixture "$SECONDS_PER" 1000 >"$T/rt_batch" || die "rtlat"
+	wait $sp
+	read -r a50 a99 a999 an ar <"$T/rt_alone"
+	read -r b50 b99 b999 bn br <"$T/rt_batch"
+	echo "{\"bench\":\"ring_isolation\",\"alone\":{\"p50_us\":$a50,\"p99_us\":$a99,\"p999_us\":$a999,\"n\":$an,\"refused\":$ar},\"with_batch\":{\"p50_us\":$b50,\"p99_us\":$b99,\"p999_us\":$b999,\"n\":$bn,\"refused\":$br},\"p99_ratio\":$(echo "$b99 $a99" | awk '{printf "%.3f", $1 / $2}')}" |
+		tee -a "$RAW"
+	stop
+fi
+
 $PY - "$RAW" <<'PY' >bench/results/ring.json
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ring = [r for r in rows if r.get("bench") == "ring"]
 med = lambda k, f: statistics.median(r[k][f] for r in ring)
 out = {"round_trip_us": {m: {f: med(m, f) for f in ("p50_us", "p99_us", "p999_us")}
-                         for m in ("polling", "sleeping", "unix_socket", "polling_nop")},
+                         for m in ("polling", "sleeping", "unix_socket", "polling_nop")} if ring else {},
        "rounds": len(ring),
-       "socket_over_polling_p50_median": statistics.median(r["socket_over_polling_p50"] for r in ring),
+       "socket_over_polling_p50_median": statistics.median(r["socket_over_polling_p50"] for r in ring) if ring else None,
        "throughput": [r for r in rows if r.get("bench") == "ring_throughput"],
-       "use_lite": [r for r in rows if r.get("bench", "").startswith("ring_use")]}
+       "use_lite": [r for r in rows if r.get("bench", "").startswith("ring_use")],
+       "fairness": [r for r in rows if r.get("bench") == "ring_fairness"],
+       "isolation": [r for r in rows if r.get("bench") == "ring_isolation"]}
 print(json.dumps(out, indent=1))
 PY
 echo "== summary (bench/results/ring.json)"

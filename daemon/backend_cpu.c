@@ -4,6 +4,9 @@
  * with its own executor per model (an executor is single-threaded and
  * plans its arena once), polling the submission rings while busy and
  * sleeping on the scheduler's condition when idle for idle_spin_us.
+ * Dedicated realtime workers (--rt-workers, pinned to the last cores) take
+ * only realtime jobs (pn_sched_pick_realtime) but drain the rings like the
+ * others, so a realtime job never waits for a busy worker to read it.
  *
  * A batch from the scheduler is a list of jobs for one model. Their ids
  * are copied from the arena into the worker's private buffer before they
@@ -32,7 +35,8 @@ struct worker {
 	struct pnd *d;
 	pthread_t thread;
 	uint32_t idx;
-	bool started;
+	int cpu, node;
+	bool started, rt;
 	unsigned models_gen;
 	struct pn_exec *ex[PND_MAX_MODELS];	/* by model slot */
 	struct pnd_model *exm[PND_MAX_MODELS];	/* the model each was planned for */
@@ -55,17 +59,31 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void pin(struct worker *w)
+/*
+ * Where worker w runs: general workers from CPU 0 up, realtime ones from the
+ * last CPU down; its node from libnuma. Called from the starting thread:
+ * libnuma fills its node masks lazily and not thread-safely.
+ */
+static void place(struct worker *w)
 {
 	int ncpu = numa_num_configured_cpus();
-	int cpu = ncpu > 0 ? (int)(w->idx % (uint32_t)ncpu) : 0;
+
+	if (ncpu <= 0)
+		ncpu = 1;
+	w->cpu = w->rt ? ncpu - 1 - (int)((w->idx - w->d->nworkers) % (uint32_t)ncpu) :
+		 (int)(w->idx % (uint32_t)ncpu);
+	w->node = numa_available() >= 0 ? numa_node_of_cpu(w->cpu) : -1;
+}
+
+static void pin(struct worker *w)
+{
 	cpu_set_t set;
 
 	/* libnuma: keep the worker's memory on its core's node */
-	if (numa_available() >= 0 && numa_node_of_cpu(cpu) >= 0)
-		numa_set_preferred(numa_node_of_cpu(cpu));
+	if (w->node >= 0)
+		numa_set_preferred(w->node);
 	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
+	CPU_SET(w->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
@@ -231,34 +249,58 @@ static void run_batch(struct worker *w, const struct pn_sched_batch *b)
 	run_group(w, m, jobs + start, b->n - start, b->n > 1);
 }
 
-/* One pick under the scheduler lock; runs what it got. Returns jobs run. */
-static uint32_t pick_and_run(struct worker *w, uint64_t *next)
+/* One pick; the caller holds sched_lock. */
+static int pick_locked(struct worker *w, uint64_t *next)
+{
+	if (w->rt) {
+		*next = PN_SCHED_NEVER;
+		return pn_sched_pick_realtime(w->d->sched, &w->b);
+	}
+	return pn_sched_pick(w->d->sched, pnd_now_ns(), &w->b, next);
+}
+
+/* Runs the picked batch w->b and completes it; called and returns unlocked. */
+static void run_picked(struct worker *w)
 {
 	struct pnd *d = w->d;
-	uint64_t t0, now = pnd_now_ns();
-	int n;
+	uint64_t t0 = pnd_now_ns();
 
-	pthread_mutex_lock(&d->sched_lock);
-	n = pn_sched_pick(d->sched, now, &w->b, next);
-	pthread_mutex_unlock(&d->sched_lock);
-	if (n <= 0)
-		return 0;
-	t0 = pnd_now_ns();
 	run_batch(w, &w->b);
 	pthread_mutex_lock(&d->sched_lock);
 	pn_sched_complete(d->sched, &w->b, pnd_now_ns() - t0);
 	/* a freed worker slot may let a sleeping one pick (realtime reserve) */
+	d->wake_gen++;
 	if (d->sleeping)
-		pthread_cond_signal(&d->sched_cond);
+		pthread_cond_broadcast(&d->sched_cond);
 	pthread_mutex_unlock(&d->sched_lock);
+}
+
+/* One pick under the scheduler lock; runs what it got. Returns jobs run. */
+static uint32_t pick_and_run(struct worker *w, uint64_t *next)
+{
+	struct pnd *d = w->d;
+	int n;
+
+	pthread_mutex_lock(&d->sched_lock);
+	n = pick_locked(w, next);
+	pthread_mutex_unlock(&d->sched_lock);
+	if (n <= 0)
+		return 0;
+	run_picked(w);
 	return (uint32_t)n;
 }
 
-/* Sleeps until a doorbell, a submit or the next batch deadline. */
+/*
+ * Sleeps until a doorbell, a submit or the next batch deadline. Every submit
+ * bumps wake_gen under sched_lock, and the last pick happens under that lock
+ * right before waiting: a job queued by another worker (or a doorbell) either
+ * is picked here or moves the generation, so it never waits for a sleeper.
+ */
 static void worker_sleep(struct worker *w, uint64_t next)
 {
 	struct pnd *d = w->d;
 	uint64_t gen;
+	int n;
 
 	pthread_mutex_lock(&d->sched_lock);
 	gen = d->wake_gen;
@@ -267,6 +309,13 @@ static void worker_sleep(struct worker *w, uint64_t next)
 	if (!pnd_sessions_prepare_sleep(d))
 		return;
 	pthread_mutex_lock(&d->sched_lock);
+	n = pick_locked(w, &next);
+	if (n > 0) {
+		pthread_mutex_unlock(&d->sched_lock);
+		pnd_sessions_clear_wakeup(d);
+		run_picked(w);
+		return;
+	}
 	while (d->wake_gen == gen && !atomic_load(&d->workers_stop)) {
 		d->sleeping++;
 		if (next == PN_SCHED_NEVER) {
@@ -351,17 +400,19 @@ static int cpu_start(struct pnd *d, struct pnd_backend **out, struct pn_err *e)
 	struct pnd_backend *b = calloc(1, sizeof(*b));
 
 	*out = NULL;
-	if (!b || !(b->w = calloc(d->nworkers, sizeof(*b->w)))) {
+	if (!b || !(b->w = calloc(d->nworkers + d->rt_workers, sizeof(*b->w)))) {
 		free(b);
 		return pn_errf(e, -ENOMEM, "workers: out of memory");
 	}
 	b->d = d;
-	b->n = d->nworkers;
+	b->n = d->nworkers + d->rt_workers;
 	for (uint32_t i = 0; i < b->n; i++) {
 		int r;
 
 		b->w[i].d = d;
 		b->w[i].idx = i;
+		b->w[i].rt = i >= d->nworkers;
+		place(&b->w[i]);
 		b->w[i].models_gen = atomic_load(&d->models_gen);
 		r = pthread_create(&b->w[i].thread, NULL, worker_main, &b->w[i]);
 		if (r) {

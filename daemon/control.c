@@ -17,9 +17,9 @@
 #include "proto.h"
 #include "stats.h"
 
-bool pnd_is_admin(const struct pnd *d, uint32_t uid)
+bool pnd_is_admin(struct pnd *d, uint32_t uid)
 {
-	return uid == 0 || uid == d->admin_uid;
+	return uid == 0 || uid == d->admin_uid || pnd_tenant(d, uid)->admin;
 }
 
 struct pnd_tenant *pnd_tenant(struct pnd *d, uint32_t uid)
@@ -70,7 +70,10 @@ static void on_hello(struct pnd *d, struct pnd_conn *c, const struct pn_msg_hdr 
 	};
 
 	snprintf(c->client, sizeof(c->client), "%s", q->client);
-	snprintf(rep.tenant, sizeof(rep.tenant), "uid:%u", c->uid);
+	if (pnd_tenant(d, c->uid)->name[0])
+		snprintf(rep.tenant, sizeof(rep.tenant), "%s", pnd_tenant(d, c->uid)->name);
+	else
+		snprintf(rep.tenant, sizeof(rep.tenant), "uid:%u", c->uid);
 	snprintf(rep.backend, sizeof(rep.backend), "%s", pnd_backend_cpu.name);
 	pn_proto_reply(c->fd, h->type, h->seq, 0, &rep, sizeof(rep), NULL, NULL, 0);
 }
@@ -166,6 +169,7 @@ static void on_stat(struct pnd *d, struct pnd_conn *c, const struct pn_msg_hdr *
 		pn_sched_tenant_stat(d->sched, t->uid, &st);
 		pthread_mutex_unlock(&d->sched_lock);
 		cJSON_AddNumberToObject(o, "uid", t->uid);
+		cJSON_AddStringToObject(o, "name", t->name);
 		cJSON_AddNumberToObject(o, "sessions", t->sessions);
 		cJSON_AddNumberToObject(o, "loads", (double)t->loads);
 		cJSON_AddNumberToObject(o, "weight", st.weight);

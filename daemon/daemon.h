@@ -114,13 +114,17 @@ struct pnd_tenant {
 	uint32_t uid;
 	uint32_t sessions;
 	uint64_t loads;
+	char name[32];			/* from the admin map, else "" */
+	bool admin;			/* from the admin map */
 };
 
 struct pnd {
 	/* configuration */
 	const char *socket_path;
+	const char *tenants_path;		/* --tenants, or NULL */
 	char state_prefix[32];		/* names this daemon's persistent regions */
 	uint32_t nworkers, idle_spin_us, max_batch;
+	uint32_t rt_workers;		/* dedicated realtime workers, beyond nworkers */
 	uint64_t batch_delay_ns;		/* dynamic batching: the most a job waits */
 	uint32_t admin_uid;
 	bool pin;
@@ -190,8 +194,11 @@ struct pnd_conn {
 };
 void pnd_control(struct pnd *d, struct pnd_conn *c, const void *buf, size_t n, int *fds,
 		 int nfds);
-bool pnd_is_admin(const struct pnd *d, uint32_t uid);
+bool pnd_is_admin(struct pnd *d, uint32_t uid);
 struct pnd_tenant *pnd_tenant(struct pnd *d, uint32_t uid);
+
+/* tenants.c: the admin map (--tenants FILE) */
+int pnd_tenants_load(struct pnd *d, const char *path, struct pn_err *e);
 
 /* models.c */
 struct pnd_load;

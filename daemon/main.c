@@ -2,9 +2,9 @@
 /*
  * polynetd - runs PolyNet models for many client processes.
  *
- *   polynetd [--socket PATH] [--foreground] [--workers N] [--idle-spin-us N]
+ *   polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] [--idle-spin-us N]
  *            [--max-batch N] [--batch-delay-us N] [--admin-uid UID]
- *            [--state NAME] [--no-pin]
+ *            [--tenants FILE] [--state NAME] [--no-pin]
  *
  * Prints "ready socket=PATH pid=N ..." on stdout once it accepts clients
  * (and READY=1 to $NOTIFY_SOCKET when set); SIGTERM or SIGINT: finishes
@@ -51,10 +51,10 @@ void pnd_log(const char *fmt, ...)
 static int usage(int rc)
 {
 	fprintf(rc ? stderr : stdout,
-		"usage: polynetd [--socket PATH] [--foreground] [--workers N] "
+		"usage: polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] "
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
 		"[--admin-uid UID] "
-		"[--state NAME] [--no-pin]\n");
+		"[--tenants FILE] [--state NAME] [--no-pin]\n");
 	return rc;
 }
 
@@ -87,11 +87,13 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "socket", required_argument, NULL, 's' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "rt-workers", required_argument, NULL, 'R' },
 		{ "idle-spin-us", required_argument, NULL, 'i' },
 		{ "max-batch", required_argument, NULL, 'b' },
 		{ "batch-delay-us", required_argument, NULL, 'd' },
 		{ "admin-uid", required_argument, NULL, 'a' },
 		{ "state", required_argument, NULL, 'S' },
+		{ "tenants", required_argument, NULL, 'T' },
 		{ "no-pin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -106,12 +108,16 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->max_batch = 16;
 	d->admin_uid = 0;
 	d->pin = true;
-	while ((c = getopt_long(argc, argv, "s:fw:i:b:d:a:S:Ph", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:Ph", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
 		case 'w':
 			if (parse_u32("--workers", optarg, 1, 256, &d->nworkers))
+				return 2;
+			break;
+		case 'R':
+			if (parse_u32("--rt-workers", optarg, 0, 64, &d->rt_workers))
 				return 2;
 			break;
 		case 'i':
@@ -137,6 +143,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		case 'S':
 			snprintf(d->state_prefix, sizeof(d->state_prefix), "%s", optarg);
 			break;
+		case 'T': d->tenants_path = optarg; break;
 		case 'P': d->pin = false; break;
 		case 'h': exit(usage(0));
 		default: return usage(2);
@@ -229,6 +236,7 @@ static int setup(struct pnd *d, struct pn_err *e)
 	pthread_condattr_destroy(&ca);
 	pn_sched_config_default(&sc);
 	sc.nworkers = d->nworkers;
+	sc.rt_workers = d->rt_workers;
 	sc.max_models = 1024;	/* the scheduler never reuses a model slot */
 	sc.default_max_delay_ns = d->batch_delay_ns;
 	sc.default_max_batch = d->max_batch < PN_SCHED_BATCH_MAX ? d->max_batch :
@@ -236,7 +244,9 @@ static int setup(struct pnd *d, struct pn_err *e)
 	d->sched = pn_sched_create(&sc, e);
 	if (!d->sched)
 		return -EINVAL;
-	r = pnd_models_init(d, e);
+	r = d->tenants_path ? pnd_tenants_load(d, d->tenants_path, e) : 0;
+	if (!r)
+		r = pnd_models_init(d, e);
 	if (!r)
 		r = listen_on(d, e);
 	return r;
@@ -262,8 +272,9 @@ int main(int argc, char **argv)
 	}
 	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
 		nmodels += d.models[i] != NULL;
-	printf("ready socket=%s pid=%d workers=%u backend=%s models=%u\n", d.socket_path,
-	       (int)getpid(), d.nworkers, pnd_backend_cpu.name, nmodels);
+	printf("ready socket=%s pid=%d workers=%u rt_workers=%u backend=%s models=%u\n",
+	       d.socket_path, (int)getpid(), d.nworkers, d.rt_workers, pnd_backend_cpu.name,
+	       nmodels);
 	fflush(stdout);
 	notify_ready();
 	r = pnd_loop_run(&d, &e);

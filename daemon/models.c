@@ -350,7 +350,8 @@ int pnd_load_start(struct pnd *d, struct pnd_conn *c, uint32_t seq,
 	void *map;
 	int r;
 
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct pnb_header))
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)sizeof(struct pnb_header))
 		return pn_errf(e, -EINVAL, "%s: not a regular file of at least %zu bytes",
 			       req->path, sizeof(struct pnb_header));
 	l = calloc(1, sizeof(*l));

@@ -345,8 +345,12 @@ static int handle_sqe(struct pnd *d, struct pnd_session *s, const struct pn_sqe 
 	};
 	pthread_mutex_lock(&d->sched_lock);
 	r = pn_sched_submit(d->sched, &jd, j->t_submit_ns);
-	if (!r && d->sleeping)
-		pthread_cond_signal(&d->sched_cond);
+	if (!r) {
+		/* every submit moves the generation: backend_cpu.c's worker_sleep */
+		d->wake_gen++;
+		if (d->sleeping)
+			pthread_cond_broadcast(&d->sched_cond);
+	}
 	pthread_mutex_unlock(&d->sched_lock);
 	if (!r) {
 		atomic_fetch_add(&pnd_submits, 1);

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!pn_proto_check(buf, size, 0, &h, &body, &n, &e) && n > sizeof(buf))
 		__builtin_trap();
 	if (!pn_proto_check(buf, size, 1, &h, &body, &n, &e) &&
-	    (n < sizeof(struct pn_reply) || (const uint8_t *)body + n != (const uint8_t *)buf + size))
+	    (n < sizeof(struct pn_reply) ||
+	     (const uint8_t *)body + n != (const uint8_t *)buf + size))
 		__builtin_trap();
 	return 0;
 }

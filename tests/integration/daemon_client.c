@@ -11,6 +11,9 @@
  *   daemon_client malformed SOCK MODEL
  *   daemon_client tenant SOCK MODEL UID
  *   daemon_client throughput SOCK MODEL SECONDS DEPTH
+ *   daemon_client api SOCK MODEL        (io_uring waits, cancel)
+ *   daemon_client saturate SOCK MODEL SECONDS DEPTH UID PRIO   (prints jobs done)
+ *   daemon_client rtlat SOCK MODEL SECONDS PERIOD_US   (prints p50 p99 p99.9 n refused)
  *
  * Exit 0 when the checked behaviour holds, 1 with one line on stderr when not.
  */
@@ -24,8 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "client.h"
 #include "exec.h"
+#include "stats.h"
 #include "fixture_model.h"
 #include "proto.h"
 
@@ -256,7 +262,8 @@ static void flood(const char *sock, const char *model, uint32_t jobs)
 		usleep(200);
 		while ((r = pn_poll(k.s, &cqe)) == 0) {
 			if (cqe.user_data >= jobs || seen[cqe.user_data]++)
-				FAIL("CQE %llu: unknown or twice", (unsigned long long)cqe.user_data);
+				FAIL("CQE %llu: unknown or twice",
+				     (unsigned long long)cqe.user_data);
 			if (cqe.res)
 				FAIL("job %llu: %s", (unsigned long long)cqe.user_data,
 				     pn_strerror(cqe.res));
@@ -264,7 +271,8 @@ static void flood(const char *sock, const char *model, uint32_t jobs)
 		}
 		if (done < sent && pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 0) == 0) {
 			if (cqe.user_data >= jobs || seen[cqe.user_data]++)
-				FAIL("CQE %llu: unknown or twice", (unsigned long long)cqe.user_data);
+				FAIL("CQE %llu: unknown or twice",
+				     (unsigned long long)cqe.user_data);
 			done++;
 		}
 	}
@@ -455,7 +463,129 @@ static void tenant(const char *sock, const char *model, uint32_t uid)
 	if ((r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe)))
 		FAIL("run as uid %u: %s", uid, pn_strerror(r));
 	close_all(&k);
-	printf("tenant: ok\n");
+	printf("tenant: ok (the daemon calls uid %u '%s')\n", uid, pn_client_hello(k.c)->tenant);
+}
+
+/*
+ * The rest of the client API: PN_WAIT_URING, pn_prep_wait_sqe on the
+ * application's own io_uring next to a timer, and pn_cancel (consistent
+ * outcome: a cancelled job says -ECANCELED and its cancel 0, or the job ran
+ * and its cancel says -EBUSY/-ENOENT; one CQE per SQE either way).
+ */
+static void api(const char *sock, const char *model)
+{
+	struct io_uring ring;
+	struct conn k;
+	struct pn_sqe q;
+	struct pn_cqe cqe;
+	int r, seen_ring = 0;
+
+	open_all(&k, sock, model, 32, 32);
+	for (int i = 0; i < 50; i++) {
+		tiny_sqe(&k, &q, (uint64_t)i);
+		if ((r = pn_run(k.s, &q, PN_WAIT_URING, &cqe)))
+			FAIL("PN_WAIT_URING job %d: %s", i, pn_strerror(r));
+	}
+	if (io_uring_queue_init(8, &ring, 0))
+		FAIL("io_uring_queue_init");
+	for (int i = 0; i < 50; i++) {
+		struct io_uring_cqe *c;
+		struct __kernel_timespec ts = { .tv_sec = 5 };
+		struct io_uring_sqe *t;
+
+		/* the wait first, then the job: the read cannot find it done already */
+		r = pn_prep_wait_sqe(&ring, k.s, 0xc0ffee);
+		if (r < 0)
+			FAIL("pn_prep_wait_sqe: %d", r);
+		tiny_sqe(&k, &q, 1000 + (uint64_t)i);
+		if (pn_submit(k.s, &q))
+			FAIL("submit");
+		for (int tries = 0;; tries++) {
+			if (tries > 100)
+				FAIL("the CQE never came behind the io_uring read");
+			if (r == 0) {
+				/* the application's other I/O: a timeout that must not fire first */
+				t = io_uring_get_sqe(&ring);
+				io_uring_prep_timeout(t, &ts, 0, 0);
+				io_uring_sqe_set_data64(t, 0x7);
+				io_uring_submit(&ring);
+				if (io_uring_wait_cqe(&ring, &c) || c->user_data != 0xc0ffee)
+					FAIL("io_uring: expected the completion read first");
+				io_uring_cqe_seen(&ring, c);
+				seen_ring++;
+				t = io_uring_get_sqe(&ring);
+				io_uring_prep_timeout_remove(t, 0x7, 0);
+				io_uring_submit(&ring);
+				while (io_uring_wait_cqe(&ring, &c) == 0) {
+					uint64_t ud = c->user_data;
+
+					io_uring_cqe_seen(&ring, c);
+					if (ud == 0x7)
+						break;
+				}
+			}
+			if (pn_poll(k.s, &cqe) == 0)
+				break;
+			/* a stale wakeup (an earlier eventfd count): prepare again */
+			r = pn_prep_wait_sqe(&ring, k.s, 0xc0ffee);
+			if (r < 0)
+				FAIL("pn_prep_wait_sqe: %d", r);
+		}
+		if (cqe.user_data != 1000 + (uint64_t)i || cqe.res)
+			FAIL("the CQE behind the io_uring read: 0x%llx res %d",
+			     (unsigned long long)cqe.user_data, cqe.res);
+	}
+	io_uring_queue_exit(&ring);
+	if (!seen_ring)
+		FAIL("the completion eventfd was never read through io_uring");
+	/* cancel: 16 jobs, then cancel the last one */
+	for (int i = 0; i < 16; i++) {
+		tiny_sqe(&k, &q, 2000 + (uint64_t)i);
+		if (pn_submit(k.s, &q))
+			FAIL("submit");
+	}
+	if (pn_cancel(k.s, 2015, 3000))
+		FAIL("cancel submit");
+	int job_res = 1, cancel_res = 1;
+
+	for (int n = 0; n < 17; n++) {
+		if ((r = pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 5000)))
+			FAIL("wait: %s", pn_strerror(r));
+		if (cqe.user_data == 2015)
+			job_res = cqe.res;
+		else if (cqe.user_data == 3000)
+			cancel_res = cqe.res;
+	}
+	if (pn_poll(k.s, &cqe) != -EAGAIN || job_res == 1 || cancel_res == 1)
+		FAIL("cancel: missing or extra CQEs");
+	if (!(cancel_res == 0 && job_res == -ECANCELED) &&
+	    !((cancel_res == -EBUSY || cancel_res == -ENOENT) && job_res == 0))
+		FAIL("cancel %d with job %d: inconsistent", cancel_res, job_res);
+	/* realtime: a deadline that can be met runs, one already past is refused */
+	{
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		tiny_sqe(&k, &q, 4000);
+		q.prio = PN_PRIO_REALTIME;
+		q.deadline_ns = now + 2000000000ull;
+		if ((r = pn_run(k.s, &q, PN_WAIT_SPIN, &cqe)))
+			FAIL("realtime job with 2 s of slack: %s", pn_strerror(r));
+		tiny_sqe(&k, &q, 4001);
+		q.prio = PN_PRIO_REALTIME;
+		q.deadline_ns = now - 1000;
+		if ((r = pn_run(k.s, &q, PN_WAIT_SPIN, &cqe)) != -ETIME)
+			FAIL("realtime job past its deadline: %d, expected -ETIME", r);
+		tiny_sqe(&k, &q, 4002);
+		q.prio = PN_PRIO_REALTIME;	/* no deadline */
+		if ((r = pn_run(k.s, &q, PN_WAIT_SPIN, &cqe)) != -EINVAL)
+			FAIL("realtime job without a deadline: %d, expected -EINVAL", r);
+	}
+	printf("api: io_uring waits %d, cancel %s\n", seen_ring,
+	       cancel_res == 0 ? "took the queued job" : "came after the job ran");
+	close_all(&k);
 }
 
 /* Jobs completed in SECONDS with DEPTH in flight (spinning): one line. */
@@ -487,6 +617,94 @@ static void throughput(const char *sock, const char *model, double secs, uint32_
 	close_all(&k);
 }
 
+/* A full-length job of the model (batch 1, T = max_tokens) at arena offset 0. */
+static void full_sqe(struct conn *k, struct pn_sqe *q, uint64_t ud, uint8_t prio)
+{
+	int32_t *in = (int32_t *)k->arena;
+	uint32_t T = k->d->max_tokens;
+
+	for (uint32_t t = 0; t < T; t++)
+		in[t] = (int32_t)(t % k->d->vocab);
+	in[T] = T;
+	pn_sqe_run(q, k->d->id, 0, 1, T, 8192, k->d->out_width * 4 *
+		   (k->d->out_layout == PNB_LAYOUT_TOKENS ? T : 1), ud);
+	q->prio = prio;
+}
+
+/* Keeps DEPTH full-length jobs of class PRIO in flight for SECONDS as UID. */
+static void saturate(const char *sock, const char *model, double secs, uint32_t depth,
+		     uint32_t uid, uint32_t prio)
+{
+	struct conn k;
+	uint64_t sent = 0, done = 0;
+	double t0;
+
+	if (uid != getuid() && (setgid(uid) || setuid(uid)))
+		FAIL("setuid %u: %s", uid, strerror(errno));
+	open_all(&k, sock, model, 64, 64);
+	t0 = now_s();
+	while (now_s() - t0 < secs) {
+		struct pn_sqe q;
+		struct pn_cqe cqe;
+
+		while (sent - done < depth) {
+			full_sqe(&k, &q, sent, (uint8_t)prio);
+			if (pn_submit(k.s, &q))
+				break;
+			sent++;
+		}
+		int r = pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 5000);
+
+		if (r)
+			FAIL("wait after %llu jobs: %s", (unsigned long long)done, pn_strerror(r));
+		if (cqe.res)
+			FAIL("job: %s", pn_strerror(cqe.res));
+		done++;
+	}
+	printf("%u %llu\n", uid, (unsigned long long)done);
+	fflush(stdout);
+	/* leave without draining: the daemon reaps what is still queued */
+	_exit(0);
+}
+
+/* Realtime full-length jobs every PERIOD_US (deadline 50 ms), round trips. */
+static void rtlat(const char *sock, const char *model, double secs, uint32_t period_us)
+{
+	struct pn_stats st;
+	struct conn k;
+	double t0 = now_s();
+	uint64_t ud = 0, refused = 0;
+
+	open_all(&k, sock, model, 8, 8);
+	pn_stats_init(&st, 1 << 16);
+	while (now_s() - t0 < secs) {
+		struct pn_sqe q;
+		struct pn_cqe cqe;
+		struct timespec ts;
+		double a, b;
+		int r;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		full_sqe(&k, &q, ud++, PN_PRIO_REALTIME);
+		q.deadline_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+				50000000ull;
+		a = now_s();
+		r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe);
+		b = now_s();
+		if (r == -ETIME)
+			refused++;	/* admission said no at once: not a latency */
+		else if (r)
+			FAIL("realtime job: %s", pn_strerror(r));
+		else
+			pn_stats_add(&st, (b - a) * 1e6);
+		usleep(period_us);
+	}
+	printf("%.1f %.1f %.1f %zu %llu\n", pn_stats_pct(&st, 50), pn_stats_pct(&st, 99),
+	       pn_stats_pct(&st, 99.9), st.n, (unsigned long long)refused);
+	pn_stats_free(&st);
+	close_all(&k);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "mkmodel"))
@@ -504,6 +722,13 @@ int main(int argc, char **argv)
 		malformed(argv[2], argv[3]);
 	else if (argc == 5 && !strcmp(argv[1], "tenant"))
 		tenant(argv[2], argv[3], (uint32_t)atoi(argv[4]));
+	else if (argc == 8 && !strcmp(argv[1], "saturate"))
+		saturate(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]),
+			 (uint32_t)atoi(argv[6]), (uint32_t)atoi(argv[7]));
+	else if (argc == 6 && !strcmp(argv[1], "rtlat"))
+		rtlat(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
+	else if (argc == 4 && !strcmp(argv[1], "api"))
+		api(argv[2], argv[3]);
 	else if (argc == 6 && !strcmp(argv[1], "throughput"))
 		throughput(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
 	else

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 
 "$DC" mkmodel fixture "$T/fx.pnb" || fail "mkmodel fixture"
 "$DC" mkmodel empty "$T/empty.pnb" || fail "mkmodel empty"
-start_daemon
+start_daemon --workers 2	# two workers: concurrent drains and completions
 pctl load "$T/fx.pnb" >/dev/null || fail "load fixture"
 pctl load "$T/empty.pnb" >/dev/null || fail "load empty"
 

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/../.."
 
 "$DC" mkmodel fixture "$T/fx.pnb" || fail "mkmodel fixture"
 "$DC" mkmodel empty "$T/empty.pnb" || fail "mkmodel empty"
-start_daemon
+# the admin map names uid 65534 and gives it weight 2 and quotas
+printf '# uid name weight max_inflight max_arena_mb\n65534 guest 2 64 16\n' >"$T/tenants"
+start_daemon --rt-workers 1 --tenants "$T/tenants"	# realtime jobs of the api check: the rt worker
 pctl load "$T/fx.pnb" >/dev/null || fail "load fixture"
 pctl load "$T/empty.pnb" >/dev/null || fail "load empty"
 
@@ -17,9 +19,17 @@ pctl load "$T/empty.pnb" >/dev/null || fail "load empty"
 good=$!
 CLIENT_PIDS=$good
 "$DC" malformed "$SOCK" empty || fail "malformed messages"
+"$DC" api "$SOCK" empty || fail "client API (io_uring wait, cancel)"
 if [ "$(id -u)" -eq 0 ]; then
 	chmod 755 "$T"
-	"$DC" tenant "$SOCK" empty 65534 || fail "tenant isolation"
+	"$DC" tenant "$SOCK" empty 65534 >"$T/tenant.log" || fail "tenant isolation: $(cat "$T/tenant.log")"
+	cat "$T/tenant.log"
+	grep -q "uid 65534 'guest'" "$T/tenant.log" || fail "the admin map's name was not used"
+	pctl stat --json | /usr/bin/python3 -c '
+import json, sys
+t = {x["uid"]: x for x in json.load(sys.stdin)["tenants"]}
+assert t[65534]["name"] == "guest" and t[65534]["weight"] == 2, t[65534]
+assert t[65534]["completed"] >= 1, t[65534]' || fail "stat of the mapped tenant"
 else
 	echo "note: not root, the second-tenant check was not run"
 fi
