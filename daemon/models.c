@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "model_buf.h"
+#include "model.h"
 
 #define INDEX_MAGIC	0x58444e50u	/* "PNDX" */
 #define INDEX_VERSION	1u

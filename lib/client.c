@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "model_buf.h"
+#include "model.h"
 #include "proto.h"
 #include "ring.h"
 

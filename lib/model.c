@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* model.c - open a .pnb as a runnable model: file, graph, tokenizer. */
+/*
+ * model.c - open a .pnb as a runnable model: file, graph, tokenizer; from a
+ * path (mapped here) or from bytes already in memory (a shared region that
+ * polynetd or its client mapped).
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +16,40 @@ static int open_tokenizer(struct pn_model *m, struct pn_err *err)
 {
 	const struct pnb_file *f = &m->file;
 	const struct pnb_header *h = f->hdr;
-	const struct pnb_tensor *pieces, *scores;
 
 	if (h->tokenizer == PNB_TOKENIZER_NONE)
 		return 0;
-	pieces = &f->tensors[h->tok_pieces];
-	scores = &f->tensors[h->tok_scores];
-	return pn_tok_new(pnb_tensor_data(f, h->tok_pieces), pieces->size,
+	return pn_tok_new(pnb_tensor_data(f, h->tok_pieces), f->tensors[h->tok_pieces].size,
 			  pnb_tensor_data(f, h->tok_scores),
-			  (uint32_t)pnb_tensor_elems(scores), &m->tok, err);
+			  (uint32_t)pnb_tensor_elems(&f->tensors[h->tok_scores]), &m->tok, err);
+}
+
+/* m->file is open: build the rest, or close m and return the error. */
+static int model_finish(struct pn_model *m, struct pn_model **out, struct pn_err *err)
+{
+	const struct pnb_header *h = m->file.hdr;
+	int r;
+
+	r = pn_graph_build(&m->file, &m->graph, err);
+	if (!r)
+		r = open_tokenizer(m, err);
+	if (!r && h->max_tokens == 0)
+		r = pn_errf(err, -EINVAL, "%s: header max_tokens is 0, expected >= 1",
+			    m->file.path);
+	if (r) {
+		pn_model_close(m);
+		return r;
+	}
+	m->out_width = m->file.values[h->output].width;
+	m->out_layout = m->file.values[h->output].layout;
+	m->max_tokens = h->max_tokens;
+	*out = m;
+	return 0;
 }
 
 int pn_model_open(const char *path, struct pn_model **out, struct pn_err *err)
 {
 	struct pn_model *m;
-	const struct pnb_value *ov;
 	int r;
 
 	*out = NULL;
@@ -38,22 +61,30 @@ int pn_model_open(const char *path, struct pn_model **out, struct pn_err *err)
 		free(m);
 		return r;
 	}
-	r = pn_graph_build(&m->file, &m->graph, err);
-	if (!r)
-		r = open_tokenizer(m, err);
-	if (!r && m->file.hdr->max_tokens == 0)
-		r = pn_errf(err, -EINVAL, "%s: header max_tokens is 0, expected "
-			    ">= 1", path);
+	return model_finish(m, out, err);
+}
+
+int pn_model_open_buf(const void *buf, size_t size, const char *what,
+		      struct pn_model **out, struct pn_err *err)
+{
+	struct pn_model *m;
+	int r;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return pn_errf(err, -ENOMEM, "out of memory");
+	r = pnb_open_mem(buf, size, what, &m->file, err);
 	if (r) {
-		pn_model_close(m);
+		free(m);
 		return r;
 	}
-	ov = &m->file.values[m->file.hdr->output];
-	m->out_width = ov->width;
-	m->out_layout = ov->layout;
-	m->max_tokens = m->file.hdr->max_tokens;
-	*out = m;
-	return 0;
+	return model_finish(m, out, err);
+}
+
+uint32_t pn_model_vocab(const struct pn_model *m)
+{
+	return m->graph->vocab_size;
 }
 
 void pn_model_close(struct pn_model *m)

@@ -6,6 +6,7 @@
 #ifndef PN_MODEL_H
 #define PN_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pn_err.h"
@@ -24,6 +25,15 @@ struct pn_model {
 };
 
 int pn_model_open(const char *path, struct pn_model **out, struct pn_err *err);
+/*
+ * The same over bytes already in memory (a shared region mapped by polynetd
+ * or its client): validated in place; buf must outlive the model, and
+ * pn_model_close leaves it alone. what names it in errors.
+ */
+int pn_model_open_buf(const void *buf, size_t size, const char *what,
+		      struct pn_model **out, struct pn_err *err);
+/* Rows of the embedding table: token ids must be below it. */
+uint32_t pn_model_vocab(const struct pn_model *m);
 void pn_model_close(struct pn_model *m);
 
 #endif /* PN_MODEL_H */
