@@ -14,6 +14,7 @@
 
 #include "arena.h"
 #include "cpu/kernels.h"
+#include "cpu/packed.h"
 #include "exec.h"
 #include "cpu/poly.h"
 #include "graph.h"
@@ -22,6 +23,7 @@ struct pn_exec {
 	const struct pn_model *m;
 	const struct pn_graph *g;
 	struct pn_pool *pool;
+	struct pn_packed_ctx *pk;	/* small-batch GEMMs; NULL with a pool */
 	uint32_t max_batch, max_tokens;
 	struct pn_arena_plan plan;
 	uint8_t *arena;
@@ -162,6 +164,9 @@ int pn_exec_new(const struct pn_model *m, uint32_t max_batch,
 					    pn_pool_size(pool)) * sizeof(float));
 	x->ids = alloc64(ids_n * sizeof(int32_t));
 	x->times = calloc(g->n_nodes + 1, sizeof(*x->times));
+	/* Packed GEMMs run on the calling thread: for a one-thread executor. */
+	if (pn_pool_size(pool) == 1)
+		x->pk = pn_packed_ctx_new();	/* NULL: sgemm throughout */
 	if (!x->arena || !x->scratch || !x->ids || !x->times) {
 		size_t total = x->plan.total;
 
@@ -183,6 +188,7 @@ void pn_exec_free(struct pn_exec *x)
 	if (!x)
 		return;
 	pn_arena_plan_free(&x->plan);
+	pn_packed_ctx_free(x->pk);
 	free(x->arena);
 	free(x->scratch);
 	free(x->ids);
@@ -273,8 +279,10 @@ static void run_node(struct pn_exec *x, const struct pn_gnode *n,
 		pn_rmsnorm(in0, rows, n->d_in, n->w[0], n->fattr[0], y);
 		break;
 	case PNB_OP_LINEAR:
-		pn_linear(x->pool, in0, rows, n->d_in, n->w[0], n->w[1],
-			  n->d_out, (uint32_t)n->iattr[0], y);
+		if (pn_packed_linear(x->pk, n->packed[0], rows, in0, n->w[1],
+				     (uint32_t)n->iattr[0], y))
+			pn_linear(x->pool, in0, rows, n->d_in, n->w[0], n->w[1],
+				  n->d_out, (uint32_t)n->iattr[0], y);
 		break;
 	case PNB_OP_ACT:
 		memcpy(y, in0, (size_t)rows * n->d_in * sizeof(float));
@@ -284,6 +292,12 @@ static void run_node(struct pn_exec *x, const struct pn_gnode *n,
 		pn_add(in0, val(x, n->in[1]), y, (size_t)rows * n->d_in);
 		break;
 	case PNB_OP_FFN:
+		/* small batches: both GEMMs on packed weights, hidden in scratch */
+		if (!pn_packed_linear(x->pk, n->packed[0], rows, in0, n->w[1],
+				      (uint32_t)n->iattr[0], x->scratch) &&
+		    !pn_packed_linear(x->pk, n->packed[1], rows, x->scratch, n->w[3],
+				      PNB_ACT_NONE, y))
+			break;
 		pn_ffn(x->pool, in0, rows, n->d_in, n->ff, n->iattr[1],
 		       (uint32_t)n->iattr[0], n->w[0], n->w[1], n->w[2], n->w[3],
 		       y, x->scratch);

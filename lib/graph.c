@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/packed.h"
 #include "graph.h"
 
 struct build {
@@ -451,6 +452,20 @@ static int build_node(struct build *b)
 	return node_err(b, "op %u is not implemented by the CPU backend", n->op);
 }
 
+/*
+ * Weights of the GEMMs that small batches run through packed.h: a copy in
+ * oneDNN's layout, made once per model. A failure only costs the fast path.
+ */
+static void pack_weights(struct pn_gnode *n)
+{
+	if (n->op == PNB_OP_LINEAR) {
+		n->packed[0] = pn_packed_w_new(n->w[0], n->d_in, n->d_out);
+	} else if (n->op == PNB_OP_FFN && !n->iattr[1]) {
+		n->packed[0] = pn_packed_w_new(n->w[0], n->d_in, n->ff);
+		n->packed[1] = pn_packed_w_new(n->w[2], n->ff, n->d_in);
+	}
+}
+
 int pn_graph_build(const struct pnb_file *f, struct pn_graph **out,
 		   struct pn_err *err)
 {
@@ -496,6 +511,8 @@ int pn_graph_build(const struct pnb_file *f, struct pn_graph **out,
 		for (uint32_t k = 0; k < n->n_in; k++)
 			g->last_use[n->in[k]] = i;
 		r = build_node(&b);
+		if (!r)
+			pack_weights(n);
 		if (!r && n->op == PNB_OP_EMBED && !g->vocab_size)
 			g->vocab_size = (uint32_t)f->tensors[pn->w[0]].shape[0];
 	}
@@ -519,8 +536,11 @@ void pn_graph_free(struct pn_graph *g)
 {
 	if (!g)
 		return;
-	for (uint32_t i = 0; g->nodes && i < g->n_nodes; i++)
+	for (uint32_t i = 0; g->nodes && i < g->n_nodes; i++) {
 		free(g->nodes[i].pos_table);
+		pn_packed_w_free(g->nodes[i].packed[0]);
+		pn_packed_w_free(g->nodes[i].packed[1]);
+	}
 	free(g->nodes);
 	free(g->last_use);
 	free(g);

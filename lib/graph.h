@@ -13,6 +13,8 @@
 #include "pn_err.h"
 #include "pnb.h"
 
+struct pn_packed_w;
+
 struct pn_gnode {
 	uint32_t op;			/* enum pnb_op */
 	uint32_t index;			/* in the file's node table */
@@ -27,6 +29,9 @@ struct pn_gnode {
 	float fattr[PNB_NODE_MAX_ATTR];
 	double flops_per_row;		/* excluding attention's T^2 term */
 	float *pos_table;		/* EMBED with sincos: [max_tokens, D], owned */
+	/* LINEAR: W; FFN (plain): W1, W2, packed once for small batches
+	 * (lib/cpu/packed.h); NULL where oneDNN offers no packed layout. */
+	struct pn_packed_w *packed[2];
 };
 
 struct pn_graph {

@@ -17,7 +17,7 @@
 
 static _Thread_local int omp_single;
 
-static void one_omp_thread(void)
+void pn_gemm_one_thread(void)
 {
 	if (!omp_single) {
 		omp_set_num_threads(1);
@@ -52,7 +52,7 @@ static void sgemm(char tb, uint32_t M, uint32_t N, uint32_t K, const float *A,
 		scale_c(M, N, beta, C, ldc);
 		return;
 	}
-	one_omp_thread();
+	pn_gemm_one_thread();
 	st = dnnl_sgemm('N', tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 	/* Only bad arguments fail, i.e. a caller's bug (ld < row width). */
 	PN_ASSERT(st == dnnl_success);

@@ -22,6 +22,8 @@
 /* C[M,N] = A[M,K] B[K,N] + beta * C, leading dimensions in elements (oneDNN). */
 void pn_gemm(uint32_t M, uint32_t N, uint32_t K, const float *A, uint32_t lda,
 	     const float *B, uint32_t ldb, float beta, float *C, uint32_t ldc);
+/* Holds the calling thread to one OpenMP thread for oneDNN (once per thread). */
+void pn_gemm_one_thread(void);
 /* Same with B transposed: C = A B^T + beta C, B stored [N,K]. */
 void pn_gemm_bt(uint32_t M, uint32_t N, uint32_t K, const float *A, uint32_t lda,
 		const float *B, uint32_t ldb, float beta, float *C, uint32_t ldc);

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+/*
+ * packed.c - oneDNN matmul on weights packed once (packed.h says why).
+ *
+ * Packing asks oneDNN for the layout it wants at PACK_ROWS rows and
+ * reorders the weights into it. A primitive for another row count is used
+ * only if it wants the very same layout (checked, never assumed).
+ * Scratchpads are user-managed so that no two executors, whose primitives
+ * oneDNN's cache may back by one implementation, ever share one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "cpu/kernels.h"
+#include "cpu/packed.h"
+
+#define PACK_ROWS 16
+#define MAX_PRIMS 256		/* (weights, rows) pairs per executor */
+
+struct pn_packed_w {
+	uint32_t K, N;
+	dnnl_memory_desc_t md;		/* the packed layout */
+	void *data;
+};
+
+struct prim {
+	const struct pn_packed_w *w;
+	uint32_t M;
+	dnnl_primitive_t p;		/* NULL: this pair falls back to sgemm */
+	dnnl_memory_t src, wei, dst, pad;
+};
+
+struct pn_packed_ctx {
+	dnnl_engine_t eng;
+	dnnl_stream_t st;
+	struct prim prims[MAX_PRIMS];
+	uint32_t n;
+	void *scratch;
+	size_t scratch_size;
+};
+
+static dnnl_engine_t shared_engine(void)
+{
+	static dnnl_engine_t eng;	/* created once, kept: engines are cheap but global */
+
+	if (!eng && dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success)
+		eng = NULL;
+	return eng;
+}
+
+/* The matmul [M,K] x [K,N] descriptor with weights in layout wmd. */
+static int matmul_pd(dnnl_engine_t eng, uint32_t M, uint32_t K, uint32_t N,
+		     const dnnl_memory_desc_t *wmd, dnnl_primitive_desc_t *pd)
+{
+	dnnl_memory_desc_t a, c;
+	dnnl_dims_t ad = { M, K }, cd = { M, N };
+	dnnl_matmul_desc_t md;
+	dnnl_primitive_attr_t attr;
+	int ok;
+
+	if (dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_f32, dnnl_ab) ||
+	    dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab) ||
+	    dnnl_matmul_desc_init(&md, &a, wmd, NULL, &c) ||
+	    dnnl_primitive_attr_create(&attr))
+		return -1;
+	ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) &&
+	     !dnnl_primitive_desc_create(pd, &md, attr, eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	return ok ? 0 : -1;
+}
+
+struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N)
+{
+	dnnl_engine_t eng = shared_engine();
+	struct pn_packed_w *w = NULL;
+	dnnl_memory_desc_t plain, any;
+	dnnl_dims_t wd = { K, N };
+	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+	dnnl_primitive_t reorder = NULL;
+	dnnl_memory_t from = NULL, to = NULL;
+	dnnl_stream_t st = NULL;
+	int ok = 0;
+
+	if (!eng || dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_f32, dnnl_ab) ||
+	    dnnl_memory_desc_init_by_tag(&any, 2, wd, dnnl_f32, dnnl_format_tag_any) ||
+	    matmul_pd(eng, PACK_ROWS, K, N, &any, &pd))
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		goto out;
+	w->K = K;
+	w->N = N;
+	w->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	if (posix_memalign(&w->data, 64, dnnl_memory_desc_get_size(&w->md)))
+		goto out;
+	/* reorder the plain weights into the packed layout, once */
+	ok = !dnnl_memory_create(&from, &plain, eng, (void *)W) &&
+	     !dnnl_memory_create(&to, &w->md, eng, w->data) &&
+	     !dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, &w->md, eng, NULL) &&
+	     !dnnl_primitive_create(&reorder, rpd) &&
+	     !dnnl_stream_create(&st, eng, dnnl_stream_default_flags);
+	if (ok) {
+		dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
+
+		pn_gemm_one_thread();
+		ok = !dnnl_primitive_execute(reorder, st, 2, args) && !dnnl_stream_wait(st);
+	}
+out:
+	if (st)
+		dnnl_stream_destroy(st);
+	if (reorder)
+		dnnl_primitive_destroy(reorder);
+	if (rpd)
+		dnnl_primitive_desc_destroy(rpd);
+	if (from)
+		dnnl_memory_destroy(from);
+	if (to)
+		dnnl_memory_destroy(to);
+	dnnl_primitive_desc_destroy(pd);
+	if (!ok) {
+		pn_packed_w_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void pn_packed_w_free(struct pn_packed_w *w)
+{
+	if (!w)
+		return;
+	free(w->data);
+	free(w);
+}
+
+struct pn_packed_ctx *pn_packed_ctx_new(void)
+{
+	struct pn_packed_ctx *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->eng = shared_engine();
+	if (!c->eng || dnnl_stream_create(&c->st, c->eng, dnnl_stream_default_flags)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void prim_destroy(struct prim *p)
+{
+	if (p->p)
+		dnnl_primitive_destroy(p->p);
+	if (p->src)
+		dnnl_memory_destroy(p->src);
+	if (p->wei)
+		dnnl_memory_destroy(p->wei);
+	if (p->dst)
+		dnnl_memory_destroy(p->dst);
+	if (p->pad)
+		dnnl_memory_destroy(p->pad);
+}
+
+void pn_packed_ctx_free(struct pn_packed_ctx *c)
+{
+	if (!c)
+		return;
+	for (uint32_t i = 0; i < c->n; i++)
+		prim_destroy(&c->prims[i]);
+	dnnl_stream_destroy(c->st);
+	free(c->scratch);
+	free(c);
+}
+
+/* Cold path: the primitive for (w, M), or one that records "use sgemm". */
+static struct prim *prim_create(struct pn_packed_ctx *c, const struct pn_packed_w *w,
+				uint32_t M)
+{
+	struct prim *p = &c->prims[c->n];
+	dnnl_primitive_desc_t pd;
+	const dnnl_memory_desc_t *smd, *dmd, *wmd, *pmd;
+	size_t pad;
+
+	memset(p, 0, sizeof(*p));
+	p->w = w;
+	p->M = M;
+	c->n++;
+	if (matmul_pd(c->eng, M, w->K, w->N, &w->md, &pd))
+		return p;
+	smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+	wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+	pmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	pad = pmd ? dnnl_memory_desc_get_size(pmd) : 0;
+	if (!dnnl_memory_desc_equal(wmd, &w->md))
+		goto fail;	/* this M wants another layout: sgemm it is */
+	if (pad > c->scratch_size) {
+		void *s = NULL;
+
+		if (posix_memalign(&s, 64, pad))
+			goto fail;
+		/* repoint the earlier primitives' scratchpads at the new buffer */
+		for (uint32_t i = 0; i + 1 < c->n; i++)
+			if (c->prims[i].pad)
+				dnnl_memory_set_data_handle(c->prims[i].pad, s);
+		free(c->scratch);
+		c->scratch = s;
+		c->scratch_size = pad;
+	}
+	if (dnnl_primitive_create(&p->p, pd) ||
+	    dnnl_memory_create(&p->src, smd, c->eng, DNNL_MEMORY_NONE) ||
+	    dnnl_memory_create(&p->wei, wmd, c->eng, w->data) ||
+	    dnnl_memory_create(&p->dst, dmd, c->eng, DNNL_MEMORY_NONE) ||
+	    (pad && dnnl_memory_create(&p->pad, pmd, c->eng, c->scratch))) {
+		prim_destroy(p);
+		memset(p, 0, sizeof(*p));
+		p->w = w;
+		p->M = M;
+	}
+	dnnl_primitive_desc_destroy(pd);
+	return p;
+fail:
+	dnnl_primitive_desc_destroy(pd);
+	return p;
+}
+
+/* The bias and activation epilogue, in place: the same as pn_linear's. */
+static void bias_act(float *y, uint32_t M, uint32_t N, const float *b, uint32_t act)
+{
+	for (uint32_t r = 0; r < M; r++, y += N) {
+		if (b)
+			for (uint32_t k = 0; k < N; k++)
+				y[k] += b[k];
+		pn_act(act, y, N);
+	}
+}
+
+int pn_packed_linear(struct pn_packed_ctx *c, const struct pn_packed_w *w,
+		     uint32_t M, const float *x, const float *b, uint32_t act,
+		     float *y)
+{
+	struct prim *p = NULL;
+
+	if (!c || !w || M == 0 || M > PN_PACKED_MAX_ROWS)
+		return -1;
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (c->prims[i].w == w && c->prims[i].M == M) {
+			p = &c->prims[i];
+			break;
+		}
+	}
+	if (!p) {
+		if (c->n == MAX_PRIMS)
+			return -1;
+		p = prim_create(c, w, M);
+	}
+	if (!p->p)
+		return -1;
+	pn_gemm_one_thread();
+	dnnl_memory_set_data_handle(p->src, (void *)x);
+	dnnl_memory_set_data_handle(p->dst, y);
+	{
+		dnnl_exec_arg_t args[4] = {
+			{ DNNL_ARG_SRC, p->src }, { DNNL_ARG_WEIGHTS, p->wei },
+			{ DNNL_ARG_DST, p->dst }, { DNNL_ARG_SCRATCHPAD, p->pad },
+		};
+
+		if (dnnl_primitive_execute(p->p, c->st, p->pad ? 4 : 3, args))
+			return -1;
+	}
+	bias_act(y, M, w->N, b, act);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * packed.h - GEMMs on weights reordered once into oneDNN's blocked layout.
+ *
+ * With few rows (a batch of one short sentence) a GEMM is bound by reading
+ * its weights, and dnnl_sgemm re-packs them on every call; the matmul
+ * primitive on weights packed at load reads each weight once: 1.5x at 16
+ * rows with the model's weights cold in cache, no gain from 128 rows up
+ * (measured, bench/kernels.c). So the executor takes this path for small
+ * row counts only and sgemm (pn_linear) otherwise.
+ *
+ * A struct pn_packed_w is immutable and shared by every executor of a
+ * model. A struct pn_packed_ctx belongs to one executor (one thread at a
+ * time): its primitives, one per (weights, rows), are created the first
+ * time a row count is seen (a cold path, like the first run of a shape)
+ * with a scratchpad of their own, so executors never share state.
+ */
+#ifndef PN_CPU_PACKED_H
+#define PN_CPU_PACKED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PN_PACKED_MAX_ROWS 64	/* above this sgemm is as fast: use pn_linear */
+
+struct pn_packed_w;
+struct pn_packed_ctx;
+
+/* W [K, N] row-major; NULL when oneDNN offers no packed layout (use sgemm). */
+struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N);
+void pn_packed_w_free(struct pn_packed_w *w);
+
+struct pn_packed_ctx *pn_packed_ctx_new(void);
+void pn_packed_ctx_free(struct pn_packed_ctx *c);
+
+/*
+ * y[M, N] = act(x[M, K] w + b) (b may be NULL; act is enum pnb_act), x and y
+ * dense. Returns 0, or -1 when this M cannot use the packed weights (rows
+ * above PN_PACKED_MAX_ROWS, a layout mismatch, out of memory): the caller
+ * then runs pn_linear on the plain weights, with the same result.
+ */
+int pn_packed_linear(struct pn_packed_ctx *c, const struct pn_packed_w *w,
+		     uint32_t M, const float *x, const float *b, uint32_t act,
+		     float *y);
+
+#endif /* PN_CPU_PACKED_H */
