@@ -6,7 +6,6 @@
  * document as it is (docs/daemon.md).
  */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,46 +44,5 @@ static void table(const cJSON *doc)
 
 int cmd_list(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	const char *sock = NULL;
-	struct pn_client *c;
-	struct pn_err e;
-	char *json = NULL;
-	cJSON *doc;
-	int o, r, as_json = 0;
-
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "s:jh", lo, NULL)) != -1) {
-		switch (o) {
-		case 's': sock = optarg; break;
-		case 'j': as_json = 1; break;
-		case 'h': printf("usage: polyctl list [--json] [--socket PATH]\n"); return 0;
-		default: return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: polyctl list [--json] [--socket PATH]\n");
-		return 2;
-	}
-	if (pn_connect(sock, &c, &e))
-		return polyctl_fail("list", "%s", e.msg);
-	r = pn_client_list(c, &json, &e);
-	pn_disconnect(c);
-	if (r)
-		return polyctl_fail("list", "%s", e.msg);
-	if (as_json) {
-		printf("%s\n", json);
-	} else if ((doc = cJSON_Parse(json))) {
-		table(doc);
-		cJSON_Delete(doc);
-	} else {
-		r = polyctl_fail("list", "the daemon's reply is not JSON");
-	}
-	free(json);
-	return r ? 1 : 0;
+	return polyctl_daemon_json("list", argc, argv, pn_client_list, table);
 }

@@ -17,6 +17,17 @@ int cmd_eval(int argc, char **argv);
 /* compile --from pnb EXACT.pnb -o OUT.pnb [pass options]: the PolyNet passes */
 int cmd_compile_poly(int argc, char **argv);
 
+/*
+ * list and stat: parse --json/--socket, fetch one JSON document from the
+ * daemon, print it or its table. Returns the exit status.
+ */
+struct pn_client;
+struct pn_err;
+struct cJSON;
+int polyctl_daemon_json(const char *verb, int argc, char **argv,
+			int (*fetch)(struct pn_client *, char **, struct pn_err *),
+			void (*table)(const struct cJSON *));
+
 /* Shared by verbs: is stderr a terminal (progress bars only then). */
 int polyctl_tty(void);
 /* Prints "polyctl VERB: msg" to stderr; returns 1. */
