@@ -78,6 +78,11 @@ uint32_t pnb_w_node(struct pnb_writer *w, const struct pnb_node *n);
 void pnb_w_header(struct pnb_writer *w, const struct pnb_header *h);
 int pnb_w_finish(struct pnb_writer *w, const char *path, struct pn_err *err);
 
+/* One EMBED of a 4 x 4 table (row i = 4i+1..4i+4): the "empty job" model of
+ * the ring benchmarks and the daemon tests. */
+int pnb_write_nop_model(const char *path, const char *name, uint32_t max_tokens,
+			struct pn_err *err);
+
 /* A node with every index PNB_NONE and attributes 0: fill what the op uses. */
 void pnb_node_init(struct pnb_node *n, uint32_t op, uint32_t name, uint32_t out);
 

@@ -419,3 +419,43 @@ out:
 	free(tmp);
 	return r;
 }
+
+/*
+ * The smallest useful model: one EMBED of a 4 x 4 table (row i holds
+ * 4i+1..4i+4), ids 0..3, output TOKENS width 4. The ring benchmarks and the
+ * daemon tests use it as an "empty job" whose result is still checkable.
+ */
+int pnb_write_nop_model(const char *path, const char *name, uint32_t max_tokens,
+			struct pn_err *err)
+{
+	static const float table[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	struct pnb_writer *w = pnb_writer_new();
+	struct pnb_header h = { 0 };
+	struct pnb_node n;
+	uint64_t sh[2] = { 4, 4 };
+	uint32_t ids, out;
+	int r;
+
+	if (!w)
+		return pn_errf(err, -ENOMEM, "%s: out of memory", path);
+	ids = pnb_w_value(w, "ids", PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
+	out = pnb_w_value(w, "out", PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, 4);
+	pnb_node_init(&n, PNB_OP_EMBED, pnb_w_string(w, "embed"), out);
+	n.n_in = 1;
+	n.in[0] = ids;
+	n.n_w = 4;
+	n.w[0] = pnb_w_tensor(w, "E", PNB_DTYPE_F32, 2, sh, table);
+	n.iattr[0] = PNB_POS_NONE;
+	n.fattr[0] = 1.0f;
+	pnb_w_node(w, &n);
+	h.name = pnb_w_string(w, name);
+	h.input = ids;
+	h.output = out;
+	h.max_tokens = max_tokens;
+	h.tokenizer = PNB_TOKENIZER_NONE;
+	h.tok_pieces = h.tok_scores = PNB_NONE;
+	pnb_w_header(w, &h);
+	r = pnb_w_finish(w, path, err);
+	pnb_writer_free(w);
+	return r;
+}

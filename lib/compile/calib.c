@@ -26,15 +26,6 @@ struct calib_run {
 	int oom;
 };
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* Algorithm R over the batch's valid tokens, in order. */
 static void draw_slots(struct calib_run *r, uint32_t B, uint32_t T, const uint32_t *lens)
 {
@@ -60,7 +51,7 @@ static void draw_slots(struct calib_run *r, uint32_t B, uint32_t T, const uint32
 
 				if (k < r->cap)
 					s = (int32_t)k;
-				else if ((k = splitmix64(&r->rng) % (k + 1)) < r->cap)
+				else if ((k = pn_rand_u64(&r->rng) % (k + 1)) < r->cap)
 					s = (int32_t)k;
 			}
 			r->slot[(size_t)b * T + t] = s;

@@ -17,22 +17,6 @@
 #include "cpu/kernels.h"
 #include "cpu/poly.h"
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static float gauss(uint64_t *s)
-{
-	double u1 = ((splitmix64(s) >> 11) + 1.0) / 9007199254740992.0;
-	double u2 = ((splitmix64(s) >> 11) + 1.0) / 9007199254740992.0;
-
-	return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
-}
 
 void pn_macro_fit_free(struct pn_macro_fit *m)
 {
@@ -76,7 +60,7 @@ static void draw_projection(const float *Xe, uint32_t ne, uint32_t D, uint32_t r
 			    uint64_t *rng, float *W1, float *b1, float *U)
 {
 	for (size_t k = 0; k < (size_t)D * r; k++)
-		W1[k] = gauss(rng);
+		W1[k] = pn_rand_gauss(rng);
 	pn_linear(NULL, Xe, ne, D, W1, NULL, r, PNB_ACT_NONE, U);
 	for (uint32_t j = 0; j < r; j++) {
 		double s = 0, q = 0, mean, sd;

@@ -17,23 +17,6 @@
 
 #include "compile/polyc.h"
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* Standard normal by Box-Muller on two uniforms in (0, 1]. */
-static float gauss(uint64_t *s)
-{
-	double u1 = ((splitmix64(s) >> 11) + 1.0) / 9007199254740992.0;
-	double u2 = ((splitmix64(s) >> 11) + 1.0) / 9007199254740992.0;
-
-	return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
-}
 
 static void length_stats(struct pn_pass_ctx *c, uint32_t C, cJSON *o)
 {
@@ -99,7 +82,7 @@ int pn_pass_cqa(struct pn_pass_ctx *c, struct pn_err *err)
 		if (!planes)
 			return pn_errf(err, -ENOMEM, "cqa: out of memory");
 		for (size_t k = 0; k < (size_t)bits * hd; k++)
-			planes[k] = gauss(&rng);
+			planes[k] = pn_rand_gauss(&rng);
 		sh[0] = bits;
 		sh[1] = hd;
 		snprintf(tname, sizeof(tname), "%s.cqa.planes", nm);

@@ -21,6 +21,10 @@
 
 /* ---- labelled text sets (textset.c) ---------------------------------------- */
 
+/* The passes' deterministic random source (a seed in, a stream out). */
+uint64_t pn_rand_u64(uint64_t *state);		/* splitmix64 */
+float pn_rand_gauss(uint64_t *state);		/* N(0, 1), Box-Muller */
+
 struct pn_textset {
 	uint32_t n;
 	char **text;		/* NUL-terminated, owned */

@@ -46,45 +46,13 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The one-node model of the benchmarks: EMBED of a 4 x 4 table, nothing else. */
-static int write_empty(const char *path, struct pn_err *e)
-{
-	static const float table[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
-	struct pnb_writer *w = pnb_writer_new();
-	struct pnb_header h = { 0 };
-	struct pnb_node n;
-	uint64_t sh[2] = { 4, 4 };
-	uint32_t ids = pnb_w_value(w, "ids", PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
-	uint32_t out = pnb_w_value(w, "out", PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, 4);
-	int r;
-
-	pnb_node_init(&n, PNB_OP_EMBED, pnb_w_string(w, "embed"), out);
-	n.n_in = 1;
-	n.in[0] = ids;
-	n.n_w = 4;
-	n.w[0] = pnb_w_tensor(w, "E", PNB_DTYPE_F32, 2, sh, table);
-	n.iattr[0] = PNB_POS_NONE;
-	n.fattr[0] = 1.0f;
-	pnb_w_node(w, &n);
-	h.name = pnb_w_string(w, "empty");
-	h.input = ids;
-	h.output = out;
-	h.max_tokens = 8;
-	h.tokenizer = PNB_TOKENIZER_NONE;
-	h.tok_pieces = h.tok_scores = PNB_NONE;
-	pnb_w_header(w, &h);
-	r = pnb_w_finish(w, path, e);
-	pnb_writer_free(w);
-	return r;
-}
-
 static void mkmodel(const char *kind, const char *path)
 {
 	struct fx_weights fw;
 	struct pn_err e;
 
 	if (!strcmp(kind, "empty")) {
-		if (write_empty(path, &e))
+		if (pnb_write_nop_model(path, "empty", 8, &e))
 			FAIL("%s", e.msg);
 		return;
 	}

@@ -53,38 +53,6 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-/* The one-node model: EMBED of a 4 x 4 table, output TOKENS width 4. */
-static int write_empty_model(const char *path, struct pn_err *e)
-{
-	static const float table[16] = { 0 };
-	struct pnb_writer *w = pnb_writer_new();
-	struct pnb_header h = { 0 };
-	struct pnb_node n;
-	uint64_t sh[2] = { 4, 4 };
-	uint32_t ids = pnb_w_value(w, "ids", PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
-	uint32_t out = pnb_w_value(w, "out", PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, 4);
-	int r;
-
-	pnb_node_init(&n, PNB_OP_EMBED, pnb_w_string(w, "embed"), out);
-	n.n_in = 1;
-	n.in[0] = ids;
-	n.n_w = 4;
-	n.w[0] = pnb_w_tensor(w, "E", PNB_DTYPE_F32, 2, sh, table);
-	n.iattr[0] = PNB_POS_NONE;
-	n.fattr[0] = 1.0f;
-	pnb_w_node(w, &n);
-	h.name = pnb_w_string(w, "ring-bench-empty");
-	h.input = ids;
-	h.output = out;
-	h.max_tokens = 1;
-	h.tokenizer = PNB_TOKENIZER_NONE;
-	h.tok_pieces = h.tok_scores = PNB_NONE;
-	pnb_w_header(w, &h);
-	r = pnb_w_finish(w, path, e);
-	pnb_writer_free(w);
-	return r;
-}
-
 static void finish(struct mode_res *m, struct pn_stats *st)
 {
 	m->iters = (uint32_t)st->n;
@@ -255,7 +223,7 @@ int cmd_bench_ring(int argc, char **argv)
 	if (!model) {
 		int fd = mkstemp(tmp);
 
-		if (fd < 0 || (close(fd), write_empty_model(tmp, &e)) ||
+		if (fd < 0 || (close(fd), pnb_write_nop_model(tmp, "ring-bench-empty", 1, &e)) ||
 		    pn_client_load(c, tmp, PN_LOAD_F_TRANSIENT, &d, &e)) {
 			unlink(tmp);
 			polyctl_fail("bench", "%s", fd < 0 ? "mkstemp failed" : e.msg);
