@@ -202,3 +202,40 @@ void pn_report_free(struct pn_poly_report *r)
 	cJSON_Delete(r->json);
 	memset(r, 0, sizeof(*r));
 }
+
+/*
+ * Rewrites every FFN site on one of the chosen layers with fn. A
+ * replacement shifts node positions, so each site is found again by its
+ * input value before it is handed over. Prunes what no longer reaches the
+ * output. ok may refuse a site fn cannot rewrite (NULL: all).
+ */
+int pn_ffn_sites_rewrite(struct pn_pass_ctx *c, const char *title, const char *json_key,
+			 uint32_t layers, int (*ok)(const struct pn_ffn_site *s),
+			 int (*fn)(struct pn_pass_ctx *c, const struct pn_ffn_site *s,
+				   cJSON *arr, struct pn_err *err),
+			 struct pn_err *err)
+{
+	struct pn_ffn_site sites[64];
+	uint32_t n = pn_ffn_sites(c->rw, sites, 64), done = 0, ins[64];
+	cJSON *arr = cJSON_AddArrayToObject(c->rep->json, json_key);
+
+	pn_report_printf(c->rep, "%s:\n", title);
+	for (uint32_t k = 0; k < n; k++)
+		ins[k] = sites[k].in;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t m = pn_ffn_sites(c->rw, sites, 64), j;
+		int r;
+
+		for (j = 0; j < m && sites[j].in != ins[k]; j++)
+			;
+		if (j == m || !pn_layer_on(layers, sites[j].layer) || (ok && !ok(&sites[j])))
+			continue;
+		r = fn(c, &sites[j], arr, err);
+		if (r)
+			return r;
+		done++;
+	}
+	if (!done)
+		pn_report_printf(c->rep, "  no FFN site selected\n");
+	return pn_rw_prune(c->rw) ? pn_errf(err, -ENOMEM, "rewrite: out of memory") : 0;
+}

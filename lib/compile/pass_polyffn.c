@@ -230,31 +230,12 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	}
 }
 
+static int site_act_ok(const struct pn_ffn_site *s)
+{
+	return pn_cheb_act_ok(s->act);
+}
+
 int pn_pass_polyffn(struct pn_pass_ctx *c, struct pn_err *err)
 {
-	struct pn_ffn_site sites[64];
-	uint32_t n = pn_ffn_sites(c->rw, sites, 64), done = 0, ins[64];
-	cJSON *arr = cJSON_AddArrayToObject(c->rep->json, "poly_ffn");
-
-	pn_report_printf(c->rep, "PackedPolyFFN:\n");
-	for (uint32_t k = 0; k < n; k++)
-		ins[k] = sites[k].in;
-	/* Replacing a site shifts node positions: find each again by its input. */
-	for (uint32_t k = 0; k < n; k++) {
-		uint32_t m = pn_ffn_sites(c->rw, sites, 64), j;
-		int r;
-
-		for (j = 0; j < m && sites[j].in != ins[k]; j++)
-			;
-		if (j == m || !pn_layer_on(c->o->poly_layers, sites[j].layer) ||
-		    !pn_cheb_act_ok(sites[j].act))
-			continue;
-		r = one_site(c, &sites[j], arr, err);
-		if (r)
-			return r;
-		done++;
-	}
-	if (!done)
-		pn_report_printf(c->rep, "  no FFN site selected\n");
-	return pn_rw_prune(c->rw) ? pn_errf(err, -ENOMEM, "rewrite: out of memory") : 0;
+	return pn_ffn_sites_rewrite(c, "PackedPolyFFN", "poly_ffn", c->o->poly_layers, site_act_ok, one_site, err);
 }

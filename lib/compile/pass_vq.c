@@ -122,27 +122,5 @@ out:
 
 int pn_pass_vq(struct pn_pass_ctx *c, struct pn_err *err)
 {
-	struct pn_ffn_site sites[64];
-	uint32_t n = pn_ffn_sites(c->rw, sites, 64), ins[64], done = 0;
-	cJSON *arr = cJSON_AddArrayToObject(c->rep->json, "vq");
-
-	pn_report_printf(c->rep, "VQ CacheNode:\n");
-	for (uint32_t k = 0; k < n; k++)
-		ins[k] = sites[k].in;
-	for (uint32_t k = 0; k < n; k++) {
-		uint32_t m = pn_ffn_sites(c->rw, sites, 64), j;
-		int r;
-
-		for (j = 0; j < m && sites[j].in != ins[k]; j++)
-			;
-		if (j == m || !pn_layer_on(c->o->vq_layers, sites[j].layer))
-			continue;
-		r = one_site(c, &sites[j], arr, err);
-		if (r)
-			return r;
-		done++;
-	}
-	if (!done)
-		pn_report_printf(c->rep, "  no FFN site selected\n");
-	return pn_rw_prune(c->rw) ? pn_errf(err, -ENOMEM, "rewrite: out of memory") : 0;
+	return pn_ffn_sites_rewrite(c, "VQ CacheNode", "vq", c->o->vq_layers, NULL, one_site, err);
 }

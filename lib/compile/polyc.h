@@ -227,6 +227,13 @@ static inline int pn_layer_on(uint32_t mask, uint32_t layer)
 void pn_ffn_site_eval(const struct pn_rw *rw, const struct pn_ffn_site *s,
 		      const float *x, uint32_t rows, float *y);
 
+struct cJSON;
+/* Runs fn on each FFN site of the chosen layers (that ok accepts), then prunes. */
+int pn_ffn_sites_rewrite(struct pn_pass_ctx *c, const char *title, const char *json_key,
+			 uint32_t layers, int (*ok)(const struct pn_ffn_site *s),
+			 int (*fn)(struct pn_pass_ctx *c, const struct pn_ffn_site *s,
+				   struct cJSON *arr, struct pn_err *err),
+			 struct pn_err *err);
 int pn_pass_polyffn(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_vq(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_cqa(struct pn_pass_ctx *c, struct pn_err *err);
