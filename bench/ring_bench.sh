@@ -89,19 +89,22 @@ if ! part 3; then
 	:
 elif [ -f "$PNB" ]; then
 	echo "== 3. USE lite, $(wc -l <"$TEXTS") texts per client, batches of 16"
-	lat() { sed -n 's/.*p50 \([0-9.]*\) us, p99 \([0-9.]*\) us, p99.9 \([0-9.]*\) us.*/\1 \2 \3/p' "$1"; }
-	# in process, one client, then 16 concurrent in-process clients
-	for n in 1 16; do
-		t0=$(date +%s.%N)
-		pids=()
-		for i in $(seq "$n"); do
-			"$POLYCTL" run "$PNB" --text-file "$TEXTS" >"$T/u$i" &
-			pids+=($!)
-		done
-		wait "${pids[@]}"
-		t1=$(date +%s.%N)
-		cat "$T"/u* | sed -n 's/.*latency per batch p50 \([0-9.]*\) us, p99 \([0-9.]*\) us.*/\1 \2/p' >"$T/lat"
-		$PY - "$n" "$t0" "$t1" "$(wc -l <"$TEXTS")" "$T/lat" in_process <<'PY' | tee -a "$RAW"
+	# n concurrent `polyctl run` clients of MODEL (extra args: through the
+	# daemon), for n = 1 and 16; one JSON line each, labelled KIND
+	use_clients() {	# kind model [args...]
+		local kind=$1 model=$2 n t0 t1 i pids
+		shift 2
+		for n in 1 16; do
+			t0=$(date +%s.%N)
+			pids=()
+			for i in $(seq "$n"); do
+				"$POLYCTL" run "$model" "$@" --text-file "$TEXTS" >"$T/u$i" &
+				pids+=($!)
+			done
+			wait "${pids[@]}"
+			t1=$(date +%s.%N)
+			cat "$T"/u* | sed -n 's/.*latency per batch p50 \([0-9.]*\) us, p99 \([0-9.]*\) us.*/\1 \2/p' >"$T/lat"
+			$PY - "$n" "$t0" "$t1" "$(wc -l <"$TEXTS")" "$T/lat" "$kind" <<'PY' | tee -a "$RAW"
 import json, statistics, sys
 n, t0, t1, lines, latf, kind = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 l = [tuple(map(float, x.split())) for x in open(latf) if x.strip()]
@@ -110,32 +113,14 @@ print(json.dumps({"bench": "ring_use", "mode": kind, "clients": n, "texts": n * 
                   "batch_p50_us_median": statistics.median(x[0] for x in l),
                   "batch_p99_us_median": statistics.median(x[1] for x in l)}))
 PY
-		rm -f "$T"/u*
-	done
+			rm -f "$T"/u*
+		done
+	}
+	use_clients in_process "$PNB"
 	start --workers 2
 	"$POLYCTL" load "$PNB" --socket "$SOCK" >/dev/null || die "load $PNB"
 	"$POLYCTL" run use-lite --socket "$SOCK" --text-file "$TEXTS" >/dev/null	# warm-up
-	for n in 1 16; do
-		t0=$(date +%s.%N)
-		pids=()
-		for i in $(seq "$n"); do
-			"$POLYCTL" run use-lite --socket "$SOCK" --text-file "$TEXTS" >"$T/u$i" &
-			pids+=($!)
-		done
-		wait "${pids[@]}"
-		t1=$(date +%s.%N)
-		cat "$T"/u* | sed -n 's/.*latency per batch p50 \([0-9.]*\) us, p99 \([0-9.]*\) us.*/\1 \2/p' >"$T/lat"
-		$PY - "$n" "$t0" "$t1" "$(wc -l <"$TEXTS")" "$T/lat" polynetd <<'PY' | tee -a "$RAW"
-import json, statistics, sys
-n, t0, t1, lines, latf, kind = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
-l = [tuple(map(float, x.split())) for x in open(latf) if x.strip()]
-print(json.dumps({"bench": "ring_use", "mode": kind, "clients": n, "texts": n * lines,
-                  "seconds": round(t1 - t0, 3), "texts_per_s": round(n * lines / (t1 - t0), 1),
-                  "batch_p50_us_median": statistics.median(x[0] for x in l),
-                  "batch_p99_us_median": statistics.median(x[1] for x in l)}))
-PY
-		rm -f "$T"/u*
-	done
+	use_clients polynetd use-lite --socket "$SOCK"
 	"$POLYCTL" stat --socket "$SOCK" --json | $PY -c '
 import json, sys
 for m in json.load(sys.stdin)["models"]:
