@@ -39,7 +39,7 @@ FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 # Keep objects of test binaries: they are intermediates of a chain rule.
 .SECONDARY:
 .PHONY: all setup build demo test unit integration fuzz bench model clean vmtest driver-style \
-	bench-region
+	bench-region bench-frontier
 all: build
 build: $(POLYCTL) $(POLYCTL_ASAN) $(POLYNETD) $(POLYNETD_ASAN) $(UNIT_BINS)
 
@@ -118,6 +118,7 @@ bench: setup
 	@B=$(B) bash bench/ring_bench.sh
 	@bash bench/region_bench.sh
 	@B=$(B) bash bench/frontier.sh
+	@B=$(B) bash bench/frontier_swap.sh
 
 # The driver: built against Debian's headers, tested in qemu (docs/driver.md).
 vmtest: setup
@@ -126,7 +127,10 @@ driver-style: setup
 	@bash tests/integration/test_driver_style.sh
 bench-region: setup
 	@bash bench/region_bench.sh
+bench-frontier: setup
+	@$(MAKE) --no-print-directory build model
 	@B=$(B) bash bench/frontier.sh
+	@B=$(B) bash bench/frontier_swap.sh
 
 clean:
 	rm -rf $(B)/rel $(B)/asan $(B)/fuzz $(B)/*.pnb $(B)/vm $(B)/driver-style

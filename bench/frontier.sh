@@ -34,6 +34,9 @@ PIN=()
 command -v taskset >/dev/null && [ "$(nproc --all)" -gt 1 ] && PIN=(taskset -c 1)
 
 C="--calib $TRAIN"
+# Every calibration token (amazon has ~14.4k): the ridge refits fit up to 1,025 columns.
+R="--calib-rows 20000"
+M1="--macro 1 --macro-len 1 --macro-first 1 --macro-seed ffn"
 default_variants() {
 	cat <<V
 exact|
@@ -48,11 +51,17 @@ cqa 8 top-8|$C --cqa 8 --cqa-topk 8
 cqa 4 plain|$C --cqa 4
 macro E4 r128|$C --macro 4
 macro E8 r256|$C --macro 8 --macro-rank 256
-macro l1 E4 r256|$C --macro 4 --macro-rank 256 --macro-len 1
-macro l1 E1 r512|$C --macro 1 --macro-rank 512 --macro-len 1
+macro l0 E4 r256|$C --macro 4 --macro-rank 256 --macro-len 1
+macro l0 E1 r512|$C --macro 1 --macro-rank 512 --macro-len 1
+keep 768 l0|$C $R --ffn-keep 768 --ffn-keep-layers 0
+keep 768|$C $R --ffn-keep 768
+macro l1 seeded r768|$C $R $M1 --macro-rank 768
+keep 768 l0 + macro l1 seeded r768|$C $R --ffn-keep 768 --ffn-keep-layers 0 $M1 --macro-rank 768
+keep 1024 l0 + macro l1 seeded r768|$C $R --ffn-keep 1024 --ffn-keep-layers 0 $M1 --macro-rank 768
+keep 512 l0 + macro l1 seeded r512|$C $R --ffn-keep 512 --ffn-keep-layers 0 $M1 --macro-rank 512
 vq 1024 l1 + cqa 8 top-8|$C --vq 1024 --vq-layers 1 --cqa 8 --cqa-topk 8
 poly 0.05 + cqa 8 top-8|$C --poly-ffn --poly-tol 0.05 --cqa 8 --cqa-topk 8
-macro l1 E4 r256 + cqa 8 top-8|$C --macro 4 --macro-rank 256 --macro-len 1 --cqa 8 --cqa-topk 8
+macro l0 E4 r256 + cqa 8 top-8|$C --macro 4 --macro-rank 256 --macro-len 1 --cqa 8 --cqa-topk 8
 V
 }
 

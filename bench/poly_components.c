@@ -15,7 +15,7 @@
  *
  *   make B=build/poly build/poly/rel/libpolynet.a
  *   cc -std=c11 -O3 -march=native -I. -Ilib -D_GNU_SOURCE bench/poly_components.c \
- *      build/poly/rel/libpolynet.a -ldnnl -lgomp -lnuma -lm -lpthread \
+ *      build/poly/rel/libpolynet.a -ldnnl -lgomp -lnuma -lcjson -lutf8proc -luring -lm -lpthread \
  *      -o build/poly/poly_components
  *   build/poly/poly_components > bench/results/poly_components.md
  */
@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "compile/kmeans.h"
+#include "compile/polyc.h"
 #include "cpu/kernels.h"
 #include "cpu/poly.h"
 #include "pnb.h"
@@ -237,6 +238,55 @@ static void bench_ffn(const char *name, uint32_t act, int gated, double tol, con
 		free(x); free(ye); free(yp); free(scr);
 	}
 	free(W1); free(b1); free(W2); free(b2);
+}
+
+/*
+ * FFN neuron selection (--ffn-keep K): the K most energetic neurons on the
+ * calibration rows, [W2; b2] refitted by ridge (the compiler's own
+ * pn_ffn_select and pn_ridge_fit), against the full FFN.
+ */
+static void bench_keep(const float *cent, const float *cal, const uint32_t *rows_list, uint32_t K)
+{
+	float *W1 = gaussian((size_t)D * FF, 1.0f / sqrtf(D)), *b1 = gaussian(FF, 0.1f);
+	float *W2 = gaussian((size_t)FF * D, 1.0f / sqrtf(FF)), *b2 = gaussian(D, 0.1f);
+	float *H = alloc((size_t)CAL * FF), *Y = alloc((size_t)CAL * D);
+	float *Hs = alloc((size_t)CAL * (K + 1)), *W1k = alloc((size_t)D * K), *b1k = alloc(K);
+	float *W2k = alloc((size_t)K * D), *b2k = alloc(D);
+	uint32_t *keep = malloc(K * sizeof(*keep));
+	double share;
+	char note[200];
+
+	pn_linear(NULL, cal, CAL, D, W1, b1, FF, PNB_ACT_RELU, H);
+	pn_linear(NULL, H, CAL, FF, W2, b2, D, PNB_ACT_NONE, Y);
+	share = pn_ffn_select(H, CAL, FF, W2, D, K, keep);
+	pn_ffn_gather(H, CAL, FF, keep, K, K + 1, Hs);
+	pn_ffn_gather_w1(W1, b1, D, FF, keep, K, W1k, b1k);
+	if (pn_ridge_fit(Hs, Y, CAL, K + 1, D, 1e-4, W2k, b2k)) {
+		fprintf(stderr, "poly_components: ffn-keep ridge failed\n");
+		exit(1);
+	}
+	snprintf(note, sizeof(note), "K %u of %u neurons (%.1f%% of the output energy on "
+		 "random weights, where every neuron matters alike), W2 refitted by ridge",
+		 K, FF, 100 * share);
+	for (int i = 0; i < 2; i++) {
+		uint32_t rows = rows_list[i];
+		float *x = clustered(cent, rows), *ye = alloc((size_t)rows * D), *yp = alloc((size_t)rows * D);
+		float *scr = alloc(pn_ffn_scratch(rows, FF, 0));
+		struct ffn_ctx fe = { .x = x, .W1 = W1, .b1 = b1, .W2 = W2, .b2 = b2, .out = ye,
+				      .scr = scr, .rows = rows, .ff = FF, .act = PNB_ACT_RELU };
+		struct ffn_ctx fk = { .x = x, .W1 = W1k, .b1 = b1k, .W2 = W2k, .b2 = b2k, .out = yp,
+				      .scr = scr, .rows = rows, .ff = K, .act = PNB_ACT_RELU };
+		double te, tp;
+
+		time_pair(run_ffn, &fe, run_ffn, &fk, &te, &tp);
+		run_ffn(&fe);
+		run_ffn(&fk);
+		row("FFN neuron selection", "ffn relu", rows == 16 ? "1 x 16" : "32 x 128", te, tp,
+		    compare(yp, ye, (size_t)rows * D), note);
+		free(x); free(ye); free(yp); free(scr);
+	}
+	free(W1); free(b1); free(W2); free(b2); free(H); free(Y); free(Hs);
+	free(W1k); free(b1k); free(W2k); free(b2k); free(keep);
 }
 
 /* Codebook-driven PolyFFN and the CacheNode, both against the exact (ReLU, USE lite) FFN. */
@@ -540,6 +590,7 @@ int main(void)
 	bench_ffn("PolyFFN", PNB_ACT_RELU, 0, 1e-2, cent, cal, rows_list);
 	bench_ffn("PolyFFN", PNB_ACT_GELU, 0, 1e-3, cent, cal, rows_list);
 	bench_ffn("PolyFFN (SwiGLU)", PNB_ACT_SILU, 1, 1e-3, cent, cal, rows_list);
+	bench_keep(cent, cal, rows_list, 768);
 	bench_vq(cent, cal, rows_list, 256);
 	bench_cqa(1, 16, 4, 0);
 	bench_cqa(1, 16, 25, 32);

@@ -81,8 +81,7 @@ static void draw_projection(const float *Xe, uint32_t ne, uint32_t D, uint32_t r
 	}
 }
 
-/* H [ne, r+1] = [series(Xe W1 + b1), 1]; then [W2; b2] by ridge on R_e. */
-static int ridge(const float *H, const float *R, uint32_t ne, uint32_t r1, uint32_t D,
+int pn_ridge_fit(const float *H, const float *R, uint32_t ne, uint32_t r1, uint32_t D,
 		 double lambda, float *W2, float *b2)
 {
 	double *A = calloc((size_t)r1 * r1, sizeof(double));
@@ -230,7 +229,7 @@ int pn_macro_fit(const float *X, const float *Y, uint32_t n, uint32_t D, uint32_
 				R[(size_t)i * D + d] = Y[(size_t)idx[i] * D + d] -
 						       X[(size_t)idx[i] * D + d];
 		}
-		rc = ridge(H, R, ne, r1, D, lambda, m->W2 + (size_t)e * r * D, m->b2 + e * D);
+		rc = pn_ridge_fit(H, R, ne, r1, D, lambda, m->W2 + (size_t)e * r * D, m->b2 + e * D);
 		if (rc) {
 			rc = pn_errf(err, rc == -ENOMEM ? rc : -EDOM, "macro: expert %u: ridge "
 				     "system on %u rows is not positive definite (lambda %g)",

@@ -112,38 +112,55 @@ uint32_t pn_ffn_sites(const struct pn_rw *rw, struct pn_ffn_site *s, uint32_t ma
 	return k;
 }
 
-int pn_ffn_site_replace(struct pn_rw *rw, const struct pn_ffn_site *s,
-			struct pnb_node *n, const char *name, struct pn_err *err)
+uint32_t pn_rw_tensor_named(struct pn_rw *rw, const char *prefix, const char *suffix,
+			    uint64_t d0, uint64_t d1, const float *data)
 {
-	struct pnb_node pool;
-	const char *names[2] = { name, NULL };
-	char vname[160], pname[160];
+	uint64_t sh[2] = { d0, d1 };
+	char name[192];
+
+	snprintf(name, sizeof(name), "%s%s", prefix, suffix);
+	return pn_rw_tensor(rw, name, d1 ? 2 : 1, sh, data);
+}
+
+int pn_ffn_site_replace_n(struct pn_rw *rw, const struct pn_ffn_site *s,
+			  struct pnb_node *n, const char *const *names, uint32_t k,
+			  struct pn_err *err)
+{
+	struct pnb_node all[PN_SITE_MAX_NODES + 1];
+	const char *nm[PN_SITE_MAX_NODES + 1];
+	char pname[160];
 	uint32_t v;
 	int r;
 
+	if (!k || k > PN_SITE_MAX_NODES)
+		return pn_errf(err, -EINVAL, "rewrite: %u nodes for an FFN site, expected 1..%u",
+			       k, PN_SITE_MAX_NODES);
+	memcpy(all, n, k * sizeof(*n));
+	memcpy(nm, names, k * sizeof(*names));
 	if (!s->folded) {
-		n->out = s->out;
-		r = pn_rw_replace(rw, s->node, n, names, 1);
+		all[k - 1].out = s->out;
+		r = pn_rw_replace(rw, s->node, all, nm, k);
 		return r ? pn_errf(err, r, "rewrite: out of memory") : 0;
 	}
 	/* Per-token FFN output, then the pooling the fold had moved before W2. */
-	snprintf(vname, sizeof(vname), "%s", name);
-	snprintf(pname, sizeof(pname), "%s.pool", name);
-	v = pn_rw_value(rw, vname, PNB_DTYPE_F32, PNB_LAYOUT_TOKENS,
+	snprintf(pname, sizeof(pname), "%s.pool", names[k - 1]);
+	v = pn_rw_value(rw, names[k - 1], PNB_DTYPE_F32, PNB_LAYOUT_TOKENS,
 			pn_rw_value_info(rw, s->out)->width);
 	if (v == PNB_NONE)
 		return pn_errf(err, -ENOMEM, "rewrite: out of memory");
-	n->out = v;
-	pnb_node_init(&pool, PNB_OP_POOL_MEAN, 0, s->out);
-	pool.n_in = 1;
-	pool.in[0] = v;
-	names[1] = pname;
-	{
-		struct pnb_node two[2] = { *n, pool };
-
-		r = pn_rw_replace(rw, s->node, two, names, 2);
-	}
+	all[k - 1].out = v;
+	pnb_node_init(&all[k], PNB_OP_POOL_MEAN, 0, s->out);
+	all[k].n_in = 1;
+	all[k].in[0] = v;
+	nm[k] = pname;
+	r = pn_rw_replace(rw, s->node, all, nm, k + 1);
 	return r ? pn_errf(err, r, "rewrite: out of memory") : 0;
+}
+
+int pn_ffn_site_replace(struct pn_rw *rw, const struct pn_ffn_site *s,
+			struct pnb_node *n, const char *name, struct pn_err *err)
+{
+	return pn_ffn_site_replace_n(rw, s, n, &name, 1, err);
 }
 
 void pn_ffn_site_eval(const struct pn_rw *rw, const struct pn_ffn_site *s,

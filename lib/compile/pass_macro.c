@@ -216,6 +216,8 @@ int pn_pass_macro(struct pn_pass_ctx *c, struct pn_err *err)
 		xv = s == 0 ? pn_calib_find(c->cal, L[0].res_in) : NULL;
 		if (s == 0 && (!xv || xv->width != D))
 			continue;
+		if (o->macro_first && s + 1 != o->macro_first)
+			continue;
 		if (s > 0 && pn_rw_value_info(c->rw, L[s - 1].out)->layout != PNB_LAYOUT_TOKENS)
 			continue;
 		y = layer_out(c, &L[s + len - 1], n, D);
@@ -248,6 +250,11 @@ int pn_pass_macro(struct pn_pass_ctx *c, struct pn_err *err)
 			best = s;
 		}
 	}
+	if (best == PNB_NONE && o->macro_first)
+		return pn_errf(err, -EINVAL, "macro: --macro-first %u: layers l%u..l%u do not "
+			       "exist or change width, expected a run of %u of the model's %u "
+			       "layers", o->macro_first - 1, o->macro_first - 1,
+			       o->macro_first + len - 2, len, nl);
 	if (best == PNB_NONE)
 		return pn_errf(err, -EINVAL, "macro: no run of %u layers has input and output "
 			       "of the same width", len);
@@ -260,6 +267,21 @@ int pn_pass_macro(struct pn_pass_ctx *c, struct pn_err *err)
 	}
 	if (best == 0)
 		memcpy(X, pn_calib_find(c->cal, L[0].res_in)->sample, (size_t)n * D * sizeof(float));
+	if (o->macro_seed_ffn) {
+		const struct layer *last = &L[best + len - 1];
+
+		pn_report_printf(c->rep, "  chosen run l%u..l%u (cos %.4f)\n", best,
+				 best + len - 1, best_cos);
+		cJSON_AddNumberToObject(obj, "first", best);
+		cJSON_AddNumberToObject(obj, "last", best + len - 1);
+		snprintf(name, sizeof(name), "macro.l%u_l%u", best, best + len - 1);
+		rc = pn_macro_seeded(c, &last->ffn, pn_rw_producer(c->rw, last->ln2), X, Y, n, D,
+				     best == 0 ? L[0].res_in : L[best - 1].out, last->out, name,
+				     obj, err);
+		free(X);
+		free(Y);
+		return rc;
+	}
 	/* Fit on 80% of the rows, measure on the rest: the held-out residual is honest. */
 	nfit = n - n / 5;
 	rc = pn_macro_fit(X, Y, nfit, D, E, rank, degree, PNB_ACT_GELU, topk, ridge, o->seed, &m,

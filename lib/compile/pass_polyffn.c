@@ -60,8 +60,7 @@ int pn_polyffn_fit(uint32_t act, const float *u, size_t n, double clip, double t
 	return rc;
 }
 
-/* u = x W1[:, :ff] + b1[:ff] for the sample rows (the gate half when gated). */
-static float *pre_activations(const struct pn_rw *rw, const struct pn_ffn_site *s,
+float *pn_ffn_pre_activations(const struct pn_rw *rw, const struct pn_ffn_site *s,
 			      const float *x, uint32_t rows)
 {
 	uint32_t cols = s->gated ? 2 * s->ff : s->ff;
@@ -155,7 +154,7 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	if (!cv || !c->cal->n_sample)
 		return pn_errf(err, -EINVAL, "poly-ffn: node '%s': no calibration of its input",
 			       nm);
-	u = pre_activations(c->rw, s, cv->sample, c->cal->n_sample);
+	u = pn_ffn_pre_activations(c->rw, s, cv->sample, c->cal->n_sample);
 	if (!u)
 		return pn_errf(err, -ENOMEM, "poly-ffn: out of memory");
 	nu = (size_t)c->cal->n_sample * s->ff;

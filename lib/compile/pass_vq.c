@@ -5,6 +5,13 @@
  * code; the site becomes one VQ node in cache mode (nearest code by one
  * GEMM, then a gather). The report gives the input distortion and the FFN
  * output error the quantization costs on the calibration rows.
+ *
+ * --vq-mode codebook writes the issue's codebook-driven form instead: a VQ
+ * node in codes mode and a POLY_FFN in codebook mode that evaluates the
+ * FFN (activation as the fitted series, --poly-tol / --poly-max-degree, the
+ * best fit when the tolerance is missed) once per code present in the
+ * batch and gathers. It needs no table (K x D floats less in the file) and
+ * follows weight edits, but pays the FFN per present code at run time.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -15,6 +22,72 @@
 
 #include "compile/kmeans.h"
 #include "compile/polyc.h"
+#include "cpu/kernels.h"
+#include "cpu/poly.h"
+
+/* The series of the site's activation over the calibrated pre-activations. */
+static int fit_series(struct pn_pass_ctx *c, const struct pn_ffn_site *s,
+		      const struct pn_calib_value *cv, struct pn_cheb *p, float *coef,
+		      double *fit_err, struct pn_err *err)
+{
+	const struct pn_poly_opts *o = c->o;
+	float *u = pn_ffn_pre_activations(c->rw, s, cv->sample, c->cal->n_sample);
+	int rc;
+
+	if (!u)
+		return pn_errf(err, -ENOMEM, "vq: out of memory");
+	rc = pn_polyffn_fit(s->act, u, (size_t)c->cal->n_sample * s->ff,
+			    o->poly_clip > 0 ? o->poly_clip : 0.999,
+			    o->poly_tol > 0 ? o->poly_tol : 0.01,
+			    o->poly_max_degree ? o->poly_max_degree : PN_CHEB_MAX_DEGREE, p, coef,
+			    fit_err, err);
+	free(u);
+	return rc == -ERANGE ? 1 : rc;	/* 1: tolerance missed, the best fit in p */
+}
+
+/* VQ (codes) -> POLY_FFN (codebook mode) in place of the site. */
+static int write_codebook(struct pn_pass_ctx *c, const struct pn_ffn_site *s, const char *nm,
+			  uint32_t cb, uint32_t norms, const struct pn_cheb *p,
+			  const float *coef, struct pn_err *err)
+{
+	struct pn_rw *rw = c->rw;
+	uint32_t nc = pn_cheb_ncoef(p->degree, p->even), codes, tc;
+	char names[2][160];
+	const char *nv[2] = { names[0], names[1] };
+	struct pnb_node n[2];
+
+	snprintf(names[0], sizeof(names[0]), "%s.vq.codes", nm);
+	snprintf(names[1], sizeof(names[1]), "%s.vq.pffn", nm);
+	codes = pn_rw_value(rw, names[0], PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
+	tc = pn_rw_tensor_named(rw, nm, ".vq.coefs", nc, 0, coef);
+	if (codes == PNB_NONE || tc == PNB_NONE)
+		return pn_errf(err, -ENOMEM, "vq: out of memory");
+	pnb_node_init(&n[0], PNB_OP_VQ, 0, codes);
+	n[0].n_in = 1;
+	n[0].in[0] = s->in;
+	n[0].n_w = 2;
+	n[0].w[0] = cb;
+	n[0].w[1] = norms;
+	n[0].iattr[0] = 0;	/* codes */
+	pnb_node_init(&n[1], PNB_OP_POLY_FFN, 0, PNB_NONE);
+	n[1].n_in = 1;
+	n[1].in[0] = codes;
+	n[1].n_w = 6;
+	n[1].w[0] = s->W1;
+	n[1].w[1] = s->b1;
+	n[1].w[2] = s->W2;
+	n[1].w[3] = s->b2;
+	n[1].w[4] = tc;
+	n[1].w[5] = cb;		/* the VQ node's codebook, shared */
+	n[1].iattr[0] = (int32_t)s->act;
+	n[1].iattr[1] = s->gated;
+	n[1].iattr[2] = (int32_t)p->degree;
+	n[1].iattr[3] = p->even;
+	n[1].iattr[4] = 1;	/* codebook mode */
+	n[1].fattr[0] = p->a;
+	n[1].fattr[1] = p->b;
+	return pn_ffn_site_replace_n(rw, s, n, nv, 2, err);
+}
 
 static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *arr,
 		    struct pn_err *err)
@@ -28,7 +101,10 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	float *table = malloc((size_t)K * Dout * sizeof(float));
 	float *ye = malloc((size_t)n * Dout * sizeof(float));
 	int32_t *assign = malloc((size_t)n * sizeof(int32_t));
-	double num = 0, den = 0, rel;
+	double num = 0, den = 0, rel, fit_err = NAN;
+	float coef[PN_CHEB_MAX_DEGREE + 1];
+	struct pn_cheb p = { 0 };
+	int missed = 0;
 	uint32_t present = 0;
 	char name[128], tname[160];
 	struct pnb_node node;
@@ -49,7 +125,27 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	}
 	if (r)
 		goto out;
-	pn_ffn_site_eval(c->rw, s, C, K, table);
+	if (c->o->vq_codebook) {	/* the table the POLY_FFN computes: the error is its */
+		float *scr = malloc(pn_polyffn_scratch(K, s->ff, s->gated) * sizeof(float) + 64);
+
+		if (!scr) {
+			r = pn_errf(err, -ENOMEM, "vq: out of memory");
+			goto out;
+		}
+		missed = fit_series(c, s, cv, &p, coef, &fit_err, err);
+		if (missed < 0) {
+			free(scr);
+			r = missed;
+			goto out;
+		}
+		pn_polyffn(NULL, C, K, D, s->ff, s->gated, &p, pn_rw_tensor_f32(c->rw, s->W1),
+			   s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(c->rw, s->b1),
+			   pn_rw_tensor_f32(c->rw, s->W2),
+			   s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(c->rw, s->b2), table, scr);
+		free(scr);
+	} else {
+		pn_ffn_site_eval(c->rw, s, C, K, table);
+	}
 	pn_ffn_site_eval(c->rw, s, cv->sample, n, ye);
 	for (uint32_t k = 0; k < K; k++) {
 		double q = 0;
@@ -75,10 +171,15 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	rel = den > 0 ? sqrt(num / den) : sqrt(num);
 	pn_report_printf(c->rep, "  %s (layer %d%s): K %u on %u rows, %u Lloyd iterations, "
 			 "%u re-seeded, %u codes used; input distortion %.4g (%.1f%% of "
-			 "mean ||x||^2); FFN output rel err %.3g -> VQ cache [%u, %u]\n", nm,
+			 "mean ||x||^2); FFN output rel err %.3g -> ", nm,
 			 (int)s->layer, s->folded ? ", pool-folded" : "", K, n, res.iters,
-			 res.reseeded, present, res.distortion, 100 * res.rel_distortion, rel, K,
-			 Dout);
+			 res.reseeded, present, res.distortion, 100 * res.rel_distortion, rel);
+	if (c->o->vq_codebook)
+		pn_report_printf(c->rep, "VQ codes + codebook POLY_FFN (%s series degree %u on "
+				 "[%.3g, %.3g], max act err %.2e%s)\n", pnb_act_name(s->act),
+				 p.degree, p.a, p.b, fit_err, missed ? ", tol MISSED" : "");
+	else
+		pn_report_printf(c->rep, "VQ cache [%u, %u]\n", K, Dout);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "node", nm);
 	cJSON_AddNumberToObject(o, "layer", (int)s->layer);
@@ -89,8 +190,26 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	cJSON_AddNumberToObject(o, "distortion", res.distortion);
 	cJSON_AddNumberToObject(o, "rel_distortion", res.rel_distortion);
 	cJSON_AddNumberToObject(o, "ffn_out_rel_err", rel);
+	cJSON_AddStringToObject(o, "mode", c->o->vq_codebook ? "codebook" : "cache");
+	if (c->o->vq_codebook) {
+		cJSON_AddNumberToObject(o, "degree", p.degree);
+		cJSON_AddNumberToObject(o, "max_act_err", fit_err);
+		cJSON_AddBoolToObject(o, "tol_met", !missed);
+	}
 	cJSON_AddItemToArray(arr, o);
 
+	if (c->o->vq_codebook) {
+		uint64_t shc[2] = { K, D };
+		uint32_t cb, nt;
+
+		snprintf(tname, sizeof(tname), "%s.vq.codebook", nm);
+		cb = pn_rw_tensor(c->rw, tname, 2, shc, C);
+		snprintf(tname, sizeof(tname), "%s.vq.norms", nm);
+		nt = pn_rw_tensor(c->rw, tname, 1, shc, norms);
+		r = cb == PNB_NONE || nt == PNB_NONE ? pn_errf(err, -ENOMEM, "vq: out of memory") :
+		    write_codebook(c, s, nm, cb, nt, &p, coef, err);
+		goto out;
+	}
 	pnb_node_init(&node, PNB_OP_VQ, 0, PNB_NONE);
 	node.n_in = 1;
 	node.in[0] = s->in;

@@ -50,7 +50,8 @@ static uint32_t calib_values(const struct pn_rw *rw, const struct pn_poly_opts *
 
 	for (uint32_t i = 0; i < ns; i++)
 		if ((o->poly_ffn && pn_layer_on(o->poly_layers, s[i].layer)) ||
-		    (o->vq && pn_layer_on(o->vq_layers, s[i].layer)))
+		    (o->vq && pn_layer_on(o->vq_layers, s[i].layer)) ||
+		    (o->ffn_keep && pn_layer_on(o->ffn_keep_layers, s[i].layer)))
 			add_value(v, &n, s[i].in);
 	if (o->macro) {
 		nm = pn_macro_calib_values(rw, mv, MAX_CALIB);
@@ -149,6 +150,11 @@ int pn_compile_poly(const char *in, const char *out, const struct pn_poly_opts *
 	if (!r)
 		r = calibrate(in, rw, &o, &cal, rep, err);
 	c = (struct pn_pass_ctx){ .rw = rw, .f = &f, .cal = &cal, .o = &o, .rep = rep };
+	/* Before the macro: a seeded macro after a pruned layer fits to its output. */
+	if (!r && o.ffn_keep) {
+		stage(&o, "ffn neuron selection");
+		r = pn_pass_ffn_keep(&c, err);
+	}
 	if (!r && o.macro) {
 		stage(&o, "macro-operator");
 		r = pn_pass_macro(&c, err);

@@ -148,6 +148,7 @@ struct pn_poly_opts {
 
 	uint32_t vq;		/* VQ CacheNode codebook size K (0: off) */
 	uint32_t vq_layers;
+	int vq_codebook;	/* codebook mode: VQ codes -> POLY_FFN per present code */
 
 	uint32_t cqa;		/* clusters per head (0: off) */
 	uint32_t cqa_topk;	/* 0: plain; k: the improved top-k variant */
@@ -160,6 +161,11 @@ struct pn_poly_opts {
 	uint32_t macro_topk;	/* 1 or 2 (0: 1) */
 	uint32_t macro_degree;	/* series degree of the experts (0: 8) */
 	double macro_ridge;	/* ridge lambda relative to trace/n (0: 1e-3) */
+	uint32_t macro_first;	/* 1 + the run's first layer (0: the most alike run) */
+	int macro_seed_ffn;	/* seed the expert from the run's own FFN (E 1 only) */
+	uint32_t ffn_keep;	/* FFN neuron selection: hidden neurons kept (0: off) */
+	uint32_t ffn_keep_layers;
+	double ffn_keep_ridge;	/* ridge lambda of the W2 refit (0: 1e-4) */
 
 	void (*progress)(void *arg, const char *stage, uint32_t done, uint32_t total);
 	void *progress_arg;
@@ -216,6 +222,17 @@ uint32_t pn_ffn_sites(const struct pn_rw *rw, struct pn_ffn_site *s, uint32_t ma
  */
 int pn_ffn_site_replace(struct pn_rw *rw, const struct pn_ffn_site *s,
 			struct pnb_node *n, const char *name, struct pn_err *err);
+/* The same with k nodes (n[k - 1] computes the FFN output; the others feed it). */
+#define PN_SITE_MAX_NODES 4u
+int pn_ffn_site_replace_n(struct pn_rw *rw, const struct pn_ffn_site *s,
+			  struct pnb_node *n, const char *const *names, uint32_t k,
+			  struct pn_err *err);
+/* u = x W1[:, :ff] + b1[:ff] for the rows of x (the gate half when gated); malloc'd. */
+float *pn_ffn_pre_activations(const struct pn_rw *rw, const struct pn_ffn_site *s,
+			      const float *x, uint32_t rows);
+/* Adds the F32 tensor "<prefix><suffix>", [d0] (d1 0) or [d0, d1]; PNB_NONE on ENOMEM. */
+uint32_t pn_rw_tensor_named(struct pn_rw *rw, const char *prefix, const char *suffix,
+			    uint64_t d0, uint64_t d1, const float *data);
 /* The layer number of a node named "lN....", or PNB_NONE. */
 uint32_t pn_layer_of(const char *name);
 static inline int pn_layer_on(uint32_t mask, uint32_t layer)
@@ -238,6 +255,34 @@ int pn_pass_polyffn(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_vq(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_cqa(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_macro(struct pn_pass_ctx *c, struct pn_err *err);
+int pn_pass_ffn_keep(struct pn_pass_ctx *c, struct pn_err *err);
+/*
+ * The FFN-seeded Macro-Operator (pass_macro_ffn.c): replaces the producer of
+ * out by x + act(LN(x) W1[:, S] + b1[S]) W2' + b2' with x = in, the LayerNorm
+ * node ln_node's and the site ffn's tensors, S its --macro-rank most
+ * energetic neurons and [W2'; b2'] ridge-fitted to Y - X (rows [n, D]).
+ */
+int pn_macro_seeded(struct pn_pass_ctx *c, const struct pn_ffn_site *ffn, uint32_t ln_node,
+		    const float *X, const float *Y, uint32_t n, uint32_t D, uint32_t in,
+		    uint32_t out, const char *name, struct cJSON *obj, struct pn_err *err);
+/*
+ * Neuron selection for one FFN's hidden layer: hidden H [n, ff] of the
+ * calibration rows and W2 [ff, D]; the keep indices of the k neurons with
+ * the largest mean h_j^2 * ||W2_j||^2 (their share of the output energy),
+ * ascending. Returns the share of that energy the kept neurons carry.
+ */
+double pn_ffn_select(const float *H, uint32_t n, uint32_t ff, const float *W2, uint32_t D,
+		     uint32_t k, uint32_t *keep);
+/*
+ * The kept neurons' features for a ridge fit: Hs [n, stride] gets columns
+ * keep[0..k) of H [n, ff] first and a 1 in its last column (the caller may
+ * fill the ones between); W1k [D, k] and b1k [k] (b1 may be NULL: zeros)
+ * the kept columns of the first layer.
+ */
+void pn_ffn_gather(const float *H, uint32_t n, uint32_t ff, const uint32_t *keep, uint32_t k,
+		   uint32_t stride, float *Hs);
+void pn_ffn_gather_w1(const float *W1, const float *b1, uint32_t D, uint32_t ff,
+		      const uint32_t *keep, uint32_t k, float *W1k, float *b1k);
 /* The values the macro pass needs calibrated (layer inputs, attn.add, ln2). */
 uint32_t pn_macro_calib_values(const struct pn_rw *rw, uint32_t *v, uint32_t max);
 
@@ -269,6 +314,15 @@ struct pn_macro_fit {
 	float range;		/* series on [-range, range]: the largest |pre-activation| */
 	double resid;
 };
+/*
+ * Ridge regression R ≈ [H] [W2; b2] by the normal equations (Cholesky in
+ * double): H [n, r1] holds the features with a last column of ones, R [n, D]
+ * the targets; W2 [r1 - 1, D], b2 [D]. lambda is relative to the mean
+ * diagonal of H^T H, so one setting fits any scale. -EDOM when the system is
+ * not positive definite, -ENOMEM.
+ */
+int pn_ridge_fit(const float *H, const float *R, uint32_t n, uint32_t r1, uint32_t D,
+		 double lambda, float *W2, float *b2);
 int pn_macro_fit(const float *X, const float *Y, uint32_t n, uint32_t D, uint32_t E,
 		 uint32_t rank, uint32_t degree, uint32_t act, uint32_t topk, double ridge,
 		 uint64_t seed, struct pn_macro_fit *m, struct pn_err *err);

@@ -4,7 +4,8 @@
 # sentences, then `polyctl eval` on 100 train / 100 test sentences: the JSON
 # fields are there, accuracy is sane (> 0.6 where chance is 0.5), the exact
 # model against itself has cosine 1; inspect shows the new ops' attributes;
-# bad eval files are named with their entry.
+# the FFN-keep + seeded-macro variant compiles, reports and runs; bad eval
+# files are named with their entry.
 set -u
 B=${POLYNET_BUILD:-build}
 P=$B/rel/polyctl
@@ -51,6 +52,30 @@ self=$("$P" eval "$EXACT" --train "$T/train.json" --test "$T/test.json" --json -
 	fail "eval exact"
 "$PY" -c "import json,sys; e=json.loads(sys.argv[1]); assert abs(e['mean_cosine']-1)<1e-6 and e['accuracy']>0.6, e" \
 	"$self" || fail "exact self-eval: $self"
+
+# The >= 2x variant's passes (FFN neuron selection on layer 0, layer 1 as an
+# FFN-seeded Macro-Operator), smaller: 256 neurons each, calibrated on 300
+# texts (~4,300 token rows: the seeded fit has 256 + 512 columns).
+"$P" compile -q --from pnb "$EXACT" -o "$T/k.pnb" --calib "$FX/amazon.json" --calib-max 300 \
+	--calib-rows 20000 \
+	--ffn-keep 256 --ffn-keep-layers 0 --macro 1 --macro-len 1 --macro-first 1 \
+	--macro-seed ffn --macro-rank 256 --report "$T/k.json" || fail "compile ffn-keep + seeded macro"
+"$PY" -c "
+import json; r=json.load(open('$T/k.json'))
+k=r['ffn_keep'][0]; m=r['macro']
+assert k['layer']==0 and k['kept']==256 and k['hidden']==1536, k
+assert k['rel_err_heldout'] < k['rel_err_dropped_only'], k   # the refit helps
+assert m['seed']=='ffn' and m['first']==1 and m['rank']==256 and 0 <= m['resid_heldout'] < 1, m
+" || fail "ffn-keep / seeded macro report: $(cat "$T/k.json")"
+"$P" inspect "$T/k.pnb" | grep -q "l0.ffn.keep" || fail "inspect does not show the kept FFN"
+"$P" inspect "$T/k.pnb" | grep -q "l1.attn" && fail "layer 1 attention survived the macro"
+kout=$("$P" eval "$T/k.pnb" --exact "$EXACT" --train "$T/train.json" --test "$T/test.json" \
+	--json --latency-n 5) || fail "eval ffn-keep variant"
+"$PY" -c "import json,sys; e=json.loads(sys.argv[1]); assert e['accuracy']>0.6, e" "$kout" ||
+	fail "ffn-keep variant accuracy: $kout"
+"$P" compile -q --from pnb "$EXACT" -o "$T/x.pnb" --calib "$T/train.json" --macro 1 \
+	--macro-first 5 2>"$T/err" && fail "--macro-first 5 accepted"
+grep -q "macro-first 5" "$T/err" || fail "--macro-first message: $(cat "$T/err")"
 
 echo '[{"text":"fine","class":1},{"text":"x","class":7}]' >"$T/bad.json"
 "$P" eval "$EXACT" --train "$T/bad.json" --test "$T/test.json" 2>"$T/err" && fail "bad class accepted"

@@ -6,6 +6,9 @@
  * clusters (distortion ~ the noise), the table holds the exact FFN of each
  * code, the written file opens, and rows at a cluster centre get the exact
  * FFN output through the VQ node. A calibration smaller than K is refused.
+ * In codebook mode (--vq-mode codebook) the site becomes VQ codes -> a
+ * POLY_FFN in codebook mode, whose error is the series' on top of the
+ * quantization's; the file opens and the nodes read each other.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -95,6 +98,65 @@ static void separable(void **state)
 	free(w);
 }
 
+static void codebook_mode(void **state)
+{
+	char in[64], out[64];
+	struct fx_weights *w = malloc(sizeof(*w));
+	struct pnb_file f;
+	struct pn_rw *rw;
+	struct pn_calib cal;
+	struct pn_calib_value cv;
+	struct pn_poly_opts o = { .vq = K, .vq_layers = 1u << 1, .seed = 1, .vq_codebook = 1,
+				  .poly_tol = 1e-3, .poly_max_degree = 64 };
+	struct pn_poly_report rep = { .json = cJSON_CreateObject() };
+	struct pn_pass_ctx c;
+	struct pn_err err;
+	float centres[K * FX_D];
+	uint32_t codes, pffn;
+	cJSON *e;
+
+	(void)state;
+	snprintf(in, sizeof(in), "/tmp/test_pass_vqcb_in_%d.pnb", getpid());
+	snprintf(out, sizeof(out), "/tmp/test_pass_vqcb_out_%d.pnb", getpid());
+	fx_init(w, 5);
+	assert_int_equal(fx_write(w, in, &err), 0);
+	assert_int_equal(pnb_open(in, &f, &err), 0);
+	assert_int_equal(pn_rw_new(&f, &rw, &err), 0);
+	make_calib(&cal, &cv, pn_rw_find_value(rw, "l1.ln2"), ROWS, centres);
+	c = (struct pn_pass_ctx){ .rw = rw, .f = &f, .cal = &cal, .o = &o, .rep = &rep };
+	assert_int_equal(pn_pass_vq(&c, &err), 0);
+	e = cJSON_GetArrayItem(cJSON_GetObjectItem(rep.json, "vq"), 0);
+	assert_non_null(e);
+	assert_string_equal(cJSON_GetObjectItem(e, "mode")->valuestring, "codebook");
+	assert_true(cJSON_GetObjectItem(e, "degree")->valueint >= 2);
+	/* ReLU's series at degree <= 64: a few % of the output, never exact */
+	assert_true(cJSON_GetObjectItem(e, "ffn_out_rel_err")->valuedouble < 0.1);
+	assert_true(cJSON_GetObjectItem(e, "ffn_out_rel_err")->valuedouble > 1e-6);
+	codes = pn_rw_find_node(rw, "l1.ffn.vq.codes");
+	pffn = pn_rw_find_node(rw, "l1.ffn.vq.pffn");
+	assert_int_not_equal(codes, PNB_NONE);
+	assert_int_not_equal(pffn, PNB_NONE);
+	assert_int_equal(pn_rw_node(rw, codes)->op, PNB_OP_VQ);
+	assert_int_equal(pn_rw_node(rw, pffn)->op, PNB_OP_POLY_FFN);
+	assert_int_equal(pn_rw_node(rw, pffn)->in[0], pn_rw_node(rw, codes)->out);
+	assert_int_equal(pn_rw_node(rw, pffn)->iattr[4], 1);
+	assert_int_equal(pn_rw_node(rw, pffn)->w[5], pn_rw_node(rw, codes)->w[0]);
+	assert_int_equal(pn_rw_finish(rw, out, NULL, NULL, &err), 0);
+	{
+		struct pn_model *m;
+
+		assert_int_equal(pn_model_open(out, &m, &err), 0);	/* graph shape checks */
+		pn_model_close(m);
+	}
+	pn_rw_free(rw);
+	free(cv.sample);
+	pn_report_free(&rep);
+	pnb_close(&f);
+	unlink(in);
+	unlink(out);
+	free(w);
+}
+
 static void too_few_rows(void **state)
 {
 	char in[64];
@@ -132,6 +194,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(separable),
+		cmocka_unit_test(codebook_mode),
 		cmocka_unit_test(too_few_rows),
 	};
 

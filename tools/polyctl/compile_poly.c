@@ -26,12 +26,19 @@ static const char usage_text[] =
 	"  --poly-clip Q        range = quantile Q of |pre-activation| (0.999)\n"
 	"  --poly-max-degree N  (128)    --poly-force  apply the best fit when tol is missed\n"
 	"  --vq K               VQ CacheNode of K codes per FFN\n"
+	"  --vq-mode codebook   VQ codes + codebook POLY_FFN (series per --poly-tol) instead\n"
 	"  --cqa C              clustered query attention, C clusters per head\n"
 	"  --cqa-topk K         the improved top-k variant   --cqa-bits B  LSH planes (32)\n"
 	"  --macro E            Macro-Operator of E experts over the most alike run of layers\n"
 	"  --macro-rank R (128) --macro-len N (all) --macro-topk K (1) --macro-degree D (8)\n"
 	"  --macro-ridge X      ridge lambda relative to the mean diagonal (1e-3)\n"
-	"  --poly-layers L, --vq-layers L, --cqa-layers L   comma-separated layers (all)\n"
+	"  --macro-first L      replace the run starting at layer L (default: the most alike)\n"
+	"  --macro-seed ffn     one expert seeded from the run's own FFN neurons (exact act,\n"
+	"                       --macro-rank of them, W2 refitted); default random features\n"
+	"  --ffn-keep K         FFN neuron selection: keep K hidden neurons, refit W2 by ridge\n"
+	"  --ffn-keep-ridge X   its ridge lambda (1e-4)\n"
+	"  --poly-layers L, --vq-layers L, --cqa-layers L, --ffn-keep-layers L\n"
+	"                       comma-separated layers (all)\n"
 	"  --report FILE        the report as JSON     -q  no report on stdout\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -114,6 +121,7 @@ static int option(struct pn_poly_opts *o, const char *a, const char *v)
 		{ "--macro-len", offsetof(struct pn_poly_opts, macro_len) },
 		{ "--macro-topk", offsetof(struct pn_poly_opts, macro_topk) },
 		{ "--macro-degree", offsetof(struct pn_poly_opts, macro_degree) },
+		{ "--ffn-keep", offsetof(struct pn_poly_opts, ffn_keep) },
 	};
 	char *end;
 
@@ -124,6 +132,26 @@ static int option(struct pn_poly_opts *o, const char *a, const char *v)
 		return parse_layers(v, &o->poly_layers) ? -1 : 1;
 	if (!strcmp(a, "--vq-layers"))
 		return parse_layers(v, &o->vq_layers) ? -1 : 1;
+	if (!strcmp(a, "--macro-first")) {	/* stored + 1: 0 means "choose" */
+		if (parse_u32(v, &o->macro_first) || o->macro_first >= 32)
+			return -1;
+		o->macro_first++;
+		return 1;
+	}
+	if (!strcmp(a, "--ffn-keep-layers"))
+		return parse_layers(v, &o->ffn_keep_layers) ? -1 : 1;
+	if (!strcmp(a, "--vq-mode")) {
+		if (strcmp(v, "codebook") && strcmp(v, "cache"))
+			return -1;
+		o->vq_codebook = !strcmp(v, "codebook");
+		return 1;
+	}
+	if (!strcmp(a, "--macro-seed")) {
+		if (strcmp(v, "ffn") && strcmp(v, "random"))
+			return -1;
+		o->macro_seed_ffn = !strcmp(v, "ffn");
+		return 1;
+	}
 	if (!strcmp(a, "--cqa-layers"))
 		return parse_layers(v, &o->cqa_layers) ? -1 : 1;
 	if (!strcmp(a, "--seed")) {
@@ -133,7 +161,8 @@ static int option(struct pn_poly_opts *o, const char *a, const char *v)
 	{
 		double *d = !strcmp(a, "--poly-tol") ? &o->poly_tol :
 			    !strcmp(a, "--poly-clip") ? &o->poly_clip :
-			    !strcmp(a, "--macro-ridge") ? &o->macro_ridge : NULL;
+			    !strcmp(a, "--macro-ridge") ? &o->macro_ridge :
+			    !strcmp(a, "--ffn-keep-ridge") ? &o->ffn_keep_ridge : NULL;
 
 		if (d) {
 			*d = strtod(v, &end);
@@ -189,7 +218,7 @@ int cmd_compile_poly(int argc, char **argv)
 		return usage_error("%s", "no input .pnb given");
 	if (!out)
 		return usage_error("%s", "-o OUT.pnb is required");
-	if (!o.poly_ffn && !o.vq && !o.cqa && !o.macro)
+	if (!o.poly_ffn && !o.vq && !o.cqa && !o.macro && !o.ffn_keep)
 		fprintf(stderr, "polyctl compile: no pass selected: writing a copy of %s\n", in);
 	if (!quiet && polyctl_tty())
 		o.progress = progress;

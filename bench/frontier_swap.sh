@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The frontier's accuracy with the roles of the two sets swapped (issue 5):
+# each variant is recalibrated on imdb.json, the head is trained on exact
+# embeddings of imdb.json and the accuracy is measured on amazon.json. A
+# variant that meets the target only in one direction is luck, not a result.
+# Writes the "## Frontier, roles swapped (issue 5)" section of
+# bench/RESULTS.md. Latency does not depend on the data: see the frontier.
+# Knobs: B (build dir, default build), VARIANTS (a file of "label|args"
+# lines, args without --calib; default: the list below).
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+B=${B:-build}
+FX=build/npm/node_modules/sentiment/test/fixtures
+TRAIN=$FX/imdb.json
+TEST=$FX/amazon.json
+EXACT=$B/use.pnb
+OUT=$B/frontier_swap
+PY=/usr/bin/python3
+die() { echo "bench/frontier_swap.sh: $*" >&2; exit 1; }
+
+[ -x "$B/rel/polyctl" ] || die "$B/rel/polyctl missing: make B=$B build"
+[ -f "$EXACT" ] || die "$EXACT missing: make B=$B model"
+[ -f "$TRAIN" ] && [ -f "$TEST" ] || die "$TRAIN or $TEST missing: bash scripts/fetch_npm.sh build/npm"
+mkdir -p "$OUT"
+cp "$B/rel/polyctl" "$OUT/polyctl"
+P=$OUT/polyctl
+R="--calib-rows 20000"
+M1="--macro 1 --macro-len 1 --macro-first 1 --macro-seed ffn"
+
+default_variants() {
+	cat <<V
+exact|
+keep 768 l0 + macro l1 seeded r768|$R --ffn-keep 768 --ffn-keep-layers 0 $M1 --macro-rank 768
+keep 1024 l0 + macro l1 seeded r768|$R --ffn-keep 1024 --ffn-keep-layers 0 $M1 --macro-rank 768
+keep 512 l0 + macro l1 seeded r512|$R --ffn-keep 512 --ffn-keep-layers 0 $M1 --macro-rank 512
+macro l1 seeded r768|$R $M1 --macro-rank 768
+keep 768 l0|$R --ffn-keep 768 --ffn-keep-layers 0
+vq 256|--vq 256
+macro l0 E1 r512|--macro 1 --macro-rank 512 --macro-len 1
+V
+}
+
+RAW=$OUT/swap_raw.jsonl
+: >"$RAW"
+i=0
+while IFS='|' read -r label args; do
+	[ -n "$label" ] || continue
+	i=$((i + 1))
+	model=$EXACT
+	if [ -n "$args" ]; then
+		model=$OUT/v$i.pnb
+		# shellcheck disable=SC2086
+		"$P" compile -q --from pnb "$EXACT" -o "$model" --calib "$TRAIN" $args ||
+			{ echo "frontier_swap: '$label' failed to compile" >&2; continue; }
+	fi
+	ev=$("$P" eval "$model" --exact "$EXACT" --train "$TRAIN" --test "$TEST" --json \
+		--latency-n 1) || { echo "frontier_swap: '$label' failed to evaluate" >&2; continue; }
+	printf '{"label":"%s","args":"%s","eval":%s}\n' "$label" "$args" "$ev" >>"$RAW"
+	echo "frontier_swap: $label: $(echo "$ev" | "$PY" -c 'import json,sys; e=json.load(sys.stdin); print("acc %.3f cos %.4f" % (e["accuracy"], e["mean_cosine"]))')" >&2
+done < <(if [ -n "${VARIANTS:-}" ]; then cat "$VARIANTS"; else default_variants; fi)
+
+"$PY" - "$RAW" bench/RESULTS.md "$TRAIN" "$TEST" <<'PYEOF' || die "cannot write bench/RESULTS.md"
+import json, os, sys
+raw, md_path, train, test = sys.argv[1:]
+SECTION = "## Frontier, roles swapped (issue 5)"
+rows = [json.loads(l) for l in open(raw) if l.strip()]
+exact = next(r for r in rows if not r["args"])
+lines = [SECTION, "",
+         "Command: `bash bench/frontier_swap.sh` (after the frontier's build). The same variants with "
+         "the two sets' roles swapped: calibrated on %s, head trained on exact embeddings of %s, "
+         "accuracy on %s (%d texts). Compile arguments as in bench/frontier.json, with "
+         "`--calib %s`." % (os.path.basename(train), os.path.basename(train), os.path.basename(test),
+                            exact["eval"]["n_test"], os.path.basename(train)), "",
+         "| variant | accuracy | loss (pts) | mean cos | min cos |", "|---|---|---|---|---|"]
+for r in rows:
+    e = r["eval"]
+    lines.append("| %s | %.3f | %+.1f | %.4f | %.4f |" % (
+        r["label"], e["accuracy"], 100 * (exact["eval"]["accuracy"] - e["accuracy"]),
+        e["mean_cosine"], e["min_cosine"]))
+section = "\n".join(lines) + "\n"
+md = open(md_path).read()
+start = md.find(SECTION)
+if start < 0:
+    md = md.rstrip() + "\n\n" + section
+else:
+    nxt = md.find("\n## ", start + len(SECTION))
+    md = md[:start] + section + (md[nxt:] if nxt >= 0 else "")
+open(md_path, "w").write(md)
+PYEOF
+echo "frontier_swap: wrote the swapped-roles section of bench/RESULTS.md" >&2
