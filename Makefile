@@ -119,6 +119,7 @@ bench: setup
 	@bash bench/region_bench.sh
 	@B=$(B) bash bench/frontier.sh
 	@B=$(B) bash bench/frontier_swap.sh
+	@B=$(B) bash bench/real_components.sh
 
 # The driver: built against Debian's headers, tested in qemu (docs/driver.md).
 vmtest: setup
@@ -131,6 +132,7 @@ bench-frontier: setup
 	@$(MAKE) --no-print-directory build model
 	@B=$(B) bash bench/frontier.sh
 	@B=$(B) bash bench/frontier_swap.sh
+	@B=$(B) bash bench/real_components.sh
 
 clean:
 	rm -rf $(B)/rel $(B)/asan $(B)/fuzz $(B)/*.pnb $(B)/vm $(B)/driver-style

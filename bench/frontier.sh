@@ -44,6 +44,7 @@ poly tol 0.1|$C --poly-ffn --poly-tol 0.1
 poly tol 0.05|$C --poly-ffn --poly-tol 0.05
 poly tol 0.02 forced|$C --poly-ffn --poly-tol 0.02 --poly-force
 vq 256|$C --vq 256
+vq 256 codebook|$C --vq 256 --vq-mode codebook --poly-tol 0.05
 vq 1024 l1|$C --vq 1024 --vq-layers 1
 vq 256 l1|$C --vq 256 --vq-layers 1
 cqa 4 top-8|$C --cqa 4 --cqa-topk 8
@@ -59,6 +60,9 @@ macro l1 seeded r768|$C $R $M1 --macro-rank 768
 keep 768 l0 + macro l1 seeded r768|$C $R --ffn-keep 768 --ffn-keep-layers 0 $M1 --macro-rank 768
 keep 1024 l0 + macro l1 seeded r768|$C $R --ffn-keep 1024 --ffn-keep-layers 0 $M1 --macro-rank 768
 keep 512 l0 + macro l1 seeded r512|$C $R --ffn-keep 512 --ffn-keep-layers 0 $M1 --macro-rank 512
+mean-mix l1|--attn-mean 1
+mean-mix l1 + keep 1024,768|$C $R --attn-mean 1 --ffn-keep 1024,768
+mean-mix l1 + keep 768,768|$C $R --attn-mean 1 --ffn-keep 768,768
 vq 1024 l1 + cqa 8 top-8|$C --vq 1024 --vq-layers 1 --cqa 8 --cqa-topk 8
 poly 0.05 + cqa 8 top-8|$C --poly-ffn --poly-tol 0.05 --cqa 8 --cqa-topk 8
 macro l0 E4 r256 + cqa 8 top-8|$C --macro 4 --macro-rank 256 --macro-len 1 --cqa 8 --cqa-topk 8

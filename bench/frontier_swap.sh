@@ -34,6 +34,9 @@ keep 768 l0 + macro l1 seeded r768|$R --ffn-keep 768 --ffn-keep-layers 0 $M1 --m
 keep 1024 l0 + macro l1 seeded r768|$R --ffn-keep 1024 --ffn-keep-layers 0 $M1 --macro-rank 768
 keep 512 l0 + macro l1 seeded r512|$R --ffn-keep 512 --ffn-keep-layers 0 $M1 --macro-rank 512
 macro l1 seeded r768|$R $M1 --macro-rank 768
+mean-mix l1|--attn-mean 1
+mean-mix l1 + keep 1024,768|$R --attn-mean 1 --ffn-keep 1024,768
+mean-mix l1 + keep 768,768|$R --attn-mean 1 --ffn-keep 768,768
 keep 768 l0|$R --ffn-keep 768 --ffn-keep-layers 0
 vq 256|--vq 256
 macro l0 E1 r512|--macro 1 --macro-rank 512 --macro-len 1

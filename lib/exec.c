@@ -289,6 +289,14 @@ static void run_node(struct pn_exec *x, const struct pn_gnode *n,
 		pn_act((uint32_t)n->iattr[0], y, (size_t)rows * n->d_in);
 		break;
 	case PNB_OP_ADD:
+		if (g->values[n->in[1]].layout != g->values[n->in[0]].layout) {
+			/* TOKENS + SEQ: one sequence row for each of its T token rows */
+			for (uint32_t r = 0; r < rows; r++)
+				pn_add(in0 + (size_t)r * n->d_in,
+				       val(x, n->in[1]) + (size_t)(r / T) * n->d_in,
+				       y + (size_t)r * n->d_in, n->d_in);
+			break;
+		}
 		pn_add(in0, val(x, n->in[1]), y, (size_t)rows * n->d_in);
 		break;
 	case PNB_OP_FFN:

@@ -394,9 +394,11 @@ static int build_node(struct build *b)
 		       want_w(b, 0, 2, n->d_in, n->d_out) ?: opt_w(b, 1, n->d_out);
 	case PNB_OP_ACT:
 		return check_act(b, n->iattr[0]) ?: same_shape(b);
-	case PNB_OP_ADD:
+	case PNB_OP_ADD:	/* b SEQ under a TOKENS: broadcast over the tokens */
 		return same_shape(b) ?:
-		       want_width(b, n->in[1], "in[1]", x->layout, x->width);
+		       want_width(b, n->in[1], "in[1]", x->layout == PNB_LAYOUT_TOKENS &&
+				  val(b, n->in[1])->layout == PNB_LAYOUT_SEQ ?
+				  PNB_LAYOUT_SEQ : x->layout, x->width);
 	case PNB_OP_FFN: {
 		const struct pnb_tensor *w2;
 		const struct pnb_node *pn = &b->f->nodes[n->index];

@@ -130,7 +130,8 @@ enum pnb_pos_kind {
  * LINEAR     in: x.  w: W [in,out], b [out] or NONE.  iattr[0] enum pnb_act.
  *            out = act(x W + b)
  * ACT        in: x.  iattr[0] enum pnb_act.
- * ADD        in: a, b (same layout and width).
+ * ADD        in: a, b (same layout and width); or a TOKENS and b SEQ of the
+ *            same width: b's row is added to every token of its sequence.
  * FFN        in: x.  w: W1, b1 or NONE, W2 [ff,D], b2 or NONE.
  *            iattr[0] enum pnb_act, iattr[1] gated.
  *            plain: out = act(x W1 + b1) W2 + b2, W1 [D,ff]

@@ -176,7 +176,9 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	const float *W1 = pn_rw_tensor_f32(c->rw, s->W1), *W2 = pn_rw_tensor_f32(c->rw, s->W2);
 	const float *b1 = s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(c->rw, s->b1);
 	const float *b2 = s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(c->rw, s->b2);
-	uint32_t K = c->o->ffn_keep, n = c->cal->n_sample, D = s->D, ff = s->ff;
+	uint32_t K = s->layer < 32 && c->o->ffn_keep_per[s->layer] ? c->o->ffn_keep_per[s->layer] :
+		     c->o->ffn_keep;
+	uint32_t n = c->cal->n_sample, D = s->D, ff = s->ff;
 	uint32_t Dout = (uint32_t)pn_rw_tensor_info(c->rw, s->W2)->shape[1], nfit = n - n / 5;
 	double lambda = c->o->ffn_keep_ridge > 0 ? c->o->ffn_keep_ridge : 1e-4;
 	float *H = NULL, *Y = NULL, *Hs = NULL, *Yk = NULL, *W2x = NULL;

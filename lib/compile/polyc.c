@@ -75,9 +75,10 @@ static int calibrate(const char *in, const struct pn_rw *rw, const struct pn_pol
 	int r;
 
 	if (!o->calib) {
-		if (o->poly_ffn || o->vq || o->macro)
+		if (o->poly_ffn || o->vq || o->macro || o->ffn_keep)
 			return pn_errf(err, -EINVAL, "--calib FILE is required for --poly-ffn, "
-				       "--vq and --macro (the passes fit to calibration data)");
+				       "--vq, --macro and --ffn-keep (the passes fit to calibration "
+				       "data)");
 		return 0;
 	}
 	r = pn_textset_load(o->calib, &ts, err);
@@ -150,6 +151,10 @@ int pn_compile_poly(const char *in, const char *out, const struct pn_poly_opts *
 	if (!r)
 		r = calibrate(in, rw, &o, &cal, rep, err);
 	c = (struct pn_pass_ctx){ .rw = rw, .f = &f, .cal = &cal, .o = &o, .rep = rep };
+	if (!r && o.attn_mean) {
+		stage(&o, "mean mixing");
+		r = pn_pass_attn_mean(&c, err);
+	}
 	/* Before the macro: a seeded macro after a pruned layer fits to its output. */
 	if (!r && o.ffn_keep) {
 		stage(&o, "ffn neuron selection");

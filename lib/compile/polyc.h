@@ -163,8 +163,11 @@ struct pn_poly_opts {
 	double macro_ridge;	/* ridge lambda relative to trace/n (0: 1e-3) */
 	uint32_t macro_first;	/* 1 + the run's first layer (0: the most alike run) */
 	int macro_seed_ffn;	/* seed the expert from the run's own FFN (E 1 only) */
+	int attn_mean;		/* mean mixing: uniform attention on attn_mean_layers */
+	uint32_t attn_mean_layers;
 	uint32_t ffn_keep;	/* FFN neuron selection: hidden neurons kept (0: off) */
 	uint32_t ffn_keep_layers;
+	uint32_t ffn_keep_per[32];	/* per layer K, from "--ffn-keep K0,K1" (0: ffn_keep) */
 	double ffn_keep_ridge;	/* ridge lambda of the W2 refit (0: 1e-4) */
 
 	void (*progress)(void *arg, const char *stage, uint32_t done, uint32_t total);
@@ -256,6 +259,7 @@ int pn_pass_vq(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_cqa(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_macro(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_ffn_keep(struct pn_pass_ctx *c, struct pn_err *err);
+int pn_pass_attn_mean(struct pn_pass_ctx *c, struct pn_err *err);
 /*
  * The FFN-seeded Macro-Operator (pass_macro_ffn.c): replaces the producer of
  * out by x + act(LN(x) W1[:, S] + b1[S]) W2' + b2' with x = in, the LayerNorm

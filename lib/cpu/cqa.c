@@ -209,38 +209,19 @@ static void top_keys(const float *a, uint32_t L, uint32_t k, float *tmp, uint32_
 	}
 }
 
-#define LANES 16
-
-static float dot(const float *a, const float *b, uint32_t n)
-{
-	float lane[LANES] = { 0 }, s = 0.0f;
-	uint32_t i = 0, l;
-
-	for (; i + LANES <= n; i += LANES) {
-		float t[LANES];
-
-		/* through t, as in attention.c: gcc then maps the lanes onto one vector FMA */
-		for (l = 0; l < LANES; l++)
-			t[l] = fmaf(a[i + l], b[i + l], lane[l]);
-		for (l = 0; l < LANES; l++)
-			lane[l] = t[l];
-	}
-	for (; i < n; i++)
-		s = fmaf(a[i], b[i], s);
-	for (l = 0; l < LANES; l++)
-		s += lane[l];
-	return s;
-}
-
 /*
  * out_i = base_c + mass_c * sum_{j in top} softmax_top(q_i k_j scale) v_j for
- * the members i of cluster m. The top keys and values are gathered into
- * contiguous rows first, so each member's scores and sum are unit-stride.
+ * the members i of cluster m. The top keys are gathered transposed (kt
+ * [hd, k]) and the values as rows (vt [k, hd]): a member's k scores are
+ * then hd unit-stride FMA rows of width k, and its output k rows of width
+ * hd, both of which the compiler vectorises (a dot product per key did
+ * not: it left the top-k variant 3.7x slower than exact attention).
  */
 static void improve(const struct cqa_job *j, const float *q, const float *kk, const float *v,
 		    float *o, uint32_t L, uint32_t nc, struct slice *sl)
 {
 	uint32_t k = j->c->topk < L ? j->c->topk : L, hd = j->hd, ld = 3 * j->D;
+	float scale = j->c->scale;
 
 	for (uint32_t m = 0; m < nc; m++) {
 		const float *a = sl->a + (size_t)m * L;
@@ -248,10 +229,12 @@ static void improve(const struct cqa_job *j, const float *q, const float *kk, co
 
 		top_keys(a, L, k, sl->tmp, sl->top);
 		for (uint32_t n = 0; n < k; n++) {
-			float *kt = sl->kt + (size_t)n * hd, *vt = sl->vt + (size_t)n * hd;
+			const float *kn = kk + (size_t)sl->top[n] * ld;
+			float *vt = sl->vt + (size_t)n * hd;
 			float an = a[sl->top[n]];
 
-			memcpy(kt, kk + (size_t)sl->top[n] * ld, hd * sizeof(float));
+			for (uint32_t d = 0; d < hd; d++)
+				sl->kt[(size_t)d * k + n] = kn[d];
 			memcpy(vt, v + (size_t)sl->top[n] * ld, hd * sizeof(float));
 			/* base = A_c V minus the top keys' share: the mass outside the top */
 			mass += an;
@@ -260,22 +243,28 @@ static void improve(const struct cqa_job *j, const float *q, const float *kk, co
 		}
 		for (uint32_t i = 0; i < L; i++) {
 			const float *qi = q + (size_t)i * ld;
-			float *oi = o + (size_t)i * j->D, mx = -INFINITY, sum = 0.0f;
+			float *oi = o + (size_t)i * j->D, *sc = sl->s, mx = -INFINITY, sum = 0.0f;
 
 			if (sl->remap[sl->assign[i]] != m)
 				continue;
-			for (uint32_t n = 0; n < k; n++) {
-				sl->s[n] = dot(qi, sl->kt + (size_t)n * hd, hd) * j->c->scale;
-				mx = sl->s[n] > mx ? sl->s[n] : mx;
+			memset(sc, 0, k * sizeof(*sc));
+			for (uint32_t d = 0; d < hd; d++) {
+				const float *kr = sl->kt + (size_t)d * k;
+				float qd = qi[d] * scale;
+
+				for (uint32_t n = 0; n < k; n++)
+					sc[n] = fmaf(qd, kr[n], sc[n]);
 			}
+			for (uint32_t n = 0; n < k; n++)
+				mx = sc[n] > mx ? sc[n] : mx;
 			for (uint32_t n = 0; n < k; n++) {
-				sl->s[n] = expf(sl->s[n] - mx);
-				sum += sl->s[n];
+				sc[n] = expf(sc[n] - mx);
+				sum += sc[n];
 			}
 			memcpy(oi, base, hd * sizeof(*oi));
 			for (uint32_t n = 0; n < k; n++) {
 				const float *vt = sl->vt + (size_t)n * hd;
-				float w = mass * sl->s[n] / sum;
+				float w = mass * sc[n] / sum;
 
 				for (uint32_t d = 0; d < hd; d++)
 					oi[d] = fmaf(w, vt[d], oi[d]);

@@ -35,7 +35,10 @@ static const char usage_text[] =
 	"  --macro-first L      replace the run starting at layer L (default: the most alike)\n"
 	"  --macro-seed ffn     one expert seeded from the run's own FFN neurons (exact act,\n"
 	"                       --macro-rank of them, W2 refitted); default random features\n"
+	"  --attn-mean L        mean mixing: layers L's attention with uniform weights (the\n"
+	"                       mean of the values, one row per sequence)\n"
 	"  --ffn-keep K         FFN neuron selection: keep K hidden neurons, refit W2 by ridge\n"
+	"                       (K0,K1,...: Ki in layer i, 0 leaves it)\n"
 	"  --ffn-keep-ridge X   its ridge lambda (1e-4)\n"
 	"  --poly-layers L, --vq-layers L, --cqa-layers L, --ffn-keep-layers L\n"
 	"                       comma-separated layers (all)\n"
@@ -93,6 +96,30 @@ static int parse_layers(const char *s, uint32_t *mask)
 	return *mask ? 0 : -1;
 }
 
+/* "--ffn-keep K" (every layer) or "K0,K1,..." (layer i keeps Ki; 0 leaves it). */
+static int parse_keep(const char *s, struct pn_poly_opts *o)
+{
+	char buf[128], *tok, *save = NULL;
+	uint32_t l = 0, k, n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), l++) {
+		if (parse_u32(tok, &k) || l >= 32)
+			return -1;
+		o->ffn_keep_per[l] = k;
+		o->ffn_keep = k > o->ffn_keep ? k : o->ffn_keep;
+		n++;
+	}
+	if (!o->ffn_keep)
+		return -1;
+	if (n > 1)	/* a list names its layers: those with a K */
+		for (l = 0; l < n; l++)
+			o->ffn_keep_layers |= o->ffn_keep_per[l] ? 1u << l : 0;
+	else
+		o->ffn_keep_per[0] = 0;
+	return 0;
+}
+
 static int write_report(const char *path, const struct pn_poly_report *rep)
 {
 	char *s = cJSON_Print(rep->json);
@@ -121,7 +148,6 @@ static int option(struct pn_poly_opts *o, const char *a, const char *v)
 		{ "--macro-len", offsetof(struct pn_poly_opts, macro_len) },
 		{ "--macro-topk", offsetof(struct pn_poly_opts, macro_topk) },
 		{ "--macro-degree", offsetof(struct pn_poly_opts, macro_degree) },
-		{ "--ffn-keep", offsetof(struct pn_poly_opts, ffn_keep) },
 	};
 	char *end;
 
@@ -137,6 +163,12 @@ static int option(struct pn_poly_opts *o, const char *a, const char *v)
 			return -1;
 		o->macro_first++;
 		return 1;
+	}
+	if (!strcmp(a, "--ffn-keep"))
+		return parse_keep(v, o) ? -1 : 1;
+	if (!strcmp(a, "--attn-mean")) {
+		o->attn_mean = 1;
+		return parse_layers(v, &o->attn_mean_layers) ? -1 : 1;
 	}
 	if (!strcmp(a, "--ffn-keep-layers"))
 		return parse_layers(v, &o->ffn_keep_layers) ? -1 : 1;
@@ -218,7 +250,7 @@ int cmd_compile_poly(int argc, char **argv)
 		return usage_error("%s", "no input .pnb given");
 	if (!out)
 		return usage_error("%s", "-o OUT.pnb is required");
-	if (!o.poly_ffn && !o.vq && !o.cqa && !o.macro && !o.ffn_keep)
+	if (!o.poly_ffn && !o.vq && !o.cqa && !o.macro && !o.ffn_keep && !o.attn_mean)
 		fprintf(stderr, "polyctl compile: no pass selected: writing a copy of %s\n", in);
 	if (!quiet && polyctl_tty())
 		o.progress = progress;
