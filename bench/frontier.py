@@ -67,9 +67,15 @@ def main():
             v["reverse_accuracy"] = r["reverse"]["accuracy"]
             v["reverse_exact_accuracy"] = r["reverse"]["exact_accuracy"]
         vs.append(v)
-    exact = next((v for v in vs if not v["compile_args"]), None)
-    if exact is None:
+    exacts = [v for v in vs if not v["compile_args"]]
+    if not exacts:
         raise SystemExit("frontier.py: no exact variant in %s" % a.raw)
+    # The exact model is timed first and last (frontier.sh): the faster of the
+    # two is the baseline, so load on the shared machine can only shrink a speedup.
+    exact = exacts[0]
+    exact["p50_us_b1"] = min(v["p50_us_b1"] for v in exacts)
+    exact["p50_us_b32"] = min(v["p50_us_b32"] for v in exacts)
+    vs = [v for v in vs if v is exact or v["compile_args"]]
     for v in vs:
         v["speedup_b1"] = exact["p50_us_b1"] / v["p50_us_b1"]
         v["speedup_b32"] = exact["p50_us_b32"] / v["p50_us_b32"]
@@ -88,7 +94,8 @@ def main():
              "on the shared 2-core VM). Every variant is rebuilt from the exact model by the command in "
              "bench/frontier.json (`compile`). Calibration and the logistic-regression head use the train "
              "set only (%s); accuracy is on the held-out set (%s). Latency: `polyctl bench --json "
-             "--batch B --tokens %d` (p50, one thread, core 1); cosines are of each variant's test "
+             "--batch B --tokens %d` (p50, one thread, core 1); the exact model is timed first and last "
+             "and the faster of the two is the baseline. Cosines are of each variant's test "
              "embeddings to the exact model's." % (os.path.basename(a.train), os.path.basename(a.test), a.tokens),
              "",
              "| variant | accuracy | loss (pts) | mean cos | min cos | p50 b1 us | speedup b1 | p50 b32 us | speedup b32 | Pareto |",

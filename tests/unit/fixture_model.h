@@ -126,8 +126,8 @@ static inline int fx_write(const struct fx_weights *w, const char *path,
 			n.w[0] = T1("l1.ln1.g", w->ln[1][0], FX_D);
 			n.w[1] = T1("l1.ln1.b", w->lnb[1][0], FX_D);
 			pnb_w_node(wr, &n);
-			q = VAL("l1.qkv", 3 * FX_D);
-			NODE(PNB_OP_LINEAR, "l1.qkv", q);
+			q = VAL("l1.attn.qkv", 3 * FX_D);
+			NODE(PNB_OP_LINEAR, "l1.attn.qkv", q);
 			n.n_in = 1; n.in[0] = ln; n.n_w = 2;
 			n.w[0] = T2("l1.wqkv", w->wqkv1, FX_D, 3 * FX_D);
 			n.w[1] = T1("l1.bqkv", w->bqkv1, 3 * FX_D);
@@ -137,13 +137,13 @@ static inline int fx_write(const struct fx_weights *w, const char *path,
 			n.n_in = 1; n.in[0] = q; n.iattr[0] = FX_H;
 			n.fattr[0] = 1.0f / sqrtf(FX_D / FX_H);
 			pnb_w_node(wr, &n);
-			o = VAL("l1.o", FX_D);
-			NODE(PNB_OP_LINEAR, "l1.o", o);
+			o = VAL("l1.attn.out", FX_D);
+			NODE(PNB_OP_LINEAR, "l1.attn.out", o);
 			n.n_in = 1; n.in[0] = a; n.n_w = 1;
 			n.w[0] = T2("l1.wo", w->wo1, FX_D, FX_D);	/* no bias */
 			pnb_w_node(wr, &n);
-			t = VAL("l1.h", FX_D);
-			NODE(PNB_OP_ADD, "l1.h", t);
+			t = VAL("l1.attn.add", FX_D);
+			NODE(PNB_OP_ADD, "l1.attn.add", t);
 			n.n_in = 2; n.in[0] = s; n.in[1] = o;
 			pnb_w_node(wr, &n);
 			s = t;
@@ -201,9 +201,13 @@ static inline int fx_write(const struct fx_weights *w, const char *path,
 	return rc;
 }
 
-/* The same forward pass for one sequence, from the reference kernels. */
-static inline void fx_reference(const struct fx_weights *w, const int32_t *ids,
-				uint32_t T, float *out /* [FX_D] */)
+/*
+ * The same forward pass for one sequence, from the reference kernels; with
+ * uniform_l1, layer 1's attention weights are uniform over the sequence
+ * (every query gets the mean of the values: what --attn-mean 1 computes).
+ */
+static inline void fx_reference_opt(const struct fx_weights *w, const int32_t *ids,
+				    uint32_t T, float *out /* [FX_D] */, int uniform_l1)
 {
 	float *x = calloc((size_t)T * FX_D, sizeof(float));
 	float *h = calloc((size_t)T * FX_D, sizeof(float));
@@ -233,6 +237,14 @@ static inline void fx_reference(const struct fx_weights *w, const int32_t *ids,
 				      qkv);
 			pn_ref_attention(qkv, 1, T, &len, FX_D, FX_H,
 					 1.0f / sqrtf(FX_D / FX_H), 0, at);
+			for (uint32_t j = 0; uniform_l1 && j < FX_D; j++) {
+				double m = 0;
+
+				for (uint32_t t = 0; t < T; t++)
+					m += qkv[(size_t)t * 3 * FX_D + 2 * FX_D + j];
+				for (uint32_t t = 0; t < T; t++)
+					at[(size_t)t * FX_D + j] = (float)(m / T);
+			}
 			pn_ref_linear(at, T, FX_D, w->wo1, NULL, FX_D, 0, y);
 			for (size_t i = 0; i < (size_t)T * FX_D; i++)
 				h[i] += y[i];
@@ -247,6 +259,12 @@ static inline void fx_reference(const struct fx_weights *w, const int32_t *ids,
 	pn_ref_linear(pool, 1, FX_D, w->wt, w->bt, FX_D, PNB_ACT_TANH, out);
 	pn_ref_l2norm(out, 1, FX_D, 1e-12f);
 	free(x); free(h); free(y); free(z); free(qkv); free(at);
+}
+
+static inline void fx_reference(const struct fx_weights *w, const int32_t *ids,
+				uint32_t T, float *out /* [FX_D] */)
+{
+	fx_reference_opt(w, ids, T, out, 0);
 }
 
 #endif /* FIXTURE_MODEL_H */
