@@ -90,7 +90,7 @@ def main():
 
     hits = [v for v in vs if v["meets_target"] and v["compile_args"]]
     lines = [SECTION, "",
-             "Command: `make B=build build model && bash bench/frontier.sh` (B=build; about 10 minutes "
+             "Command: `make B=build build model && bash bench/frontier.sh` (B=build; about 35 minutes "
              "on the shared 2-core VM). Every variant is rebuilt from the exact model by the command in "
              "bench/frontier.json (`compile`). Calibration and the logistic-regression head use the train "
              "set only (%s); accuracy is on the held-out set (%s). Latency: `polyctl bench --json "
@@ -120,7 +120,11 @@ def main():
             "exact (%.3f vs %.3f)." % (best["label"], best["speedup_b1"], best["accuracy_loss_points"],
                                        best["accuracy"], exact["accuracy"]) if best else
             "No variant reached 2x."))
-    lines += ["", "![frontier](frontier.png)", "",
+    lines += ["", "The other direction (recalibrated on the test set's counterpart, head trained there) "
+              "is the section \"Frontier, roles swapped\" below (bench/frontier_swap.sh); "
+              "accuracy moves by a few points between runs of different approximations even at "
+              "similar cosine, so read both.",
+              "", "![frontier](frontier.png)", "",
               "### Components (each PolyNet node against the exact node it replaces)", ""]
     try:
         with open(a.components) as f:

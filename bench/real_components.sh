@@ -71,7 +71,7 @@ err = {
     "layer 0 FFN": "FFN output rel err %.3f held-out (%.3f dropping alone); %d of %d neurons, "
                    "%.1f%% of the output energy" % (keep["rel_err_heldout"], keep["rel_err_dropped_only"],
                                                     keep["kept"], keep["hidden"], 100 * keep["energy_share"]),
-    "layer 1": "residual ||fit - (y - x)||^2 / ||y - x||^2 = %.3f held-out; %d neurons, %.1f%% of "
+    "layer 1": "residual ‖fit − (y − x)‖² / ‖y − x‖² = %.3f held-out; %d neurons, %.1f%% of "
                "the FFN's output energy, + linear term" % (mac["resid_heldout"], mac["rank"],
                                                           100 * mac["energy_share"]),
     "layer 0 attention": "unchanged",
@@ -85,7 +85,8 @@ lines = [SECTION, "",
          "pnb use.pnb %s`) against the exact model, part by part, on USE lite itself: per-node times "
          "from `polyctl bench --nodes --batch 1 --tokens 16` (core 1; us per call summed over the "
          "part's nodes; median of %d alternated runs of each model), errors from the compile "
-         "report (real calibration rows, the held-out 20%%)." % (args, reps), "",
+         "report (real calibration rows, the held-out 20%%). The parts left exact differ only by "
+         "noise and by what the smaller model leaves in the caches." % (args, reps), "",
          "| part | PolyNet node | exact us | PolyNet us | speedup | error on real rows |",
          "|---|---|---|---|---|---|"]
 for gname in ("layer 0 attention", "layer 0 FFN", "layer 1", "embedding, tanh head, L2"):

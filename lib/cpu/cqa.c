@@ -214,8 +214,8 @@ static void top_keys(const float *a, uint32_t L, uint32_t k, float *tmp, uint32_
  * the members i of cluster m. The top keys are gathered transposed (kt
  * [hd, k]) and the values as rows (vt [k, hd]): a member's k scores are
  * then hd unit-stride FMA rows of width k, and its output k rows of width
- * hd, both of which the compiler vectorises (a dot product per key did
- * not: it left the top-k variant 3.7x slower than exact attention).
+ * hd, both of which the compiler vectorises. (The top-k variant is still
+ * slower than exact attention at 32 x 128: bench/RESULTS.md.)
  */
 static void improve(const struct cqa_job *j, const float *q, const float *kk, const float *v,
 		    float *o, uint32_t L, uint32_t nc, struct slice *sl)

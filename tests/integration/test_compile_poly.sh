@@ -73,6 +73,25 @@ kout=$("$P" eval "$T/k.pnb" --exact "$EXACT" --train "$T/train.json" --test "$T/
 	--json --latency-n 5) || fail "eval ffn-keep variant"
 "$PY" -c "import json,sys; e=json.loads(sys.argv[1]); assert e['accuracy']>0.6, e" "$kout" ||
 	fail "ffn-keep variant accuracy: $kout"
+# Mean mixing on layer 1 with per-layer neuron selection: no attention node
+# left in layer 1, the broadcast ADD runs, accuracy stays sane.
+"$P" compile -q --from pnb "$EXACT" -o "$T/m.pnb" --calib "$FX/amazon.json" --calib-max 300 \
+	--calib-rows 20000 --attn-mean 1 --ffn-keep 512,256 --report "$T/m.json" ||
+	fail "compile --attn-mean 1 --ffn-keep 512,256"
+"$PY" -c "
+import json; r=json.load(open('$T/m.json'))
+assert [a['layer'] for a in r['attn_mean']]==[1], r['attn_mean']
+assert sorted((k['layer'], k['kept']) for k in r['ffn_keep'])==[(0, 512), (1, 256)], r['ffn_keep']
+" || fail "mean-mixing report: $(cat "$T/m.json")"
+"$P" inspect "$T/m.pnb" | grep -q "l1.attn.mean" || fail "inspect does not show the mean mixing"
+"$P" inspect "$T/m.pnb" | grep -Eq "l1.attn.qkv|attention .*l1.attn " && fail "l1 attention left"
+mout=$("$P" eval "$T/m.pnb" --exact "$EXACT" --train "$T/train.json" --test "$T/test.json" \
+	--json --latency-n 5) || fail "eval mean-mixing variant"
+"$PY" -c "import json,sys; e=json.loads(sys.argv[1]); assert e['accuracy']>0.6 and e['mean_cosine']>0.3, e" \
+	"$mout" || fail "mean-mixing variant: $mout"
+"$P" compile -q --from pnb "$EXACT" -o "$T/x.pnb" --attn-mean 7 2>"$T/err" &&
+	fail "--attn-mean 7 accepted"
+grep -q "attn-mean" "$T/err" || fail "--attn-mean 7 message: $(cat "$T/err")"
 "$P" compile -q --from pnb "$EXACT" -o "$T/x.pnb" --calib "$T/train.json" --macro 1 \
 	--macro-first 5 2>"$T/err" && fail "--macro-first 5 accepted"
 grep -q "macro-first 5" "$T/err" || fail "--macro-first message: $(cat "$T/err")"
