@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 
+from results_md import replace_section
+
 SECTION = "## Frontier (issue 5)"
 
 
@@ -136,20 +138,7 @@ def main():
         lines.append("(bench/results/poly_components.md missing)")
     section = "\n".join(lines).rstrip() + "\n"
 
-    try:
-        with open(a.md) as f:
-            md = f.read()
-    except OSError:
-        md = "# Results\n"
-    start = md.find(SECTION)
-    if start < 0:
-        md = md.rstrip() + "\n\n" + section
-    else:
-        nxt = md.find("\n## ", start + len(SECTION))
-        rest = md[nxt + 1:] if nxt >= 0 else ""
-        md = md[:start] + section + ("\n" + rest if rest else "")
-    with open(a.md, "w") as f:
-        f.write(md)
+    replace_section(a.md, SECTION, section)
 
     dat = os.path.join(a.work, "frontier.dat")
     fdat = os.path.join(a.work, "frontier_pareto.dat")

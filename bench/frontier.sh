@@ -11,32 +11,15 @@
 # per bench configuration, default 3), REVERSE=1 (also train imdb, test
 # amazon), VARIANTS (a file of "label|compile args" lines to use instead).
 set -u -o pipefail
-cd "$(dirname "$0")/.."
-B=${B:-build}
-FX=build/npm/node_modules/sentiment/test/fixtures
+NAME=frontier.sh
+OUT=${B:-build}/frontier
+. "$(dirname "$0")/frontier_env.sh"
 TRAIN=${TRAIN:-$FX/amazon.json}
 TEST=${TEST:-$FX/imdb.json}
 TOKENS=${TOKENS:-16}
 MAX_S=${MAX_S:-3}
-EXACT=$B/use.pnb
-OUT=$B/frontier
-PY=/usr/bin/python3
-die() { echo "bench/frontier.sh: $*" >&2; exit 1; }
-
-[ -x "$B/rel/polyctl" ] || die "$B/rel/polyctl missing: make B=$B build"
-[ -f "$EXACT" ] || die "$EXACT missing: make B=$B model"
-[ -f "$TRAIN" ] && [ -f "$TEST" ] || die "$TRAIN or $TEST missing: bash scripts/fetch_npm.sh build/npm"
-mkdir -p "$OUT"
-# A private copy: a rebuild during the run does not change the binary measured.
-cp "$B/rel/polyctl" "$OUT/polyctl"
-P=$OUT/polyctl
-PIN=()
-command -v taskset >/dev/null && [ "$(nproc --all)" -gt 1 ] && PIN=(taskset -c 1)
-
+[ -f "$TRAIN" ] && [ -f "$TEST" ] || die "$TRAIN or $TEST missing"
 C="--calib $TRAIN"
-# Every calibration token (amazon has ~14.4k): the ridge refits fit up to 1,025 columns.
-R="--calib-rows 20000"
-M1="--macro 1 --macro-len 1 --macro-first 1 --macro-seed ffn"
 default_variants() {
 	cat <<V
 exact|

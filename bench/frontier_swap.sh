@@ -9,24 +9,11 @@
 # lines, args without --calib; default: the list below), REPORT_ONLY=1
 # (rewrite the section from the last run's results).
 set -u -o pipefail
-cd "$(dirname "$0")/.."
-B=${B:-build}
-FX=build/npm/node_modules/sentiment/test/fixtures
+NAME=frontier_swap.sh
+OUT=${B:-build}/frontier_swap
+. "$(dirname "$0")/frontier_env.sh"
 TRAIN=$FX/imdb.json
 TEST=$FX/amazon.json
-EXACT=$B/use.pnb
-OUT=$B/frontier_swap
-PY=/usr/bin/python3
-die() { echo "bench/frontier_swap.sh: $*" >&2; exit 1; }
-
-[ -x "$B/rel/polyctl" ] || die "$B/rel/polyctl missing: make B=$B build"
-[ -f "$EXACT" ] || die "$EXACT missing: make B=$B model"
-[ -f "$TRAIN" ] && [ -f "$TEST" ] || die "$TRAIN or $TEST missing: bash scripts/fetch_npm.sh build/npm"
-mkdir -p "$OUT"
-cp "$B/rel/polyctl" "$OUT/polyctl"
-P=$OUT/polyctl
-R="--calib-rows 20000"
-M1="--macro 1 --macro-len 1 --macro-first 1 --macro-seed ffn"
 
 default_variants() {
 	cat <<V
@@ -65,6 +52,8 @@ done < <(if [ -n "${VARIANTS:-}" ]; then cat "$VARIANTS"; else default_variants;
 
 "$PY" - "$RAW" bench/RESULTS.md "$TRAIN" "$TEST" bench/frontier.json <<'PYEOF' || die "cannot write bench/RESULTS.md"
 import json, os, sys
+sys.path.insert(0, "bench")
+from results_md import replace_section
 raw, md_path, train, test, fj = sys.argv[1:]
 try:
     speed = {v["label"]: v["speedup_b1"] for v in json.load(open(fj))}
@@ -98,14 +87,6 @@ lines += ["", "In this direction the target (>= 2x at <= 1 point) is %s." % (
     "NOT met: the closest >= 2x variant is `%s`, %.1f points below exact" % (
         best["label"], 100 * (exact["eval"]["accuracy"] - best["eval"]["accuracy"]))
     if best else "not reached by any variant at >= 2x")]
-section = "\n".join(lines) + "\n"
-md = open(md_path).read()
-start = md.find(SECTION)
-if start < 0:
-    md = md.rstrip() + "\n\n" + section
-else:
-    nxt = md.find("\n## ", start + len(SECTION))
-    md = md[:start] + section + (md[nxt:] if nxt >= 0 else "")
-open(md_path, "w").write(md)
+replace_section(md_path, SECTION, "\n".join(lines))
 PYEOF
 echo "frontier_swap: wrote the swapped-roles section of bench/RESULTS.md" >&2

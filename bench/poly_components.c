@@ -259,6 +259,10 @@ static void bench_keep(const float *cent, const float *cal, const uint32_t *rows
 	pn_linear(NULL, cal, CAL, D, W1, b1, FF, PNB_ACT_RELU, H);
 	pn_linear(NULL, H, CAL, FF, W2, b2, D, PNB_ACT_NONE, Y);
 	share = pn_ffn_select(H, CAL, FF, W2, D, K, keep);
+	if (share < 0) {
+		fprintf(stderr, "poly_components: out of memory\n");
+		exit(1);
+	}
 	pn_ffn_gather(H, CAL, FF, keep, K, K + 1, Hs);
 	pn_ffn_gather_w1(W1, b1, D, FF, keep, K, W1k, b1k);
 	if (pn_ridge_fit(Hs, Y, CAL, K + 1, D, 1e-4, W2k, b2k)) {

@@ -8,25 +8,12 @@
 # Knobs: B (build dir, default build), REPS (default 5), MAX_S (seconds per
 # bench, default 2).
 set -u -o pipefail
-cd "$(dirname "$0")/.."
-B=${B:-build}
-FX=build/npm/node_modules/sentiment/test/fixtures
-EXACT=$B/use.pnb
-OUT=$B/real_components
+NAME=real_components.sh
+OUT=${B:-build}/real_components
+. "$(dirname "$0")/frontier_env.sh"
 REPS=${REPS:-5}
 MAX_S=${MAX_S:-2}
-PY=/usr/bin/python3
-ARGS="--calib $FX/amazon.json --calib-rows 20000 --ffn-keep 768 --ffn-keep-layers 0 --macro 1 \
---macro-len 1 --macro-first 1 --macro-seed ffn --macro-rank 768"
-die() { echo "bench/real_components.sh: $*" >&2; exit 1; }
-
-[ -x "$B/rel/polyctl" ] || die "$B/rel/polyctl missing: make B=$B build"
-[ -f "$EXACT" ] || die "$EXACT missing: make B=$B model"
-mkdir -p "$OUT"
-cp "$B/rel/polyctl" "$OUT/polyctl"
-P=$OUT/polyctl
-PIN=()
-command -v taskset >/dev/null && [ "$(nproc --all)" -gt 1 ] && PIN=(taskset -c 1)
+ARGS="--calib $FX/amazon.json $R --ffn-keep 768 --ffn-keep-layers 0 $M1 --macro-rank 768"
 # shellcheck disable=SC2086
 "$P" compile -q --from pnb "$EXACT" -o "$OUT/v.pnb" $ARGS --report "$OUT/report.json" ||
 	die "compile failed"
@@ -41,6 +28,8 @@ done
 
 "$PY" - "$OUT" "$REPS" "$ARGS" bench/RESULTS.md <<'PYEOF' || die "cannot write bench/RESULTS.md"
 import json, statistics, sys
+sys.path.insert(0, "bench")
+from results_md import replace_section
 out, reps, args, md_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 SECTION = "## Components on the real model (issue 5)"
 
@@ -97,14 +86,6 @@ for gname in ("layer 0 attention", "layer 0 FFN", "layer 1", "embedding, tanh he
 e = statistics.median(r[1] for r in runs["exact"])
 p = statistics.median(r[1] for r in runs["v"])
 lines.append("| end to end (p50) | | %.1f | %.1f | %.2fx | accuracy: the frontier tables |" % (e, p, e / p))
-section = "\n".join(lines) + "\n"
-md = open(md_path).read()
-start = md.find(SECTION)
-if start < 0:
-    md = md.rstrip() + "\n\n" + section
-else:
-    nxt = md.find("\n## ", start + len(SECTION))
-    md = md[:start] + section + (md[nxt:] if nxt >= 0 else "")
-open(md_path, "w").write(md)
+replace_section(md_path, SECTION, "\n".join(lines))
 PYEOF
 echo "real_components: wrote the section of bench/RESULTS.md" >&2

@@ -290,10 +290,11 @@ static void run_node(struct pn_exec *x, const struct pn_gnode *n,
 		break;
 	case PNB_OP_ADD:
 		if (g->values[n->in[1]].layout != g->values[n->in[0]].layout) {
+			const float *seq = val(x, n->in[1]);
+
 			/* TOKENS + SEQ: one sequence row for each of its T token rows */
 			for (uint32_t r = 0; r < rows; r++)
-				pn_add(in0 + (size_t)r * n->d_in,
-				       val(x, n->in[1]) + (size_t)(r / T) * n->d_in,
+				pn_add(in0 + (size_t)r * n->d_in, seq + (size_t)(r / T) * n->d_in,
 				       y + (size_t)r * n->d_in, n->d_in);
 			break;
 		}

@@ -117,20 +117,10 @@ static int one_layer(struct pn_pass_ctx *c, uint32_t l, cJSON *arr, struct pn_er
 		r = pn_errf(err, -ENOMEM, "attn-mean: out of memory");
 		goto out;
 	}
-	pnb_node_init(&n[0], PNB_OP_POOL_MEAN, 0, pooled);
-	n[0].n_in = 1;
-	n[0].in[0] = s.u;
-	pnb_node_init(&n[1], PNB_OP_LINEAR, 0, mixed);
-	n[1].n_in = 1;
-	n[1].in[0] = pooled;
-	n[1].n_w = 2;
-	n[1].w[0] = W;
-	n[1].w[1] = bias;
-	n[1].iattr[0] = PNB_ACT_NONE;
-	pnb_node_init(&n[2], PNB_OP_ADD, 0, pn_rw_node(rw, s.add)->out);
-	n[2].n_in = 2;
-	n[2].in[0] = s.res;
-	n[2].in[1] = mixed;	/* SEQ: broadcast over the sequence's tokens */
+	pn_node1(&n[0], PNB_OP_POOL_MEAN, pooled, s.u);
+	pn_node_linear(&n[1], mixed, pooled, W, bias, PNB_ACT_NONE);
+	/* mixed is SEQ: the ADD broadcasts it over the sequence's tokens */
+	pn_node_add(&n[2], pn_rw_node(rw, s.add)->out, s.res, mixed);
 	r = pn_rw_replace(rw, s.add, n, names, 3);
 	if (r) {
 		r = pn_errf(err, r, "attn-mean: out of memory");

@@ -112,6 +112,30 @@ uint32_t pn_ffn_sites(const struct pn_rw *rw, struct pn_ffn_site *s, uint32_t ma
 	return k;
 }
 
+void pn_node1(struct pnb_node *n, uint32_t op, uint32_t out, uint32_t in)
+{
+	pnb_node_init(n, op, 0, out);
+	n->n_in = 1;
+	n->in[0] = in;
+}
+
+void pn_node_linear(struct pnb_node *n, uint32_t out, uint32_t in, uint32_t W, uint32_t b,
+		    uint32_t act)
+{
+	pn_node1(n, PNB_OP_LINEAR, out, in);
+	n->n_w = b == PNB_NONE ? 1 : 2;
+	n->w[0] = W;
+	n->w[1] = b;
+	n->iattr[0] = (int32_t)act;
+}
+
+void pn_node_add(struct pnb_node *n, uint32_t out, uint32_t a, uint32_t b)
+{
+	pn_node1(n, PNB_OP_ADD, out, a);
+	n->n_in = 2;
+	n->in[1] = b;
+}
+
 uint32_t pn_rw_tensor_named(struct pn_rw *rw, const char *prefix, const char *suffix,
 			    uint64_t d0, uint64_t d1, const float *data)
 {

@@ -127,9 +127,7 @@ static int write_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, const 
 	if (W1 == PNB_NONE || b1 == PNB_NONE || W2 == PNB_NONE || b2 == PNB_NONE)
 		return pn_errf(err, -ENOMEM, "ffn-keep: out of memory");
 	if (!s->folded) {
-		pnb_node_init(&nodes[0], PNB_OP_FFN, 0, PNB_NONE);
-		nodes[0].n_in = 1;
-		nodes[0].in[0] = s->in;
+		pn_node1(&nodes[0], PNB_OP_FFN, PNB_NONE, s->in);
 		nodes[0].n_w = 4;
 		nodes[0].w[0] = W1;
 		nodes[0].w[1] = b1;
@@ -147,23 +145,9 @@ static int write_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, const 
 	pool = pn_rw_value(rw, name[1], PNB_DTYPE_F32, PNB_LAYOUT_SEQ, K);
 	if (up == PNB_NONE || pool == PNB_NONE)
 		return pn_errf(err, -ENOMEM, "ffn-keep: out of memory");
-	pnb_node_init(&nodes[0], PNB_OP_LINEAR, 0, up);
-	nodes[0].n_in = 1;
-	nodes[0].in[0] = s->in;
-	nodes[0].n_w = 2;
-	nodes[0].w[0] = W1;
-	nodes[0].w[1] = b1;
-	nodes[0].iattr[0] = (int32_t)s->act;
-	pnb_node_init(&nodes[1], PNB_OP_POOL_MEAN, 0, pool);
-	nodes[1].n_in = 1;
-	nodes[1].in[0] = up;
-	pnb_node_init(&nodes[2], PNB_OP_LINEAR, 0, s->out);
-	nodes[2].n_in = 1;
-	nodes[2].in[0] = pool;
-	nodes[2].n_w = 2;
-	nodes[2].w[0] = W2;
-	nodes[2].w[1] = b2;
-	nodes[2].iattr[0] = PNB_ACT_NONE;
+	pn_node_linear(&nodes[0], up, s->in, W1, b1, s->act);
+	pn_node1(&nodes[1], PNB_OP_POOL_MEAN, pool, up);
+	pn_node_linear(&nodes[2], s->out, pool, W2, b2, PNB_ACT_NONE);
 	r = pn_rw_replace(rw, s->node, nodes, names, 3);
 	return r ? pn_errf(err, r, "ffn-keep: out of memory") : 0;
 }
@@ -215,6 +199,10 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	pn_linear(NULL, cv->sample, n, D, W1, b1, ff, s->act, H);
 	pn_linear(NULL, H, n, ff, W2, b2, Dout, PNB_ACT_NONE, Y);
 	share = pn_ffn_select(H, nfit, ff, W2, Dout, K, keep);
+	if (share < 0) {
+		r = pn_errf(err, -ENOMEM, "ffn-keep: out of memory");
+		goto out;
+	}
 	pn_ffn_gather(H, n, ff, keep, K, K + 1, Hs);
 	pn_ffn_gather_w1(W1, b1, D, ff, keep, K, w.W1, w.b1);
 	for (uint32_t k = 0; k < K; k++)

@@ -38,30 +38,6 @@ static uint32_t put_value(struct pn_rw *rw, const char *name, uint32_t layout, u
 	return pn_rw_value(rw, name, PNB_DTYPE_F32, layout, width);
 }
 
-static void node1(struct pnb_node *n, uint32_t op, uint32_t out, uint32_t in)
-{
-	pnb_node_init(n, op, 0, out);
-	n->n_in = 1;
-	n->in[0] = in;
-}
-
-static void linear1(struct pnb_node *n, uint32_t out, uint32_t in, uint32_t W, uint32_t b,
-		    uint32_t act)
-{
-	node1(n, PNB_OP_LINEAR, out, in);
-	n->n_w = b == PNB_NONE ? 1 : 2;
-	n->w[0] = W;
-	n->w[1] = b;
-	n->iattr[0] = (int32_t)act;
-}
-
-static void add2(struct pnb_node *n, uint32_t out, uint32_t a, uint32_t b)
-{
-	node1(n, PNB_OP_ADD, out, a);
-	n->n_in = 2;
-	n->in[1] = b;
-}
-
 /*
  * The expert's nodes in place of the run's last node (the producer of out).
  * With the fold (out is SEQ) the pools come before W2' and Wl': both then
@@ -91,33 +67,33 @@ static int write_nodes(struct pn_rw *rw, const struct seeded *e, uint32_t in, ui
 		if (v[i] == PNB_NONE)
 			return pn_errf(err, -ENOMEM, "macro: out of memory");
 	}
-	node1(&n[k], PNB_OP_LAYERNORM, v[0], in);
+	pn_node1(&n[k], PNB_OP_LAYERNORM, v[0], in);
 	n[k].n_w = 2;
 	n[k].w[0] = e->ln_g;
 	n[k].w[1] = e->ln_b;
 	n[k].fattr[0] = e->eps;
 	names[k++] = nm[0];
-	linear1(&n[k], v[1], v[0], e->W1, e->b1, act);
+	pn_node_linear(&n[k], v[1], v[0], e->W1, e->b1, act);
 	names[k++] = nm[1];
 	if (seq) {
-		node1(&n[k], PNB_OP_POOL_MEAN, v[2], v[1]);
+		pn_node1(&n[k], PNB_OP_POOL_MEAN, v[2], v[1]);
 		names[k++] = nm[2];
 	}
-	linear1(&n[k], v[3], seq ? v[2] : v[1], e->W2, e->b2, PNB_ACT_NONE);
+	pn_node_linear(&n[k], v[3], seq ? v[2] : v[1], e->W2, e->b2, PNB_ACT_NONE);
 	names[k++] = nm[3];
 	if (seq) {
-		node1(&n[k], PNB_OP_POOL_MEAN, v[4], v[0]);
+		pn_node1(&n[k], PNB_OP_POOL_MEAN, v[4], v[0]);
 		names[k++] = nm[4];
 	}
-	linear1(&n[k], v[5], seq ? v[4] : v[0], e->Wl, PNB_NONE, PNB_ACT_NONE);
+	pn_node_linear(&n[k], v[5], seq ? v[4] : v[0], e->Wl, PNB_NONE, PNB_ACT_NONE);
 	names[k++] = nm[5];
-	add2(&n[k], v[6], v[3], v[5]);
+	pn_node_add(&n[k], v[6], v[3], v[5]);
 	names[k++] = nm[6];
 	if (seq) {
-		node1(&n[k], PNB_OP_POOL_MEAN, v[7], in);
+		pn_node1(&n[k], PNB_OP_POOL_MEAN, v[7], in);
 		names[k++] = nm[7];
 	}
-	add2(&n[k], out, v[6], seq ? v[7] : in);
+	pn_node_add(&n[k], out, v[6], seq ? v[7] : in);
 	names[k++] = nm[8];
 	if (pn_rw_replace(rw, pn_rw_producer(rw, out), n, names, k) || pn_rw_prune(rw))
 		return pn_errf(err, -ENOMEM, "macro: out of memory");
@@ -169,6 +145,10 @@ int pn_macro_seeded(struct pn_pass_ctx *c, const struct pn_ffn_site *ffn, uint32
 		     lnn->fattr[0], U);
 	pn_linear(NULL, U, n, D, W1, b1, ff, ffn->act, H);
 	share = pn_ffn_select(H, nfit, ff, W2, D, r, keep);
+	if (share < 0) {
+		rc = pn_errf(err, -ENOMEM, "macro: out of memory");
+		goto out;
+	}
 	pn_ffn_gather(H, n, ff, keep, r, F + 1, Hs);
 	pn_ffn_gather_w1(W1, b1, D, ff, keep, r, W1s, b1s);
 	for (uint32_t i = 0; i < n; i++) {

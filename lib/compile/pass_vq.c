@@ -62,16 +62,12 @@ static int write_codebook(struct pn_pass_ctx *c, const struct pn_ffn_site *s, co
 	tc = pn_rw_tensor_named(rw, nm, ".vq.coefs", nc, 0, coef);
 	if (codes == PNB_NONE || tc == PNB_NONE)
 		return pn_errf(err, -ENOMEM, "vq: out of memory");
-	pnb_node_init(&n[0], PNB_OP_VQ, 0, codes);
-	n[0].n_in = 1;
-	n[0].in[0] = s->in;
+	pn_node1(&n[0], PNB_OP_VQ, codes, s->in);
 	n[0].n_w = 2;
 	n[0].w[0] = cb;
 	n[0].w[1] = norms;
 	n[0].iattr[0] = 0;	/* codes */
-	pnb_node_init(&n[1], PNB_OP_POLY_FFN, 0, PNB_NONE);
-	n[1].n_in = 1;
-	n[1].in[0] = codes;
+	pn_node1(&n[1], PNB_OP_POLY_FFN, PNB_NONE, codes);
 	n[1].n_w = 6;
 	n[1].w[0] = s->W1;
 	n[1].w[1] = s->b1;

@@ -233,6 +233,15 @@ int pn_ffn_site_replace_n(struct pn_rw *rw, const struct pn_ffn_site *s,
 /* u = x W1[:, :ff] + b1[:ff] for the rows of x (the gate half when gated); malloc'd. */
 float *pn_ffn_pre_activations(const struct pn_rw *rw, const struct pn_ffn_site *s,
 			      const float *x, uint32_t rows);
+/*
+ * Node builders for the rewrites: pn_node1 any one-input op; pn_node_linear
+ * y = act(x W + b) (b may be PNB_NONE); pn_node_add a + b (b SEQ under a
+ * TOKENS value broadcasts over the tokens).
+ */
+void pn_node1(struct pnb_node *n, uint32_t op, uint32_t out, uint32_t in);
+void pn_node_linear(struct pnb_node *n, uint32_t out, uint32_t in, uint32_t W, uint32_t b,
+		    uint32_t act);
+void pn_node_add(struct pnb_node *n, uint32_t out, uint32_t a, uint32_t b);
 /* Adds the F32 tensor "<prefix><suffix>", [d0] (d1 0) or [d0, d1]; PNB_NONE on ENOMEM. */
 uint32_t pn_rw_tensor_named(struct pn_rw *rw, const char *prefix, const char *suffix,
 			    uint64_t d0, uint64_t d1, const float *data);
@@ -273,7 +282,8 @@ int pn_macro_seeded(struct pn_pass_ctx *c, const struct pn_ffn_site *ffn, uint32
  * Neuron selection for one FFN's hidden layer: hidden H [n, ff] of the
  * calibration rows and W2 [ff, D]; the keep indices of the k neurons with
  * the largest mean h_j^2 * ||W2_j||^2 (their share of the output energy),
- * ascending. Returns the share of that energy the kept neurons carry.
+ * ascending. Returns the share of that energy the kept neurons carry, or
+ * -1 when out of memory (keep untouched).
  */
 double pn_ffn_select(const float *H, uint32_t n, uint32_t ff, const float *W2, uint32_t D,
 		     uint32_t k, uint32_t *keep);

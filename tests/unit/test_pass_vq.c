@@ -47,7 +47,13 @@ static void make_calib(struct pn_calib *cal, struct pn_calib_value *cv, uint32_t
 	cal->n_sample = rows;
 }
 
-static void separable(void **state)
+/*
+ * The pass with options o on layer 1 of the fixture, calibrated on the 4
+ * clusters; check() asserts on the rewriter and the site's report entry,
+ * then the written file must open (the graph's shape checks).
+ */
+static void vq_layer1(const struct pn_poly_opts *o,
+		      void (*check)(const struct pn_rw *rw, const cJSON *e))
 {
 	char in[64], out[64];
 	struct fx_weights *w = malloc(sizeof(*w));
@@ -55,14 +61,13 @@ static void separable(void **state)
 	struct pn_rw *rw;
 	struct pn_calib cal;
 	struct pn_calib_value cv;
-	struct pn_poly_opts o = { .vq = K, .vq_layers = 1u << 1, .seed = 1 };
 	struct pn_poly_report rep = { .json = cJSON_CreateObject() };
 	struct pn_pass_ctx c;
 	struct pn_err err;
+	struct pn_model *m;
 	float centres[K * FX_D];
 	cJSON *e;
 
-	(void)state;
 	snprintf(in, sizeof(in), "/tmp/test_pass_vq_in_%d.pnb", getpid());
 	snprintf(out, sizeof(out), "/tmp/test_pass_vq_out_%d.pnb", getpid());
 	fx_init(w, 5);
@@ -70,25 +75,14 @@ static void separable(void **state)
 	assert_int_equal(pnb_open(in, &f, &err), 0);
 	assert_int_equal(pn_rw_new(&f, &rw, &err), 0);
 	make_calib(&cal, &cv, pn_rw_find_value(rw, "l1.ln2"), ROWS, centres);
-	c = (struct pn_pass_ctx){ .rw = rw, .f = &f, .cal = &cal, .o = &o, .rep = &rep };
+	c = (struct pn_pass_ctx){ .rw = rw, .f = &f, .cal = &cal, .o = o, .rep = &rep };
 	assert_int_equal(pn_pass_vq(&c, &err), 0);
 	e = cJSON_GetArrayItem(cJSON_GetObjectItem(rep.json, "vq"), 0);
 	assert_non_null(e);
-	assert_int_equal(cJSON_GetObjectItem(e, "layer")->valueint, 1);
-	assert_int_equal(cJSON_GetObjectItem(e, "codes_used")->valueint, K);
-	/* noise variance (0.01^2 / 3 per coordinate) vs centres of spread 20: tiny */
-	assert_true(cJSON_GetObjectItem(e, "rel_distortion")->valuedouble < 1e-5);
-	assert_true(cJSON_GetObjectItem(e, "ffn_out_rel_err")->valuedouble < 1e-2);
-	assert_int_equal(pn_rw_find_node(rw, "l1.ffn"), PNB_NONE);
-	assert_int_not_equal(pn_rw_find_node(rw, "l1.ffn.vq"), PNB_NONE);
-	assert_int_not_equal(pn_rw_find_node(rw, "l0.ffn"), PNB_NONE);	/* not selected */
+	check(rw, e);
 	assert_int_equal(pn_rw_finish(rw, out, NULL, NULL, &err), 0);
-	{
-		struct pn_model *m;
-
-		assert_int_equal(pn_model_open(out, &m, &err), 0);	/* graph shape checks */
-		pn_model_close(m);
-	}
+	assert_int_equal(pn_model_open(out, &m, &err), 0);
+	pn_model_close(m);
 	pn_rw_free(rw);
 	free(cv.sample);
 	pn_report_free(&rep);
@@ -98,35 +92,30 @@ static void separable(void **state)
 	free(w);
 }
 
-static void codebook_mode(void **state)
+static void check_cache(const struct pn_rw *rw, const cJSON *e)
 {
-	char in[64], out[64];
-	struct fx_weights *w = malloc(sizeof(*w));
-	struct pnb_file f;
-	struct pn_rw *rw;
-	struct pn_calib cal;
-	struct pn_calib_value cv;
-	struct pn_poly_opts o = { .vq = K, .vq_layers = 1u << 1, .seed = 1, .vq_codebook = 1,
-				  .poly_tol = 1e-3, .poly_max_degree = 64 };
-	struct pn_poly_report rep = { .json = cJSON_CreateObject() };
-	struct pn_pass_ctx c;
-	struct pn_err err;
-	float centres[K * FX_D];
-	uint32_t codes, pffn;
-	cJSON *e;
+	assert_int_equal(cJSON_GetObjectItem(e, "layer")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(e, "codes_used")->valueint, K);
+	/* noise variance (0.01^2 / 3 per coordinate) vs centres of spread 20: tiny */
+	assert_true(cJSON_GetObjectItem(e, "rel_distortion")->valuedouble < 1e-5);
+	assert_true(cJSON_GetObjectItem(e, "ffn_out_rel_err")->valuedouble < 1e-2);
+	assert_int_equal(pn_rw_find_node(rw, "l1.ffn"), PNB_NONE);
+	assert_int_not_equal(pn_rw_find_node(rw, "l1.ffn.vq"), PNB_NONE);
+	assert_int_not_equal(pn_rw_find_node(rw, "l0.ffn"), PNB_NONE);	/* not selected */
+}
+
+static void separable(void **state)
+{
+	const struct pn_poly_opts o = { .vq = K, .vq_layers = 1u << 1, .seed = 1 };
 
 	(void)state;
-	snprintf(in, sizeof(in), "/tmp/test_pass_vqcb_in_%d.pnb", getpid());
-	snprintf(out, sizeof(out), "/tmp/test_pass_vqcb_out_%d.pnb", getpid());
-	fx_init(w, 5);
-	assert_int_equal(fx_write(w, in, &err), 0);
-	assert_int_equal(pnb_open(in, &f, &err), 0);
-	assert_int_equal(pn_rw_new(&f, &rw, &err), 0);
-	make_calib(&cal, &cv, pn_rw_find_value(rw, "l1.ln2"), ROWS, centres);
-	c = (struct pn_pass_ctx){ .rw = rw, .f = &f, .cal = &cal, .o = &o, .rep = &rep };
-	assert_int_equal(pn_pass_vq(&c, &err), 0);
-	e = cJSON_GetArrayItem(cJSON_GetObjectItem(rep.json, "vq"), 0);
-	assert_non_null(e);
+	vq_layer1(&o, check_cache);
+}
+
+static void check_codebook(const struct pn_rw *rw, const cJSON *e)
+{
+	uint32_t codes, pffn;
+
 	assert_string_equal(cJSON_GetObjectItem(e, "mode")->valuestring, "codebook");
 	assert_true(cJSON_GetObjectItem(e, "degree")->valueint >= 2);
 	/* ReLU's series at degree <= 64: a few % of the output, never exact */
@@ -141,20 +130,15 @@ static void codebook_mode(void **state)
 	assert_int_equal(pn_rw_node(rw, pffn)->in[0], pn_rw_node(rw, codes)->out);
 	assert_int_equal(pn_rw_node(rw, pffn)->iattr[4], 1);
 	assert_int_equal(pn_rw_node(rw, pffn)->w[5], pn_rw_node(rw, codes)->w[0]);
-	assert_int_equal(pn_rw_finish(rw, out, NULL, NULL, &err), 0);
-	{
-		struct pn_model *m;
+}
 
-		assert_int_equal(pn_model_open(out, &m, &err), 0);	/* graph shape checks */
-		pn_model_close(m);
-	}
-	pn_rw_free(rw);
-	free(cv.sample);
-	pn_report_free(&rep);
-	pnb_close(&f);
-	unlink(in);
-	unlink(out);
-	free(w);
+static void codebook_mode(void **state)
+{
+	const struct pn_poly_opts o = { .vq = K, .vq_layers = 1u << 1, .seed = 1, .vq_codebook = 1,
+					.poly_tol = 1e-3, .poly_max_degree = 64 };
+
+	(void)state;
+	vq_layer1(&o, check_codebook);
 }
 
 static void too_few_rows(void **state)
