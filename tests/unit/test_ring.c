@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -179,9 +180,16 @@ static void test_need_wakeup(void **state)
 	free(m);
 }
 
-enum { STRESS_ITEMS = 300000, STRESS_ENTRIES = 64 };
+enum { STRESS_ITEMS = 300000, STRESS_ENTRIES = 64, STRESS_PAUSE = 1024 };
 
-/* The child: pushes every item once, rings the eventfd when asked to. */
+/*
+ * The child: pushes every item once, rings the eventfd when asked to. Every
+ * STRESS_PAUSE items (after an odd count, when the consumer is willing to
+ * sleep) it stops until the consumer has drained the ring and gone to sleep,
+ * so the wakeup path runs however the two processes are scheduled; without
+ * the pauses a slow consumer (ASan, a loaded machine) may never find the
+ * ring empty.
+ */
 static int stress_producer(void *m, size_t bytes, int efd)
 {
 	struct pn_ring p;
@@ -201,6 +209,15 @@ static int stress_producer(void *m, size_t bytes, int efd)
 			return 3;
 		if (pn_ring_needs_wakeup(&p) && write(efd, &one, sizeof(one)) != sizeof(one))
 			return 4;
+		if (s % STRESS_PAUSE == 0) {	/* s + 1 items pushed: odd */
+			time_t end = time(NULL) + 10;
+
+			while (!pn_ring_needs_wakeup(&p)) {
+				if (time(NULL) > end)
+					return 5;	/* the consumer never slept */
+				sched_yield();
+			}
+		}
 	}
 	return 0;
 }
