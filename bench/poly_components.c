@@ -13,11 +13,8 @@
  * codebooks are k-means on that sample; the Macro-Operator's experts are
  * ridge fits on it. Errors are measured on the timed (held-out) rows.
  *
- *   make B=build/poly build/poly/rel/libpolynet.a
- *   cc -std=c11 -O3 -march=native -I. -Ilib -D_GNU_SOURCE bench/poly_components.c \
- *      build/poly/rel/libpolynet.a -ldnnl -lgomp -lnuma -lcjson -lutf8proc -luring -lm -lpthread \
- *      -o build/poly/poly_components
- *   build/poly/poly_components > bench/results/poly_components.md
+ *   make build/rel/bench/poly_components
+ *   build/rel/bench/poly_components > bench/results/poly_components.md
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,7 +26,7 @@
 #include "compile/polyc.h"
 #include "cpu/kernels.h"
 #include "cpu/poly.h"
-#include "pnb.h"
+#include "format/pnb.h"
 
 enum { D = 512, FF = 1536, HEADS = 8, NCENT = 64, CAL = 4096, REPS = 5 };
 

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "region.h"
+#include "transport/region.h"
 
 struct cfg {
 	uint64_t size;

@@ -9,11 +9,10 @@ set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
 mkdir -p "$B/bench"
-gcc -O2 -std=gnu11 -Wall -Wextra -Werror -I. -Ilib -D_GNU_SOURCE -o "$B/bench/region_bench" \
-	bench/region_bench.c lib/region.c lib/err.c || exit 1
+make -s B="$B" "$B/rel/bench/region_bench" || exit 1
 
 echo "== host: $(uname -r), $(nproc) cpus"
-"$B/bench/region_bench" --backend memfd --size "${HOST_MIB:-1024}" --procs 16 --iters 1000 || exit 1
+"$B/rel/bench/region_bench" --backend memfd --size "${HOST_MIB:-1024}" --procs 16 --iters 1000 || exit 1
 
 echo "== VM (qemu, 3G, 2 vcpus)"
 POLYNET_VM_BUILD=$B/vm POLYNET_VM_TIMEOUT=${VM_TIMEOUT:-580} bash tests/vm/run.sh bench \

@@ -45,9 +45,8 @@ mkdir -p "$B/bench" bench/results
 RAW=$B/bench/ring_raw.jsonl
 : >"$RAW"
 
-cc -O2 -I. -Ilib -Itests/unit -D_GNU_SOURCE -std=c11 -o "$T/dc" tests/integration/daemon_client.c \
-	"$B/rel/libpolynet.a" -ldnnl -lgomp -lcjson -lutf8proc -luring -lnuma -lm -lpthread ||
-	die "build daemon_client"
+DC=$B/rel/tests/daemon_client
+[ -x "$DC" ] || die "$DC missing: make B=$B tools"
 
 start() {	# polynetd args...
 	"$POLYNETD" --socket "$SOCK" --state "$STATE" "$@" >"$T/d.out" 2>"$T/d.err" &
@@ -67,12 +66,12 @@ fi
 
 if part 2; then
 echo "== 2. throughput of empty jobs (1 worker)"
-"$T/dc" mkmodel empty "$T/empty.pnb"
+"$DC" mkmodel empty "$T/empty.pnb"
 "$POLYCTL" load "$T/empty.pnb" --socket "$SOCK" >/dev/null || die "load empty"
 for n in 1 8 64; do
 	pids=()
 	for i in $(seq "$n"); do
-		"$T/dc" throughput "$SOCK" empty "$SECONDS_PER" 16 >"$T/tp$i" &
+		"$DC" throughput "$SOCK" empty "$SECONDS_PER" 16 >"$T/tp$i" &
 		pids+=($!)
 	done
 	wait "${pids[@]}"
@@ -135,22 +134,22 @@ fi
 if part 4 && [ "$(id -u)" -eq 0 ]; then
 	echo "== 4. fairness (8 tenants) and realtime isolation, 1 worker + 1 realtime worker"
 	chmod 755 "$T"
-	"$T/dc" mkmodel fixture "$T/fx.pnb"
+	"$DC" mkmodel fixture "$T/fx.pnb"
 	start --workers 1 --rt-workers 1
 	chmod 666 "$SOCK"
 	"$POLYCTL" load "$T/fx.pnb" --socket "$SOCK" >/dev/null || die "load fixture"
 	pids=()
 	for u in $(seq 2001 2008); do
-		"$T/dc" saturate "$SOCK" fixture "$SECONDS_PER" 16 "$u" 2 >"$T/f$u" & pids+=($!)
+		"$DC" saturate "$SOCK" fixture "$SECONDS_PER" 16 "$u" 2 >"$T/f$u" & pids+=($!)
 	done
 	wait "${pids[@]}"
 	cat "$T"/f2* | awk '{ s += $2; q += $2 * $2; n++ }
 		END { printf "{\"bench\":\"ring_fairness\",\"tenants\":%d,\"jobs\":%d,\"jain\":%.4f}\n", n, s, s * s / (n * q) }' |
 		tee -a "$RAW"
-	$RTPRIO "$T/dc" rtlat "$SOCK" fixture "$SECONDS_PER" 1000 >"$T/rt_alone" || die "rtlat"
-	"$T/dc" saturate "$SOCK" fixture $((SECONDS_PER + 1)) 16 2100 2 >/dev/null & sp=$!
+	$RTPRIO "$DC" rtlat "$SOCK" fixture "$SECONDS_PER" 1000 >"$T/rt_alone" || die "rtlat"
+	"$DC" saturate "$SOCK" fixture $((SECONDS_PER + 1)) 16 2100 2 >/dev/null & sp=$!
 	sleep 0.5
-	$RTPRIO "$T/dc" rtlat "$SOCK" fixture "$SECONDS_PER" 1000 >"$T/rt_batch" || die "rtlat"
+	$RTPRIO "$DC" rtlat "$SOCK" fixture "$SECONDS_PER" 1000 >"$T/rt_batch" || die "rtlat"
 	wait $sp
 	read -r a50 a99 a999 an ar <"$T/rt_alone"
 	read -r b50 b99 b999 bn br <"$T/rt_batch"

@@ -121,8 +121,8 @@ echo "bench/run.sh: measured in $((SECONDS - t0)) s" >&2
 # The GEMM ceiling of this core, same run: what the GFLOP/s above compare with.
 KERNELS=$B/bench/kernels.txt
 : >"$KERNELS"
-if [ -x "$B/rel/bench_kernels" ]; then
-	"${PIN[@]}" "$B/rel/bench_kernels" 1 >"$KERNELS" 2>&1 || : >"$KERNELS"
+if [ -x "$B/rel/bench/kernels" ]; then
+	"${PIN[@]}" "$B/rel/bench/kernels" 1 >"$KERNELS" 2>&1 || : >"$KERNELS"
 fi
 
 VERSIONS="node $(node --version), onnxruntime-node $(pkg_version onnxruntime-node)"

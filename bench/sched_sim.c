@@ -18,10 +18,9 @@
  *
  * Each figure is the median over --runs runs (alone and loaded runs alternate).
  *
- * Build and run (not in the Makefile yet; daemon/ is not a library):
- *   cc -std=c11 -O2 -I. -Ilib -D_GNU_SOURCE -o build/sched/sched_sim bench/sched_sim.c \
- *      daemon/sched*.c lib/err.c -lpthread
- *   build/sched/sched_sim [--runs 5] [--seconds 2] [--results bench/RESULTS.md]
+ * Build and run (it links libpnsched.a, the daemon's scheduler):
+ *   make build/rel/bench/sched_sim
+ *   build/rel/bench/sched_sim [--runs 5] [--seconds 2] [--results bench/RESULTS.md]
  * --results rewrites only the section "## Scheduler (issue 4)" of that file.
  */
 #include <pthread.h>
@@ -34,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/sched.h"
+#include "daemon/sched/sched.h"
 
 #define US 1000ull
 #define MS 1000000ull
@@ -457,8 +456,7 @@ int main(int argc, char **argv)
 		 "jobs of 2 ms queued (max batch 4, max delay 1 ms). Fairness: each tenant its "
 		 "own model, job cost 40 + 40 t us, batch of n costs (1 + (n-1)/2) jobs, max "
 		 "batch 4, max delay 200 us, quantum 1 ms, 200 ms warm-up not counted.\n\n"
-		 "Reproduce: `cc -std=c11 -O2 -I. -Ilib -D_GNU_SOURCE -o build/sched/sched_sim "
-		 "bench/sched_sim.c daemon/sched*.c lib/err.c -lpthread && build/sched/sched_sim "
+		 "Reproduce: `make build/rel/bench/sched_sim && build/rel/bench/sched_sim "
 		 "--runs %d --seconds %.1f --results bench/RESULTS.md`\n",
 		 runs, seconds, sysconf(_SC_NPROCESSORS_ONLN), nw_fair, mj, mmin, mmax,
 		 mb99 / ma99, ma50, ma99, mb50, mb99, mbusy,

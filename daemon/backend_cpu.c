@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "backend.h"
-#include "exec.h"
+#include "exec/exec.h"
 
 struct pnd_backend {
 	struct pnd *d;

@@ -14,8 +14,8 @@
 
 #include "backend.h"
 #include "daemon.h"
-#include "proto.h"
-#include "stats.h"
+#include "transport/proto.h"
+#include "util/stats.h"
 
 bool pnd_is_admin(struct pnd *d, uint32_t uid)
 {

@@ -19,12 +19,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "model.h"
-#include "pn_err.h"
-#include "proto.h"
-#include "region.h"
-#include "ring.h"
-#include "sched.h"
+#include "exec/model.h"
+#include "util/pn_err.h"
+#include "transport/proto.h"
+#include "transport/region.h"
+#include "transport/ring.h"
+#include "sched/sched.h"
 #include "uapi/proto.h"
 #include "uapi/ring.h"
 

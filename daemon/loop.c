@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "proto.h"
+#include "transport/proto.h"
 
 #define RING_ENTRIES	256
 

@@ -27,7 +27,7 @@
 
 #include "backend.h"
 #include "daemon.h"
-#include "proto.h"
+#include "transport/proto.h"
 
 uint64_t pnd_now_ns(void)
 {

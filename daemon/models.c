@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "model.h"
+#include "exec/model.h"
 
 #define INDEX_MAGIC	0x58444e50u	/* "PNDX" */
 #define INDEX_VERSION	1u

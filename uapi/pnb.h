@@ -209,6 +209,54 @@ enum pnb_op {
 	PNB_OP_POLYSKETCH = 38,
 };
 
+/*
+ * Slot names: the index of each weight (w[]), integer attribute (iattr[]) and
+ * float attribute (fattr[]) of each op, as documented above. They are part of
+ * the ABI: a slot never moves. Code reads n->iattr[PNB_IA_FFN_GATED], never
+ * n->iattr[1]; lib/ops/ names each slot again for readers and tools.
+ */
+enum pnb_slot {
+	/* EMBED */
+	PNB_W_EMBED_TABLE = 0, PNB_W_EMBED_POS = 1, PNB_W_EMBED_INV_FREQ = 2,
+	PNB_W_EMBED_TYPE = 3,
+	PNB_IA_EMBED_POS_KIND = 0,
+	PNB_FA_EMBED_SCALE = 0,
+	/* LAYERNORM, RMSNORM */
+	PNB_W_NORM_GAMMA = 0, PNB_W_NORM_BETA = 1,
+	PNB_FA_NORM_EPS = 0,
+	/* LINEAR, ACT */
+	PNB_W_LINEAR_W = 0, PNB_W_LINEAR_B = 1,
+	PNB_IA_LINEAR_ACT = 0,
+	PNB_IA_ACT_ACT = 0,
+	/* FFN and POLY_FFN (the same first four weights) */
+	PNB_W_FFN_W1 = 0, PNB_W_FFN_B1 = 1, PNB_W_FFN_W2 = 2, PNB_W_FFN_B2 = 3,
+	PNB_IA_FFN_ACT = 0, PNB_IA_FFN_GATED = 1,
+	/* ATTENTION and CQA */
+	PNB_IA_ATTN_HEADS = 0, PNB_IA_ATTN_CAUSAL = 1,
+	PNB_FA_ATTN_SCALE = 0,
+	/* L2NORM */
+	PNB_FA_L2NORM_EPS = 0,
+	/* POLY_FFN */
+	PNB_W_POLYFFN_COEFS = 4, PNB_W_POLYFFN_CODEBOOK = 5,
+	PNB_IA_POLYFFN_ACT = 0, PNB_IA_POLYFFN_GATED = 1, PNB_IA_POLYFFN_DEGREE = 2,
+	PNB_IA_POLYFFN_EVEN = 3, PNB_IA_POLYFFN_CODEBOOK = 4,
+	PNB_FA_POLYFFN_A = 0, PNB_FA_POLYFFN_B = 1,
+	/* VQ */
+	PNB_W_VQ_CODEBOOK = 0, PNB_W_VQ_NORMS = 1, PNB_W_VQ_TABLE = 2,
+	PNB_IA_VQ_MODE = 0,
+	/* CQA */
+	PNB_W_CQA_PLANES = 0,
+	PNB_IA_CQA_HEADS = 0, PNB_IA_CQA_CLUSTERS = 1, PNB_IA_CQA_TOPK = 2,
+	PNB_IA_CQA_ITERS = 3,
+	PNB_FA_CQA_SCALE = 0,
+	/* MACRO */
+	PNB_W_MACRO_ROUTER = 0, PNB_W_MACRO_ROUTER_B = 1, PNB_W_MACRO_W1 = 2,
+	PNB_W_MACRO_B1 = 3, PNB_W_MACRO_COEFS = 4, PNB_W_MACRO_W2 = 5, PNB_W_MACRO_B2 = 6,
+	PNB_IA_MACRO_EXPERTS = 0, PNB_IA_MACRO_ROUTER = 1, PNB_IA_MACRO_TOPK = 2,
+	PNB_IA_MACRO_DEGREE = 3, PNB_IA_MACRO_EVEN = 4, PNB_IA_MACRO_ACT = 5,
+	PNB_FA_MACRO_A = 0, PNB_FA_MACRO_B = 1, PNB_FA_MACRO_TAU = 2,
+};
+
 #define PNB_NODE_MAX_IN		4u
 #define PNB_NODE_MAX_W		8u
 #define PNB_NODE_MAX_ATTR	8u

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "compile/polyc.h"
-#include "exec.h"
-#include "model.h"
+#include "exec/exec.h"
+#include "exec/model.h"
 
 struct calib_run {
 	struct pn_calib *c;

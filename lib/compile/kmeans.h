@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "pn_err.h"
+#include "util/pn_err.h"
 
 struct pn_kmeans_result {
 	uint32_t iters;		/* centroid updates (Lloyd) or assignment rounds (Hamming) run */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "compile/polyc.h"
-#include "model.h"
+#include "exec/model.h"
 
 #define MAX_CALIB 128u
 

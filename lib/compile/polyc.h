@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pn_err.h"
+#include "util/pn_err.h"
 #include "cpu/cheb.h"
-#include "pnb.h"
+#include "format/pnb.h"
 
 /* ---- labelled text sets (textset.c) ---------------------------------------- */
 

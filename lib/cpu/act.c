@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "cpu/kernels.h"
-#include "pn_err.h"
+#include "util/pn_err.h"
 #include "uapi/pnb.h"
 
 #define SQRT1_2 0.70710678118654752440f

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "cpu/cheb.h"
-#include "pnb.h"
+#include "format/pnb.h"
 
 #define LANES 64	/* a whole number of vectors; gcc unrolls and SLP-fails at 16 */
 #define CHOOSE_GRID 4097

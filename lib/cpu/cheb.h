@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pn_err.h"
+#include "util/pn_err.h"
 #include "uapi/pnb.h"
 
 #define PN_CHEB_MAX_DEGREE PNB_POLY_MAX_DEGREE

@@ -13,7 +13,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "cpu/kernels.h"
-#include "pn_err.h"
+#include "util/pn_err.h"
 
 static _Thread_local int omp_single;
 

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pool.h"
+#include "util/pool.h"
 
 /* C[M,N] = A[M,K] B[K,N] + beta * C, leading dimensions in elements (oneDNN). */
 void pn_gemm(uint32_t M, uint32_t N, uint32_t K, const float *A, uint32_t lda,

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "cpu/cheb.h"
-#include "pool.h"
+#include "util/pool.h"
 
 /* ---- PackedPolyFFN (PNB_OP_POLY_FFN) ------------------------------------ */
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cpu/kernels.h"
-#include "pn_err.h"
+#include "util/pn_err.h"
 #include "uapi/pnb.h"
 
 void pn_ref_gemm(uint32_t M, uint32_t N, uint32_t K, const float *A, uint32_t lda,

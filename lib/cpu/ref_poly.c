@@ -11,7 +11,7 @@
 #include "cpu/cheb.h"
 #include "cpu/kernels.h"
 #include "cpu/poly.h"
-#include "pn_err.h"
+#include "util/pn_err.h"
 
 float pn_ref_cheb1(const struct pn_cheb *p, float x)
 {

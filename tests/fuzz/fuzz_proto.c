@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "proto.c"
+#include "transport/proto.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -29,11 +29,11 @@
 
 #include <liburing.h>
 
-#include "client.h"
-#include "exec.h"
-#include "stats.h"
+#include "transport/client.h"
+#include "exec/exec.h"
+#include "util/stats.h"
 #include "fixture_model.h"
-#include "proto.h"
+#include "transport/proto.h"
 
 #define FAIL(...) do { fprintf(stderr, "daemon_client: " __VA_ARGS__); \
 		       fputc('\n', stderr); exit(1); } while (0)

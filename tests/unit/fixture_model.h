@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "cpu/kernels.h"
-#include "pnb.h"
+#include "format/pnb.h"
 
 enum { FX_V = 40, FX_D0 = 16, FX_D = 24, FX_H = 2, FX_FF = 48, FX_MAXT = 12 };
 

@@ -28,7 +28,7 @@
 #include "cpu/kernels.h"
 #include "cpu/poly.h"
 #include "fixture_model.h"	/* fx_rand, fx_fill */
-#include "pnb.h"
+#include "format/pnb.h"
 
 enum {
 	FP_V = 30, FP_D = 16, FP_H = 2, FP_MAXT = 10, FP_BITS = 16, FP_K = 8, FP_FF = 24,

@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "arena.h"
+#include "exec/arena.h"
 #include "fixture_model.h"
-#include "model.h"
+#include "exec/model.h"
 
 static void test_live_values_never_overlap(void **state)
 {

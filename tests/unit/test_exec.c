@@ -12,9 +12,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "exec.h"
+#include "exec/exec.h"
 #include "fixture_model.h"
-#include "graph.h"
+#include "exec/graph.h"
 
 struct fx {
 	struct fx_weights w;

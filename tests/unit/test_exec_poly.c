@@ -12,10 +12,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "exec.h"
+#include "exec/exec.h"
 #include "fixture_poly.h"
-#include "graph.h"
-#include "model.h"
+#include "exec/graph.h"
+#include "exec/model.h"
 
 struct fx {
 	struct fp_weights w;

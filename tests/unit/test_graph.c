@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "graph.h"
-#include "model.h"
+#include "exec/graph.h"
+#include "exec/model.h"
 
 enum { V = 10, D = 8 };
 static float zeros[4096];

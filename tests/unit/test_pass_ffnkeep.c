@@ -27,7 +27,7 @@
 
 #include "compile/polyc.h"
 #include "fixture_model.h"
-#include "model.h"
+#include "exec/model.h"
 
 enum { HALF = FX_FF / 2, ROWS = 1000 };
 

@@ -24,7 +24,7 @@
 
 #include "compile/polyc.h"
 #include "fixture_model.h"
-#include "model.h"
+#include "exec/model.h"
 
 enum { K = 4, ROWS = 200 };
 

@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "pnb.h"
+#include "format/pnb.h"
 
 uint32_t pn_crc32c_portable(uint32_t crc, const void *buf, size_t len);	/* crc32c.c */
 

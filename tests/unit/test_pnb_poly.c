@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "fixture_poly.h"
-#include "model.h"
+#include "exec/model.h"
 
 struct mut {
 	const char *node;	/* the node to change */

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "pool.h"
+#include "util/pool.h"
 
 #define MAX_N 300
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "proto.h"
+#include "transport/proto.h"
 
 static uint8_t buf[PN_MSG_MAX];
 

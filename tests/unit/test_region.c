@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "region.h"
+#include "transport/region.h"
 
 static enum pn_region_backend backend = PN_REGION_MEMFD;
 

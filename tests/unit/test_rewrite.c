@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "compile/polyc.h"
-#include "exec.h"
+#include "exec/exec.h"
 #include "fixture_model.h"
-#include "model.h"
+#include "exec/model.h"
 
 enum { B = 3, T = 7 };
 

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "ring.h"
+#include "transport/ring.h"
 
 struct item {
 	uint64_t seq;

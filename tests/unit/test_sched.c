@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_sched.c - the scheduler's front (daemon/sched.c): realtime before everything,
+ * test_sched.c - the scheduler's front (daemon/sched/sched.c): realtime before everything,
  * deadline refusal (-ETIME) against a brute-force feasibility reference, quotas
  * (-EDQUOT), cancel of queued vs running jobs, dropping a session, the pool
  * exhausted (-EAGAIN, and no accepted job is ever lost), bad input, the realtime
  * worker reserve and dedicated realtime picks, and the tenant statistics.
  *
- * The Makefile links unit tests against libpolynet.a only and daemon/ is not in it
- * yet, so the scheduler's sources are included here directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,12 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/sched.c"
-#include "../../daemon/sched_batch.c"
-#include "../../daemon/sched_drr.c"
-#include "../../daemon/sched_edf.c"
-#include "../../daemon/sched_est.c"
-#include "../../daemon/sched_heap.c"
+#include "daemon/sched/sched_internal.h"
 
 #define US 1000ull
 #define MS 1000000ull

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_sched_batch.c - dynamic batching (daemon/sched_batch.c): a batch is released
+ * test_sched_batch.c - dynamic batching (daemon/sched/sched_batch.c): a batch is released
  * when full or when its oldest job has waited max delay, pick reports when the next
  * one falls due, only one model (and one tenant) per batch, cancelling a waiting
  * flow's oldest job moves its due time, and INTERACTIVE goes before BATCH.
  *
- * The Makefile links unit tests against libpolynet.a only and daemon/ is not in it
- * yet, so the scheduler's sources are included here directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,12 +15,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/sched.c"
-#include "../../daemon/sched_batch.c"
-#include "../../daemon/sched_drr.c"
-#include "../../daemon/sched_edf.c"
-#include "../../daemon/sched_est.c"
-#include "../../daemon/sched_heap.c"
+#include "daemon/sched/sched_internal.h"
 
 #define MS 1000000ull
 #define DELAY (10 * MS)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_sched_drr.c - deficit round robin between tenants (daemon/sched_drr.c): served
+ * test_sched_drr.c - deficit round robin between tenants (daemon/sched/sched_drr.c): served
  * time follows the weights (1:2:4 and equal, with jobs of unequal cost), a light
  * tenant is served within one round, and weights can change on the fly.
  *
@@ -8,8 +8,6 @@
  * complete. Each tenant has its own model whose estimate is seeded with the exact
  * cost, so DRR's charges equal the time really served.
  *
- * The Makefile links unit tests against libpolynet.a only and daemon/ is not in it
- * yet, so the scheduler's sources are included here directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,12 +18,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/sched.c"
-#include "../../daemon/sched_batch.c"
-#include "../../daemon/sched_drr.c"
-#include "../../daemon/sched_edf.c"
-#include "../../daemon/sched_est.c"
-#include "../../daemon/sched_heap.c"
+#include "daemon/sched/sched_internal.h"
 
 #define US 1000ull
 #define QUANTUM (1000 * US)

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_sched_edf.c - the realtime queue (daemon/sched_edf.c): jobs come out in
+ * test_sched_edf.c - the realtime queue (daemon/sched/sched_edf.c): jobs come out in
  * deadline order, FIFO among equal deadlines, with cancels from anywhere in the heap,
  * checked against a plain sorted reference; and the work queued before a deadline
  * (used by admission) against a brute-force sum over jobs of models with different
  * estimates.
  *
- * The Makefile links unit tests against libpolynet.a only and daemon/ is not in it
- * yet, so the scheduler's sources are included here directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,12 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/sched.c"
-#include "../../daemon/sched_batch.c"
-#include "../../daemon/sched_drr.c"
-#include "../../daemon/sched_edf.c"
-#include "../../daemon/sched_est.c"
-#include "../../daemon/sched_heap.c"
+#include "daemon/sched/sched_internal.h"
 
 #define N 500
 
@@ -115,7 +108,7 @@ static void test_edf_work_before(void **state)
 					       .model = r[i].model, .klass = PN_SCHED_REALTIME };
 
 		s->jobs[i].d = d;		/* straight into the heap: no admission in the way */
-		s->jobs[i].model = model_slot(s, d.model);
+		s->jobs[i].model = sched_model_slot(s, d.model);
 		sched_edf_push(s, &s->jobs[i]);
 	}
 	for (int q = 0; q < 200; q++) {

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_sched_est.c - service estimates (daemon/sched_est.c): the EWMA of mean and
+ * test_sched_est.c - service estimates (daemon/sched/sched_est.c): the EWMA of mean and
  * deviation against the same recurrences in double precision, the first sample, and
  * borrowing for batch sizes never measured.
  *
- * The Makefile links unit tests against libpolynet.a only and daemon/ is not in it
- * yet, so the scheduler's sources are included here directly.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -17,12 +15,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/sched.c"
-#include "../../daemon/sched_batch.c"
-#include "../../daemon/sched_drr.c"
-#include "../../daemon/sched_edf.c"
-#include "../../daemon/sched_est.c"
-#include "../../daemon/sched_heap.c"
+#include "daemon/sched/sched_internal.h"
 
 static struct pn_sched *mk(void)
 {

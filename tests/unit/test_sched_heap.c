@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_sched_heap.c - the positioned binary min-heap (daemon/sched_heap.c) under random
+ * test_sched_heap.c - the positioned binary min-heap (daemon/sched/sched_heap.c) under random
  * push, pop, remove-from-anywhere and re-key, against a plain array scanned for its
  * minimum; positions stay consistent after every operation.
  *
- * The Makefile links unit tests against libpolynet.a only and daemon/ is not in it
- * yet, so the scheduler's sources are included here directly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/sched_heap.c"
+#include "daemon/sched/sched_internal.h"
 
 #define N 300
 
@@ -25,7 +23,7 @@ static void check_positions(const struct sched_heap *h)
 	for (uint32_t i = 0; i < h->n; i++) {
 		assert_int_equal(h->a[i]->pos, i);
 		if (i)
-			assert_false(less(h->a[i], h->a[(i - 1) / 2]));
+			assert_false(sched_hnode_less(h->a[i], h->a[(i - 1) / 2]));
 	}
 }
 
@@ -60,7 +58,7 @@ static void test_heap_vs_scan(void **state)
 			int best = -1;
 
 			for (int j = 0; j < N; j++)
-				if (in[j] && (best < 0 || less(&node[j], &node[best])))
+				if (in[j] && (best < 0 || sched_hnode_less(&node[j], &node[best])))
 					best = j;
 			assert_ptr_equal(sched_heap_top(&h), &node[best]);
 			sched_heap_remove(&h, &node[best]);

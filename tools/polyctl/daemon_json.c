@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "client.h"
+#include "transport/client.h"
 #include "polyctl.h"
 
 int polyctl_daemon_json(const char *verb, int argc, char **argv,

@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "compile/polyc.h"
-#include "exec.h"
+#include "exec/exec.h"
 #include "polyctl.h"
 
 #define BATCH 32u

@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "pnb.h"
+#include "format/pnb.h"
 #include "polyctl.h"
 
 static const char *const sec_names[PNB_SEC_COUNT] = {

@@ -28,12 +28,12 @@
 
 #include <sys/stat.h>
 
-#include "client.h"
-#include "exec.h"
+#include "transport/client.h"
+#include "exec/exec.h"
 #include "polyctl.h"
-#include "proto.h"
-#include "stats.h"
-#include "tokenizer.h"
+#include "transport/proto.h"
+#include "util/stats.h"
+#include "text/tokenizer.h"
 
 struct batch {
 	char **text;

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "client.h"
+#include "transport/client.h"
 #include "polyctl.h"
 
 static double num(const cJSON *o, const char *k)

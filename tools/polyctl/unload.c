@@ -8,7 +8,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "client.h"
+#include "transport/client.h"
 #include "polyctl.h"
 
 int cmd_unload(int argc, char **argv)

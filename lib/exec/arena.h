@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arena.h - activation memory planned once: every value of the DAG gets an
+ * offset in one buffer, reused as soon as the last node reading a value has
+ * run (greedy first fit in node order, like ggml's graph allocator).
+ */
+#ifndef PN_ARENA_H
+#define PN_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exec/graph.h"
+
+struct pn_arena_plan {
+	size_t *offset;		/* per value, bytes; SIZE_MAX when never stored */
+	size_t *size;		/* per value, bytes */
+	size_t total;		/* bytes of the whole arena */
+	size_t naive;		/* bytes had every value its own buffer */
+};
+
+/* Sizes values for max_batch sequences of max_tokens; 64-byte aligned. */
+int pn_arena_plan(const struct pn_graph *g, uint32_t max_batch,
+		  uint32_t max_tokens, struct pn_arena_plan *p);
+void pn_arena_plan_free(struct pn_arena_plan *p);
+
+#endif /* PN_ARENA_H */

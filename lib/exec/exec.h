@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exec.h - run a model's DAG on the CPU backend.
+ *
+ * pn_exec_new() plans the activation arena once for the largest batch and
+ * sequence length it will see; pn_exec_run() then allocates nothing. An
+ * executor is used by one thread at a time (it may own a pool of threads).
+ */
+#ifndef PN_EXEC_H
+#define PN_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exec/model.h"
+#include "util/pool.h"
+
+struct pn_exec;
+
+int pn_exec_new(const struct pn_model *m, uint32_t max_batch,
+		uint32_t max_tokens, struct pn_pool *pool,
+		struct pn_exec **out, struct pn_err *err);
+void pn_exec_free(struct pn_exec *x);
+const struct pn_model *pn_exec_model(const struct pn_exec *x);
+/* Bytes of the planned activation arena, and without reuse (for reports). */
+size_t pn_exec_arena_bytes(const struct pn_exec *x, size_t *naive);
+
+/*
+ * ids: [batch, T] row-major, padded; sequence b has lens[b] <= T valid ids
+ * (lens[b] >= 1). T <= max_tokens of the executor. out: [batch, out_width]
+ * for a SEQ output, [batch * T, out_width] for a TOKENS output.
+ * Returns -EINVAL (with err) for a batch or T past the plan, a zero length
+ * or an id outside the embedding table.
+ */
+int pn_exec_run(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
+		uint32_t batch, uint32_t T, float *out, struct pn_err *err);
+
+/*
+ * Convenience for texts: tokenize (clipping to the model's max_tokens),
+ * pad, run. out: [n, out_width]. ids/n_ids, when not NULL, receive each
+ * text's full (unclipped) token ids, malloc'd, for the caller to free.
+ * An empty text or invalid UTF-8 fails with -EINVAL/-EILSEQ naming the
+ * text's index. n <= max_batch of the executor.
+ */
+int pn_exec_texts(struct pn_exec *x, const char *const *texts,
+		  const size_t *text_lens, uint32_t n, float *out,
+		  int32_t **ids, size_t *n_ids, struct pn_err *err);
+
+/* Per-node timing of the last runs (for polyctl bench --nodes). */
+struct pn_node_time {
+	uint32_t op;
+	const char *name;
+	double total_us;
+	uint64_t calls;
+};
+int pn_exec_profile(struct pn_exec *x, int enable);
+const struct pn_node_time *pn_exec_node_times(const struct pn_exec *x,
+					      uint32_t *n);
+
+/*
+ * Tap (calibration, lib/compile/calib.c): fn is called right after every
+ * node runs with the value it produced, in place in the arena: data holds
+ * rows x width floats (rows = batch * T for a TOKENS value, batch for SEQ;
+ * I32 values are passed as their bits) and is valid only during the call.
+ * NULL fn removes the tap. Costs one branch per node when unset.
+ */
+typedef void (*pn_exec_tap_fn)(void *arg, uint32_t value, const float *data,
+			       uint32_t rows, uint32_t width, uint32_t batch,
+			       uint32_t T, const uint32_t *lens);
+void pn_exec_set_tap(struct pn_exec *x, pn_exec_tap_fn fn, void *arg);
+
+#endif /* PN_EXEC_H */

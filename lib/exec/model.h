@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.h - an opened model: the validated .pnb, its DAG (graph.h) and its
+ * tokenizer. Read-only once open; many executors (exec.h) may share one.
+ */
+#ifndef PN_MODEL_H
+#define PN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/pn_err.h"
+#include "format/pnb.h"
+
+struct pn_graph;
+struct pn_tokenizer;
+
+struct pn_model {
+	struct pnb_file file;
+	struct pn_graph *graph;
+	struct pn_tokenizer *tok;	/* NULL when the file has none */
+	uint32_t out_width;		/* floats per output row */
+	uint32_t out_layout;		/* enum pnb_layout of the output */
+	uint32_t max_tokens;		/* from the header: longer inputs are clipped */
+};
+
+int pn_model_open(const char *path, struct pn_model **out, struct pn_err *err);
+/*
+ * The same over bytes already in memory (a shared region mapped by polynetd
+ * or its client): validated in place; buf must outlive the model, and
+ * pn_model_close leaves it alone. what names it in errors.
+ */
+int pn_model_open_buf(const void *buf, size_t size, const char *what,
+		      struct pn_model **out, struct pn_err *err);
+/* Rows of the embedding table: token ids must be below it. */
+uint32_t pn_model_vocab(const struct pn_model *m);
+void pn_model_close(struct pn_model *m);
+
+#endif /* PN_MODEL_H */

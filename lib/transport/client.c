@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: MIT
+/* client.c - polynetd's client library (client.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport/client.h"
+#include "exec/model.h"
+#include "transport/proto.h"
+#include "transport/ring.h"
+
+struct pn_client {
+	int fd;
+	uint32_t seq;
+	struct pn_hello_rep hello;
+	char path[108];
+};
+
+struct pn_client_model {
+	struct pn_model_desc desc;
+	void *map;
+	struct pn_model *local;
+};
+
+struct pn_session {
+	struct pn_client *c;
+	int seg_fd, db_fd, cq_fd;
+	void *seg;
+	size_t seg_size;
+	struct pn_seg_hdr *hdr;
+	uint8_t *arena;
+	uint64_t arena_size;
+	struct pn_ring sq, cq;
+	uint64_t efd_buf;		/* pn_prep_wait_sqe's read target */
+	struct io_uring *uring;		/* PN_WAIT_URING, created on first use */
+};
+
+int pn_connect(const char *path, struct pn_client **out, struct pn_err *e)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct pn_hello_req hq = { .version = PN_PROTO_VERSION };
+	struct pn_client *c;
+	void *body = NULL;
+	size_t n;
+	int r;
+
+	*out = NULL;
+	if (!path)
+		path = getenv("POLYNET_SOCKET") ? getenv("POLYNET_SOCKET") : PN_SOCKET_DEFAULT;
+	if (strlen(path) >= sizeof(a.sun_path))
+		return pn_errf(e, -ENAMETOOLONG, "%s: socket path too long", path);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return pn_errf(e, -ENOMEM, "out of memory");
+	strcpy(a.sun_path, path);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		r = -errno;
+		pn_disconnect(c);
+		return pn_errf(e, r, "%s: %s (is polynetd running?)", path, strerror(-r));
+	}
+	snprintf(hq.client, sizeof(hq.client), "%s", program_invocation_short_name);
+	r = pn_client_call(c, PN_MSG_HELLO, &hq, sizeof(hq), NULL, 0, &body, &n, NULL, 0, NULL,
+			   e);
+	if (r) {
+		pn_disconnect(c);
+		return r;
+	}
+	memcpy(&c->hello, body, sizeof(c->hello));
+	free(body);
+	*out = c;
+	return 0;
+}
+
+void pn_disconnect(struct pn_client *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+const struct pn_hello_rep *pn_client_hello(const struct pn_client *c)
+{
+	return &c->hello;
+}
+
+const char *pn_client_socket(const struct pn_client *c)
+{
+	return c->path;
+}
+
+int pn_client_call(struct pn_client *c, uint16_t type, const void *req, size_t len,
+		   const int *fds, int nfds, void **body, size_t *body_len, int *rfds,
+		   int maxrfds, int *nrfds, struct pn_err *e)
+{
+	const struct pn_msg_hdr *h;
+	const struct pn_reply *rep;
+	const void *b;
+	uint8_t *buf;
+	int got_fds[PN_PROTO_MAX_FDS], ngot = 0;
+	uint32_t seq = ++c->seq;
+	size_t bl;
+	ssize_t n;
+	int r;
+
+	if (body)
+		*body = NULL;
+	if (nrfds)
+		*nrfds = 0;
+	r = pn_proto_send(c->fd, type, seq, req, len, fds, nfds, e);
+	if (r)
+		return r == -EPIPE || r == -ECONNRESET ?
+		       pn_errf(e, -ECONNRESET, "%s: polynetd went away", c->path) : r;
+	buf = malloc(PN_MSG_MAX);	/* cold path */
+	if (!buf)
+		return pn_errf(e, -ENOMEM, "out of memory");
+	n = pn_proto_recv(c->fd, buf, PN_MSG_MAX, got_fds, PN_PROTO_MAX_FDS, &ngot, e);
+	if (n <= 0) {
+		free(buf);
+		return n ? (int)n : pn_errf(e, -ECONNRESET, "%s: polynetd closed the connection "
+					    "(stopped or killed)", c->path);
+	}
+	r = pn_proto_check(buf, (size_t)n, 1, &h, &b, &bl, e);
+	if (!r && ((h->type & ~PN_MSG_REPLY) != type || h->seq != seq))
+		r = pn_errf(e, -EPROTO, "%s: reply type 0x%x seq %u, expected 0x%x seq %u",
+			    c->path, h->type, h->seq, type | PN_MSG_REPLY, seq);
+	if (!r) {
+		rep = b;
+		if (rep->status) {
+			r = pn_errf(e, rep->status, "%s", (const char *)(rep + 1));
+		} else {
+			bl -= sizeof(*rep);
+			if (body) {
+				*body = malloc(bl + 1);
+				if (!*body) {
+					r = pn_errf(e, -ENOMEM, "out of memory");
+				} else {
+					memcpy(*body, rep + 1, bl);
+					((char *)*body)[bl] = '\0';
+					*body_len = bl;
+				}
+			}
+		}
+	}
+	for (int i = 0; i < ngot; i++) {
+		if (!r && rfds && i < maxrfds)
+			rfds[(*nrfds)++] = got_fds[i];
+		else
+			close(got_fds[i]);
+	}
+	free(buf);
+	return r;
+}
+
+int pn_client_load(struct pn_client *c, const char *path, uint32_t flags,
+		   struct pn_model_desc *out, struct pn_err *e)
+{
+	struct pn_load_req q = { .flags = flags };
+	void *body;
+	size_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return pn_errf(e, -errno, "%s: %s", path, strerror(errno));
+	snprintf(q.path, sizeof(q.path), "%s", path);
+	r = pn_client_call(c, PN_MSG_LOAD, &q, sizeof(q), &fd, 1, &body, &n, NULL, 0, NULL, e);
+	close(fd);
+	if (r)
+		return r;
+	memcpy(out, body, sizeof(*out));
+	free(body);
+	return 0;
+}
+
+static void model_ref(struct pn_model_ref *ref, uint32_t id, const char *name)
+{
+	memset(ref, 0, sizeof(*ref));
+	ref->id = id;
+	if (!id && name && name[0] == '#')
+		ref->id = (uint32_t)strtoul(name + 1, NULL, 10);
+	else if (!id && name)
+		snprintf(ref->name, sizeof(ref->name), "%s", name);
+}
+
+int pn_client_unload(struct pn_client *c, uint32_t id, const char *name, struct pn_err *e)
+{
+	struct pn_model_ref ref;
+
+	model_ref(&ref, id, name);
+	return pn_client_call(c, PN_MSG_UNLOAD, &ref, sizeof(ref), NULL, 0, NULL, NULL, NULL, 0,
+			      NULL, e);
+}
+
+int pn_client_list(struct pn_client *c, char **json, struct pn_err *e)
+{
+	size_t n;
+
+	return pn_client_call(c, PN_MSG_LIST, NULL, 0, NULL, 0, (void **)json, &n, NULL, 0,
+			      NULL, e);
+}
+
+int pn_client_stat(struct pn_client *c, char **json, struct pn_err *e)
+{
+	size_t n;
+
+	return pn_client_call(c, PN_MSG_STAT, NULL, 0, NULL, 0, (void **)json, &n, NULL, 0,
+			      NULL, e);
+}
+
+int pn_client_model_open(struct pn_client *c, const char *name,
+			 struct pn_client_model **out, struct pn_err *e)
+{
+	struct pn_client_model *m;
+	struct pn_model_ref ref;
+	void *body;
+	size_t n;
+	int fd, nfd, r;
+
+	*out = NULL;
+	model_ref(&ref, 0, name);
+	r = pn_client_call(c, PN_MSG_MODEL_INFO, &ref, sizeof(ref), NULL, 0, &body, &n, &fd, 1,
+			   &nfd, e);
+	if (r)
+		return r;
+	m = calloc(1, sizeof(*m));
+	if (!m || nfd != 1) {
+		free(body);
+		free(m);
+		if (nfd == 1)
+			close(fd);
+		return pn_errf(e, m ? -EPROTO : -ENOMEM, "MODEL_INFO %s: %s", name,
+			       m ? "reply without the region's fd" : "out of memory");
+	}
+	memcpy(&m->desc, body, sizeof(m->desc));
+	free(body);
+	m->map = mmap(NULL, m->desc.size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m->map == MAP_FAILED) {
+		r = pn_errf(e, -errno, "model %s: mmap of its region: %s", name, strerror(errno));
+		free(m);
+		return r;
+	}
+	r = pn_model_open_buf(m->map, m->desc.size, m->desc.name, &m->local, e);
+	if (r) {
+		munmap(m->map, m->desc.size);
+		free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+void pn_client_model_close(struct pn_client_model *m)
+{
+	if (!m)
+		return;
+	pn_model_close(m->local);
+	munmap(m->map, m->desc.size);
+	free(m);
+}
+
+const struct pn_model_desc *pn_client_model_desc(const struct pn_client_model *m)
+{
+	return &m->desc;
+}
+
+const struct pn_model *pn_client_model_local(const struct pn_client_model *m)
+{
+	return m->local;
+}
+
+/* The segment header is the daemon's word: check it before using an offset. */
+static int seg_check(struct pn_session *s, struct pn_err *e)
+{
+	const struct pn_seg_hdr *h = s->hdr;
+
+	if (s->seg_size < sizeof(*h) || h->magic != PN_SEG_MAGIC ||
+	    h->version != PN_RING_VERSION || h->size != s->seg_size ||
+	    h->sq_off >= h->cq_off || h->cq_off >= h->arena_off ||
+	    h->arena_off > h->size || h->arena_size > h->size - h->arena_off)
+		return pn_errf(e, -EPROTO, "session segment: bad header (magic 0x%08x, "
+			       "version %u, size %llu)", h->magic, h->version,
+			       (unsigned long long)h->size);
+	s->arena = (uint8_t *)s->seg + h->arena_off;
+	s->arena_size = h->arena_size;
+	if (pn_ring_attach(&s->sq, (uint8_t *)s->seg + h->sq_off, h->cq_off - h->sq_off,
+			   sizeof(struct pn_sqe), e) ||
+	    pn_ring_attach(&s->cq, (uint8_t *)s->seg + h->cq_off, h->arena_off - h->cq_off,
+			   sizeof(struct pn_cqe), e))
+		return -EPROTO;
+	return 0;
+}
+
+int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entries,
+		    uint64_t arena_bytes, struct pn_session **out, struct pn_err *e)
+{
+	struct pn_session_req q = { .sq_entries = sq_entries, .cq_entries = cq_entries,
+				    .arena_size = arena_bytes };
+	struct pn_session_rep rep;
+	struct pn_session *s;
+	void *body;
+	size_t n;
+	int fds[3], nfd, r;
+
+	*out = NULL;
+	r = pn_client_call(c, PN_MSG_OPEN_SESSION, &q, sizeof(q), NULL, 0, &body, &n, fds, 3,
+			   &nfd, e);
+	if (r)
+		return r;
+	memcpy(&rep, body, sizeof(rep));
+	free(body);
+	s = calloc(1, sizeof(*s));
+	if (!s || nfd != 3) {
+		for (int i = 0; i < nfd; i++)
+			close(fds[i]);
+		free(s);
+		return pn_errf(e, s ? -EPROTO : -ENOMEM, "OPEN_SESSION: %s",
+			       s ? "expected 3 fds with the reply" : "out of memory");
+	}
+	s->c = c;
+	s->seg_fd = fds[0];
+	s->db_fd = fds[1];
+	s->cq_fd = fds[2];
+	s->seg_size = rep.seg_size;
+	s->seg = mmap(NULL, s->seg_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->seg_fd, 0);
+	if (s->seg == MAP_FAILED) {
+		r = pn_errf(e, -errno, "session segment: mmap %zu bytes: %s", s->seg_size,
+			    strerror(errno));
+		s->seg = NULL;
+		pn_session_close(s);
+		return r;
+	}
+	s->hdr = s->seg;
+	r = seg_check(s, e);
+	if (r) {
+		pn_session_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void pn_session_close(struct pn_session *s)
+{
+	if (!s)
+		return;
+	if (s->uring) {
+		io_uring_queue_exit(s->uring);
+		free(s->uring);
+	}
+	if (s->seg)
+		munmap(s->seg, s->seg_size);
+	close(s->seg_fd);
+	close(s->db_fd);
+	close(s->cq_fd);
+	free(s);
+}
+
+void *pn_session_arena(const struct pn_session *s, uint64_t *size)
+{
+	if (size)
+		*size = s->arena_size;
+	return s->arena;
+}
+
+int pn_session_completion_fd(const struct pn_session *s)
+{
+	return s->cq_fd;
+}
+
+struct pn_seg_hdr *pn_session_seg(const struct pn_session *s)
+{
+	return s->hdr;
+}
+
+void pn_sqe_run(struct pn_sqe *q, uint32_t model, uint64_t in_off, uint32_t batch, uint32_t T,
+		uint64_t out_off, uint32_t out_len, uint64_t user_data)
+{
+	memset(q, 0, sizeof(*q));
+	q->user_data = user_data;
+	q->opcode = PN_OP_RUN;
+	q->prio = PN_PRIO_INTERACTIVE;
+	q->model = model;
+	q->in_off = in_off;
+	q->in_len = (uint32_t)pn_run_in_bytes(batch, T);
+	q->out_off = out_off;
+	q->out_len = out_len;
+	q->batch = batch;
+	q->T = T;
+}
+
+/* -ESHUTDOWN / -EPROTO when the daemon marked the segment, else 0. */
+static int seg_state(const struct pn_session *s)
+{
+	uint32_t st = __atomic_load_n(&s->hdr->state, __ATOMIC_ACQUIRE);
+
+	return st == PN_SEG_LIVE ? 0 : st == PN_SEG_SHUTDOWN ? -ESHUTDOWN : -EPROTO;
+}
+
+int pn_submit(struct pn_session *s, const struct pn_sqe *q)
+{
+	int r = seg_state(s);
+
+	if (r)
+		return r;
+	r = pn_ring_push(&s->sq, q);
+	if (r)
+		return r;
+	/* ring.c: the fence in needs_wakeup pairs with the daemon's prepare_sleep */
+	if (pn_ring_needs_wakeup(&s->sq)) {
+		uint64_t one = 1;
+
+		if (write(s->db_fd, &one, sizeof(one)) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int pn_poll(struct pn_session *s, struct pn_cqe *cqe)
+{
+	return pn_ring_pop(&s->cq, cqe);
+}
+
+/* Has polynetd gone (the control socket hung up)? -ECONNRESET then. */
+static int daemon_gone(struct pn_session *s)
+{
+	struct pollfd p = { .fd = s->c->fd, .events = POLLIN };
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLIN)))
+		return seg_state(s) ? seg_state(s) : -ECONNRESET;
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wait_uring(struct pn_session *s, int timeout_ms)
+{
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000,
+					.tv_nsec = (timeout_ms % 1000) * 1000000ll };
+	int r;
+
+	if (!s->uring) {
+		s->uring = calloc(1, sizeof(*s->uring));
+		if (!s->uring || io_uring_queue_init(4, s->uring, 0)) {
+			free(s->uring);
+			s->uring = NULL;
+			return -ENOMEM;
+		}
+	}
+	r = pn_prep_wait_sqe(s->uring, s, 1);
+	if (r)
+		return r == 1 ? 0 : r;
+	r = io_uring_submit_and_wait_timeout(s->uring, &cqe, 1,
+					     timeout_ms < 0 ? NULL : &ts, NULL);
+	if (r < 0) {
+		/* the read stays armed: the next wait completes at once */
+		return r == -ETIME ? -ETIMEDOUT : r;
+	}
+	io_uring_cqe_seen(s->uring, cqe);
+	return 0;
+}
+
+int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, int timeout_ms)
+{
+	int64_t until = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	uint32_t spins = 0;
+	int r;
+
+	for (;;) {
+		r = pn_ring_pop(&s->cq, cqe);
+		if (r != -EAGAIN)
+			return r;
+		if (seg_state(s) == -EPROTO)
+			return -EPROTO;	/* the daemon closed this session */
+		if (mode == PN_WAIT_SPIN) {
+			/* a SIGKILLed daemon writes nothing: look at the socket now and then */
+			if (++spins % 65536 == 0) {
+				if ((r = daemon_gone(s)))
+					return r;
+				if (now_ms() > until)
+					return -ETIMEDOUT;
+			}
+			continue;
+		}
+		if ((r = daemon_gone(s)))
+			return r;
+		if (now_ms() > until)
+			return -ETIMEDOUT;
+		if (mode == PN_WAIT_URING) {
+			r = wait_uring(s, 100);
+			if (r && r != -ETIMEDOUT)
+				return r;
+			continue;
+		}
+		if (!pn_ring_prepare_sleep(&s->cq))
+			continue;	/* a CQE slipped in */
+		struct pollfd p[2] = {
+			{ .fd = s->cq_fd, .events = POLLIN },
+			{ .fd = s->c->fd, .events = POLLIN },
+		};
+		/* wake at least every 100 ms to honour the timeout */
+		r = poll(p, 2, timeout_ms < 0 ? 100 : (int)(until - now_ms() > 100 ? 100 :
+					until - now_ms() < 0 ? 0 : until - now_ms()));
+		if (p[0].revents & POLLIN) {
+			uint64_t v;
+
+			if (read(s->cq_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				return -errno;
+		}
+		pn_ring_clear_wakeup(&s->cq);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int pn_cancel(struct pn_session *s, uint64_t target, uint64_t user_data)
+{
+	struct pn_sqe q = { .user_data = user_data, .opcode = PN_OP_CANCEL, .arg = target };
+
+	return pn_submit(s, &q);
+}
+
+int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
+	   struct pn_cqe *cqe)
+{
+	int r = pn_submit(s, q);
+
+	if (r)
+		return r;
+	r = pn_wait(s, cqe, mode, -1);
+	if (r)
+		return r;
+	if (cqe->user_data != q->user_data)
+		return -EPROTO;
+	return cqe->res;
+}
+
+int pn_prep_wait_sqe(struct io_uring *ring, struct pn_session *s, uint64_t user_data)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!pn_ring_prepare_sleep(&s->cq))
+		return 1;
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		pn_ring_clear_wakeup(&s->cq);
+		return -EBUSY;
+	}
+	io_uring_prep_read(sqe, s->cq_fd, &s->efd_buf, sizeof(s->efd_buf), 0);
+	io_uring_sqe_set_data64(sqe, user_data);
+	return 0;
+}

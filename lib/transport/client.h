@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * client.h - talk to polynetd: the control plane (connect, load, list,
+ * stat, open a model) and the data plane (a session: rings + arena in
+ * shared memory; submit, poll, wait, cancel). Protocol: uapi/proto.h and
+ * uapi/ring.h; docs/daemon.md.
+ *
+ * A job's input and output live in the session's arena: write the ids at
+ * some offset (pn_run_in_bytes: int32 ids[batch * T] then uint32
+ * lens[batch]), submit an SQE naming the offsets, read the output there
+ * when its CQE arrives. Nothing is copied through a socket.
+ *
+ * Threads: a client and its sessions are used by one thread at a time.
+ * Every call returns 0 or -errno and fills e (when given) with one line;
+ * -ECONNRESET means polynetd went away, -ESHUTDOWN that it is stopping.
+ */
+#ifndef PN_CLIENT_H
+#define PN_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exec/model.h"
+#include "util/pn_err.h"
+#include "uapi/proto.h"
+#include "uapi/ring.h"
+
+struct pn_client;
+struct pn_session;
+struct pn_client_model;
+struct io_uring;
+
+/* path NULL: $POLYNET_SOCKET, else PN_SOCKET_DEFAULT. Says HELLO. */
+int pn_connect(const char *path, struct pn_client **out, struct pn_err *e);
+void pn_disconnect(struct pn_client *c);
+const struct pn_hello_rep *pn_client_hello(const struct pn_client *c);
+const char *pn_client_socket(const struct pn_client *c);
+
+/* One request, one reply. *body (malloc'd, NUL-terminated) for the caller. */
+int pn_client_call(struct pn_client *c, uint16_t type, const void *req, size_t len,
+		   const int *fds, int nfds, void **body, size_t *body_len, int *rfds,
+		   int maxrfds, int *nrfds, struct pn_err *e);
+
+/* The daemon reads the file through an fd we open: it needs no access to it. */
+int pn_client_load(struct pn_client *c, const char *path, uint32_t flags,
+		   struct pn_model_desc *out, struct pn_err *e);
+/* By id when id != 0, else by name. */
+int pn_client_unload(struct pn_client *c, uint32_t id, const char *name, struct pn_err *e);
+/* One JSON document each (docs/daemon.md); free() it. */
+int pn_client_list(struct pn_client *c, char **json, struct pn_err *e);
+int pn_client_stat(struct pn_client *c, char **json, struct pn_err *e);
+
+/*
+ * A loaded model by name (or "#ID"): its description, and its weights
+ * mapped read-only from the daemon's region, opened as a pn_model so the
+ * client can tokenize (the daemon's hot path takes ids).
+ */
+int pn_client_model_open(struct pn_client *c, const char *name,
+			 struct pn_client_model **out, struct pn_err *e);
+void pn_client_model_close(struct pn_client_model *m);
+const struct pn_model_desc *pn_client_model_desc(const struct pn_client_model *m);
+const struct pn_model *pn_client_model_local(const struct pn_client_model *m);
+
+/* A session with sq/cq entries (powers of two) and an arena of arena bytes. */
+int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entries,
+		    uint64_t arena_bytes, struct pn_session **out, struct pn_err *e);
+void pn_session_close(struct pn_session *s);
+void *pn_session_arena(const struct pn_session *s, uint64_t *size);
+int pn_session_completion_fd(const struct pn_session *s);
+/* The segment's header (for tools and tests: offsets, state). */
+struct pn_seg_hdr *pn_session_seg(const struct pn_session *s);
+
+/* Bytes of a PN_OP_RUN input: ids [batch, T] then lens [batch]. */
+static inline uint64_t pn_run_in_bytes(uint32_t batch, uint32_t T)
+{
+	return 4ull * batch * (T + 1ull);
+}
+/* Fills q for PN_OP_RUN (interactive class, no deadline). */
+void pn_sqe_run(struct pn_sqe *q, uint32_t model, uint64_t in_off, uint32_t batch, uint32_t T,
+		uint64_t out_off, uint32_t out_len, uint64_t user_data);
+
+/* -EAGAIN when the SQ is full (back-pressure: reap completions, retry). */
+int pn_submit(struct pn_session *s, const struct pn_sqe *q);
+/* One completion if there is one: 0, or -EAGAIN. */
+int pn_poll(struct pn_session *s, struct pn_cqe *cqe);
+
+enum pn_wait_mode {
+	PN_WAIT_SPIN = 0,	/* poll the CQ: the lowest latency, a core busy */
+	PN_WAIT_SLEEP = 1,	/* sleep on the completion eventfd (poll(2)) */
+	PN_WAIT_URING = 2,	/* sleep in io_uring on the eventfd (pn_prep_wait_sqe) */
+};
+/* Waits for one completion; timeout_ms < 0: forever (-ETIMEDOUT after it). */
+int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, int timeout_ms);
+/* Asks to cancel the queued job target; its CQE says -ECANCELED if it was. */
+int pn_cancel(struct pn_session *s, uint64_t target, uint64_t user_data);
+/* Submits q and waits for its CQE (no other job of s may be in flight). */
+int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
+	   struct pn_cqe *cqe);
+
+/*
+ * For an application with its own io_uring: prepares a read of the
+ * session's completion eventfd tagged user_data, after telling the daemon
+ * to signal it. Returns 1 (nothing prepared) when completions are already
+ * waiting: pn_poll them. When the read completes, pn_poll until -EAGAIN,
+ * then prepare again (a read may also complete for an earlier wakeup and
+ * find no CQE: prepare again then). -EBUSY when the ring has no free SQE.
+ */
+int pn_prep_wait_sqe(struct io_uring *ring, struct pn_session *s, uint64_t user_data);
+
+#endif /* PN_CLIENT_H */
