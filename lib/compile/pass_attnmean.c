@@ -48,7 +48,7 @@ static int find_site(const struct pn_rw *rw, uint32_t l, struct attn_site *s)
 	return pn_rw_node(rw, s->qkv)->op == PNB_OP_LINEAR &&
 	       pn_rw_node(rw, s->attn)->op == PNB_OP_ATTENTION &&
 	       pn_rw_node(rw, s->o)->op == PNB_OP_LINEAR && add->op == PNB_OP_ADD &&
-	       pn_rw_node(rw, s->attn)->iattr[1] == 0;	/* not causal */
+	       pn_rw_node(rw, s->attn)->iattr[PNB_IA_ATTN_CAUSAL] == 0;	/* not causal */
 }
 
 /* Wvo = Wv Wo [Din, Dout], bvo = bv Wo + bo, in double. */
@@ -56,9 +56,12 @@ static int fold_vo(const struct pn_rw *rw, const struct attn_site *s, float *Wvo
 		   uint32_t Din, uint32_t d, uint32_t Dout)
 {
 	const struct pnb_node *q = pn_rw_node(rw, s->qkv), *o = pn_rw_node(rw, s->o);
-	const float *Wqkv = pn_rw_tensor_f32(rw, q->w[0]), *Wo = pn_rw_tensor_f32(rw, o->w[0]);
-	const float *bqkv = q->n_w > 1 && q->w[1] != PNB_NONE ? pn_rw_tensor_f32(rw, q->w[1]) : NULL;
-	const float *bo = o->n_w > 1 && o->w[1] != PNB_NONE ? pn_rw_tensor_f32(rw, o->w[1]) : NULL;
+	const float *Wqkv = pn_rw_tensor_f32(rw, q->w[PNB_W_LINEAR_W]);
+	const float *Wo = pn_rw_tensor_f32(rw, o->w[PNB_W_LINEAR_W]);
+	const float *bqkv = q->n_w > 1 && q->w[PNB_W_LINEAR_B] != PNB_NONE ?
+			    pn_rw_tensor_f32(rw, q->w[PNB_W_LINEAR_B]) : NULL;
+	const float *bo = o->n_w > 1 && o->w[PNB_W_LINEAR_B] != PNB_NONE ?
+			  pn_rw_tensor_f32(rw, o->w[PNB_W_LINEAR_B]) : NULL;
 	double *row = malloc((size_t)Dout * sizeof(double));
 
 	if (!row)
@@ -98,8 +101,8 @@ static int one_layer(struct pn_pass_ctx *c, uint32_t l, cJSON *arr, struct pn_er
 			       "and l%u.attn.add (ADD) of a graph written by polyctl compile",
 			       l, l, l, l, l);
 	Din = pn_rw_value_info(rw, s.u)->width;
-	d = (uint32_t)pn_rw_tensor_info(rw, pn_rw_node(rw, s.qkv)->w[0])->shape[1] / 3;
-	Dout = (uint32_t)pn_rw_tensor_info(rw, pn_rw_node(rw, s.o)->w[0])->shape[1];
+	d = (uint32_t)pn_rw_tensor_info(rw, pn_rw_node(rw, s.qkv)->w[PNB_W_LINEAR_W])->shape[1] / 3;
+	Dout = (uint32_t)pn_rw_tensor_info(rw, pn_rw_node(rw, s.o)->w[PNB_W_LINEAR_W])->shape[1];
 	Wvo = malloc((size_t)Din * Dout * sizeof(float));
 	bvo = malloc((size_t)Dout * sizeof(float));
 	if (!Wvo || !bvo || fold_vo(rw, &s, Wvo, bvo, Din, d, Dout)) {
@@ -128,7 +131,7 @@ static int one_layer(struct pn_pass_ctx *c, uint32_t l, cJSON *arr, struct pn_er
 	}
 	pn_report_printf(c->rep, "  layer %u: attention (%u -> 3 x %u, %u heads) -> mean of the "
 			 "values, Wv Wo folded [%u, %u], one row per sequence\n", l, Din, d,
-			 (unsigned)pn_rw_node(rw, s.attn)->iattr[0], Din, Dout);
+			 (unsigned)pn_rw_node(rw, s.attn)->iattr[PNB_IA_ATTN_HEADS], Din, Dout);
 	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "layer", l);
 	cJSON_AddNumberToObject(o, "d_in", Din);

@@ -67,7 +67,7 @@ static int folded_site(const struct pn_rw *rw, uint32_t i, struct pn_ffn_site *s
 	const struct pnb_node *up = pn_rw_node(rw, i), *pool, *down;
 	uint32_t p, d;
 
-	if (up->op != PNB_OP_LINEAR || !pn_cheb_act_ok((uint32_t)up->iattr[0]))
+	if (up->op != PNB_OP_LINEAR || !pn_cheb_act_ok((uint32_t)up->iattr[PNB_IA_LINEAR_ACT]))
 		return 0;
 	p = only_reader(rw, up->out);
 	if (p == PNB_NONE || pn_rw_node(rw, p)->op != PNB_OP_POOL_MEAN)
@@ -77,12 +77,14 @@ static int folded_site(const struct pn_rw *rw, uint32_t i, struct pn_ffn_site *s
 	if (d == PNB_NONE)
 		return 0;
 	down = pn_rw_node(rw, d);
-	if (down->op != PNB_OP_LINEAR || down->iattr[0] != PNB_ACT_NONE)
+	if (down->op != PNB_OP_LINEAR || down->iattr[PNB_IA_LINEAR_ACT] != PNB_ACT_NONE)
 		return 0;
 	*s = (struct pn_ffn_site){
 		.layer = pn_layer_of(pn_rw_node_name(rw, i)), .folded = 1, .node = d,
-		.in = up->in[0], .out = down->out, .W1 = up->w[0], .b1 = up->w[1],
-		.W2 = down->w[0], .b2 = down->w[1], .act = (uint32_t)up->iattr[0],
+		.in = up->in[0], .out = down->out,
+		.W1 = up->w[PNB_W_LINEAR_W], .b1 = up->w[PNB_W_LINEAR_B],
+		.W2 = down->w[PNB_W_LINEAR_W], .b2 = down->w[PNB_W_LINEAR_B],
+		.act = (uint32_t)up->iattr[PNB_IA_LINEAR_ACT],
 		.D = pn_rw_value_info(rw, up->in[0])->width,
 		.ff = pn_rw_value_info(rw, up->out)->width,
 	};
@@ -99,11 +101,13 @@ uint32_t pn_ffn_sites(const struct pn_rw *rw, struct pn_ffn_site *s, uint32_t ma
 		if (n->op == PNB_OP_FFN) {
 			s[k++] = (struct pn_ffn_site){
 				.layer = pn_layer_of(pn_rw_node_name(rw, i)), .node = i,
-				.in = n->in[0], .out = n->out, .W1 = n->w[0], .b1 = n->w[1],
-				.W2 = n->w[2], .b2 = n->w[3], .act = (uint32_t)n->iattr[0],
-				.gated = n->iattr[1],
+				.in = n->in[0], .out = n->out,
+				.W1 = n->w[PNB_W_FFN_W1], .b1 = n->w[PNB_W_FFN_B1],
+				.W2 = n->w[PNB_W_FFN_W2], .b2 = n->w[PNB_W_FFN_B2],
+				.act = (uint32_t)n->iattr[PNB_IA_FFN_ACT],
+				.gated = n->iattr[PNB_IA_FFN_GATED],
 				.D = pn_rw_value_info(rw, n->in[0])->width,
-				.ff = (uint32_t)pn_rw_tensor_info(rw, n->w[2])->shape[0],
+				.ff = (uint32_t)pn_rw_tensor_info(rw, n->w[PNB_W_FFN_W2])->shape[0],
 			};
 		} else if (folded_site(rw, i, &s[k])) {
 			k++;
@@ -124,9 +128,9 @@ void pn_node_linear(struct pnb_node *n, uint32_t out, uint32_t in, uint32_t W, u
 {
 	pn_node1(n, PNB_OP_LINEAR, out, in);
 	n->n_w = b == PNB_NONE ? 1 : 2;
-	n->w[0] = W;
-	n->w[1] = b;
-	n->iattr[0] = (int32_t)act;
+	n->w[PNB_W_LINEAR_W] = W;
+	n->w[PNB_W_LINEAR_B] = b;
+	n->iattr[PNB_IA_LINEAR_ACT] = (int32_t)act;
 }
 
 void pn_node_add(struct pnb_node *n, uint32_t out, uint32_t a, uint32_t b)

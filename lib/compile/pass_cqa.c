@@ -71,13 +71,13 @@ int pn_pass_cqa(struct pn_pass_ctx *c, struct pn_err *err)
 		layer = pn_layer_of(nm);
 		if (a->op != PNB_OP_ATTENTION || !pn_layer_on(o->cqa_layers, layer))
 			continue;
-		if (a->iattr[1]) {
+		if (a->iattr[PNB_IA_ATTN_CAUSAL]) {
 			pn_report_printf(c->rep, "  %s: causal, left exact (CQA is non-causal)\n",
 					 nm);
 			continue;
 		}
 		D = pn_rw_value_info(c->rw, a->out)->width;
-		hd = D / (uint32_t)a->iattr[0];
+		hd = D / (uint32_t)a->iattr[PNB_IA_ATTN_HEADS];
 		planes = malloc((size_t)bits * hd * sizeof(float));
 		if (!planes)
 			return pn_errf(err, -ENOMEM, "cqa: out of memory");
@@ -89,13 +89,13 @@ int pn_pass_cqa(struct pn_pass_ctx *c, struct pn_err *err)
 		n = *a;
 		n.op = PNB_OP_CQA;
 		n.n_w = 1;
-		n.w[0] = pn_rw_tensor(c->rw, tname, 2, sh, planes);
+		n.w[PNB_W_CQA_PLANES] = pn_rw_tensor(c->rw, tname, 2, sh, planes);
 		free(planes);
-		if (n.w[0] == PNB_NONE)
+		if (n.w[PNB_W_CQA_PLANES] == PNB_NONE)
 			return pn_errf(err, -ENOMEM, "cqa: out of memory");
-		n.iattr[1] = (int32_t)o->cqa;
-		n.iattr[2] = (int32_t)o->cqa_topk;
-		n.iattr[3] = 10;
+		n.iattr[PNB_IA_CQA_CLUSTERS] = (int32_t)o->cqa;
+		n.iattr[PNB_IA_CQA_TOPK] = (int32_t)o->cqa_topk;
+		n.iattr[PNB_IA_CQA_ITERS] = 10;
 		snprintf(name, sizeof(name), "%s.cqa", nm);
 		{
 			const char *names[1] = { name };
@@ -105,7 +105,7 @@ int pn_pass_cqa(struct pn_pass_ctx *c, struct pn_err *err)
 		if (r)
 			return pn_errf(err, r, "rewrite: out of memory");
 		pn_report_printf(c->rep, "  %s (layer %d): %d heads of %u -> CQA\n", nm,
-				 (int)layer, n.iattr[0], hd);
+				 (int)layer, n.iattr[PNB_IA_CQA_HEADS], hd);
 		{
 			cJSON *e = cJSON_CreateObject();
 

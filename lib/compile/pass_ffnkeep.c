@@ -129,11 +129,11 @@ static int write_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, const 
 	if (!s->folded) {
 		pn_node1(&nodes[0], PNB_OP_FFN, PNB_NONE, s->in);
 		nodes[0].n_w = 4;
-		nodes[0].w[0] = W1;
-		nodes[0].w[1] = b1;
-		nodes[0].w[2] = W2;
-		nodes[0].w[3] = b2;
-		nodes[0].iattr[0] = (int32_t)s->act;
+		nodes[0].w[PNB_W_FFN_W1] = W1;
+		nodes[0].w[PNB_W_FFN_B1] = b1;
+		nodes[0].w[PNB_W_FFN_W2] = W2;
+		nodes[0].w[PNB_W_FFN_B2] = b2;
+		nodes[0].iattr[PNB_IA_FFN_ACT] = (int32_t)s->act;
 		snprintf(name[0], sizeof(name[0]), "%s.keep", nm);
 		return pn_ffn_site_replace(rw, s, &nodes[0], name[0], err);
 	}

@@ -138,29 +138,29 @@ static int write_node(struct pn_pass_ctx *c, const struct pn_macro_fit *m, uint3
 	nodes[0].in[0] = in;
 	nodes[0].n_w = 7;
 	sh[0] = E; sh[1] = D;
-	nodes[0].w[0] = pn_rw_tensor(rw, "macro.router", 2, sh, m->router);
+	nodes[0].w[PNB_W_MACRO_ROUTER] = pn_rw_tensor(rw, "macro.router", 2, sh, m->router);
 	sh[0] = (uint64_t)E * D; sh[1] = r;
-	nodes[0].w[2] = pn_rw_tensor(rw, "macro.W1", 2, sh, m->W1);
+	nodes[0].w[PNB_W_MACRO_W1] = pn_rw_tensor(rw, "macro.W1", 2, sh, m->W1);
 	sh[0] = (uint64_t)E * r;
-	nodes[0].w[3] = pn_rw_tensor(rw, "macro.b1", 1, sh, m->b1);
+	nodes[0].w[PNB_W_MACRO_B1] = pn_rw_tensor(rw, "macro.b1", 1, sh, m->b1);
 	sh[0] = E; sh[1] = nc;
-	nodes[0].w[4] = pn_rw_tensor(rw, "macro.coefs", 2, sh, m->coefs);
+	nodes[0].w[PNB_W_MACRO_COEFS] = pn_rw_tensor(rw, "macro.coefs", 2, sh, m->coefs);
 	sh[0] = (uint64_t)E * r; sh[1] = D;
-	nodes[0].w[5] = pn_rw_tensor(rw, "macro.W2", 2, sh, m->W2);
+	nodes[0].w[PNB_W_MACRO_W2] = pn_rw_tensor(rw, "macro.W2", 2, sh, m->W2);
 	sh[0] = (uint64_t)E * D;
-	nodes[0].w[6] = pn_rw_tensor(rw, "macro.b2", 1, sh, m->b2);
+	nodes[0].w[PNB_W_MACRO_B2] = pn_rw_tensor(rw, "macro.b2", 1, sh, m->b2);
 	for (int k = 0; k < 7; k++)
-		if (k != 1 && nodes[0].w[k] == PNB_NONE)
+		if (k != PNB_W_MACRO_ROUTER_B && nodes[0].w[k] == PNB_NONE)
 			return pn_errf(err, -ENOMEM, "macro: out of memory");
-	nodes[0].iattr[0] = (int32_t)E;
-	nodes[0].iattr[1] = PN_ROUTER_CENTROID;
-	nodes[0].iattr[2] = (int32_t)m->topk;
-	nodes[0].iattr[3] = (int32_t)m->degree;
-	nodes[0].iattr[4] = (int32_t)even;
-	nodes[0].iattr[5] = (int32_t)m->act;
-	nodes[0].fattr[0] = -m->range;
-	nodes[0].fattr[1] = m->range;
-	nodes[0].fattr[2] = 1.0f;
+	nodes[0].iattr[PNB_IA_MACRO_EXPERTS] = (int32_t)E;
+	nodes[0].iattr[PNB_IA_MACRO_ROUTER] = PN_ROUTER_CENTROID;
+	nodes[0].iattr[PNB_IA_MACRO_TOPK] = (int32_t)m->topk;
+	nodes[0].iattr[PNB_IA_MACRO_DEGREE] = (int32_t)m->degree;
+	nodes[0].iattr[PNB_IA_MACRO_EVEN] = (int32_t)even;
+	nodes[0].iattr[PNB_IA_MACRO_ACT] = (int32_t)m->act;
+	nodes[0].fattr[PNB_FA_MACRO_A] = -m->range;
+	nodes[0].fattr[PNB_FA_MACRO_B] = m->range;
+	nodes[0].fattr[PNB_FA_MACRO_TAU] = 1.0f;
 	if (pn_rw_value_info(rw, out)->layout == PNB_LAYOUT_SEQ) {
 		/* The run ended in the pool fold: pool the macro's per-token output. */
 		v = pn_rw_value(rw, name, PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, D);

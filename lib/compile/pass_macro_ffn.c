@@ -69,9 +69,9 @@ static int write_nodes(struct pn_rw *rw, const struct seeded *e, uint32_t in, ui
 	}
 	pn_node1(&n[k], PNB_OP_LAYERNORM, v[0], in);
 	n[k].n_w = 2;
-	n[k].w[0] = e->ln_g;
-	n[k].w[1] = e->ln_b;
-	n[k].fattr[0] = e->eps;
+	n[k].w[PNB_W_NORM_GAMMA] = e->ln_g;
+	n[k].w[PNB_W_NORM_BETA] = e->ln_b;
+	n[k].fattr[PNB_FA_NORM_EPS] = e->eps;
 	names[k++] = nm[0];
 	pn_node_linear(&n[k], v[1], v[0], e->W1, e->b1, act);
 	names[k++] = nm[1];
@@ -141,8 +141,8 @@ int pn_macro_seeded(struct pn_pass_ctx *c, const struct pn_ffn_site *ffn, uint32
 		rc = pn_errf(err, -ENOMEM, "macro: out of memory");
 		goto out;
 	}
-	pn_layernorm(X, n, D, pn_rw_tensor_f32(rw, lnn->w[0]), pn_rw_tensor_f32(rw, lnn->w[1]),
-		     lnn->fattr[0], U);
+	pn_layernorm(X, n, D, pn_rw_tensor_f32(rw, lnn->w[PNB_W_NORM_GAMMA]),
+		     pn_rw_tensor_f32(rw, lnn->w[PNB_W_NORM_BETA]), lnn->fattr[PNB_FA_NORM_EPS], U);
 	pn_linear(NULL, U, n, D, W1, b1, ff, ffn->act, H);
 	share = pn_ffn_select(H, nfit, ff, W2, D, r, keep);
 	if (share < 0) {
@@ -180,9 +180,9 @@ int pn_macro_seeded(struct pn_pass_ctx *c, const struct pn_ffn_site *ffn, uint32
 	cJSON_AddNumberToObject(obj, "rank", r);
 	cJSON_AddNumberToObject(obj, "energy_share", share);
 	cJSON_AddNumberToObject(obj, "resid_heldout", den > 0 ? num / den : num);
-	e.ln_g = lnn->w[0];
-	e.ln_b = lnn->w[1];
-	e.eps = lnn->fattr[0];
+	e.ln_g = lnn->w[PNB_W_NORM_GAMMA];
+	e.ln_b = lnn->w[PNB_W_NORM_BETA];
+	e.eps = lnn->fattr[PNB_FA_NORM_EPS];
 	e.W1 = pn_rw_tensor_named(rw, name, ".W1", D, r, W1s);
 	e.b1 = pn_rw_tensor_named(rw, name, ".b1", r, 0, b1s);
 	e.W2 = pn_rw_tensor_named(rw, name, ".W2", r, D, W2s);

@@ -211,19 +211,19 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 		n.n_in = 1;
 		n.in[0] = s->in;
 		n.n_w = 5;
-		n.w[0] = s->W1;
-		n.w[1] = s->b1;
-		n.w[2] = s->W2;
-		n.w[3] = s->b2;
-		n.w[4] = pn_rw_tensor(c->rw, tname, 1, sh, coef);
-		if (n.w[4] == PNB_NONE)
+		n.w[PNB_W_FFN_W1] = s->W1;
+		n.w[PNB_W_FFN_B1] = s->b1;
+		n.w[PNB_W_FFN_W2] = s->W2;
+		n.w[PNB_W_FFN_B2] = s->b2;
+		n.w[PNB_W_POLYFFN_COEFS] = pn_rw_tensor(c->rw, tname, 1, sh, coef);
+		if (n.w[PNB_W_POLYFFN_COEFS] == PNB_NONE)
 			return pn_errf(err, -ENOMEM, "poly-ffn: out of memory");
-		n.iattr[0] = (int32_t)s->act;
-		n.iattr[1] = s->gated;
-		n.iattr[2] = (int32_t)p.degree;
-		n.iattr[3] = 1;
-		n.fattr[0] = p.a;
-		n.fattr[1] = p.b;
+		n.iattr[PNB_IA_POLYFFN_ACT] = (int32_t)s->act;
+		n.iattr[PNB_IA_POLYFFN_GATED] = s->gated;
+		n.iattr[PNB_IA_POLYFFN_DEGREE] = (int32_t)p.degree;
+		n.iattr[PNB_IA_POLYFFN_EVEN] = 1;
+		n.fattr[PNB_FA_POLYFFN_A] = p.a;
+		n.fattr[PNB_FA_POLYFFN_B] = p.b;
 		snprintf(name, sizeof(name), "%s.poly", nm);
 		return pn_ffn_site_replace(c->rw, s, &n, name, err);
 	}

@@ -64,24 +64,24 @@ static int write_codebook(struct pn_pass_ctx *c, const struct pn_ffn_site *s, co
 		return pn_errf(err, -ENOMEM, "vq: out of memory");
 	pn_node1(&n[0], PNB_OP_VQ, codes, s->in);
 	n[0].n_w = 2;
-	n[0].w[0] = cb;
-	n[0].w[1] = norms;
-	n[0].iattr[0] = 0;	/* codes */
+	n[0].w[PNB_W_VQ_CODEBOOK] = cb;
+	n[0].w[PNB_W_VQ_NORMS] = norms;
+	n[0].iattr[PNB_IA_VQ_MODE] = 0;	/* codes */
 	pn_node1(&n[1], PNB_OP_POLY_FFN, PNB_NONE, codes);
 	n[1].n_w = 6;
-	n[1].w[0] = s->W1;
-	n[1].w[1] = s->b1;
-	n[1].w[2] = s->W2;
-	n[1].w[3] = s->b2;
-	n[1].w[4] = tc;
-	n[1].w[5] = cb;		/* the VQ node's codebook, shared */
-	n[1].iattr[0] = (int32_t)s->act;
-	n[1].iattr[1] = s->gated;
-	n[1].iattr[2] = (int32_t)p->degree;
-	n[1].iattr[3] = p->even;
-	n[1].iattr[4] = 1;	/* codebook mode */
-	n[1].fattr[0] = p->a;
-	n[1].fattr[1] = p->b;
+	n[1].w[PNB_W_FFN_W1] = s->W1;
+	n[1].w[PNB_W_FFN_B1] = s->b1;
+	n[1].w[PNB_W_FFN_W2] = s->W2;
+	n[1].w[PNB_W_FFN_B2] = s->b2;
+	n[1].w[PNB_W_POLYFFN_COEFS] = tc;
+	n[1].w[PNB_W_POLYFFN_CODEBOOK] = cb;		/* the VQ node's codebook, shared */
+	n[1].iattr[PNB_IA_POLYFFN_ACT] = (int32_t)s->act;
+	n[1].iattr[PNB_IA_POLYFFN_GATED] = s->gated;
+	n[1].iattr[PNB_IA_POLYFFN_DEGREE] = (int32_t)p->degree;
+	n[1].iattr[PNB_IA_POLYFFN_EVEN] = p->even;
+	n[1].iattr[PNB_IA_POLYFFN_CODEBOOK] = 1;	/* codebook mode */
+	n[1].fattr[PNB_FA_POLYFFN_A] = p->a;
+	n[1].fattr[PNB_FA_POLYFFN_B] = p->b;
 	return pn_ffn_site_replace_n(rw, s, n, nv, 2, err);
 }
 
@@ -210,17 +210,18 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 	node.n_in = 1;
 	node.in[0] = s->in;
 	node.n_w = 3;
-	node.iattr[0] = 2;	/* cache: out = table[code] */
+	node.iattr[PNB_IA_VQ_MODE] = 2;	/* cache: out = table[code] */
 	sh[0] = K;
 	sh[1] = D;
 	snprintf(tname, sizeof(tname), "%s.vq.codebook", nm);
-	node.w[0] = pn_rw_tensor(c->rw, tname, 2, sh, C);
+	node.w[PNB_W_VQ_CODEBOOK] = pn_rw_tensor(c->rw, tname, 2, sh, C);
 	snprintf(tname, sizeof(tname), "%s.vq.norms", nm);
-	node.w[1] = pn_rw_tensor(c->rw, tname, 1, sh, norms);
+	node.w[PNB_W_VQ_NORMS] = pn_rw_tensor(c->rw, tname, 1, sh, norms);
 	sh[1] = Dout;
 	snprintf(tname, sizeof(tname), "%s.vq.table", nm);
-	node.w[2] = pn_rw_tensor(c->rw, tname, 2, sh, table);
-	if (node.w[0] == PNB_NONE || node.w[1] == PNB_NONE || node.w[2] == PNB_NONE) {
+	node.w[PNB_W_VQ_TABLE] = pn_rw_tensor(c->rw, tname, 2, sh, table);
+	if (node.w[PNB_W_VQ_CODEBOOK] == PNB_NONE || node.w[PNB_W_VQ_NORMS] == PNB_NONE ||
+	    node.w[PNB_W_VQ_TABLE] == PNB_NONE) {
 		r = pn_errf(err, -ENOMEM, "vq: out of memory");
 		goto out;
 	}

@@ -666,9 +666,9 @@ static uint32_t put_ln(struct emit *e, const char *name, uint32_t x, const struc
 	n.n_in = 1;
 	n.in[0] = x;
 	n.n_w = 2;
-	n.w[0] = put_w(e, ln->g, 1, NULL);
-	n.w[1] = put_w(e, ln->b, 1, NULL);
-	n.fattr[0] = ln->eps;
+	n.w[PNB_W_NORM_GAMMA] = put_w(e, ln->g, 1, NULL);
+	n.w[PNB_W_NORM_BETA] = put_w(e, ln->b, 1, NULL);
+	n.fattr[PNB_FA_NORM_EPS] = ln->eps;
 	return put_n(e, PNB_OP_LAYERNORM, name, PNB_LAYOUT_TOKENS, (uint32_t)ln->g->shape[0], &n);
 }
 
@@ -683,9 +683,9 @@ static uint32_t put_linear(struct emit *e, const char *name, uint32_t layout, ui
 	n.n_in = 1;
 	n.in[0] = x;
 	n.n_w = 2;
-	n.w[0] = put_w(e, W, 2, shape);
-	n.w[1] = put_w(e, b, 1, NULL);
-	n.iattr[0] = act;
+	n.w[PNB_W_LINEAR_W] = put_w(e, W, 2, shape);
+	n.w[PNB_W_LINEAR_B] = put_w(e, b, 1, NULL);
+	n.iattr[PNB_IA_LINEAR_ACT] = act;
 	return put_n(e, PNB_OP_LINEAR, name, layout, (uint32_t)shape[1], &n);
 }
 
@@ -749,9 +749,9 @@ static uint32_t put_layer(struct emit *e, uint32_t l, uint32_t x, const struct l
 	pnb_node_init(&n, PNB_OP_ATTENTION, 0, 0);
 	n.n_in = 1;
 	n.in[0] = v;
-	n.iattr[0] = (int32_t)L->heads;
-	n.iattr[1] = 0;		/* the graph's bias masks padding keys only */
-	n.fattr[0] = L->scale;
+	n.iattr[PNB_IA_ATTN_HEADS] = (int32_t)L->heads;
+	n.iattr[PNB_IA_ATTN_CAUSAL] = 0;	/* the graph's bias masks padding keys only */
+	n.fattr[PNB_FA_ATTN_SCALE] = L->scale;
 	snprintf(name, sizeof(name), "l%u.attn", l);
 	v = put_n(e, PNB_OP_ATTENTION, name, PNB_LAYOUT_TOKENS, L->d, &n);
 	snprintf(name, sizeof(name), "l%u.attn.out", l);
@@ -771,12 +771,12 @@ static uint32_t put_layer(struct emit *e, uint32_t l, uint32_t x, const struct l
 	n.n_in = 1;
 	n.in[0] = v;
 	n.n_w = 4;
-	n.w[0] = put_w(e, L->w1, 2, NULL);
-	n.w[1] = put_w(e, L->b1, 1, NULL);
-	n.w[2] = put_w(e, L->w2, 2, NULL);
-	n.w[3] = put_w(e, L->b2, 1, NULL);
-	n.iattr[0] = PNB_ACT_RELU;
-	n.iattr[1] = 0;
+	n.w[PNB_W_FFN_W1] = put_w(e, L->w1, 2, NULL);
+	n.w[PNB_W_FFN_B1] = put_w(e, L->b1, 1, NULL);
+	n.w[PNB_W_FFN_W2] = put_w(e, L->w2, 2, NULL);
+	n.w[PNB_W_FFN_B2] = put_w(e, L->b2, 1, NULL);
+	n.iattr[PNB_IA_FFN_ACT] = PNB_ACT_RELU;
+	n.iattr[PNB_IA_FFN_GATED] = 0;
 	snprintf(name, sizeof(name), "l%u.ffn", l);
 	v = put_n(e, PNB_OP_FFN, name, PNB_LAYOUT_TOKENS, L->d_out, &n);
 	snprintf(name, sizeof(name), "l%u.ffn.add", l);
@@ -838,10 +838,10 @@ static int emit(const struct use_graph *g, const char *dir, const char *out, con
 	n.n_in = 1;
 	n.in[0] = ids;
 	n.n_w = 4;
-	n.w[0] = put_w(&e, g->table, 2, NULL);
-	n.w[2] = put_w(&e, g->inv_freq, 1, inv_shape);	/* stored [1, D/2] */
-	n.iattr[0] = PNB_POS_SINCOS;
-	n.fattr[0] = g->token_scale;
+	n.w[PNB_W_EMBED_TABLE] = put_w(&e, g->table, 2, NULL);
+	n.w[PNB_W_EMBED_INV_FREQ] = put_w(&e, g->inv_freq, 1, inv_shape); /* stored [1, D/2] */
+	n.iattr[PNB_IA_EMBED_POS_KIND] = PNB_POS_SINCOS;
+	n.fattr[PNB_FA_EMBED_SCALE] = g->token_scale;
 	x = put_n(&e, PNB_OP_EMBED, "embed", PNB_LAYOUT_TOKENS, (uint32_t)g->table->shape[1], &n);
 	for (uint32_t l = 0; l < g->n_layers; l++)
 		x = put_layer(&e, l, x, &g->layer[l], fold && l + 1 == g->n_layers);
@@ -856,7 +856,7 @@ static int emit(const struct use_graph *g, const char *dir, const char *out, con
 	pnb_node_init(&n, PNB_OP_L2NORM, 0, 0);
 	n.n_in = 1;
 	n.in[0] = x;
-	n.fattr[0] = g->l2_eps;
+	n.fattr[PNB_FA_L2NORM_EPS] = g->l2_eps;
 	h.output = put_n(&e, PNB_OP_L2NORM, "l2norm", PNB_LAYOUT_SEQ,
 			 (uint32_t)g->wt[g->n_hidden - 1]->shape[1], &n);
 	h.name = pnb_w_string(e.w, name);

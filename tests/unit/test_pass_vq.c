@@ -128,8 +128,9 @@ static void check_codebook(const struct pn_rw *rw, const cJSON *e)
 	assert_int_equal(pn_rw_node(rw, codes)->op, PNB_OP_VQ);
 	assert_int_equal(pn_rw_node(rw, pffn)->op, PNB_OP_POLY_FFN);
 	assert_int_equal(pn_rw_node(rw, pffn)->in[0], pn_rw_node(rw, codes)->out);
-	assert_int_equal(pn_rw_node(rw, pffn)->iattr[4], 1);
-	assert_int_equal(pn_rw_node(rw, pffn)->w[5], pn_rw_node(rw, codes)->w[0]);
+	assert_int_equal(pn_rw_node(rw, pffn)->iattr[PNB_IA_POLYFFN_CODEBOOK], 1);
+	assert_int_equal(pn_rw_node(rw, pffn)->w[PNB_W_POLYFFN_CODEBOOK],
+			 pn_rw_node(rw, codes)->w[PNB_W_VQ_CODEBOOK]);
 }
 
 static void codebook_mode(void **state)

@@ -127,32 +127,37 @@ static int write_model(struct model *m, const char *path, struct pn_err *err)
 	v[8] = pnb_w_value(w, "out", PNB_DTYPE_F32, PNB_LAYOUT_SEQ, D);
 
 	pnb_node_init(&n, PNB_OP_EMBED, pnb_w_string(w, "embed"), v[1]);
-	n.n_in = 1; n.in[0] = v[0]; n.n_w = 2; n.w[0] = t[0]; n.w[1] = t[1];
-	n.iattr[0] = PNB_POS_LEARNED; n.fattr[0] = 1.0f;
+	n.n_in = 1; n.in[0] = v[0]; n.n_w = 2;
+	n.w[PNB_W_EMBED_TABLE] = t[0]; n.w[PNB_W_EMBED_POS] = t[1];
+	n.iattr[PNB_IA_EMBED_POS_KIND] = PNB_POS_LEARNED; n.fattr[PNB_FA_EMBED_SCALE] = 1.0f;
 	add_node(w, m, &n);
 	pnb_node_init(&n, PNB_OP_LAYERNORM, pnb_w_string(w, "ln"), v[2]);
-	n.n_in = 1; n.in[0] = v[1]; n.n_w = 2; n.w[0] = t[2]; n.w[1] = t[3];
-	n.fattr[0] = 1e-6f;
+	n.n_in = 1; n.in[0] = v[1]; n.n_w = 2;
+	n.w[PNB_W_NORM_GAMMA] = t[2]; n.w[PNB_W_NORM_BETA] = t[3];
+	n.fattr[PNB_FA_NORM_EPS] = 1e-6f;
 	add_node(w, m, &n);
 	pnb_node_init(&n, PNB_OP_LINEAR, pnb_w_string(w, "qkv"), v[3]);
-	n.n_in = 1; n.in[0] = v[2]; n.n_w = 2; n.w[0] = t[4]; n.w[1] = t[5];
+	n.n_in = 1; n.in[0] = v[2]; n.n_w = 2;
+	n.w[PNB_W_LINEAR_W] = t[4]; n.w[PNB_W_LINEAR_B] = t[5];
 	add_node(w, m, &n);
 	pnb_node_init(&n, PNB_OP_ATTENTION, pnb_w_string(w, "attn"), v[4]);
-	n.n_in = 1; n.in[0] = v[3]; n.iattr[0] = 2; n.fattr[0] = 0.5f;
+	n.n_in = 1; n.in[0] = v[3];
+	n.iattr[PNB_IA_ATTN_HEADS] = 2; n.fattr[PNB_FA_ATTN_SCALE] = 0.5f;
 	add_node(w, m, &n);
 	pnb_node_init(&n, PNB_OP_ADD, pnb_w_string(w, "res"), v[5]);
 	n.n_in = 2; n.in[0] = v[1]; n.in[1] = v[4];
 	add_node(w, m, &n);
 	pnb_node_init(&n, PNB_OP_FFN, pnb_w_string(w, "ffn"), v[6]);
 	n.n_in = 1; n.in[0] = v[5]; n.n_w = 4;
-	n.w[0] = t[6]; n.w[2] = t[7]; n.w[3] = t[8];	/* w[1] (b1) absent */
-	n.iattr[0] = PNB_ACT_SILU; n.iattr[1] = 1;
+	/* b1 (w[PNB_W_FFN_B1]) absent */
+	n.w[PNB_W_FFN_W1] = t[6]; n.w[PNB_W_FFN_W2] = t[7]; n.w[PNB_W_FFN_B2] = t[8];
+	n.iattr[PNB_IA_FFN_ACT] = PNB_ACT_SILU; n.iattr[PNB_IA_FFN_GATED] = 1;
 	add_node(w, m, &n);
 	pnb_node_init(&n, PNB_OP_POOL_MEAN, pnb_w_string(w, "pool"), v[7]);
 	n.n_in = 1; n.in[0] = v[6];
 	add_node(w, m, &n);
 	pnb_node_init(&n, PNB_OP_L2NORM, pnb_w_string(w, "l2"), v[8]);
-	n.n_in = 1; n.in[0] = v[7]; n.fattr[0] = 1e-12f;
+	n.n_in = 1; n.in[0] = v[7]; n.fattr[PNB_FA_L2NORM_EPS] = 1e-12f;
 	add_node(w, m, &n);
 
 	h.name = pnb_w_string(w, "test-model \xe2\x9c\x93");
@@ -682,19 +687,19 @@ MUT(n_in_big, NODE(4)->n_in = 5)
 MUT(n_w_big, NODE(5)->n_w = 9)
 MUT(in_range, NODE(2)->in[0] = 9)
 MUT(in_past_n_in, NODE(2)->in[1] = 0)
-MUT(w_range, NODE(2)->w[0] = 13)
+MUT(w_range, NODE(2)->w[PNB_W_LINEAR_W] = 13)
 MUT(w_past_n_w, NODE(2)->w[2] = 0)
-MUT(w_required, NODE(5)->w[2] = PNB_NONE)
+MUT(w_required, NODE(5)->w[PNB_W_FFN_W2] = PNB_NONE)
 MUT(out_range, NODE(7)->out = 9)
 MUT(out_twice, NODE(3)->out = NODE(2)->out)
 MUT(out_input, NODE(3)->out = 0)
 MUT(use_before_def, NODE(1)->in[0] = NODE(2)->out)
-MUT(fattr_nan, NODE(1)->fattr[0] = NAN)
+MUT(fattr_nan, NODE(1)->fattr[PNB_FA_NORM_EPS] = NAN)
 MUT(fattr_inf, NODE(1)->fattr[5] = INFINITY)
-MUT(act_unknown, NODE(5)->iattr[0] = PNB_ACT_COUNT)
-MUT(pos_kind, NODE(0)->iattr[0] = 7)
-MUT(pos_table_missing, NODE(0)->w[1] = PNB_NONE)
-MUT(heads_zero, NODE(3)->iattr[0] = 0)
+MUT(act_unknown, NODE(5)->iattr[PNB_IA_FFN_ACT] = PNB_ACT_COUNT)
+MUT(pos_kind, NODE(0)->iattr[PNB_IA_EMBED_POS_KIND] = 7)
+MUT(pos_table_missing, NODE(0)->w[PNB_W_EMBED_POS] = PNB_NONE)
+MUT(heads_zero, NODE(3)->iattr[PNB_IA_ATTN_HEADS] = 0)
 MUT(h_input_range, HDR->input = 9)
 MUT(h_input_dtype, HDR->input = 1)
 MUT(h_output_range, HDR->output = 99)
@@ -833,8 +838,8 @@ static int write_minimal(const char *dir)
 	n.n_in = 1;
 	n.in[0] = h.input;
 	n.n_w = 1;
-	n.w[0] = pnb_w_tensor(w, "table", PNB_DTYPE_F32, 2, sh, table);
-	n.fattr[0] = 1.0f;
+	n.w[PNB_W_EMBED_TABLE] = pnb_w_tensor(w, "table", PNB_DTYPE_F32, 2, sh, table);
+	n.fattr[PNB_FA_EMBED_SCALE] = 1.0f;
 	pnb_w_node(w, &n);
 	h.max_tokens = 8;
 	h.tok_pieces = h.tok_scores = PNB_NONE;

@@ -327,13 +327,14 @@ static void test_compile_real(void **state)
 
 	n = node_named(&f, "embed");
 	assert_int_equal(n->in[0], f.hdr->input);
-	assert_int_equal(n->iattr[0], PNB_POS_SINCOS);
-	assert_true(n->fattr[0] == 2.0f);			/* 2*E + PE */
-	assert_int_equal(f.tensors[n->w[0]].shape[0], 8002);
-	assert_int_equal(f.tensors[n->w[0]].shape[1], 256);
-	assert_int_equal(f.tensors[n->w[2]].ndim, 1);		/* inv_freq [1,128] -> [128] */
-	assert_int_equal(f.tensors[n->w[2]].shape[0], 128);
-	assert_int_equal(n->w[1], PNB_NONE);
+	assert_int_equal(n->iattr[PNB_IA_EMBED_POS_KIND], PNB_POS_SINCOS);
+	assert_true(n->fattr[PNB_FA_EMBED_SCALE] == 2.0f);			/* 2*E + PE */
+	assert_int_equal(f.tensors[n->w[PNB_W_EMBED_TABLE]].shape[0], 8002);
+	assert_int_equal(f.tensors[n->w[PNB_W_EMBED_TABLE]].shape[1], 256);
+	/* inv_freq [1,128] -> [128] */
+	assert_int_equal(f.tensors[n->w[PNB_W_EMBED_INV_FREQ]].ndim, 1);
+	assert_int_equal(f.tensors[n->w[PNB_W_EMBED_INV_FREQ]].shape[0], 128);
+	assert_int_equal(n->w[PNB_W_EMBED_POS], PNB_NONE);
 
 	/* widths from the weight shapes: 256 -> 512, qkv 768 / 1536, FFN 1536 */
 	assert_int_equal(width_of(&f, "l0.ln1"), 256);
@@ -343,26 +344,26 @@ static void test_compile_real(void **state)
 	assert_int_equal(width_of(&f, "l0.attn.residual"), 512);
 	assert_int_equal(node_named(&f, "l0.attn.residual")->in[0], node_named(&f, "embed")->out);
 	assert_int_equal(width_of(&f, "l1.attn.qkv"), 1536);
-	assert_int_equal(f.tensors[node_named(&f, "l1.ffn")->w[0]].shape[1], 1536);
+	assert_int_equal(f.tensors[node_named(&f, "l1.ffn")->w[PNB_W_FFN_W1]].shape[1], 1536);
 	assert_int_equal(node_named(&f, "l1.attn.add")->in[1], node_named(&f, "l0.ffn.add")->out);
 
 	/* constants read from the graph's Const nodes */
 	for (uint32_t i = 0; i < f.n_nodes; i++)
 		if (f.nodes[i].op == PNB_OP_LAYERNORM)
-			assert_true(f.nodes[i].fattr[0] == 1e-6f);
+			assert_true(f.nodes[i].fattr[PNB_FA_NORM_EPS] == 1e-6f);
 	n = node_named(&f, "l0.attn");
-	assert_int_equal(n->iattr[0], 4);
-	assert_int_equal(n->iattr[1], 0);
-	assert_true(n->fattr[0] == 0.125f);
+	assert_int_equal(n->iattr[PNB_IA_ATTN_HEADS], 4);
+	assert_int_equal(n->iattr[PNB_IA_ATTN_CAUSAL], 0);
+	assert_true(n->fattr[PNB_FA_ATTN_SCALE] == 0.125f);
 	n = node_named(&f, "l1.attn");
-	assert_int_equal(n->iattr[0], 4);
-	assert_true(n->fattr[0] == (float)(1.0 / sqrt(128.0)));
+	assert_int_equal(n->iattr[PNB_IA_ATTN_HEADS], 4);
+	assert_true(n->fattr[PNB_FA_ATTN_SCALE] == (float)(1.0 / sqrt(128.0)));
 	n = node_named(&f, "l0.ffn");
-	assert_int_equal(n->iattr[0], PNB_ACT_RELU);
-	assert_int_equal(n->iattr[1], 0);
-	assert_int_equal(node_named(&f, "head.tanh0")->iattr[0], PNB_ACT_TANH);
-	assert_int_equal(node_named(&f, "l0.attn.qkv")->iattr[0], PNB_ACT_NONE);
-	assert_true(node_named(&f, "l2norm")->fattr[0] == 1e-12f);
+	assert_int_equal(n->iattr[PNB_IA_FFN_ACT], PNB_ACT_RELU);
+	assert_int_equal(n->iattr[PNB_IA_FFN_GATED], 0);
+	assert_int_equal(node_named(&f, "head.tanh0")->iattr[PNB_IA_LINEAR_ACT], PNB_ACT_TANH);
+	assert_int_equal(node_named(&f, "l0.attn.qkv")->iattr[PNB_IA_LINEAR_ACT], PNB_ACT_NONE);
+	assert_true(node_named(&f, "l2norm")->fattr[PNB_FA_L2NORM_EPS] == 1e-12f);
 
 	check_weight_bytes(&f, &params);
 	check_tokenizer(&f);
@@ -404,7 +405,7 @@ static void test_compile_pool_fold(void **state)
 	hpool = node_named(&f, "l1.pool");
 	add = node_named(&f, "l1.ffn.add");
 	assert_int_equal(up->op, PNB_OP_LINEAR);
-	assert_int_equal(up->iattr[0], PNB_ACT_RELU);
+	assert_int_equal(up->iattr[PNB_IA_LINEAR_ACT], PNB_ACT_RELU);
 	assert_int_equal(up->in[0], node_named(&f, "l1.ln2")->out);
 	assert_int_equal(upool->op, PNB_OP_POOL_MEAN);
 	assert_int_equal(upool->in[0], up->out);
@@ -755,12 +756,13 @@ static void test_constants_from_graph(void **state)
 	if (pn_compile_tfjs(b.dir, out, NULL, &err))
 		fail_msg("compile: %s", err.msg);
 	assert_int_equal(pnb_open(out, &f, &err), 0);
-	assert_true(node_named(&f, "l2norm")->fattr[0] == l2);
-	assert_true(node_named(&f, "l0.attn")->fattr[0] == scale);
-	assert_true(node_named(&f, "l1.attn")->fattr[0] != scale);	/* its own const */
+	assert_true(node_named(&f, "l2norm")->fattr[PNB_FA_L2NORM_EPS] == l2);
+	assert_true(node_named(&f, "l0.attn")->fattr[PNB_FA_ATTN_SCALE] == scale);
+	/* its own const */
+	assert_true(node_named(&f, "l1.attn")->fattr[PNB_FA_ATTN_SCALE] != scale);
 	/* one folded epsilon Const feeds every layer norm's Rsqrt in this graph */
-	assert_true(node_named(&f, "l0.ln1")->fattr[0] == eps);
-	assert_true(node_named(&f, "l1.ln2")->fattr[0] == eps);
+	assert_true(node_named(&f, "l0.ln1")->fattr[PNB_FA_NORM_EPS] == eps);
+	assert_true(node_named(&f, "l1.ln2")->fattr[PNB_FA_NORM_EPS] == eps);
 	assert_int_equal(f.hdr->max_tokens, max_len);
 	pnb_close(&f);
 	free(b.json);
