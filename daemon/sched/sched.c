@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched_internal.h"
+#include "internal.h"
 
 void pn_sched_config_default(struct pn_sched_config *c)
 {

@@ -12,7 +12,7 @@
  * Batches never mix tenants: a tenant's batch is charged to it alone and cannot be
  * held back or inflated by another tenant's jobs.
  */
-#include "sched_internal.h"
+#include "internal.h"
 
 static struct sched_job *head(struct sched_flow *f)
 {

@@ -14,7 +14,7 @@
  *
  * Within a tenant, its ready flows (one per model) take turns round robin.
  */
-#include "sched_internal.h"
+#include "internal.h"
 
 static struct sched_tc *tc_of(struct pn_sched *s, uint32_t klass, uint32_t tenant)
 {

@@ -8,7 +8,7 @@
  * contains the root, so the walk below visits only them (and their children that
  * stop it): O(k) for k jobs ahead, not O(n).
  */
-#include "sched_internal.h"
+#include "internal.h"
 
 void sched_edf_push(struct pn_sched *s, struct sched_job *j)
 {

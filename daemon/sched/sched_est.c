@@ -14,7 +14,7 @@
  * the smallest larger size unscaled (a smaller batch is not slower), else the
  * configured default per job times n.
  */
-#include "sched_internal.h"
+#include "internal.h"
 
 void sched_est_observe(struct sched_model *m, uint32_t n, uint64_t ns)
 {

@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 
-#include "sched_internal.h"
+#include "internal.h"
 
 
 static void put(struct sched_heap *h, uint32_t i, struct sched_hnode *x)

@@ -30,18 +30,6 @@
 #include "format/pnb_check.h"
 
 #define HDR_SIZE	((uint64_t)sizeof(struct pnb_header))
-/* Offset in the header of section s's table entry. */
-#define SEC_FIELD(s)	(offsetof(struct pnb_header, sec) + \
-			 (uint64_t)(s) * sizeof(struct pnb_section))
-
-static const char *const sec_names[PNB_SEC_COUNT] = {
-	"strings", "tensors", "values", "nodes", "data",
-};
-
-/* Entry size of the table sections; 0 for byte sections. */
-static const uint64_t sec_entry_size[PNB_SEC_COUNT] = {
-	0, sizeof(struct pnb_tensor), sizeof(struct pnb_value), sizeof(struct pnb_node), 0,
-};
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -89,98 +77,45 @@ const char *pnb_layout_name(uint32_t layout)
 /* ---- validation --------------------------------------------------------- */
 
 
-static int vbad(const struct vctx *c, int code, const char *where, uint64_t off,
-		const char *fmt, va_list ap)
-{
-	char detail[400];
-
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	return pn_errf(c->err, code, "%s: %s, byte %" PRIu64 ": %s", c->what, where, off, detail);
-}
-
-__attribute__((format(printf, 5, 6)))
-static int bad(const struct vctx *c, int code, const char *where, uint64_t off,
-	       const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vbad(c, code, where, off, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-/* An error in entry idx of table section sec; off is the field's offset in it. */
-__attribute__((format(printf, 6, 7)))
-int pnb_bad_entry(const struct vctx *c, int code, int sec, uint32_t idx, uint64_t off,
-		     const char *fmt, ...)
-{
-	char where[48];
-	va_list ap;
-	int r;
-
-	snprintf(where, sizeof(where), "%s[%" PRIu32 "]", sec_names[sec], idx);
-	off += c->h.sec[sec].offset + (uint64_t)idx * sec_entry_size[sec];
-	va_start(ap, fmt);
-	r = vbad(c, code, where, off, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-__attribute__((format(printf, 5, 6)))
-static int bad_sec(const struct vctx *c, int code, int sec, uint64_t field, const char *fmt, ...)
-{
-	char where[48];
-	va_list ap;
-	int r;
-
-	snprintf(where, sizeof(where), "header sec[%s]", sec_names[sec]);
-	va_start(ap, fmt);
-	r = vbad(c, code, where, SEC_FIELD(sec) + field, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 static int check_header(struct vctx *c)
 {
 	const struct pnb_header *h = &c->h;
 	uint32_t crc;
 
 	if (c->size < HDR_SIZE)
-		return bad(c, -EINVAL, "header", 0,
+		return pnb_bad(c, -EINVAL, "header", 0,
 			   "file is %" PRIu64 " bytes, expected at least the %" PRIu64 "-byte header",
 			   c->size, HDR_SIZE);
 	memcpy(&c->h, c->base, sizeof(c->h));
 	if (memcmp(h->magic, PNB_MAGIC, sizeof(h->magic)))
-		return bad(c, -EINVAL, "header", 0,
+		return pnb_bad(c, -EINVAL, "header", 0,
 			   "bad magic, expected \"POLYNET\\x1a\": not a .pnb file");
 	if (h->version != PNB_VERSION)
-		return bad(c, -ENOTSUP, "header", offsetof(struct pnb_header, version),
+		return pnb_bad(c, -ENOTSUP, "header", offsetof(struct pnb_header, version),
 			   "version %" PRIu32 " not supported, this reader supports version %u",
 			   h->version, PNB_VERSION);
 	if (h->header_size != HDR_SIZE)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, header_size),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, header_size),
 			   "header_size %" PRIu32 ", expected %" PRIu64, h->header_size, HDR_SIZE);
 	if (h->file_size != c->size)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, file_size),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, file_size),
 			   "file_size %" PRIu64 " but the file is %" PRIu64
 			   " bytes: truncated or extended", h->file_size, c->size);
 	crc = pn_crc32c(0, c->base, offsetof(struct pnb_header, header_crc32c));
 	if (crc != h->header_crc32c)
-		return bad(c, -EBADMSG, "header", offsetof(struct pnb_header, header_crc32c),
+		return pnb_bad(c, -EBADMSG, "header", offsetof(struct pnb_header, header_crc32c),
 			   "header CRC32C 0x%08" PRIx32 ", computed 0x%08" PRIx32
 			   ": the header is corrupt", h->header_crc32c, crc);
 	if (h->flags)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, flags),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, flags),
 			   "flags 0x%" PRIx32 ", expected 0 (none defined)", h->flags);
 	for (unsigned i = 0; i < sizeof(h->reserved) / sizeof(h->reserved[0]); i++)
 		if (h->reserved[i])
-			return bad(c, -EINVAL, "header",
+			return pnb_bad(c, -EINVAL, "header",
 				   offsetof(struct pnb_header, reserved) + 4 * i,
 				   "reserved[%u] = 0x%" PRIx32 ", expected 0", i, h->reserved[i]);
 	if (h->pad)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, pad),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, pad),
 			   "pad 0x%" PRIx32 ", expected 0", h->pad);
 	return 0;
 }
@@ -210,7 +145,7 @@ static int check_gaps(const struct vctx *c)
 
 		for (; pos < stop; pos++)
 			if (c->base[pos])
-				return bad(c, -EINVAL, "padding", pos,
+				return pnb_bad(c, -EINVAL, "padding", pos,
 					   "byte 0x%02x outside every section, expected 0",
 					   c->base[pos]);
 		if (i < n && end[i] > pos)
@@ -224,37 +159,37 @@ static int check_sections(struct vctx *c)
 	const struct pnb_section *sec = c->h.sec;
 
 	for (int s = 0; s < PNB_SEC_COUNT; s++) {
-		uint64_t esz = sec_entry_size[s];
+		uint64_t esz = pnb_sec_entry_size[s];
 
 		if (sec[s].offset < HDR_SIZE)
-			return bad_sec(c, -EINVAL, s, 0,
+			return pnb_bad_sec(c, -EINVAL, s, 0,
 				       "offset %" PRIu64 " inside the header, expected >= %" PRIu64,
 				       sec[s].offset, HDR_SIZE);
 		if (sec[s].offset > c->size || sec[s].size > c->size - sec[s].offset)
-			return bad_sec(c, -EINVAL, s, 0,
+			return pnb_bad_sec(c, -EINVAL, s, 0,
 				       "offset %" PRIu64 " + size %" PRIu64
 				       " past the end of the file (%" PRIu64 " bytes)",
 				       sec[s].offset, sec[s].size, c->size);
 		if (esz) {
 			if ((uint64_t)sec[s].count * esz != sec[s].size)
-				return bad_sec(c, -EINVAL, s, offsetof(struct pnb_section, count),
+				return pnb_bad_sec(c, -EINVAL, s, offsetof(struct pnb_section, count),
 					       "count %" PRIu32 " * %" PRIu64 "-byte entries != size %"
 					       PRIu64, sec[s].count, esz, sec[s].size);
 			/* entries are read in place through struct pointers */
 			if (sec[s].offset % 8)
-				return bad_sec(c, -EINVAL, s, 0, "offset %" PRIu64
+				return pnb_bad_sec(c, -EINVAL, s, 0, "offset %" PRIu64
 					       " not 8-byte aligned", sec[s].offset);
 		} else if (sec[s].count) {
-			return bad_sec(c, -EINVAL, s, offsetof(struct pnb_section, count),
+			return pnb_bad_sec(c, -EINVAL, s, offsetof(struct pnb_section, count),
 				       "count %" PRIu32 ", expected 0 for a byte section",
 				       sec[s].count);
 		}
 	}
 	if (!sec[PNB_SEC_STRINGS].size)
-		return bad_sec(c, -EINVAL, PNB_SEC_STRINGS, offsetof(struct pnb_section, size),
+		return pnb_bad_sec(c, -EINVAL, PNB_SEC_STRINGS, offsetof(struct pnb_section, size),
 			       "empty, expected at least the empty string");
 	if (sec[PNB_SEC_DATA].offset % PNB_DATA_ALIGN)
-		return bad_sec(c, -EINVAL, PNB_SEC_DATA, 0, "offset %" PRIu64
+		return pnb_bad_sec(c, -EINVAL, PNB_SEC_DATA, 0, "offset %" PRIu64
 			       " not a multiple of %u", sec[PNB_SEC_DATA].offset, PNB_DATA_ALIGN);
 	for (int a = 0; a < PNB_SEC_COUNT; a++)
 		for (int b = a + 1; b < PNB_SEC_COUNT; b++) {
@@ -262,19 +197,19 @@ static int check_sections(struct vctx *c)
 			uint64_t b0 = sec[b].offset, b1 = b0 + sec[b].size;
 
 			if (sec[a].size && sec[b].size && a0 < b1 && b0 < a1)
-				return bad_sec(c, -EINVAL, b, 0,
+				return pnb_bad_sec(c, -EINVAL, b, 0,
 					       "[%" PRIu64 ", %" PRIu64 ") overlaps section %s [%"
 					       PRIu64 ", %" PRIu64 "), expected disjoint sections",
-					       b0, b1, sec_names[a], a0, a1);
+					       b0, b1, pnb_sec_names[a], a0, a1);
 		}
 	for (int s = 0; s < PNB_SEC_COUNT; s++) {
 		uint32_t crc = pn_crc32c(0, c->base + sec[s].offset, sec[s].size);
 
 		if (crc != sec[s].crc32c)
-			return bad_sec(c, -EBADMSG, s, offsetof(struct pnb_section, crc32c),
+			return pnb_bad_sec(c, -EBADMSG, s, offsetof(struct pnb_section, crc32c),
 				       "CRC32C 0x%08" PRIx32 ", computed 0x%08" PRIx32
 				       ": section %s (bytes %" PRIu64 "..%" PRIu64 ") is corrupt",
-				       sec[s].crc32c, crc, sec_names[s], sec[s].offset,
+				       sec[s].crc32c, crc, pnb_sec_names[s], sec[s].offset,
 				       sec[s].offset + sec[s].size);
 	}
 	return check_gaps(c);
@@ -329,31 +264,15 @@ static int check_strings(struct vctx *c)
 	uint64_t ok;
 
 	if (p[s->size - 1])
-		return bad(c, -EINVAL, "strings", s->offset + s->size - 1,
+		return pnb_bad(c, -EINVAL, "strings", s->offset + s->size - 1,
 			   "last byte 0x%02x, expected NUL: the last string is unterminated",
 			   p[s->size - 1]);
 	ok = utf8_valid_prefix(p, s->size);
 	if (ok != s->size)
-		return bad(c, -EINVAL, "strings", s->offset + ok,
+		return pnb_bad(c, -EINVAL, "strings", s->offset + ok,
 			   "invalid UTF-8 byte 0x%02x at string offset %" PRIu64, p[ok], ok);
 	c->f->strings = (const char *)p;
 	c->f->strings_size = s->size;
-	return 0;
-}
-
-/* A string reference: inside the section, and at the start of a character
- * (the section is valid UTF-8 and ends with NUL, so the string then is too). */
-int pnb_check_str_ref(const struct vctx *c, int sec, uint32_t idx, uint64_t field,
-			 const char *what, uint32_t ref)
-{
-	if (ref >= c->f->strings_size)
-		return pnb_bad_entry(c, -EINVAL, sec, idx, field,
-				 "%s string offset %" PRIu32 " out of range, expected < %" PRIu64
-				 " (strings size)", what, ref, c->f->strings_size);
-	if (((uint8_t)c->f->strings[ref] & 0xc0) == 0x80)
-		return pnb_bad_entry(c, -EINVAL, sec, idx, field,
-				 "%s string offset %" PRIu32 " is inside a UTF-8 character, "
-				 "expected the start of a string", what, ref);
 	return 0;
 }
 
@@ -440,11 +359,11 @@ static int check_tok_tensor(const struct vctx *c, const char *field, uint64_t of
 	const struct pnb_tensor *t;
 
 	if (idx >= c->f->n_tensors)
-		return bad(c, -EINVAL, "header", off, "%s = %" PRIu32 " out of range, expected < %"
+		return pnb_bad(c, -EINVAL, "header", off, "%s = %" PRIu32 " out of range, expected < %"
 			   PRIu32 " (tensors)", field, idx, c->f->n_tensors);
 	t = &c->f->tensors[idx];
 	if (t->dtype != dtype || t->ndim != 1)
-		return bad(c, -EINVAL, "header", off, "%s = tensor %" PRIu32 " '%s' is %s with %"
+		return pnb_bad(c, -EINVAL, "header", off, "%s = tensor %" PRIu32 " '%s' is %s with %"
 			   PRIu32 " dims, expected 1-dim %s", field, idx, c->f->strings + t->name,
 			   pnb_dtype_name(t->dtype), t->ndim, pnb_dtype_name(dtype));
 	return 0;
@@ -464,13 +383,13 @@ static int check_tokenizer(const struct vctx *c)
 
 	if (h->tokenizer == PNB_TOKENIZER_NONE) {
 		if (h->tok_pieces != PNB_NONE || h->tok_scores != PNB_NONE)
-			return bad(c, -EINVAL, "header", p_off, "tokenizer none but tok_pieces %"
+			return pnb_bad(c, -EINVAL, "header", p_off, "tokenizer none but tok_pieces %"
 				   PRIu32 " / tok_scores %" PRIu32 ", expected PNB_NONE",
 				   h->tok_pieces, h->tok_scores);
 		return 0;
 	}
 	if (h->tokenizer != PNB_TOKENIZER_SPM_UNIGRAM)
-		return bad(c, -EINVAL, "header", kind_off, "unknown tokenizer kind %" PRIu32
+		return pnb_bad(c, -EINVAL, "header", kind_off, "unknown tokenizer kind %" PRIu32
 			   ", expected 0 (none) or 1 (spm_unigram)", h->tokenizer);
 	r = check_tok_tensor(c, "tok_pieces", p_off, h->tok_pieces, PNB_DTYPE_U8);
 	if (!r)
@@ -480,12 +399,12 @@ static int check_tokenizer(const struct vctx *c)
 	pt = &c->f->tensors[h->tok_pieces];
 	pieces = c->f->data + pt->offset;
 	if (pieces[pt->size - 1])
-		return bad(c, -EINVAL, "header", p_off, "tok_pieces tensor %" PRIu32
+		return pnb_bad(c, -EINVAL, "header", p_off, "tok_pieces tensor %" PRIu32
 			   " does not end with NUL, expected NUL-terminated pieces", h->tok_pieces);
 	for (uint64_t k = 0; k < pt->size; k++)
 		n_pieces += !pieces[k];
 	if (n_pieces != c->f->tensors[h->tok_scores].shape[0])
-		return bad(c, -EINVAL, "header", s_off, "tok_scores has %" PRIu64
+		return pnb_bad(c, -EINVAL, "header", s_off, "tok_scores has %" PRIu64
 			   " entries but tok_pieces holds %" PRIu64 " pieces, expected equal",
 			   c->f->tensors[h->tok_scores].shape[0], n_pieces);
 	return 0;
@@ -497,25 +416,25 @@ static int check_graph_ends(const struct vctx *c)
 	const struct pnb_value *in;
 
 	if (h->name >= c->f->strings_size || ((uint8_t)c->f->strings[h->name] & 0xc0) == 0x80)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, name),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, name),
 			   "name string offset %" PRIu32 " invalid, expected the start of a string"
 			   " below %" PRIu64, h->name, c->f->strings_size);
 	if (!h->max_tokens)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, max_tokens),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, max_tokens),
 			   "max_tokens 0, expected >= 1");
 	if (h->input >= c->f->n_values)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, input),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, input),
 			   "input = %" PRIu32 " out of range, expected < %" PRIu32 " (values)",
 			   h->input, c->f->n_values);
 	in = &c->f->values[h->input];
 	if (in->dtype != PNB_DTYPE_I32 || in->layout != PNB_LAYOUT_TOKENS || in->width != 1)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, input),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, input),
 			   "input = value %" PRIu32 " '%s' is %s %s width %" PRIu32
 			   ", expected i32 tokens width 1 (token ids)", h->input,
 			   c->f->strings + in->name, pnb_dtype_name(in->dtype),
 			   pnb_layout_name(in->layout), in->width);
 	if (h->output >= c->f->n_values)
-		return bad(c, -EINVAL, "header", offsetof(struct pnb_header, output),
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, output),
 			   "output = %" PRIu32 " out of range, expected < %" PRIu32 " (values)",
 			   h->output, c->f->n_values);
 	return check_tokenizer(c);
@@ -555,7 +474,7 @@ static int check_tables(struct vctx *c)
 	for (uint32_t i = 0; !r && i < f->n_nodes; i++)
 		r = pnb_check_node(c, i, &f->nodes[i], produced);
 	if (!r && (h->output == h->input || !produced[h->output]))
-		r = bad(c, -EINVAL, "header", offsetof(struct pnb_header, output),
+		r = pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, output),
 			"output = value %" PRIu32 " '%s' is produced by no node, expected a "
 			"node's out", h->output, f->strings + f->values[h->output].name);
 	free(produced);

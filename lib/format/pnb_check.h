@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pnb_check.h - private to the .pnb reader (pnb.c, pnb_nodes.c, pnb_hash.c):
+ * pnb_check.h - private to the .pnb reader (pnb.c, pnb_nodes.c, pnb_hash.c;
+ * the helpers are in pnb_check.c):
  * the validation context and the error helpers that name section, entry
  * and byte offset.
  */
@@ -20,6 +21,15 @@ struct vctx {
 	struct pnb_file *f;		/* filled section by section */
 };
 
+/* Names of the sections, and the entry size of the table sections (0 for bytes). */
+extern const char *const pnb_sec_names[PNB_SEC_COUNT];
+extern const uint64_t pnb_sec_entry_size[PNB_SEC_COUNT];
+/* An error at byte off of the file; where names the part ("header", ...). */
+int pnb_bad(const struct vctx *c, int code, const char *where, uint64_t off,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* An error in field field of section sec's header entry. */
+int pnb_bad_sec(const struct vctx *c, int code, int sec, uint64_t field, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* An error in entry idx of table section sec; off is the field's offset in it. */
 int pnb_bad_entry(const struct vctx *c, int code, int sec, uint32_t idx, uint64_t off,
 		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));

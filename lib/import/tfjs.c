@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "import/import.h"
+#include "import/tfjs.h"
 #include "uapi/pnb.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -526,21 +526,4 @@ int64_t tfjs_attr_int(const struct tfjs_node *n, const char *attr, int64_t dflt)
 	if (cJSON_IsNumber(v))
 		return (int64_t)v->valuedouble;
 	return dflt;
-}
-
-int pn_compile_tfjs(const char *dir, const char *out, const struct pn_compile_opts *o,
-		    struct pn_err *err)
-{
-	struct tfjs_model m;
-	int ret;
-
-	if (o && o->progress)
-		o->progress(o->progress_arg, "reading model.json and the weight shards");
-	ret = tfjs_load(dir, &m, err);
-	if (ret)
-		return ret;
-	/* USE lite is the one graph recognised so far; it refuses any other. */
-	ret = tfjs_use_compile(&m, dir, out, o, err);
-	tfjs_free(&m);
-	return ret;
 }

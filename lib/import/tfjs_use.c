@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "import/import.h"
+#include "import/tfjs.h"
 #include "format/pnb.h"
 #include "text/tokenizer.h"
 
@@ -712,7 +712,7 @@ static uint32_t put_pool(struct emit *e, const char *name, uint32_t x, uint32_t 
 }
 
 /*
- * The last layer's FFN with mean pooling folded in (see compile.h):
+ * The last layer's FFN with mean pooling folded in (see import.h):
  * pool(h) + pool(relu(u W1 + b1)) W2 + b2, a SEQ value. W2 then costs one
  * row per sequence instead of one per token: a sixth of the model's FLOPs.
  */

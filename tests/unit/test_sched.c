@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/sched/sched_internal.h"
+#include "daemon/sched/internal.h"
 
 #define US 1000ull
 #define MS 1000000ull

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/sched/sched_internal.h"
+#include "daemon/sched/internal.h"
 
 #define MS 1000000ull
 #define DELAY (10 * MS)

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/sched/sched_internal.h"
+#include "daemon/sched/internal.h"
 
 #define US 1000ull
 #define QUANTUM (1000 * US)

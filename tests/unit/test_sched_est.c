@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/sched/sched_internal.h"
+#include "daemon/sched/internal.h"
 
 static struct pn_sched *mk(void)
 {

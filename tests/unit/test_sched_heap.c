@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/sched/sched_internal.h"
+#include "daemon/sched/internal.h"
 
 #define N 300
 

