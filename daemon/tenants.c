@@ -33,8 +33,8 @@ struct pnd_tenant *pnd_tenant(struct pnd_tenants *ts, uint32_t uid)
 	return &ts->tab[ts->n++];
 }
 
-static int parse_line(struct pnd_tenants *ts, struct pn_sched *sched, char *line, const char *path, unsigned lineno,
-		      struct pn_err *e)
+static int parse_line(struct pnd_tenants *ts, struct pn_sched *sched, char *line,
+		      const char *path, unsigned lineno, struct pn_err *e)
 {
 	char *tok[7], *save = NULL, *p = strchr(line, '#');
 	unsigned long v[5] = { 0 };
