@@ -1,21 +1,109 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * backend.h - where polynetd runs jobs. A backend owns worker threads that
- * take batches from the scheduler (pn_sched_pick), run them and post the
- * completions (pnd_job_complete). The CPU backend is backend_cpu.c; a CUDA
- * backend fills the same table.
+ * backend.h - what a backend implements: where polynetd runs a batch. The
+ * worker threads, the scheduler, batch assembly, id checks, the result
+ * scatter and the completions are worker.c's and the same for every
+ * backend; a backend only turns a padded batch of ids into output rows.
+ * The CPU backend is backend_cpu.c (pn_exec); a CUDA backend fills the same
+ * table (streams, graphs and device memory behind its three opaque types).
+ *
+ * Objects:
+ *   struct pnd_backend        backend-wide: devices, pools, contexts
+ *   struct pnd_backend_model  per loaded model: derived state shared by every
+ *                             worker (CPU: packed weights; CUDA: the weights
+ *                             uploaded to device memory)
+ *   struct pnd_backend_exec   per worker per model: a single-threaded executor
+ *                             with its planned arena (CUDA: a stream, a graph,
+ *                             pinned staging buffers)
+ *
+ * Threading, per op:
+ *   init, fini                     main thread, before any worker starts /
+ *                                  after every worker joined.
+ *   prepare_model, release_model   loop thread (LOAD, reattach at start) or
+ *                                  whichever thread drops a model's last
+ *                                  reference (a worker, the loop). Concurrent
+ *                                  with run_group of other models: a backend
+ *                                  locks its own backend-wide state.
+ *   thread_init, thread_fini       the worker thread itself, once each, first
+ *                                  and last (CUDA: cudaSetDevice, streams).
+ *   exec_new, exec_free, run_group, recover
+ *                                  the worker thread that owns the executor,
+ *                                  never two at once on one executor. An
+ *                                  executor never outlives its model's
+ *                                  pnd_backend_model (the worker holds a model
+ *                                  reference while it has the executor).
+ *   stats                          loop thread (STAT), concurrent with workers.
+ *
+ * Errors: ops return 0 or -errno with one line in e. run_group's error
+ * answers every job of the group with it; recover then says whether the
+ * executor may run again (true) or must be freed and made anew (false).
+ * Time: no op reads the clock for the daemon; worker.c timestamps the jobs.
  */
 #ifndef PND_BACKEND_H
 #define PND_BACKEND_H
 
-#include "daemon.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+
+struct pnd_backend;
+struct pnd_backend_model;
+struct pnd_backend_exec;
+
+struct pnd_backend_config {
+	uint32_t nworkers;		/* every worker thread, realtime ones included */
+	uint32_t max_batch;		/* sequences per run_group, the most */
+};
 
 struct pnd_backend_ops {
-	const char *name;
-	/* Starts the workers (cold). */
-	int (*start)(struct pnd *d, struct pnd_backend **out, struct pn_err *e);
-	/* Workers finish the batch in hand, drop their executors and exit. */
-	void (*stop)(struct pnd *d, struct pnd_backend *b);
+	const char *name;		/* HELLO, STAT, the ready line */
+
+	/* Backend-wide state. */
+	int (*init)(const struct pnd_backend_config *cfg, struct pnd_backend **out,
+		    struct pn_err *e);
+	void (*fini)(struct pnd_backend *b);
+
+	/*
+	 * Derived state of a model that passed validation, made once for all
+	 * workers (cold). The model's bytes stay mapped until release_model.
+	 */
+	int (*prepare_model)(struct pnd_backend *b, const struct pnd_model *m,
+			     struct pnd_backend_model **out, struct pn_err *e);
+	void (*release_model)(struct pnd_backend *b, struct pnd_backend_model *bm);
+
+	/* Optional (NULL: nothing to do). worker is 0..nworkers-1. */
+	int (*thread_init)(struct pnd_backend *b, uint32_t worker, struct pn_err *e);
+	void (*thread_fini)(struct pnd_backend *b, uint32_t worker);
+
+	/* A worker's executor for a model, planned for max_batch x max_tokens (cold). */
+	int (*exec_new)(struct pnd_backend *b, const struct pnd_model *m,
+			const struct pnd_backend_model *bm, uint32_t max_batch, uint32_t max_tokens,
+			struct pnd_backend_exec **out, struct pn_err *e);
+	void (*exec_free)(struct pnd_backend_exec *x);
+
+	/*
+	 * Hot path. ids [B, T] (row b padded after lens[b], every id checked
+	 * below the vocabulary, 1 <= lens[b] <= T), B <= max_batch; out gets
+	 * [B, out_width] (SEQ layout) or [B, T, out_width] (TOKEN layout) floats
+	 * in host memory. Returns when out is written.
+	 */
+	int (*run_group)(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
+			 uint32_t B, uint32_t T, float *out, struct pn_err *e);
+
+	/*
+	 * After run_group returned err: true when x may run again, false when
+	 * the worker must exec_free it (it makes a new one on the next job).
+	 * NULL: always true.
+	 */
+	bool (*recover)(struct pnd_backend_exec *x, int err);
+
+	/*
+	 * Optional: one line for STAT's "backend_stats" (NUL-terminated in
+	 * buf[len]); returns its length, 0 for nothing to add.
+	 */
+	int (*stats)(struct pnd_backend *b, char *buf, size_t len);
 };
 
 extern const struct pnd_backend_ops pnd_backend_cpu;

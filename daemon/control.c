@@ -12,27 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "daemon.h"
+#include "control.h"
 #include "transport/proto.h"
 #include "util/stats.h"
 
-bool pnd_is_admin(struct pnd *d, uint32_t uid)
+void pnd_conn_release(struct pnd_conn *c)
 {
-	return uid == 0 || uid == d->admin_uid || pnd_tenant(d, uid)->admin;
-}
-
-struct pnd_tenant *pnd_tenant(struct pnd *d, uint32_t uid)
-{
-	static struct pnd_tenant overflow;	/* counts past PND_MAX_TENANTS, unlisted */
-
-	for (uint32_t i = 0; i < d->n_tenants; i++)
-		if (d->tenants[i].uid == uid)
-			return &d->tenants[i];
-	if (d->n_tenants == PND_MAX_TENANTS)
-		return &overflow;
-	d->tenants[d->n_tenants].uid = uid;
-	return &d->tenants[d->n_tenants++];
+	if (!c->loads)
+		free(c);
 }
 
 static void reply_err(struct pnd_conn *c, const struct pn_msg_hdr *h, int r,
@@ -60,21 +47,21 @@ static void reply_json(struct pnd_conn *c, const struct pn_msg_hdr *h, cJSON *do
 	cJSON_Delete(doc);
 }
 
-static void on_hello(struct pnd *d, struct pnd_conn *c, const struct pn_msg_hdr *h,
+static void on_hello(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h,
 		     const struct pn_hello_req *q)
 {
 	struct pn_hello_rep rep = {
 		.version = PN_PROTO_VERSION, .uid = c->uid, .pid = c->pid,
-		.admin = pnd_is_admin(d, c->uid), .workers = d->nworkers,
-		.idle_spin_us = d->idle_spin_us,
+		.admin = pnd_is_admin(ctl->tenants, c->uid), .workers = ctl->nworkers,
+		.idle_spin_us = ctl->idle_spin_us,
 	};
 
 	snprintf(c->client, sizeof(c->client), "%s", q->client);
-	if (pnd_tenant(d, c->uid)->name[0])
-		snprintf(rep.tenant, sizeof(rep.tenant), "%s", pnd_tenant(d, c->uid)->name);
+	if (pnd_tenant(ctl->tenants, c->uid)->name[0])
+		snprintf(rep.tenant, sizeof(rep.tenant), "%s", pnd_tenant(ctl->tenants, c->uid)->name);
 	else
 		snprintf(rep.tenant, sizeof(rep.tenant), "uid:%u", c->uid);
-	snprintf(rep.backend, sizeof(rep.backend), "%s", pnd_backend_cpu.name);
+	snprintf(rep.backend, sizeof(rep.backend), "%s", ctl->bops->name);
 	pn_proto_reply(c->fd, h->type, h->seq, 0, &rep, sizeof(rep), NULL, NULL, 0);
 }
 
@@ -121,53 +108,59 @@ static cJSON *model_json(struct pnd_model *m, bool stats)
 	return o;
 }
 
-static cJSON *models_json(struct pnd *d, bool stats)
+static cJSON *models_json(struct pnd_control *ctl, bool stats)
 {
 	cJSON *a = cJSON_CreateArray();
 
-	pthread_mutex_lock(&d->models_lock);
+	pthread_mutex_lock(&ctl->models->lock);
 	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
-		if (d->models[i])
-			cJSON_AddItemToArray(a, model_json(d->models[i], stats));
-	pthread_mutex_unlock(&d->models_lock);
+		if (ctl->models->tab[i])
+			cJSON_AddItemToArray(a, model_json(ctl->models->tab[i], stats));
+	pthread_mutex_unlock(&ctl->models->lock);
 	return a;
 }
 
-static void on_list(struct pnd *d, struct pnd_conn *c, const struct pn_msg_hdr *h)
+static void on_list(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h)
 {
 	cJSON *doc = cJSON_CreateObject();
 
-	cJSON_AddItemToObject(doc, "models", models_json(d, false));
+	cJSON_AddItemToObject(doc, "models", models_json(ctl, false));
 	reply_json(c, h, doc);
 }
 
-static void on_stat(struct pnd *d, struct pnd_conn *c, const struct pn_msg_hdr *h)
+static void on_stat(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h)
 {
 	static const char *const cls[PN_SCHED_NCLASS] = { "realtime", "interactive", "batch" };
 	cJSON *doc = cJSON_CreateObject(), *ten, *dm = cJSON_AddObjectToObject(doc, "daemon");
 	uint32_t queued, running;
 
-	pthread_mutex_lock(&d->sched_lock);
-	pn_sched_depth(d->sched, &queued, &running);
-	pthread_mutex_unlock(&d->sched_lock);
+	pthread_mutex_lock(&ctl->work->lock);
+	pn_sched_depth(ctl->work->sched, &queued, &running);
+	pthread_mutex_unlock(&ctl->work->lock);
 	cJSON_AddNumberToObject(dm, "pid", getpid());
-	cJSON_AddNumberToObject(dm, "uptime_s", (double)(pnd_now_ns() - d->t_start_ns) / 1e9);
-	cJSON_AddStringToObject(dm, "backend", pnd_backend_cpu.name);
-	cJSON_AddNumberToObject(dm, "workers", d->nworkers);
-	cJSON_AddNumberToObject(dm, "sessions", atomic_load(&d->n_sessions));
-	cJSON_AddNumberToObject(dm, "connections", d->n_conns);
+	cJSON_AddNumberToObject(dm, "uptime_s", (double)(pnd_now_ns() - ctl->t_start_ns) / 1e9);
+	cJSON_AddStringToObject(dm, "backend", ctl->bops->name);
+	if (ctl->bops->stats) {
+		char bs[256];
+
+		if (ctl->bops->stats(ctl->be, bs, sizeof(bs)) > 0)
+			cJSON_AddStringToObject(dm, "backend_stats", bs);
+	}
+	cJSON_AddNumberToObject(dm, "workers", ctl->nworkers);
+	cJSON_AddNumberToObject(dm, "sessions", atomic_load(&ctl->sessions->n));
+	cJSON_AddNumberToObject(dm, "connections", ctl->n_conns);
 	cJSON_AddNumberToObject(dm, "queued", queued);
 	cJSON_AddNumberToObject(dm, "running", running);
-	cJSON_AddItemToObject(doc, "models", models_json(d, true));
+	cJSON_AddItemToObject(doc, "models", models_json(ctl, true));
 	ten = cJSON_AddArrayToObject(doc, "tenants");
-	for (uint32_t i = 0; i < d->n_tenants; i++) {
-		struct pnd_tenant *t = &d->tenants[i];
+	for (uint32_t i = 0; i < ctl->tenants->n; i++) {
+		struct pnd_tenant *t = &ctl->tenants->tab[i];
 		struct pn_sched_tenant_stat st = { 0 };
 		cJSON *o = cJSON_CreateObject(), *q = cJSON_AddObjectToObject(o, "queued");
 
-		pthread_mutex_lock(&d->sched_lock);
-		pn_sched_tenant_stat(d->sched, t->uid, &st);
-		pthread_mutex_unlock(&d->sched_lock);
+		pthread_mutex_lock(&ctl->work->lock);
+		pn_sched_tenant_stat(ctl->work->sched, t->uid, &st);
+		pthread_mutex_unlock(&ctl->work->lock);
 		cJSON_AddNumberToObject(o, "uid", t->uid);
 		cJSON_AddStringToObject(o, "name", t->name);
 		cJSON_AddNumberToObject(o, "sessions", t->sessions);
@@ -187,13 +180,13 @@ static void on_stat(struct pnd *d, struct pnd_conn *c, const struct pn_msg_hdr *
 	reply_json(c, h, doc);
 }
 
-static void on_model_info(struct pnd *d, struct pnd_conn *c, const struct pn_msg_hdr *h,
+static void on_model_info(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h,
 			  const struct pn_model_ref *ref)
 {
 	struct pn_model_desc desc;
 	struct pn_region *ro = NULL;
 	struct pn_err e;
-	struct pnd_model *m = pnd_model_find(d, ref, &e);
+	struct pnd_model *m = pnd_model_find(ctl->models, ref, &e);
 	int fd, r = 0;
 
 	if (!m) {
@@ -211,10 +204,10 @@ static void on_model_info(struct pnd *d, struct pnd_conn *c, const struct pn_msg
 		pn_proto_reply(c->fd, h->type, h->seq, 0, &desc, sizeof(desc), NULL, &fd, 1);
 	}
 	pn_region_close(ro);
-	pnd_model_put(d, m);
+	pnd_model_put(m);
 }
 
-static void on_open_session(struct pnd *d, struct pnd_conn *c, const struct pn_msg_hdr *h,
+static void on_open_session(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h,
 			    const struct pn_session_req *q)
 {
 	struct pnd_session *s;
@@ -222,15 +215,16 @@ static void on_open_session(struct pnd *d, struct pnd_conn *c, const struct pn_m
 	struct pn_err e;
 	int fds[3], r;
 
-	r = pnd_session_open(d, c, q, &s, &e);
+	r = pnd_session_open(ctl->sessions, c->uid, q, &s, &e);
 	if (r) {
 		reply_err(c, h, r, &e);
 		return;
 	}
+	s->conn = c;
 	s->conn_next = c->sessions;
 	c->sessions = s;
-	pnd_tenant(d, c->uid)->sessions++;
-	pnd_loop_arm_doorbell(d, s);
+	pnd_tenant(ctl->tenants, c->uid)->sessions++;
+	ctl->io->arm_doorbell(ctl->io->arg, s);
 	rep.session_id = s->id;
 	rep.seg_size = s->seg_size;
 	fds[0] = s->seg_fd;
@@ -239,7 +233,49 @@ static void on_open_session(struct pnd *d, struct pnd_conn *c, const struct pn_m
 	pn_proto_reply(c->fd, h->type, h->seq, 0, &rep, sizeof(rep), NULL, fds, 3);
 }
 
-void pnd_control(struct pnd *d, struct pnd_conn *c, const void *buf, size_t n, int *fds,
+/* A LOAD in progress: the reply goes out when models.c reports the end. */
+struct load_ctx {
+	struct pnd_control *ctl;
+	struct pnd_conn *c;
+	uint32_t seq, uid;
+};
+
+static void load_done(void *arg, int r, const struct pn_model_desc *desc, const char *msg)
+{
+	struct load_ctx *x = arg;
+	struct pnd_conn *c = x->c;
+
+	if (!r)
+		pnd_tenant(x->ctl->tenants, x->uid)->loads++;
+	if (!c->dead)
+		pn_proto_reply(c->fd, PN_MSG_LOAD, x->seq, r, r ? NULL : desc,
+			       r ? 0 : sizeof(*desc), r ? msg : NULL, NULL, 0);
+	c->loads--;
+	if (c->dead)
+		pnd_conn_release(c);
+	free(x);
+}
+
+static int load_start(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h,
+		      const struct pn_load_req *req, int fd, struct pn_err *e)
+{
+	struct load_ctx *x = malloc(sizeof(*x));
+	int r;
+
+	if (!x)
+		return pn_errf(e, -ENOMEM, "LOAD: out of memory");
+	*x = (struct load_ctx){ .ctl = ctl, .c = c, .seq = h->seq, .uid = c->uid };
+	r = pnd_load_start(ctl->models, c->uid, req, fd,
+			   (struct pnd_load_done){ .fn = load_done, .arg = x }, e);
+	if (r) {
+		free(x);
+		return r;
+	}
+	c->loads++;
+	return 0;
+}
+
+void pnd_control(struct pnd_control *ctl, struct pnd_conn *c, const void *buf, size_t n, int *fds,
 		 int nfds)
 {
 	const struct pn_msg_hdr *h = NULL;
@@ -267,7 +303,7 @@ void pnd_control(struct pnd *d, struct pnd_conn *c, const void *buf, size_t n, i
 		reply_err(c, h, r, &e);
 		return;
 	}
-	if (atomic_load(&d->stopping) && h->type != PN_MSG_STAT && h->type != PN_MSG_LIST) {
+	if (atomic_load(&ctl->sessions->stopping) && h->type != PN_MSG_STAT && h->type != PN_MSG_LIST) {
 		pn_errf(&e, -ESHUTDOWN, "%s: polynetd is shutting down", pn_msg_name(h->type));
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -276,33 +312,33 @@ void pnd_control(struct pnd *d, struct pnd_conn *c, const void *buf, size_t n, i
 	}
 	switch (h->type) {
 	case PN_MSG_HELLO:
-		on_hello(d, c, h, body);
+		on_hello(ctl, c, h, body);
 		break;
 	case PN_MSG_LOAD:
-		r = pnd_load_start(d, c, h->seq, body, fds[0], &e);
+		r = load_start(ctl, c, h, body, fds[0], &e);
 		if (r) {
 			close(fds[0]);
 			reply_err(c, h, r, &e);
 		}
 		break;
 	case PN_MSG_UNLOAD:
-		r = pnd_unload(d, c->uid, body, &e);
+		r = pnd_unload(ctl->models, c->uid, pnd_is_admin(ctl->tenants, c->uid), body, &e);
 		if (r)
 			reply_err(c, h, r, &e);
 		else
 			pn_proto_reply(c->fd, h->type, h->seq, 0, NULL, 0, NULL, NULL, 0);
 		break;
 	case PN_MSG_LIST:
-		on_list(d, c, h);
+		on_list(ctl, c, h);
 		break;
 	case PN_MSG_STAT:
-		on_stat(d, c, h);
+		on_stat(ctl, c, h);
 		break;
 	case PN_MSG_MODEL_INFO:
-		on_model_info(d, c, h, body);
+		on_model_info(ctl, c, h, body);
 		break;
 	case PN_MSG_OPEN_SESSION:
-		on_open_session(d, c, h, body);
+		on_open_session(ctl, c, h, body);
 		break;
 	}
 }

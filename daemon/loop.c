@@ -16,20 +16,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "loop.h"
 #include "transport/proto.h"
 
 #define RING_ENTRIES	256
 
 static struct pnd_ev cancel_ev = { .kind = PND_EV_CANCEL };
 
-static struct io_uring *ring_of(struct pnd *d)
+static struct io_uring *ring_of(struct pnd_loop *d)
 {
 	return d->ring;
 }
 
 /* An SQE, submitting the queued ones first when the ring is full. */
-static struct io_uring_sqe *get_sqe(struct pnd *d)
+static struct io_uring_sqe *get_sqe(struct pnd_loop *d)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring_of(d));
 
@@ -40,8 +40,8 @@ static struct io_uring_sqe *get_sqe(struct pnd *d)
 	return sqe;
 }
 
-int pnd_loop_read(struct pnd *d, struct pnd_ev *ev, int fd, void *buf, size_t len,
-		  uint64_t off)
+static int loop_read(struct pnd_loop *d, struct pnd_ev *ev, int fd, void *buf, size_t len,
+		     uint64_t off)
 {
 	struct io_uring_sqe *sqe = get_sqe(d);
 
@@ -52,7 +52,7 @@ int pnd_loop_read(struct pnd *d, struct pnd_ev *ev, int fd, void *buf, size_t le
 	return 0;
 }
 
-static void arm_poll(struct pnd *d, struct pnd_ev *ev, int fd)
+static void arm_poll(struct pnd_loop *d, struct pnd_ev *ev, int fd)
 {
 	struct io_uring_sqe *sqe = get_sqe(d);
 
@@ -60,7 +60,7 @@ static void arm_poll(struct pnd *d, struct pnd_ev *ev, int fd)
 	io_uring_sqe_set_data(sqe, ev);
 }
 
-static void arm_accept(struct pnd *d)
+static void arm_accept(struct pnd_loop *d)
 {
 	struct io_uring_sqe *sqe = get_sqe(d);
 
@@ -68,17 +68,25 @@ static void arm_accept(struct pnd *d)
 	io_uring_sqe_set_data(sqe, &d->accept_ev);
 }
 
-int pnd_loop_arm_doorbell(struct pnd *d, struct pnd_session *s)
+static int io_read(void *arg, struct pnd_ev *ev, int fd, void *buf, size_t len, uint64_t off)
 {
+	return loop_read(arg, ev, fd, buf, len, off);
+}
+
+static int arm_doorbell(void *arg, struct pnd_session *s)
+{
+	struct pnd_loop *d = arg;
+
 	s->db_ev.kind = PND_EV_DOORBELL;
 	s->db_ev.obj = s;
 	atomic_fetch_add(&s->refs, 1);	/* dropped by the read's last completion */
 	d->doorbells++;
-	return pnd_loop_read(d, &s->db_ev, s->db_fd, &s->db_buf, sizeof(s->db_buf), 0);
+	return loop_read(d, &s->db_ev, s->db_fd, &s->db_buf, sizeof(s->db_buf), 0);
 }
 
-void pnd_loop_notify(struct pnd *d)
+static void notify(void *arg)
 {
+	struct pnd_loop *d = arg;
 	uint64_t one = 1;
 
 	if (write(d->notify_fd, &one, sizeof(one)) < 0) {
@@ -86,13 +94,14 @@ void pnd_loop_notify(struct pnd *d)
 	}
 }
 
-void pnd_conn_release(struct pnd_conn *c)
+void pnd_loop_init(struct pnd_loop *d)
 {
-	free(c);
+	d->io = (struct pnd_io){ .arg = d, .read = io_read, .arm_doorbell = arm_doorbell,
+				 .notify = notify };
 }
 
 /* Unlinks s from its connection and closes it (loop thread). */
-static void close_session(struct pnd *d, struct pnd_session *s)
+static void close_session(struct pnd_loop *d, struct pnd_session *s)
 {
 	struct pnd_conn *c = s->conn;
 	struct io_uring_sqe *sqe;
@@ -103,40 +112,39 @@ static void close_session(struct pnd *d, struct pnd_session *s)
 			break;
 		}
 	}
-	pnd_tenant(d, s->uid)->sessions--;
+	pnd_tenant(d->tenants, s->uid)->sessions--;
 	atomic_store(&s->dead, true);
 	/* the pending doorbell read completes -ECANCELED and drops its reference */
 	sqe = get_sqe(d);
 	io_uring_prep_cancel(sqe, &s->db_ev, 0);
 	io_uring_sqe_set_data(sqe, &cancel_ev);
-	pnd_session_close(d, s);
+	pnd_session_close(d->sessions, s);
 }
 
-static void conn_close(struct pnd *d, struct pnd_conn *c)
+static void conn_close(struct pnd_loop *d, struct pnd_conn *c)
 {
 	while (c->sessions)
 		close_session(d, c->sessions);
 	close(c->fd);
 	c->fd = -1;
 	c->dead = true;
-	d->n_conns--;
+	d->ctl->n_conns--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
 		d->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (!c->loads)
-		pnd_conn_release(c);
+	pnd_conn_release(c);
 }
 
-static void on_accept(struct pnd *d, int res)
+static void on_accept(struct pnd_loop *d, int res)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct pnd_conn *c;
 
-	if (!atomic_load(&d->stopping))
+	if (!atomic_load(&d->sessions->stopping))
 		arm_accept(d);
 	if (res < 0) {
 		if (res != -EAGAIN && res != -EINTR && res != -ECANCELED)
@@ -145,7 +153,7 @@ static void on_accept(struct pnd *d, int res)
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c || getsockopt(res, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    atomic_load(&d->stopping)) {
+	    atomic_load(&d->sessions->stopping)) {
 		free(c);
 		close(res);
 		return;
@@ -155,7 +163,7 @@ static void on_accept(struct pnd *d, int res)
 	c->pid = (uint32_t)cred.pid;
 	c->ev.kind = PND_EV_CONN;
 	c->ev.obj = c;
-	d->n_conns++;
+	d->ctl->n_conns++;
 	c->next = d->conns;
 	if (c->next)
 		c->next->prev = c;
@@ -164,7 +172,7 @@ static void on_accept(struct pnd *d, int res)
 }
 
 /* Reads every message waiting on the connection. */
-static void on_conn(struct pnd *d, struct pnd_conn *c, int res)
+static void on_conn(struct pnd_loop *d, struct pnd_conn *c, int res)
 {
 	static uint8_t buf[PN_MSG_MAX];	/* loop thread only */
 
@@ -187,38 +195,30 @@ static void on_conn(struct pnd *d, struct pnd_conn *c, int res)
 			conn_close(d, c);
 			return;
 		}
-		pnd_control(d, c, buf, (size_t)n, fds, nfds);
+		pnd_control(d->ctl, c, buf, (size_t)n, fds, nfds);
 		if (c->dead)
 			return;
 	}
 	arm_poll(d, &c->ev, c->fd);
 }
 
-static void on_doorbell(struct pnd *d, struct pnd_session *s, int res)
+static void on_doorbell(struct pnd_loop *d, struct pnd_session *s, int res)
 {
 	if (res < 0 || atomic_load(&s->dead)) {
 		d->doorbells--;
-		pnd_session_put(d, s);
+		pnd_session_put(d->sessions, s);
 		return;
 	}
-	pthread_mutex_lock(&d->sched_lock);
-	d->wake_gen++;
-	pthread_cond_broadcast(&d->sched_cond);
-	pthread_mutex_unlock(&d->sched_lock);
-	pnd_loop_read(d, &s->db_ev, s->db_fd, &s->db_buf, sizeof(s->db_buf), 0);
+	pnd_work_wake(d->work);
+	loop_read(d, &s->db_ev, s->db_fd, &s->db_buf, sizeof(s->db_buf), 0);
 }
 
 /* Closes sessions a worker found broken (their client scribbled on a ring). */
-static void reap_broken(struct pnd *d)
+static void reap_broken(struct pnd_loop *d)
 {
 	for (;;) {
-		struct pnd_session *s = NULL;
+		struct pnd_session *s = pnd_sessions_find_dead(d->sessions);
 
-		pthread_mutex_lock(&d->sessions_lock);
-		for (uint32_t i = 0; i < PND_MAX_SESSIONS && !s; i++)
-			if (d->sessions[i] && atomic_load(&d->sessions[i]->dead))
-				s = d->sessions[i];
-		pthread_mutex_unlock(&d->sessions_lock);
 		if (!s)
 			return;
 		pnd_log("session %u of uid %u broke the ring protocol: closed", s->id, s->uid);
@@ -226,32 +226,26 @@ static void reap_broken(struct pnd *d)
 	}
 }
 
-static void begin_stop(struct pnd *d)
+static void begin_stop(struct pnd_loop *d)
 {
-	if (atomic_load(&d->stopping))
+	if (atomic_load(&d->sessions->stopping))
 		return;
 	pnd_log("stopping: finishing queued jobs");
-	atomic_store(&d->stopping, true);
-	pthread_mutex_lock(&d->sessions_lock);
-	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++)
-		if (d->sessions[i])
-			__atomic_store_n(&d->sessions[i]->hdr->state, PN_SEG_SHUTDOWN,
-					 __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&d->sessions_lock);
+	pnd_sessions_shutdown(d->sessions);
 }
 
 /* Queued and running jobs are done: the loop may end. */
-static bool drained(struct pnd *d)
+static bool drained(struct pnd_loop *d)
 {
 	uint32_t q, r;
 
-	pthread_mutex_lock(&d->sched_lock);
-	pn_sched_depth(d->sched, &q, &r);
-	pthread_mutex_unlock(&d->sched_lock);
+	pthread_mutex_lock(&d->work->lock);
+	pn_sched_depth(d->work->sched, &q, &r);
+	pthread_mutex_unlock(&d->work->lock);
 	return !q && !r;
 }
 
-static void dispatch(struct pnd *d, struct io_uring_cqe *cqe)
+static void dispatch(struct pnd_loop *d, struct io_uring_cqe *cqe)
 {
 	struct pnd_ev *ev = io_uring_cqe_get_data(cqe);
 	int res = cqe->res;
@@ -270,11 +264,11 @@ static void dispatch(struct pnd *d, struct io_uring_cqe *cqe)
 		on_doorbell(d, ev->obj, res);
 		break;
 	case PND_EV_LOAD:
-		pnd_load_event(d, ev->obj, res);
+		pnd_load_event(ev->obj, res);
 		break;
 	case PND_EV_NOTIFY:
 		reap_broken(d);
-		pnd_loop_read(d, &d->notify_ev, d->notify_fd, &d->notify_buf,
+		loop_read(d, &d->notify_ev, d->notify_fd, &d->notify_buf,
 			      sizeof(d->notify_buf), 0);
 		break;
 	case PND_EV_CANCEL:
@@ -282,7 +276,7 @@ static void dispatch(struct pnd *d, struct io_uring_cqe *cqe)
 	}
 }
 
-int pnd_loop_run(struct pnd *d, struct pn_err *e)
+int pnd_loop_run(struct pnd_loop *d, struct pn_err *e)
 {
 	static struct signalfd_siginfo si;
 	struct io_uring ring;
@@ -297,14 +291,14 @@ int pnd_loop_run(struct pnd *d, struct pn_err *e)
 	d->sig_ev.kind = PND_EV_SIGNAL;
 	d->notify_ev.kind = PND_EV_NOTIFY;
 	arm_accept(d);
-	pnd_loop_read(d, &d->sig_ev, d->sig_fd, &si, sizeof(si), 0);
-	pnd_loop_read(d, &d->notify_ev, d->notify_fd, &d->notify_buf, sizeof(d->notify_buf), 0);
+	loop_read(d, &d->sig_ev, d->sig_fd, &si, sizeof(si), 0);
+	loop_read(d, &d->notify_ev, d->notify_fd, &d->notify_buf, sizeof(d->notify_buf), 0);
 	for (;;) {
 		struct __kernel_timespec ts = { .tv_nsec = 2000000 };
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
 
-		if (atomic_load(&d->stopping)) {
+		if (atomic_load(&d->sessions->stopping)) {
 			if (!stop_since)
 				stop_since = pnd_now_ns();
 			/* finish queued jobs, but never hang on a stuck one: 10 s at most */

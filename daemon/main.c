@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +25,57 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "daemon.h"
+#include "loop.h"
 #include "transport/proto.h"
 
-uint64_t pnd_now_ns(void)
-{
-	struct timespec ts;
+/* The daemon: its configuration and every part, wired in setup(). */
+struct pnd {
+	/* configuration */
+	const char *socket_path;
+	const char *tenants_path;	/* --tenants, or NULL */
+	char state_prefix[32];		/* names this daemon's persistent regions */
+	uint32_t nworkers, idle_spin_us, max_batch;
+	uint32_t rt_workers;		/* dedicated realtime workers, beyond nworkers */
+	uint64_t batch_delay_ns;	/* dynamic batching: the most a job waits */
+	uint32_t admin_uid;
+	bool pin;
+	/* the parts, top down */
+	struct pnd_loop loop;
+	struct pnd_control ctl;
+	struct pnd_models models;
+	struct pnd_sessions sessions;
+	struct pnd_tenants tenants;
+	struct pnd_work work;
+	struct pnd_workers *workers;
+	const struct pnd_backend_ops *bops;
+	struct pnd_backend *be;
+	uint64_t t_start_ns;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+/* The workers' view of the sessions and the models (struct pnd_worker_host). */
+static uint32_t host_drain(void *arg)
+{
+	return pnd_sessions_drain(arg);
 }
 
-void pnd_log(const char *fmt, ...)
+static bool host_prepare_sleep(void *arg)
 {
-	va_list ap;
+	return pnd_sessions_prepare_sleep(arg);
+}
 
-	fprintf(stderr, "polynetd: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+static void host_clear_wakeup(void *arg)
+{
+	pnd_sessions_clear_wakeup(arg);
+}
+
+static void host_complete(void *arg, struct pnd_job *j, int res, uint64_t t_run, bool batched)
+{
+	pnd_job_complete(arg, j, res, t_run, batched);
+}
+
+static void host_model_put(void *arg, struct pnd_model *m)
+{
+	pnd_model_put(m);
 }
 
 static int usage(int rc)
@@ -187,7 +217,7 @@ static int listen_on(struct pnd *d, struct pn_err *e)
 	}
 	/* every uid may connect: the tenant is whoever SO_PEERCRED names */
 	chmod(d->socket_path, 0666);
-	d->listen_fd = fd;
+	d->loop.listen_fd = fd;
 	return 0;
 }
 
@@ -213,7 +243,9 @@ static void notify_ready(void)
 static int setup(struct pnd *d, struct pn_err *e)
 {
 	struct pn_sched_config sc;
-	pthread_condattr_t ca;
+	struct pnd_backend_config bc = { .nworkers = d->nworkers + d->rt_workers,
+					 .max_batch = d->max_batch };
+	struct pn_sched *sched;
 	sigset_t set;
 	int r;
 
@@ -223,17 +255,10 @@ static int setup(struct pnd *d, struct pn_err *e)
 	/* blocked in every thread (workers inherit the mask): only the signalfd sees them */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
-	d->notify_fd = eventfd(0, EFD_CLOEXEC);
-	if (d->sig_fd < 0 || d->notify_fd < 0)
+	d->loop.sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	d->loop.notify_fd = eventfd(0, EFD_CLOEXEC);
+	if (d->loop.sig_fd < 0 || d->loop.notify_fd < 0)
 		return pn_errf(e, -errno, "signalfd/eventfd: %s", strerror(errno));
-	pthread_mutex_init(&d->models_lock, NULL);
-	pthread_mutex_init(&d->sessions_lock, NULL);
-	pthread_mutex_init(&d->sched_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);	/* deadlines are monotonic */
-	pthread_cond_init(&d->sched_cond, &ca);
-	pthread_condattr_destroy(&ca);
 	pn_sched_config_default(&sc);
 	sc.nworkers = d->nworkers;
 	sc.rt_workers = d->rt_workers;
@@ -241,12 +266,45 @@ static int setup(struct pnd *d, struct pn_err *e)
 	sc.default_max_delay_ns = d->batch_delay_ns;
 	sc.default_max_batch = d->max_batch < PN_SCHED_BATCH_MAX ? d->max_batch :
 			       PN_SCHED_BATCH_MAX;
-	d->sched = pn_sched_create(&sc, e);
-	if (!d->sched)
+	sched = pn_sched_create(&sc, e);
+	if (!sched)
 		return -EINVAL;
-	r = d->tenants_path ? pnd_tenants_load(d, d->tenants_path, e) : 0;
+	pnd_work_init(&d->work, sched);
+	/* wiring: each part learns the parts below it and the loop's io */
+	pnd_loop_init(&d->loop);
+	d->loop.ctl = &d->ctl;
+	d->loop.sessions = &d->sessions;
+	d->loop.models = &d->models;
+	d->loop.tenants = &d->tenants;
+	d->loop.work = &d->work;
+	d->tenants.admin_uid = d->admin_uid;
+	pnd_sessions_init(&d->sessions);
+	d->sessions.work = &d->work;
+	d->sessions.models = &d->models;
+	d->sessions.io = &d->loop.io;
+	pthread_mutex_init(&d->models.lock, NULL);
+	d->models.state_prefix = d->state_prefix;
+	d->models.max_batch = d->max_batch;
+	d->models.batch_delay_ns = d->batch_delay_ns;
+	d->models.work = &d->work;
+	d->models.io = &d->loop.io;
+	d->bops = &pnd_backend_cpu;
+	d->ctl = (struct pnd_control){
+		.models = &d->models, .sessions = &d->sessions, .tenants = &d->tenants,
+		.work = &d->work, .io = &d->loop.io, .bops = d->bops,
+		.nworkers = d->nworkers, .idle_spin_us = d->idle_spin_us,
+		.t_start_ns = d->t_start_ns,
+	};
+	r = d->tenants_path ? pnd_tenants_load(&d->tenants, sched, d->tenants_path, e) : 0;
+	/* the backend first: reattached models are prepared for it */
 	if (!r)
-		r = pnd_models_init(d, e);
+		r = d->bops->init(&bc, &d->be, e);
+	if (!r) {
+		d->models.ops = d->bops;
+		d->models.be = d->be;
+		d->ctl.be = d->be;
+		r = pnd_models_init(&d->models, e);
+	}
 	if (!r)
 		r = listen_on(d, e);
 	return r;
@@ -255,36 +313,44 @@ static int setup(struct pnd *d, struct pn_err *e)
 int main(int argc, char **argv)
 {
 	static struct pnd d;
+	struct pnd_workers_config wc;
+	struct pnd_worker_host host = {
+		.arg = &d.sessions, .drain = host_drain, .prepare_sleep = host_prepare_sleep,
+		.clear_wakeup = host_clear_wakeup, .complete = host_complete,
+		.model_put = host_model_put,
+	};
 	struct pn_err e;
-	uint32_t nmodels = 0;
 	int r;
 
 	if ((r = parse(argc, argv, &d)))
 		return r;
 	d.t_start_ns = pnd_now_ns();
-	d.listen_fd = -1;
+	d.loop.listen_fd = -1;
 	r = setup(&d, &e);
+	wc = (struct pnd_workers_config){ .nworkers = d.nworkers, .rt_workers = d.rt_workers,
+					  .idle_spin_us = d.idle_spin_us, .pin = d.pin };
 	if (!r)
-		r = pnd_backend_cpu.start(&d, &d.backend, &e);
+		r = pnd_workers_start(&d.work, &wc, d.bops, d.be, &host, &d.workers, &e);
 	if (r) {
 		pnd_log("%s", e.msg);
 		return 1;
 	}
-	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
-		nmodels += d.models[i] != NULL;
 	printf("ready socket=%s pid=%d workers=%u rt_workers=%u backend=%s models=%u\n",
-	       d.socket_path, (int)getpid(), d.nworkers, d.rt_workers, pnd_backend_cpu.name,
-	       nmodels);
+	       d.socket_path, (int)getpid(), d.nworkers, d.rt_workers, d.bops->name,
+	       pnd_models_count(&d.models));
 	fflush(stdout);
 	notify_ready();
-	r = pnd_loop_run(&d, &e);
+	r = pnd_loop_run(&d.loop, &e);
 	if (r)
 		pnd_log("%s", e.msg);
-	pnd_backend_cpu.stop(&d, d.backend);
-	close(d.listen_fd);
+	pnd_workers_stop(d.workers);
+	close(d.loop.listen_fd);
 	unlink(d.socket_path);
-	pnd_models_fini(&d);
-	pn_sched_destroy(d.sched);
+	pnd_models_fini(&d.models);
+	d.bops->fini(d.be);
+	pn_sched_destroy(d.work.sched);
+	pnd_work_fini(&d.work);
+	pnd_sessions_fini(&d.sessions);
 	pnd_log("stopped");
 	return r ? 1 : 0;
 }

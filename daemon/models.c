@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
 #include "exec/model.h"
+#include "models.h"
 
 #define INDEX_MAGIC	0x58444e50u	/* "PNDX" */
 #define INDEX_VERSION	1u
@@ -42,8 +42,9 @@ struct index {
 
 struct pnd_load {
 	struct pnd_ev ev;
-	struct pnd_conn *c;
-	uint32_t seq, uid;
+	struct pnd_models *ms;
+	struct pnd_load_done done;
+	uint32_t uid;
 	int fd;
 	struct pn_load_req req;
 	struct pn_region *region;
@@ -53,15 +54,15 @@ struct pnd_load {
 	char rname[PN_REGION_NAME_MAX];
 };
 
-static struct index *index_of(struct pnd *d)
+static struct index *index_of(struct pnd_models *ms)
 {
-	return d->index_map;
+	return ms->index_map;
 }
 
 /* Rewrites the model's index entry (models_lock held). */
-static void index_update(struct pnd *d, const struct pnd_model *m, const char *path)
+static void index_update(struct pnd_models *ms, const struct pnd_model *m, const char *path)
 {
-	struct index *x = index_of(d);
+	struct index *x = index_of(ms);
 	struct index_entry *e;
 
 	if (!x || m->transient)
@@ -77,12 +78,14 @@ static void index_update(struct pnd *d, const struct pnd_model *m, const char *p
 	snprintf(e->path, sizeof(e->path), "%s", path ? path : m->m->file.path);
 	memcpy(e->holders, m->holders, sizeof(e->holders));
 	e->n_holders = m->n_holders;
-	x->next_id = d->next_model_id;
+	x->next_id = ms->next_id;
 	__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
 }
 
-static void model_free(struct pnd *d, struct pnd_model *m)
+static void model_free(struct pnd_model *m)
 {
+	if (m->bm)
+		m->owner->ops->release_model(m->owner->be, m->bm);
 	pn_model_close(m->m);
 	if (m->map)
 		munmap(m->map, m->size);
@@ -95,14 +98,14 @@ static void model_free(struct pnd *d, struct pnd_model *m)
 	free(m);
 }
 
-void pnd_model_put(struct pnd *d, struct pnd_model *m)
+void pnd_model_put(struct pnd_model *m)
 {
 	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
-		model_free(d, m);
+		model_free(m);
 }
 
 /* A model over a read-only mapping of region; takes the region. */
-static int model_new(struct pnd *d, struct pn_region *region, void *map, size_t size,
+static int model_new(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
 		     const char *what, struct pnd_model **out, struct pn_err *e)
 {
 	struct pnd_model *m = calloc(1, sizeof(*m));
@@ -120,34 +123,43 @@ static int model_new(struct pnd *d, struct pn_region *region, void *map, size_t 
 	m->map = map;
 	m->size = size;
 	m->vocab = pn_model_vocab(m->m);
-	m->max_batch = d->max_batch;
+	m->max_batch = ms->max_batch;
+	m->owner = ms;
 	atomic_init(&m->refs, 1);
 	pthread_mutex_init(&m->stat_lock, NULL);
+	r = ms->ops->prepare_model(ms->be, m, &m->bm, e);
+	if (r) {
+		/* the caller keeps the region and the mapping */
+		m->region = NULL;
+		m->map = NULL;
+		model_free(m);
+		return r;
+	}
 	*out = m;
 	return 0;
 }
 
 /* Puts m in a free slot under a fresh id (models_lock held). */
-static int model_insert(struct pnd *d, struct pnd_model *m, uint32_t id, struct pn_err *e)
+static int model_insert(struct pnd_models *ms, struct pnd_model *m, uint32_t id, struct pn_err *e)
 {
 	for (uint32_t i = 0; i < PND_MAX_MODELS; i++) {
-		if (d->models[i])
+		if (ms->tab[i])
 			continue;
 		m->slot = i;
-		m->id = id ? id : ++d->next_model_id;
-		if (m->id > d->next_model_id)
-			d->next_model_id = m->id;
-		d->models[i] = m;
-		pthread_mutex_lock(&d->sched_lock);
-		pn_sched_set_model(d->sched, m->id, m->max_batch < PN_SCHED_BATCH_MAX ?
-				   m->max_batch : PN_SCHED_BATCH_MAX, d->batch_delay_ns);
-		pthread_mutex_unlock(&d->sched_lock);
+		m->id = id ? id : ++ms->next_id;
+		if (m->id > ms->next_id)
+			ms->next_id = m->id;
+		ms->tab[i] = m;
+		pthread_mutex_lock(&ms->work->lock);
+		pn_sched_set_model(ms->work->sched, m->id, m->max_batch < PN_SCHED_BATCH_MAX ?
+				   m->max_batch : PN_SCHED_BATCH_MAX, ms->batch_delay_ns);
+		pthread_mutex_unlock(&ms->work->lock);
 		return 0;
 	}
 	return pn_errf(e, -ENOSPC, "%u models loaded, the most polynetd holds", PND_MAX_MODELS);
 }
 
-static void reattach(struct pnd *d, struct index_entry *ie)
+static void reattach(struct pnd_models *ms, struct index_entry *ie)
 {
 	struct pn_region *rg = NULL;
 	struct pnd_model *m;
@@ -156,7 +168,7 @@ static void reattach(struct pnd *d, struct index_entry *ie)
 
 	if (pn_region_attach(ie->region, 0, PN_REGION_AUTO, &rg, &e) ||
 	    pn_region_map(rg, PROT_READ, &map, &e) ||
-	    model_new(d, rg, map, ie->size, ie->path, &m, &e)) {
+	    model_new(ms, rg, map, ie->size, ie->path, &m, &e)) {
 		pnd_log("index: model %u (%s) not reattached: %s", ie->id, ie->region, e.msg);
 		if (map)
 			munmap(map, pn_region_size(rg));
@@ -166,7 +178,7 @@ static void reattach(struct pnd *d, struct index_entry *ie)
 	}
 	if (m->m->file.content_hash != ie->hash) {
 		pnd_log("index: region %s: content hash changed, dropped", ie->region);
-		model_free(d, m);
+		model_free(m);
 		memset(ie, 0, sizeof(*ie));
 		return;
 	}
@@ -174,35 +186,35 @@ static void reattach(struct pnd *d, struct index_entry *ie)
 	memcpy(m->holders, ie->holders, sizeof(m->holders));
 	m->n_holders = ie->n_holders < PND_MAX_HOLDERS ? ie->n_holders : PND_MAX_HOLDERS;
 	m->reattached = true;
-	if (model_insert(d, m, ie->id, &e)) {
-		model_free(d, m);
+	if (model_insert(ms, m, ie->id, &e)) {
+		model_free(m);
 		return;
 	}
 	pnd_log("model %u '%s' reattached from region %s (no file read)", m->id,
 		pnb_str(&m->m->file, m->m->file.hdr->name), ie->region);
 }
 
-int pnd_models_init(struct pnd *d, struct pn_err *e)
+int pnd_models_init(struct pnd_models *ms, struct pn_err *e)
 {
 	char name[PN_REGION_NAME_MAX];
 	struct pn_region_opts o;
 	struct index *x;
 	int r;
 
-	snprintf(name, sizeof(name), "%s.index", d->state_prefix);
-	r = pn_region_attach(name, PN_REGION_RDWR, PN_REGION_AUTO, &d->index_region, NULL);
+	snprintf(name, sizeof(name), "%s.index", ms->state_prefix);
+	r = pn_region_attach(name, PN_REGION_RDWR, PN_REGION_AUTO, &ms->index_region, NULL);
 	if (r == -ENOENT) {
 		pn_region_opts_init(&o, sizeof(struct index));
 		o.flags = PN_REGION_PERSISTENT | PN_REGION_NOHUGE;
-		r = pn_region_create(name, &o, &d->index_region, e);
+		r = pn_region_create(name, &o, &ms->index_region, e);
 	}
 	if (r)
 		return r ? pn_errf(e, r, "index region %s: %s", name, strerror(-r)) : 0;
-	r = pn_region_map(d->index_region, PROT_READ | PROT_WRITE, &d->index_map, e);
+	r = pn_region_map(ms->index_region, PROT_READ | PROT_WRITE, &ms->index_map, e);
 	if (r)
 		return r;
-	x = d->index_map;
-	if (pn_region_size(d->index_region) < sizeof(*x) || (x->magic && (x->magic != INDEX_MAGIC ||
+	x = ms->index_map;
+	if (pn_region_size(ms->index_region) < sizeof(*x) || (x->magic && (x->magic != INDEX_MAGIC ||
 	    x->version != INDEX_VERSION))) {
 		pnd_log("index region %s: not a version %u index, starting empty", name,
 			INDEX_VERSION);
@@ -212,53 +224,53 @@ int pnd_models_init(struct pnd *d, struct pn_err *e)
 		x->magic = INDEX_MAGIC;
 		x->version = INDEX_VERSION;
 	}
-	d->next_model_id = x->next_id;
-	pthread_mutex_lock(&d->models_lock);
+	ms->next_id = x->next_id;
+	pthread_mutex_lock(&ms->lock);
 	for (uint32_t i = 0; i < PND_MAX_MODELS; i++) {
 		if (x->e[i].used) {
 			struct index_entry ie = x->e[i];
 
 			/* slots may move: rewrite the entry where the model lands */
 			memset(&x->e[i], 0, sizeof(x->e[i]));
-			reattach(d, &ie);
+			reattach(ms, &ie);
 		}
 	}
 	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
-		if (d->models[i])
-			index_update(d, d->models[i], NULL);
-	pthread_mutex_unlock(&d->models_lock);
+		if (ms->tab[i])
+			index_update(ms, ms->tab[i], NULL);
+	pthread_mutex_unlock(&ms->lock);
 	return 0;
 }
 
-void pnd_models_fini(struct pnd *d)
+void pnd_models_fini(struct pnd_models *ms)
 {
 	/* persistent regions stay: the next daemon reattaches them */
 	for (uint32_t i = 0; i < PND_MAX_MODELS; i++) {
-		struct pnd_model *m = d->models[i];
+		struct pnd_model *m = ms->tab[i];
 
 		if (!m)
 			continue;
-		d->models[i] = NULL;
+		ms->tab[i] = NULL;
 		if (!m->transient)
 			m->region_name[0] = '\0';	/* keep the region: not destroyed */
-		pnd_model_put(d, m);
+		pnd_model_put(m);
 	}
-	if (d->index_map)
-		munmap(d->index_map, pn_region_size(d->index_region));
-	pn_region_close(d->index_region);
+	if (ms->index_map)
+		munmap(ms->index_map, pn_region_size(ms->index_region));
+	pn_region_close(ms->index_region);
 }
 
-struct pnd_model *pnd_model_get_id(struct pnd *d, uint32_t id)
+struct pnd_model *pnd_model_get_id(struct pnd_models *ms, uint32_t id)
 {
 	struct pnd_model *m = NULL;
 
-	pthread_mutex_lock(&d->models_lock);
+	pthread_mutex_lock(&ms->lock);
 	for (uint32_t i = 0; i < PND_MAX_MODELS && !m; i++)
-		if (d->models[i] && d->models[i]->id == id && !atomic_load(&d->models[i]->gone))
-			m = d->models[i];
+		if (ms->tab[i] && ms->tab[i]->id == id && !atomic_load(&ms->tab[i]->gone))
+			m = ms->tab[i];
 	if (m)
 		atomic_fetch_add(&m->refs, 1);
-	pthread_mutex_unlock(&d->models_lock);
+	pthread_mutex_unlock(&ms->lock);
 	return m;
 }
 
@@ -267,14 +279,14 @@ static const char *model_name(const struct pnd_model *m)
 	return pnb_str(&m->m->file, m->m->file.hdr->name);
 }
 
-struct pnd_model *pnd_model_find(struct pnd *d, const struct pn_model_ref *ref,
+struct pnd_model *pnd_model_find(struct pnd_models *ms, const struct pn_model_ref *ref,
 				 struct pn_err *e)
 {
 	struct pnd_model *m = NULL;
 
-	pthread_mutex_lock(&d->models_lock);
+	pthread_mutex_lock(&ms->lock);
 	for (uint32_t i = 0; i < PND_MAX_MODELS && !m; i++) {
-		struct pnd_model *c = d->models[i];
+		struct pnd_model *c = ms->tab[i];
 
 		if (c && !atomic_load(&c->gone) &&
 		    (ref->id ? c->id == ref->id : !strcmp(model_name(c), ref->name)))
@@ -282,7 +294,7 @@ struct pnd_model *pnd_model_find(struct pnd *d, const struct pn_model_ref *ref,
 	}
 	if (m)
 		atomic_fetch_add(&m->refs, 1);
-	pthread_mutex_unlock(&d->models_lock);
+	pthread_mutex_unlock(&ms->lock);
 	if (!m) {
 		if (ref->id)
 			pn_errf(e, -ENOENT, "model id %u: not loaded", ref->id);
@@ -318,13 +330,7 @@ void pnd_model_record(struct pnd_model *m, double lat_us, int res, bool batched)
 	pthread_mutex_unlock(&m->stat_lock);
 }
 
-static void load_reply_err(struct pnd *d, struct pnd_load *l, int r, const char *msg)
-{
-	if (!l->c->dead)
-		pn_proto_reply(l->c->fd, PN_MSG_LOAD, l->seq, r, NULL, 0, msg, NULL, 0);
-}
-
-static void load_free(struct pnd *d, struct pnd_load *l, bool destroy)
+static void load_free(struct pnd_load *l, bool destroy)
 {
 	if (l->map)
 		munmap(l->map, l->size);
@@ -335,14 +341,30 @@ static void load_free(struct pnd *d, struct pnd_load *l, bool destroy)
 	}
 	if (l->fd >= 0)
 		close(l->fd);
-	l->c->loads--;
-	if (l->c->dead && !l->c->loads)
-		pnd_conn_release(l->c);
 	free(l);
 }
 
-int pnd_load_start(struct pnd *d, struct pnd_conn *c, uint32_t seq,
-		   const struct pn_load_req *req, int fd, struct pn_err *e)
+/* The load ended: tells the caller, frees it. */
+static void load_end(struct pnd_load *l, int r, const struct pn_model_desc *desc,
+		     const char *msg)
+{
+	struct pnd_load_done done = l->done;
+
+	load_free(l, r != 0);
+	done.fn(done.arg, r, desc, msg);
+}
+
+static int load_read(struct pnd_load *l)
+{
+	const struct pnd_io *io = l->ms->io;
+	size_t n = l->size - l->off;
+
+	return io->read(io->arg, &l->ev, l->fd, l->map + l->off, n < READ_CHUNK ? n : READ_CHUNK,
+			l->off);
+}
+
+int pnd_load_start(struct pnd_models *ms, uint32_t uid, const struct pn_load_req *req, int fd,
+		   struct pnd_load_done done, struct pn_err *e)
 {
 	struct pn_region_opts o;
 	struct pnd_load *l;
@@ -359,43 +381,43 @@ int pnd_load_start(struct pnd *d, struct pnd_conn *c, uint32_t seq,
 		return pn_errf(e, -ENOMEM, "LOAD: out of memory");
 	l->ev.kind = PND_EV_LOAD;
 	l->ev.obj = l;
-	l->c = c;
-	l->seq = seq;
-	l->uid = c->uid;
-	l->fd = fd;
+	l->ms = ms;
+	l->done = done;
+	l->uid = uid;
+	l->fd = -1;	/* the caller closes it on an error here */
 	l->req = *req;
 	l->size = (size_t)st.st_size;
-	c->loads++;
-	pthread_mutex_lock(&d->models_lock);
-	l->id = ++d->next_model_id;
-	pthread_mutex_unlock(&d->models_lock);
+	pthread_mutex_lock(&ms->lock);
+	l->id = ++ms->next_id;
+	pthread_mutex_unlock(&ms->lock);
 	pn_region_opts_init(&o, l->size);
 	o.flags = PN_REGION_NOHUGE;
 	if (!(req->flags & PN_LOAD_F_TRANSIENT)) {
 		o.flags |= PN_REGION_PERSISTENT;
-		snprintf(l->rname, sizeof(l->rname), "%s.m%u", d->state_prefix, l->id);
+		snprintf(l->rname, sizeof(l->rname), "%s.m%u", ms->state_prefix, l->id);
 	}
 	r = pn_region_create(l->rname[0] ? l->rname : NULL, &o, &l->region, e);
 	if (!r)
 		r = pn_region_map(l->region, PROT_READ | PROT_WRITE, &map, e);
 	if (r) {
-		l->fd = -1;	/* the caller closes it */
-		load_free(d, l, true);
+		load_free(l, true);
 		return r;
 	}
 	l->map = map;
-	r = pnd_loop_read(d, &l->ev, fd, l->map, l->size < READ_CHUNK ? l->size : READ_CHUNK, 0);
+	l->fd = fd;
+	r = load_read(l);
 	if (r) {
 		l->fd = -1;
-		load_free(d, l, true);
+		load_free(l, true);
 		return pn_errf(e, r, "LOAD: io_uring read: %s", strerror(-r));
 	}
 	return 0;
 }
 
-/* The reads are done: seal, validate, share or insert, reply. */
-static void load_finish(struct pnd *d, struct pnd_load *l)
+/* The reads are done: seal, validate, share or insert, report. */
+static void load_finish(struct pnd_load *l)
 {
+	struct pnd_models *ms = l->ms;
 	struct pn_model_desc desc;
 	struct pnd_model *m = NULL, *dup = NULL;
 	struct pn_err e;
@@ -410,7 +432,7 @@ static void load_finish(struct pnd *d, struct pnd_load *l)
 		r = pn_region_map(l->region, PROT_READ, &ro, &e);
 	if (r)
 		goto fail;
-	r = model_new(d, l->region, ro, l->size, l->req.path, &m, &e);
+	r = model_new(ms, l->region, ro, l->size, l->req.path, &m, &e);
 	if (r) {
 		munmap(ro, l->size);
 		goto fail;
@@ -418,11 +440,11 @@ static void load_finish(struct pnd *d, struct pnd_load *l)
 	l->region = NULL;	/* the model owns it now */
 	snprintf(m->region_name, sizeof(m->region_name), "%s", l->rname);
 	m->transient = l->req.flags & PN_LOAD_F_TRANSIENT;
-	pthread_mutex_lock(&d->models_lock);
+	pthread_mutex_lock(&ms->lock);
 	for (uint32_t i = 0; i < PND_MAX_MODELS && !dup; i++)
-		if (d->models[i] && !atomic_load(&d->models[i]->gone) &&
-		    d->models[i]->m->file.content_hash == m->m->file.content_hash)
-			dup = d->models[i];
+		if (ms->tab[i] && !atomic_load(&ms->tab[i]->gone) &&
+		    ms->tab[i]->m->file.content_hash == m->m->file.content_hash)
+			dup = ms->tab[i];
 	if (dup) {
 		bool held = false;
 
@@ -430,72 +452,72 @@ static void load_finish(struct pnd *d, struct pnd_load *l)
 			held |= dup->holders[i] == l->uid;
 		if (!held && dup->n_holders < PND_MAX_HOLDERS)
 			dup->holders[dup->n_holders++] = l->uid;
-		index_update(d, dup, NULL);
+		index_update(ms, dup, NULL);
 		pnd_model_desc(dup, &desc);
 		desc.flags |= PN_MODEL_F_SHARED;
 	} else {
 		m->holders[0] = l->uid;
 		m->n_holders = 1;
-		r = model_insert(d, m, l->id, &e);
+		r = model_insert(ms, m, l->id, &e);
 		if (!r) {
-			index_update(d, m, l->req.path);
+			index_update(ms, m, l->req.path);
 			pnd_model_desc(m, &desc);
 		}
 	}
-	pthread_mutex_unlock(&d->models_lock);
+	pthread_mutex_unlock(&ms->lock);
 	if (dup || r) {
-		model_free(d, m);	/* destroys the new region: the first copy serves */
+		model_free(m);	/* destroys the new region: the first copy serves */
 		if (r)
 			goto fail;
 	} else {
 		pnd_log("model %u '%s' loaded from %s (%zu bytes, uid %u)", desc.id, desc.name,
 			l->req.path, l->size, l->uid);
 	}
-	pnd_tenant(d, l->uid)->loads++;
-	if (!l->c->dead)
-		pn_proto_reply(l->c->fd, PN_MSG_LOAD, l->seq, 0, &desc, sizeof(desc), NULL, NULL,
-			       0);
-	load_free(d, l, false);
+	load_end(l, 0, &desc, NULL);
 	return;
 fail:
-	load_reply_err(d, l, r, e.msg);
-	load_free(d, l, true);
+	load_end(l, r, NULL, e.msg);
 }
 
-void pnd_load_event(struct pnd *d, struct pnd_load *l, int res)
+void pnd_load_event(struct pnd_load *l, int res)
 {
 	char msg[512];
 
 	if (res <= 0) {
 		snprintf(msg, sizeof(msg), "%s: read at offset %zu: %s", l->req.path, l->off,
 			 res ? strerror(-res) : "end of file, the file shrank while loading");
-		load_reply_err(d, l, res ? res : -EIO, msg);
-		load_free(d, l, true);
+		load_end(l, res ? res : -EIO, NULL, msg);
 		return;
 	}
 	l->off += (size_t)res;
 	if (l->off < l->size) {
-		size_t n = l->size - l->off;
-		int r = pnd_loop_read(d, &l->ev, l->fd, l->map + l->off,
-				      n < READ_CHUNK ? n : READ_CHUNK, l->off);
-
-		if (r) {
-			load_reply_err(d, l, r, "LOAD: io_uring read failed");
-			load_free(d, l, true);
-		}
+		if (load_read(l))
+			load_end(l, -EBUSY, NULL, "LOAD: io_uring read failed");
 		return;
 	}
-	load_finish(d, l);
+	load_finish(l);
 }
 
-int pnd_unload(struct pnd *d, uint32_t uid, const struct pn_model_ref *ref, struct pn_err *e)
+uint32_t pnd_models_count(struct pnd_models *ms)
 {
-	struct pnd_model *m = pnd_model_find(d, ref, e);
-	bool admin = pnd_is_admin(d, uid), held = false, last;
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&ms->lock);
+	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
+		n += ms->tab[i] != NULL;
+	pthread_mutex_unlock(&ms->lock);
+	return n;
+}
+
+int pnd_unload(struct pnd_models *ms, uint32_t uid, bool admin, const struct pn_model_ref *ref,
+	       struct pn_err *e)
+{
+	struct pnd_model *m = pnd_model_find(ms, ref, e);
+	bool held = false, last;
 
 	if (!m)
 		return -ENOENT;
-	pthread_mutex_lock(&d->models_lock);
+	pthread_mutex_lock(&ms->lock);
 	for (uint32_t i = 0; i < m->n_holders; i++) {
 		if (m->holders[i] == uid) {
 			held = true;
@@ -504,8 +526,8 @@ int pnd_unload(struct pnd *d, uint32_t uid, const struct pn_model_ref *ref, stru
 		}
 	}
 	if (!held && !admin) {
-		pthread_mutex_unlock(&d->models_lock);
-		pnd_model_put(d, m);
+		pthread_mutex_unlock(&ms->lock);
+		pnd_model_put(m);
 		return pn_errf(e, -EPERM, "model %u '%s': loaded by another tenant, only its "
 			       "loaders or the admin may unload it", m->id, model_name(m));
 	}
@@ -514,24 +536,21 @@ int pnd_unload(struct pnd *d, uint32_t uid, const struct pn_model_ref *ref, stru
 	last = !m->n_holders;
 	if (last) {
 		atomic_store(&m->gone, true);
-		d->models[m->slot] = NULL;
-		atomic_fetch_add(&d->models_gen, 1);
+		ms->tab[m->slot] = NULL;
+		pnd_work_models_changed(ms->work);
 	}
-	index_update(d, m, NULL);
-	pthread_mutex_unlock(&d->models_lock);
+	index_update(ms, m, NULL);
+	pthread_mutex_unlock(&ms->lock);
 	if (last) {
 		/* the name goes now; the memory when the last executor lets go */
 		if (!m->transient && m->region_name[0])
 			pn_region_destroy(m->region_name, PN_REGION_AUTO, NULL);
 		m->region_name[0] = '\0';
 		/* sleeping workers wake to drop their executors of it */
-		pthread_mutex_lock(&d->sched_lock);
-		d->wake_gen++;
-		pthread_cond_broadcast(&d->sched_cond);
-		pthread_mutex_unlock(&d->sched_lock);
+		pnd_work_wake(ms->work);
 		pnd_log("model %u '%s' unloaded by uid %u", m->id, model_name(m), uid);
-		pnd_model_put(d, m);	/* the table's reference */
+		pnd_model_put(m);	/* the table's reference */
 	}
-	pnd_model_put(d, m);
+	pnd_model_put(m);
 	return 0;
 }

@@ -18,30 +18,25 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "daemon.h"
-
-static size_t align_up(size_t v, size_t a)
-{
-	return (v + a - 1) / a * a;
-}
+#include "session.h"
+#include "transport/segment.h"
 
 static bool pow2(uint32_t v)
 {
 	return v && !(v & (v - 1));
 }
 
-/* Lays out and formats a fresh segment. */
+/* Lays out and formats a fresh segment (lib/transport/segment.c). */
 static int seg_create(struct pnd_session *s, const struct pn_session_req *q, struct pn_err *e)
 {
-	size_t sq_off = PN_RING_ALIGN;
-	size_t cq_off = sq_off + align_up(pn_ring_bytes(q->sq_entries, sizeof(struct pn_sqe)),
-					  PN_RING_ALIGN);
-	size_t arena_off = cq_off + align_up(pn_ring_bytes(q->cq_entries, sizeof(struct pn_cqe)),
-					     PN_RING_ALIGN);
-	size_t size = arena_off + align_up(q->arena_size, PN_RING_ALIGN);
+	struct pn_seg_layout l;
+	struct pn_seg_view v;
 	int fd = memfd_create("polynet-session", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t size;
 	uint8_t *p;
 
+	pn_seg_layout(q->sq_entries, q->cq_entries, q->arena_size, &l);
+	size = (size_t)l.size;
 	if (fd < 0)
 		return pn_errf(e, -errno, "session: memfd_create: %s", strerror(errno));
 	/* sealed size: a client cannot truncate the segment under the daemon (SIGBUS) */
@@ -63,26 +58,18 @@ static int seg_create(struct pnd_session *s, const struct pn_session_req *q, str
 	s->seg = p;
 	s->seg_size = size;
 	s->hdr = (struct pn_seg_hdr *)p;
-	*s->hdr = (struct pn_seg_hdr){
-		.magic = PN_SEG_MAGIC, .version = PN_RING_VERSION, .size = size,
-		.sq_off = sq_off, .cq_off = cq_off, .arena_off = arena_off,
-		.arena_size = align_up(q->arena_size, PN_RING_ALIGN), .session_id = s->id,
-		.state = PN_SEG_LIVE, .sq_entries = q->sq_entries, .cq_entries = q->cq_entries,
-	};
-	s->arena = p + arena_off;
-	s->arena_size = s->hdr->arena_size;
-	if (pn_ring_format(p + sq_off, cq_off - sq_off, q->sq_entries, sizeof(struct pn_sqe), e) ||
-	    pn_ring_format(p + cq_off, arena_off - cq_off, q->cq_entries, sizeof(struct pn_cqe),
-			   e) ||
-	    pn_ring_attach(&s->sq, p + sq_off, cq_off - sq_off, sizeof(struct pn_sqe), e) ||
-	    pn_ring_attach(&s->cq, p + cq_off, arena_off - cq_off, sizeof(struct pn_cqe), e))
+	if (pn_seg_format(p, &l, s->id, e) || pn_seg_attach(p, size, &v, e))
 		return -EINVAL;
+	s->arena = v.arena;
+	s->arena_size = v.arena_size;
+	s->sq = v.sq;
+	s->cq = v.cq;
 	/* start asleep: the client's first submit rings the doorbell */
 	s->sq.hdr->flags = PN_RING_NEED_WAKEUP;
 	return 0;
 }
 
-static void session_free(struct pnd *d, struct pnd_session *s)
+static void session_free(struct pnd_sessions *ss, struct pnd_session *s)
 {
 	if (s->seg)
 		munmap(s->seg, s->seg_size);
@@ -93,20 +80,20 @@ static void session_free(struct pnd *d, struct pnd_session *s)
 	if (s->cq_fd >= 0)
 		close(s->cq_fd);
 	if (s->mcache)
-		pnd_model_put(d, s->mcache);
+		pnd_model_put(s->mcache);
 	pthread_mutex_destroy(&s->cq_lock);
 	free(s->jobs);
 	free(s);
-	atomic_fetch_sub(&d->n_sessions, 1);
+	atomic_fetch_sub(&ss->n, 1);
 }
 
-void pnd_session_put(struct pnd *d, struct pnd_session *s)
+void pnd_session_put(struct pnd_sessions *ss, struct pnd_session *s)
 {
 	if (atomic_fetch_sub(&s->refs, 1) == 1)
-		session_free(d, s);
+		session_free(ss, s);
 }
 
-int pnd_session_open(struct pnd *d, struct pnd_conn *c, const struct pn_session_req *q,
+int pnd_session_open(struct pnd_sessions *ss, uint32_t uid, const struct pn_session_req *q,
 		     struct pnd_session **out, struct pn_err *e)
 {
 	struct pnd_session *s;
@@ -122,31 +109,30 @@ int pnd_session_open(struct pnd *d, struct pnd_conn *c, const struct pn_session_
 		return pn_errf(e, -EINVAL, "OPEN_SESSION: arena of %llu bytes, expected "
 			       "4096..%llu", (unsigned long long)q->arena_size,
 			       (unsigned long long)PND_ARENA_MAX);
-	if (atomic_load(&d->n_sessions) >= PND_MAX_SESSIONS)
+	if (atomic_load(&ss->n) >= PND_MAX_SESSIONS)
 		return pn_errf(e, -EMFILE, "OPEN_SESSION: %u sessions open, the most "
 			       "polynetd serves", PND_MAX_SESSIONS);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return pn_errf(e, -ENOMEM, "OPEN_SESSION: out of memory");
 	s->seg_fd = s->db_fd = s->cq_fd = -1;
-	s->uid = c->uid;
-	s->conn = c;
+	s->uid = uid;
 	pthread_mutex_init(&s->cq_lock, NULL);
 	atomic_flag_clear(&s->sq_busy);
 	atomic_init(&s->refs, 1);
-	atomic_fetch_add(&d->n_sessions, 1);
+	atomic_fetch_add(&ss->n, 1);
 	s->jobs = calloc(q->cq_entries, sizeof(*s->jobs));
 	if (!s->jobs) {
-		session_free(d, s);
+		session_free(ss, s);
 		return pn_errf(e, -ENOMEM, "OPEN_SESSION: out of memory");
 	}
 	for (uint32_t i = 0; i < q->cq_entries; i++) {
 		s->jobs[i].s = s;
 		s->jobs[i].next_free = i + 1;
 	}
-	pthread_mutex_lock(&d->sessions_lock);
-	s->id = ++d->next_session_id;
-	pthread_mutex_unlock(&d->sessions_lock);
+	pthread_mutex_lock(&ss->lock);
+	s->id = ++ss->next_id;
+	pthread_mutex_unlock(&ss->lock);
 	r = seg_create(s, q, e);
 	if (!r) {
 		s->db_fd = eventfd(0, EFD_CLOEXEC);
@@ -155,17 +141,17 @@ int pnd_session_open(struct pnd *d, struct pnd_conn *c, const struct pn_session_
 			r = pn_errf(e, -errno, "OPEN_SESSION: eventfd: %s", strerror(errno));
 	}
 	if (r) {
-		session_free(d, s);
+		session_free(ss, s);
 		return r;
 	}
-	pthread_mutex_lock(&d->sessions_lock);
+	pthread_mutex_lock(&ss->lock);
 	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++) {
-		if (!d->sessions[i]) {
-			d->sessions[i] = s;
+		if (!ss->tab[i]) {
+			ss->tab[i] = s;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&d->sessions_lock);
+	pthread_mutex_unlock(&ss->lock);
 	*out = s;
 	return 0;
 }
@@ -173,20 +159,20 @@ int pnd_session_open(struct pnd *d, struct pnd_conn *c, const struct pn_session_
 /* The scheduler dropped a queued job of a closing session. */
 static void drop_job(void *arg, const struct pn_sched_job_desc *jd)
 {
-	struct pnd *d = arg;
+	struct pnd_sessions *ss = arg;
 
-	pnd_job_complete(d, (struct pnd_job *)(uintptr_t)jd->user, -ECANCELED,
+	pnd_job_complete(ss, (struct pnd_job *)(uintptr_t)jd->user, -ECANCELED,
 			 pnd_now_ns(), false);
 }
 
-void pnd_session_close(struct pnd *d, struct pnd_session *s)
+void pnd_session_close(struct pnd_sessions *ss, struct pnd_session *s)
 {
-	pthread_mutex_lock(&d->sessions_lock);
+	pthread_mutex_lock(&ss->lock);
 	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++)
-		if (d->sessions[i] == s)
-			d->sessions[i] = NULL;
+		if (ss->tab[i] == s)
+			ss->tab[i] = NULL;
 	atomic_store(&s->dead, true);
-	pthread_mutex_unlock(&d->sessions_lock);
+	pthread_mutex_unlock(&ss->lock);
 	/* nobody drains it now; a worker may still hold sq_busy for a moment */
 	while (atomic_flag_test_and_set(&s->sq_busy))
 		sched_yield();
@@ -196,14 +182,14 @@ void pnd_session_close(struct pnd *d, struct pnd_session *s)
 		s->inflight--;
 		pthread_mutex_unlock(&s->cq_lock);
 	}
-	pthread_mutex_lock(&d->sched_lock);
-	pn_sched_drop_session(d->sched, s->id, drop_job, d, NULL);
-	pthread_mutex_unlock(&d->sched_lock);
-	pnd_session_put(d, s);
+	pthread_mutex_lock(&ss->work->lock);
+	pn_sched_drop_session(ss->work->sched, s->id, drop_job, ss, NULL);
+	pthread_mutex_unlock(&ss->work->lock);
+	pnd_session_put(ss, s);
 }
 
 /* Posts one CQE; the caller reserved its slot (inflight). Wakes a sleeper. */
-static void post(struct pnd *d, struct pnd_session *s, const struct pn_cqe *cqe,
+static void post(struct pnd_sessions *ss, struct pnd_session *s, const struct pn_cqe *cqe,
 		 struct pnd_job *slot)
 {
 	bool wake;
@@ -222,7 +208,7 @@ static void post(struct pnd *d, struct pnd_session *s, const struct pn_cqe *cqe,
 		/* only a client rewriting the CQ head gets here (-EPROTO) */
 		__atomic_store_n(&s->hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
 		atomic_store(&s->dead, true);
-		pnd_loop_notify(d);
+		ss->io->notify(ss->io->arg);
 		return;
 	}
 	/* ring.c: the fence in needs_wakeup pairs with the client's prepare_sleep */
@@ -236,14 +222,17 @@ static void post(struct pnd *d, struct pnd_session *s, const struct pn_cqe *cqe,
 	}
 }
 
-void pnd_session_post(struct pnd *d, struct pnd_session *s, uint64_t user_data, int res)
+/* Posts a CQE that has no job slot behind it (NOP, CANCEL, a refused SQE). */
+static void session_post(struct pnd_sessions *ss, struct pnd_session *s, uint64_t user_data,
+			 int res)
 {
 	struct pn_cqe cqe = { .user_data = user_data, .res = res };
 
-	post(d, s, &cqe, NULL);
+	post(ss, s, &cqe, NULL);
 }
 
-void pnd_job_complete(struct pnd *d, struct pnd_job *j, int res, uint64_t t_run, bool batched)
+void pnd_job_complete(struct pnd_sessions *ss, struct pnd_job *j, int res, uint64_t t_run,
+		      bool batched)
 {
 	struct pnd_session *s = j->s;
 	struct pnd_model *m = j->model;
@@ -257,9 +246,9 @@ void pnd_job_complete(struct pnd *d, struct pnd_job *j, int res, uint64_t t_run,
 
 	pnd_model_record(m, (double)(now - j->t_submit_ns) / 1e3, res, batched);
 	j->model = NULL;
-	post(d, s, &cqe, j);
-	pnd_model_put(d, m);
-	pnd_session_put(d, s);
+	post(ss, s, &cqe, j);
+	pnd_model_put(m);
+	pnd_session_put(ss, s);
 }
 
 /* Checks an SQE against the model and the arena; 0 or -EINVAL. */
@@ -286,7 +275,7 @@ static int check_sqe(const struct pnd_session *s, const struct pnd_model *m,
 }
 
 /* The model an SQE names, through the session's one-entry cache. */
-static struct pnd_model *sqe_model(struct pnd *d, struct pnd_session *s, uint32_t id)
+static struct pnd_model *sqe_model(struct pnd_sessions *ss, struct pnd_session *s, uint32_t id)
 {
 	struct pnd_model *m = s->mcache;
 
@@ -294,15 +283,15 @@ static struct pnd_model *sqe_model(struct pnd *d, struct pnd_session *s, uint32_
 		return m;
 	if (m) {
 		s->mcache = NULL;
-		pnd_model_put(d, m);
+		pnd_model_put(m);
 	}
-	m = pnd_model_get_id(d, id);	/* cold: first job or another model */
+	m = pnd_model_get_id(ss->models, id);	/* cold: first job or another model */
 	s->mcache = m;
 	return m;
 }
 
 /* Returns 1 when the SQE was consumed, 0 when it must be held (-EAGAIN). */
-static int handle_sqe(struct pnd *d, struct pnd_session *s, const struct pn_sqe *q)
+static int handle_sqe(struct pnd_sessions *ss, struct pnd_session *s, const struct pn_sqe *q)
 {
 	struct pn_sched_job_desc jd;
 	struct pnd_model *m;
@@ -310,22 +299,22 @@ static int handle_sqe(struct pnd *d, struct pnd_session *s, const struct pn_sqe 
 	int r;
 
 	if (q->opcode == PN_OP_NOP) {
-		pnd_session_post(d, s, q->user_data, q->flags ? -EINVAL : 0);
+		session_post(ss, s, q->user_data, q->flags ? -EINVAL : 0);
 		return 1;
 	}
 	if (q->opcode == PN_OP_CANCEL) {
-		pthread_mutex_lock(&d->sched_lock);
-		r = pn_sched_cancel(d->sched, s->id, q->arg, &jd);
-		pthread_mutex_unlock(&d->sched_lock);
+		pthread_mutex_lock(&ss->work->lock);
+		r = pn_sched_cancel(ss->work->sched, s->id, q->arg, &jd);
+		pthread_mutex_unlock(&ss->work->lock);
 		if (!r)
-			pnd_job_complete(d, (struct pnd_job *)(uintptr_t)jd.user, -ECANCELED,
+			pnd_job_complete(ss, (struct pnd_job *)(uintptr_t)jd.user, -ECANCELED,
 					 pnd_now_ns(), false);
-		pnd_session_post(d, s, q->user_data, r);
+		session_post(ss, s, q->user_data, r);
 		return 1;
 	}
-	m = q->opcode == PN_OP_RUN ? sqe_model(d, s, q->model) : NULL;
+	m = q->opcode == PN_OP_RUN ? sqe_model(ss, s, q->model) : NULL;
 	if (!m || check_sqe(s, m, q)) {
-		pnd_session_post(d, s, q->user_data, m ? -EINVAL : q->opcode == PN_OP_RUN ?
+		session_post(ss, s, q->user_data, m ? -EINVAL : q->opcode == PN_OP_RUN ?
 				 -ENOENT : -EINVAL);
 		return 1;
 	}
@@ -334,6 +323,7 @@ static int handle_sqe(struct pnd *d, struct pnd_session *s, const struct pn_sqe 
 	s->free_job = j->next_free;
 	pthread_mutex_unlock(&s->cq_lock);
 	j->sqe = *q;
+	j->arena = s->arena;
 	j->t_submit_ns = pnd_now_ns();
 	j->model = m;
 	atomic_fetch_add(&m->refs, 1);
@@ -343,17 +333,13 @@ static int handle_sqe(struct pnd *d, struct pnd_session *s, const struct pn_sqe 
 		.deadline_ns = q->deadline_ns, .arena_bytes = (uint64_t)q->in_len + q->out_len,
 		.session = s->id, .tenant = s->uid, .model = m->id, .klass = q->prio,
 	};
-	pthread_mutex_lock(&d->sched_lock);
-	r = pn_sched_submit(d->sched, &jd, j->t_submit_ns);
+	pthread_mutex_lock(&ss->work->lock);
+	r = pn_sched_submit(ss->work->sched, &jd, j->t_submit_ns);
+	if (!r)
+		pnd_work_kick_locked(ss->work);	/* every submit: worker.c's worker_sleep */
+	pthread_mutex_unlock(&ss->work->lock);
 	if (!r) {
-		/* every submit moves the generation: backend_cpu.c's worker_sleep */
-		d->wake_gen++;
-		if (d->sleeping)
-			pthread_cond_broadcast(&d->sched_cond);
-	}
-	pthread_mutex_unlock(&d->sched_lock);
-	if (!r) {
-		atomic_fetch_add(&pnd_submits, 1);
+		atomic_fetch_add(&ss->work->submits, 1);
 		s->submitted++;
 		return 1;
 	}
@@ -364,23 +350,23 @@ static int handle_sqe(struct pnd *d, struct pnd_session *s, const struct pn_sqe 
 		s->free_job = (uint32_t)(j - s->jobs);
 		pthread_mutex_unlock(&s->cq_lock);
 		j->model = NULL;
-		pnd_model_put(d, m);
-		pnd_session_put(d, s);
+		pnd_model_put(m);
+		pnd_session_put(ss, s);
 		return 0;
 	}
-	pnd_job_complete(d, j, r, j->t_submit_ns, false);
+	pnd_job_complete(ss, j, r, j->t_submit_ns, false);
 	return 1;
 }
 
-static void broken(struct pnd *d, struct pnd_session *s)
+static void broken(struct pnd_sessions *ss, struct pnd_session *s)
 {
 	__atomic_store_n(&s->hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
 	atomic_store(&s->dead, true);
-	pnd_loop_notify(d);
+	ss->io->notify(ss->io->arg);
 }
 
 /* Drains one SQ (the caller holds sq_busy). Returns SQEs consumed. */
-static uint32_t drain_one(struct pnd *d, struct pnd_session *s)
+static uint32_t drain_one(struct pnd_sessions *ss, struct pnd_session *s)
 {
 	uint32_t done = 0;
 
@@ -389,7 +375,7 @@ static uint32_t drain_one(struct pnd *d, struct pnd_session *s)
 		uint32_t k;
 
 		if (s->has_held) {
-			if (!handle_sqe(d, s, &s->held))
+			if (!handle_sqe(ss, s, &s->held))
 				return done;
 			s->has_held = false;
 			done++;
@@ -397,7 +383,7 @@ static uint32_t drain_one(struct pnd *d, struct pnd_session *s)
 		ready = pn_ring_ready(&s->sq);
 		if (ready <= 0) {
 			if (ready < 0)
-				broken(d, s);
+				broken(ss, s);
 			return done;
 		}
 		pthread_mutex_lock(&s->cq_lock);
@@ -408,7 +394,7 @@ static uint32_t drain_one(struct pnd *d, struct pnd_session *s)
 		s->inflight += k;	/* reserved: one CQ slot per SQE popped below */
 		pthread_mutex_unlock(&s->cq_lock);
 		if (space < 0) {
-			broken(d, s);
+			broken(ss, s);
 			return done;
 		}
 		if (!k)
@@ -420,11 +406,11 @@ static uint32_t drain_one(struct pnd *d, struct pnd_session *s)
 				pthread_mutex_lock(&s->cq_lock);
 				s->inflight -= k - i;
 				pthread_mutex_unlock(&s->cq_lock);
-				broken(d, s);
+				broken(ss, s);
 				return done;
 			}
 			done++;
-			if (!handle_sqe(d, s, &q)) {
+			if (!handle_sqe(ss, s, &q)) {
 				s->held = q;
 				s->has_held = true;
 				pthread_mutex_lock(&s->cq_lock);
@@ -436,36 +422,36 @@ static uint32_t drain_one(struct pnd *d, struct pnd_session *s)
 	}
 }
 
-uint32_t pnd_sessions_drain(struct pnd *d)
+uint32_t pnd_sessions_drain(struct pnd_sessions *ss)
 {
 	uint32_t done = 0;
 
-	if (atomic_load(&d->stopping))
+	if (atomic_load(&ss->stopping))
 		return 0;
-	pthread_mutex_lock(&d->sessions_lock);
+	pthread_mutex_lock(&ss->lock);
 	for (uint32_t i = 0, seen = 0; i < PND_MAX_SESSIONS &&
-	     seen < atomic_load(&d->n_sessions); i++) {
-		struct pnd_session *s = d->sessions[i];
+	     seen < atomic_load(&ss->n); i++) {
+		struct pnd_session *s = ss->tab[i];
 
 		if (!s)
 			continue;
 		seen++;
 		if (atomic_load(&s->dead) || atomic_flag_test_and_set(&s->sq_busy))
 			continue;
-		done += drain_one(d, s);
+		done += drain_one(ss, s);
 		atomic_flag_clear(&s->sq_busy);
 	}
-	pthread_mutex_unlock(&d->sessions_lock);
+	pthread_mutex_unlock(&ss->lock);
 	return done;
 }
 
-bool pnd_sessions_prepare_sleep(struct pnd *d)
+bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss)
 {
 	bool idle = true;
 
-	pthread_mutex_lock(&d->sessions_lock);
+	pthread_mutex_lock(&ss->lock);
 	for (uint32_t i = 0; i < PND_MAX_SESSIONS && idle; i++) {
-		struct pnd_session *s = d->sessions[i];
+		struct pnd_session *s = ss->tab[i];
 
 		if (!s || atomic_load(&s->dead))
 			continue;
@@ -477,20 +463,55 @@ bool pnd_sessions_prepare_sleep(struct pnd *d)
 			idle = false;
 		atomic_flag_clear(&s->sq_busy);
 	}
-	pthread_mutex_unlock(&d->sessions_lock);
+	pthread_mutex_unlock(&ss->lock);
 	return idle;
 }
 
-void pnd_sessions_clear_wakeup(struct pnd *d)
+void pnd_sessions_clear_wakeup(struct pnd_sessions *ss)
 {
-	pthread_mutex_lock(&d->sessions_lock);
+	pthread_mutex_lock(&ss->lock);
 	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++) {
-		struct pnd_session *s = d->sessions[i];
+		struct pnd_session *s = ss->tab[i];
 
 		if (s && !atomic_load(&s->dead) && !atomic_flag_test_and_set(&s->sq_busy)) {
 			pn_ring_clear_wakeup(&s->sq);
 			atomic_flag_clear(&s->sq_busy);
 		}
 	}
-	pthread_mutex_unlock(&d->sessions_lock);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+void pnd_sessions_init(struct pnd_sessions *ss)
+{
+	pthread_mutex_init(&ss->lock, NULL);
+	atomic_init(&ss->n, 0);
+	atomic_init(&ss->stopping, false);
+}
+
+void pnd_sessions_fini(struct pnd_sessions *ss)
+{
+	pthread_mutex_destroy(&ss->lock);
+}
+
+struct pnd_session *pnd_sessions_find_dead(struct pnd_sessions *ss)
+{
+	struct pnd_session *s = NULL;
+
+	pthread_mutex_lock(&ss->lock);
+	for (uint32_t i = 0; i < PND_MAX_SESSIONS && !s; i++)
+		if (ss->tab[i] && atomic_load(&ss->tab[i]->dead))
+			s = ss->tab[i];
+	pthread_mutex_unlock(&ss->lock);
+	return s;
+}
+
+void pnd_sessions_shutdown(struct pnd_sessions *ss)
+{
+	atomic_store(&ss->stopping, true);
+	pthread_mutex_lock(&ss->lock);
+	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++)
+		if (ss->tab[i])
+			__atomic_store_n(&ss->tab[i]->hdr->state, PN_SEG_SHUTDOWN,
+					 __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&ss->lock);
 }

@@ -13,10 +13,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "tenants.h"
 
-static int parse_line(struct pnd *d, char *line, const char *path, unsigned lineno,
-		      struct pn_err *e)
+bool pnd_is_admin(struct pnd_tenants *ts, uint32_t uid)
+{
+	return uid == 0 || uid == ts->admin_uid || pnd_tenant(ts, uid)->admin;
+}
+
+struct pnd_tenant *pnd_tenant(struct pnd_tenants *ts, uint32_t uid)
+{
+	static struct pnd_tenant overflow;	/* counts past PND_MAX_TENANTS, unlisted */
+
+	for (uint32_t i = 0; i < ts->n; i++)
+		if (ts->tab[i].uid == uid)
+			return &ts->tab[i];
+	if (ts->n == PND_MAX_TENANTS)
+		return &overflow;
+	ts->tab[ts->n].uid = uid;
+	return &ts->tab[ts->n++];
+}
+
+static int parse_line(struct pnd_tenants *ts, struct pn_sched *sched, char *line,
+		      const char *path, unsigned lineno, struct pn_err *e)
 {
 	char *tok[7], *save = NULL, *p = strchr(line, '#');
 	unsigned long v[5] = { 0 };
@@ -50,19 +68,20 @@ static int parse_line(struct pnd *d, char *line, const char *path, unsigned line
 	if (strlen(tok[1]) >= sizeof(t->name))
 		return pn_errf(e, -EINVAL, "%s:%u: name '%s' longer than %zu bytes", path,
 			       lineno, tok[1], sizeof(t->name) - 1);
-	t = pnd_tenant(d, (uint32_t)v[0]);
+	t = pnd_tenant(ts, (uint32_t)v[0]);
 	snprintf(t->name, sizeof(t->name), "%s", tok[1]);
 	t->admin = admin;
-	if (n > 2 && pn_sched_set_tenant_weight(d->sched, t->uid, (uint32_t)v[2]))
+	if (n > 2 && pn_sched_set_tenant_weight(sched, t->uid, (uint32_t)v[2]))
 		return pn_errf(e, -EINVAL, "%s:%u: weight %lu refused by the scheduler", path,
 			       lineno, v[2]);
-	if (n > 3 && pn_sched_set_tenant_quota(d->sched, t->uid, (uint32_t)v[3],
+	if (n > 3 && pn_sched_set_tenant_quota(sched, t->uid, (uint32_t)v[3],
 					       (uint64_t)v[4] << 20))
 		return pn_errf(e, -EINVAL, "%s:%u: quota refused by the scheduler", path, lineno);
 	return 0;
 }
 
-int pnd_tenants_load(struct pnd *d, const char *path, struct pn_err *e)
+int pnd_tenants_load(struct pnd_tenants *ts, struct pn_sched *sched, const char *path,
+		     struct pn_err *e)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
@@ -73,7 +92,7 @@ int pnd_tenants_load(struct pnd *d, const char *path, struct pn_err *e)
 		return pn_errf(e, -errno, "--tenants %s: %s", path, strerror(errno));
 	while (!r && fgets(line, sizeof(line), f)) {
 		lineno++;
-		r = parse_line(d, line, path, lineno, e);
+		r = parse_line(ts, sched, line, path, lineno, e);
 	}
 	fclose(f);
 	return r;

@@ -17,6 +17,7 @@
 #include "exec/model.h"
 #include "transport/proto.h"
 #include "transport/ring.h"
+#include "transport/segment.h"
 
 struct pn_client {
 	int fd;
@@ -284,22 +285,15 @@ const struct pn_model *pn_client_model_local(const struct pn_client_model *m)
 /* The segment header is the daemon's word: check it before using an offset. */
 static int seg_check(struct pn_session *s, struct pn_err *e)
 {
-	const struct pn_seg_hdr *h = s->hdr;
+	struct pn_seg_view v;
+	int r = pn_seg_attach(s->seg, s->seg_size, &v, e);
 
-	if (s->seg_size < sizeof(*h) || h->magic != PN_SEG_MAGIC ||
-	    h->version != PN_RING_VERSION || h->size != s->seg_size ||
-	    h->sq_off >= h->cq_off || h->cq_off >= h->arena_off ||
-	    h->arena_off > h->size || h->arena_size > h->size - h->arena_off)
-		return pn_errf(e, -EPROTO, "session segment: bad header (magic 0x%08x, "
-			       "version %u, size %llu)", h->magic, h->version,
-			       (unsigned long long)h->size);
-	s->arena = (uint8_t *)s->seg + h->arena_off;
-	s->arena_size = h->arena_size;
-	if (pn_ring_attach(&s->sq, (uint8_t *)s->seg + h->sq_off, h->cq_off - h->sq_off,
-			   sizeof(struct pn_sqe), e) ||
-	    pn_ring_attach(&s->cq, (uint8_t *)s->seg + h->cq_off, h->arena_off - h->cq_off,
-			   sizeof(struct pn_cqe), e))
-		return -EPROTO;
+	if (r)
+		return r;
+	s->arena = v.arena;
+	s->arena_size = v.arena_size;
+	s->sq = v.sq;
+	s->cq = v.cq;
 	return 0;
 }
 

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session.h - one client's data plane (session.c): the segment (laid out by
+ * lib/transport/segment.c), its eventfds, its job slots; draining the SQ
+ * into the scheduler and posting CQEs. The loop is reached only through
+ * struct pnd_io (arm a doorbell, notify a broken session).
+ *
+ * Threads: open on the loop thread; close on the loop thread; drain,
+ * prepare_sleep, clear_wakeup and job completion from any worker.
+ */
+#ifndef PND_SESSION_H
+#define PND_SESSION_H
+
+#include "core.h"
+#include "models.h"
+#include "transport/ring.h"
+#include "worker.h"
+
+struct pnd_conn;
+
+struct pnd_session {
+	uint32_t id;
+	uint32_t uid;
+	atomic_int refs;		/* the table, queued/running jobs, the doorbell read */
+	atomic_bool dead;		/* client gone: drain no more */
+	struct pnd_conn *conn;		/* loop thread only (control.c's) */
+	struct pnd_session *conn_next;	/* loop thread only */
+	int seg_fd, db_fd, cq_fd;
+	void *seg;
+	size_t seg_size;
+	struct pn_seg_hdr *hdr;
+	uint8_t *arena;
+	uint64_t arena_size;
+	struct pn_ring sq, cq;
+	atomic_flag sq_busy;		/* one worker drains the SQ at a time */
+	pthread_mutex_t cq_lock;	/* the CQ producer side, job slots */
+	uint32_t inflight;		/* popped SQEs not yet completed (cq_lock) */
+	struct pn_sqe held;		/* refused with -EAGAIN by the scheduler: retried */
+	bool has_held;			/* (sq_busy) */
+	struct pnd_model *mcache;	/* last model looked up (sq_busy) */
+	struct pnd_job *jobs;		/* cq_entries slots */
+	uint32_t free_job;
+	struct pnd_ev db_ev;
+	uint64_t db_buf;
+	uint64_t submitted, completed;
+};
+
+struct pnd_sessions {
+	pthread_mutex_t lock;
+	struct pnd_session *tab[PND_MAX_SESSIONS];
+	uint32_t next_id;
+	atomic_uint n;
+	atomic_bool stopping;		/* pnd_sessions_shutdown: no SQ is drained */
+	/* set by the caller */
+	struct pnd_work *work;
+	struct pnd_models *models;
+	const struct pnd_io *io;
+};
+
+void pnd_sessions_init(struct pnd_sessions *ss);
+void pnd_sessions_fini(struct pnd_sessions *ss);
+int pnd_session_open(struct pnd_sessions *ss, uint32_t uid, const struct pn_session_req *req,
+		     struct pnd_session **out, struct pn_err *e);
+/* The client went away or broke the protocol: drops queued jobs, unlists. */
+void pnd_session_close(struct pnd_sessions *ss, struct pnd_session *s);
+void pnd_session_put(struct pnd_sessions *ss, struct pnd_session *s);
+/* A session a worker marked dead (broken ring), still listed, or NULL. */
+struct pnd_session *pnd_sessions_find_dead(struct pnd_sessions *ss);
+/* Stopping: every segment says PN_SEG_SHUTDOWN, no SQ is read any more. */
+void pnd_sessions_shutdown(struct pnd_sessions *ss);
+/* Drains every live session's SQ into the scheduler; returns jobs queued. */
+uint32_t pnd_sessions_drain(struct pnd_sessions *ss);
+/* Before a worker sleeps: NEED_WAKEUP on every SQ; false if one has work. */
+bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss);
+void pnd_sessions_clear_wakeup(struct pnd_sessions *ss);
+/* Posts the CQE of a job and frees its slot (any worker). */
+void pnd_job_complete(struct pnd_sessions *ss, struct pnd_job *j, int res, uint64_t t_run,
+		      bool batched);
+
+#endif /* PND_SESSION_H */

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.h - the one worker path every backend shares (worker.c): threads
+ * that pick batches from the scheduler, copy and check their ids, run them
+ * on the backend (backend.h) in groups that fit max_batch, scatter the rows
+ * into each job's output and complete the jobs; idle, they poll the rings
+ * for idle_spin_us, then sleep on the scheduler's condition.
+ *
+ * struct pnd_work is the state shared with the parts above: the scheduler
+ * and its lock, and the wake generation. Whoever queues work (a submit, a
+ * doorbell, an unload, a freed slot) moves the generation under the lock
+ * (pnd_work_kick_locked, pnd_work_wake): a worker about to sleep picks once
+ * more under that lock, so it either takes the job or sees the generation
+ * move. The sessions' rings are reached through struct pnd_worker_host,
+ * handed in by the caller: worker.c calls nothing above it.
+ *
+ * Threading: pnd_workers_start/stop from the main thread; pnd_work_* from
+ * any thread (pnd_work_kick_locked with lock held).
+ */
+#ifndef PND_WORKER_H
+#define PND_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "core.h"
+#include "sched/sched.h"
+
+struct pnd_work {
+	pthread_mutex_t lock;		/* the scheduler's lock */
+	pthread_cond_t cond;		/* sleeping workers (CLOCK_MONOTONIC) */
+	struct pn_sched *sched;		/* under lock */
+	uint64_t wake_gen;		/* lock: doorbells and submits */
+	uint32_t sleeping;		/* lock: workers waiting on cond */
+	atomic_bool stop;
+	atomic_uint_fast64_t submits;	/* accepted SQEs: a spinning worker picks when it moved */
+	atomic_uint models_gen;		/* bumped on unload: workers drop executors */
+};
+
+/* What the workers need from the parts above them (session.c, models.c). */
+struct pnd_worker_host {
+	void *arg;
+	/* Drains every live session's SQ into the scheduler; returns jobs queued. */
+	uint32_t (*drain)(void *arg);
+	/* Before a worker sleeps: NEED_WAKEUP on every SQ; false if one has work. */
+	bool (*prepare_sleep)(void *arg);
+	void (*clear_wakeup)(void *arg);
+	/* Posts the job's CQE and drops its references. */
+	void (*complete)(void *arg, struct pnd_job *j, int res, uint64_t t_run, bool batched);
+	/* Drops a model reference the worker took (atomic_fetch_add on refs). */
+	void (*model_put)(void *arg, struct pnd_model *m);
+};
+
+struct pnd_workers_config {
+	uint32_t nworkers, rt_workers;	/* general ones, then dedicated realtime ones */
+	uint32_t idle_spin_us;
+	bool pin;			/* one core each (libnuma), realtime from the last down */
+};
+
+struct pnd_workers;
+
+/* The scheduler's lock and condition around sched (taken, not copied). */
+void pnd_work_init(struct pnd_work *w, struct pn_sched *sched);
+void pnd_work_fini(struct pnd_work *w);
+/* Work was queued: move the generation, wake sleepers (lock held). */
+void pnd_work_kick_locked(struct pnd_work *w);
+/* The same, taking the lock. */
+void pnd_work_wake(struct pnd_work *w);
+/* A model went: workers drop their executors of it when they next look. */
+void pnd_work_models_changed(struct pnd_work *w);
+
+int pnd_workers_start(struct pnd_work *w, const struct pnd_workers_config *cfg,
+		      const struct pnd_backend_ops *ops, struct pnd_backend *b,
+		      const struct pnd_worker_host *host, struct pnd_workers **out,
+		      struct pn_err *e);
+/* Workers finish the batch in hand, drop their executors and exit. */
+void pnd_workers_stop(struct pnd_workers *ws);
+
+#endif /* PND_WORKER_H */
