@@ -49,8 +49,11 @@ BENCH_BINS := $(B)/rel/bench/kernels $(B)/rel/bench/region_bench $(B)/rel/bench/
 	      $(B)/rel/bench/poly_components
 TOOLS    := $(DAEMON_CLIENT) $(BENCH_BINS)
 
-# Keep objects of test binaries: they are intermediates of a chain rule.
-.SECONDARY:
+# Keep objects of test and bench binaries: they are intermediates of a chain
+# rule. Only those: a bare .SECONDARY would also let a new library source whose
+# object is missing be skipped when the archive is newer than its sources.
+.SECONDARY: $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%.o,$(UNIT_SRCS)) \
+	    $(patsubst $(B)/rel/bench/%,$(B)/rel/bench/%.o,$(BENCH_BINS))
 .PHONY: all setup build demo test unit integration fuzz bench model clean vmtest driver-style \
 	bench-region bench-frontier tools
 all: build
