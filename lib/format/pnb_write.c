@@ -444,9 +444,9 @@ int pnb_write_nop_model(const char *path, const char *name, uint32_t max_tokens,
 	n.n_in = 1;
 	n.in[0] = ids;
 	n.n_w = 4;
-	n.w[0] = pnb_w_tensor(w, "E", PNB_DTYPE_F32, 2, sh, table);
-	n.iattr[0] = PNB_POS_NONE;
-	n.fattr[0] = 1.0f;
+	n.w[PNB_W_EMBED_TABLE] = pnb_w_tensor(w, "E", PNB_DTYPE_F32, 2, sh, table);
+	n.iattr[PNB_IA_EMBED_POS_KIND] = PNB_POS_NONE;
+	n.fattr[PNB_FA_EMBED_SCALE] = 1.0f;
 	pnb_w_node(w, &n);
 	h.name = pnb_w_string(w, name);
 	h.input = ids;
