@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu/kernels.h"
 #include "ops/op.h"
 #include "util/pool.h"
 
@@ -56,6 +57,16 @@ struct pn_op_cpu {
 	/* The plain reference twin (lib/cpu/ref*.c), same contract; NULL where none. */
 	void (*ref)(const struct pn_op_run *r);
 };
+
+/* The FFN weights of an FFN or POLY_FFN node (the same first four slots). */
+static inline struct pn_ffn_w pn_node_ffn_w(const struct pn_gnode *n, int gated)
+{
+	return (struct pn_ffn_w){
+		.D = n->d_in, .ff = n->ff, .gated = gated,
+		.W1 = n->w[PNB_W_FFN_W1], .b1 = n->w[PNB_W_FFN_B1],
+		.W2 = n->w[PNB_W_FFN_W2], .b2 = n->w[PNB_W_FFN_B2],
+	};
+}
 
 /* The CPU binding of op, or NULL where the CPU backend has none. */
 const struct pn_op_cpu *pn_op_cpu_get(uint32_t op);

@@ -43,18 +43,14 @@ static void run_poly_ffn(const struct pn_op_run *r)
 {
 	const struct pn_gnode *n = r->n;
 	struct pn_cheb p = polyffn_series(n);
+	struct pn_ffn_w w = pn_node_ffn_w(n, n->iattr[PNB_IA_POLYFFN_GATED]);
 
 	if (n->iattr[PNB_IA_POLYFFN_CODEBOOK])	/* in[0] holds the VQ node's I32 codes */
 		pn_polyffn_codes(r->pool, (const int32_t *)r->in[0], r->rows,
 				 n->w[PNB_W_POLYFFN_CODEBOOK], w_rows(r->f, n, PNB_W_POLYFFN_CODEBOOK),
-				 n->d_out, n->ff, n->iattr[PNB_IA_POLYFFN_GATED], &p,
-				 n->w[PNB_W_FFN_W1], n->w[PNB_W_FFN_B1], n->w[PNB_W_FFN_W2],
-				 n->w[PNB_W_FFN_B2], r->y, r->scratch, NULL);
+				 &w, &p, r->y, r->scratch, NULL);
 	else
-		pn_polyffn(r->pool, r->in[0], r->rows, n->d_in, n->ff,
-			   n->iattr[PNB_IA_POLYFFN_GATED], &p, n->w[PNB_W_FFN_W1],
-			   n->w[PNB_W_FFN_B1], n->w[PNB_W_FFN_W2], n->w[PNB_W_FFN_B2], r->y,
-			   r->scratch);
+		pn_polyffn(r->pool, r->in[0], r->rows, &w, &p, r->y, r->scratch);
 }
 
 /* The twin of the plain (not codebook) mode. */

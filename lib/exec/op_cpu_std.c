@@ -53,16 +53,20 @@ static int prepare_embed(const struct pnb_file *f, const struct pn_gnode *n,
 static void run_embed(const struct pn_op_run *r)
 {
 	const struct pn_gnode *n = r->n;
+	struct pn_embed_w e = {
+		.table = n->w[PNB_W_EMBED_TABLE], .D = n->d_out,
+		.scale = n->fattr[PNB_FA_EMBED_SCALE],
+		.pos_kind = (uint32_t)n->iattr[PNB_IA_EMBED_POS_KIND],
+		.pos = n->w[PNB_W_EMBED_POS], .inv_freq = n->w[PNB_W_EMBED_INV_FREQ],
+		.type = n->w[PNB_W_EMBED_TYPE],
+	};
 
-	if (r->cn && r->cn->pos_table)	/* sincos, tabulated at load */
-		pn_embed(r->ids, r->B, r->T, n->w[PNB_W_EMBED_TABLE], n->d_out,
-			 n->fattr[PNB_FA_EMBED_SCALE], PNB_POS_LEARNED, r->cn->pos_table, NULL,
-			 n->w[PNB_W_EMBED_TYPE], r->y);
-	else
-		pn_embed(r->ids, r->B, r->T, n->w[PNB_W_EMBED_TABLE], n->d_out,
-			 n->fattr[PNB_FA_EMBED_SCALE], (uint32_t)n->iattr[PNB_IA_EMBED_POS_KIND],
-			 n->w[PNB_W_EMBED_POS], n->w[PNB_W_EMBED_INV_FREQ],
-			 n->w[PNB_W_EMBED_TYPE], r->y);
+	if (r->cn && r->cn->pos_table) {	/* sincos, tabulated at load */
+		e.pos_kind = PNB_POS_LEARNED;
+		e.pos = r->cn->pos_table;
+		e.inv_freq = NULL;
+	}
+	pn_embed(r->ids, r->B, r->T, &e, r->y);
 }
 
 static void ref_embed(const struct pn_op_run *r)
@@ -227,6 +231,7 @@ static void run_ffn(const struct pn_op_run *r)
 {
 	const struct pn_gnode *n = r->n;
 	uint32_t act = (uint32_t)n->iattr[PNB_IA_FFN_ACT];
+	struct pn_ffn_w w = pn_node_ffn_w(n, n->iattr[PNB_IA_FFN_GATED]);
 
 	/* small batches: both GEMMs on packed weights, hidden in scratch */
 	if (r->cn && !pn_packed_linear(r->pk, r->cn->packed[0], r->rows, r->in[0],
@@ -234,9 +239,7 @@ static void run_ffn(const struct pn_op_run *r)
 	    !pn_packed_linear(r->pk, r->cn->packed[1], r->rows, r->scratch, n->w[PNB_W_FFN_B2],
 			      PNB_ACT_NONE, r->y))
 		return;
-	pn_ffn(r->pool, r->in[0], r->rows, n->d_in, n->ff, n->iattr[PNB_IA_FFN_GATED], act,
-	       n->w[PNB_W_FFN_W1], n->w[PNB_W_FFN_B1], n->w[PNB_W_FFN_W2], n->w[PNB_W_FFN_B2],
-	       r->y, r->scratch);
+	pn_ffn(r->pool, r->in[0], r->rows, &w, act, r->y, r->scratch);
 }
 
 static void ref_ffn(const struct pn_op_run *r)
@@ -267,9 +270,12 @@ static size_t scratch_attention(const struct pnb_file *f, const struct pn_gnode 
 static void run_attention(const struct pn_op_run *r)
 {
 	const struct pn_gnode *n = r->n;
+	struct pn_attn a = {
+		.D = n->d_out, .heads = n->heads, .scale = n->fattr[PNB_FA_ATTN_SCALE],
+		.causal = n->iattr[PNB_IA_ATTN_CAUSAL],
+	};
 
-	pn_attention(r->pool, r->in[0], r->B, r->T, r->lens, n->d_out, n->heads,
-		     n->fattr[PNB_FA_ATTN_SCALE], n->iattr[PNB_IA_ATTN_CAUSAL], r->y, r->scratch);
+	pn_attention(r->pool, r->in[0], r->B, r->T, r->lens, &a, r->y, r->scratch);
 }
 
 static void ref_attention(const struct pn_op_run *r)
