@@ -55,7 +55,7 @@ void pn_vq_assign(const float *x, uint32_t rows, uint32_t D, const float *codebo
 		  const float *enorm, uint32_t K, int32_t *codes, float *dist2,
 		  float *scratch);
 
-/* What a VQ node outputs (iattr[0]). */
+/* What a VQ node outputs (iattr[PNB_IA_VQ_MODE]). */
 enum pn_vq_mode {
 	PN_VQ_CODES = 0,	/* I32 [rows, 1]: the code ids */
 	PN_VQ_QUANTIZE = 1,	/* F32 [rows, D]: codebook[code] */
