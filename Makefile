@@ -55,7 +55,7 @@ TOOLS    := $(DAEMON_CLIENT) $(BENCH_BINS)
 .SECONDARY: $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%.o,$(UNIT_SRCS)) \
 	    $(patsubst $(B)/rel/bench/%,$(B)/rel/bench/%.o,$(BENCH_BINS))
 .PHONY: all setup build demo test unit integration fuzz bench model clean vmtest driver-style \
-	bench-region bench-frontier tools
+	bench-region bench-frontier bench-compare tools
 all: build
 build: $(POLYCTL) $(POLYCTL_ASAN) $(POLYNETD) $(POLYNETD_ASAN) $(UNIT_BINS) $(TOOLS)
 tools: $(TOOLS)
@@ -165,6 +165,12 @@ bench-frontier: setup
 	@B=$(B) bash bench/frontier.sh
 	@B=$(B) bash bench/frontier_swap.sh
 	@B=$(B) bash bench/real_components.sh
+
+# Two builds against each other in one run: make bench-compare OLD=DIR [NEW=build]
+bench-compare: setup
+	@$(MAKE) --no-print-directory build model
+	@[ -n "$(OLD)" ] || { echo "make bench-compare OLD=BUILD_DIR (a build of the old tree)"; exit 2; }
+	@bash bench/compare_builds.sh $(OLD) $(or $(NEW),$(B)) $(B)/use.pnb
 
 clean:
 	rm -rf $(B)/rel $(B)/asan $(B)/fuzz $(B)/*.pnb $(B)/vm $(B)/driver-style

@@ -106,13 +106,19 @@ static void bench_ffn(struct pn_pool *pool, uint32_t rows)
 	float *h = buf(pn_ffn_scratch(rows, ff, 0));
 	double t = now(), best = 1e30, flop = 4.0 * rows * D * ff;
 
-	pn_ffn(pool, x, rows, D, ff, 0, PNB_ACT_RELU, W1, b1, W2, b2, y, h);
+	pn_ffn(pool, x, rows, &(struct pn_ffn_w){
+		.D = D, .ff = ff, .gated = 0,
+		.W1 = W1, .b1 = b1,
+		.W2 = W2, .b2 = b2 }, PNB_ACT_RELU, y, h);
 	int calls = calls_for(now() - t);
 
 	for (int r = 0; r < REPS; r++) {
 		t = now();
 		for (int c = 0; c < calls; c++)
-			pn_ffn(pool, x, rows, D, ff, 0, PNB_ACT_RELU, W1, b1, W2, b2, y, h);
+			pn_ffn(pool, x, rows, &(struct pn_ffn_w){
+				.D = D, .ff = ff, .gated = 0,
+				.W1 = W1, .b1 = b1,
+				.W2 = W2, .b2 = b2 }, PNB_ACT_RELU, y, h);
 		t = (now() - t) / calls;
 		best = t < best ? t : best;
 	}
@@ -133,17 +139,18 @@ static void bench_attention(struct pn_pool *pool, uint32_t B, uint32_t T, uint32
 	float *qkv = buf((size_t)B * T * 3 * D), *out = buf((size_t)B * T * D);
 	float *s = buf(pn_attention_scratch(T, pn_pool_size(pool)));
 	float scale = 1.0f / 8.0f;
+	struct pn_attn a = { .D = D, .heads = heads, .scale = scale };
 	double t = now(), best = 1e30;
 
 	for (uint32_t b = 0; b < B; b++)
 		lens[b] = T;
-	pn_attention(pool, qkv, B, T, lens, D, heads, scale, 0, out, s);
+	pn_attention(pool, qkv, B, T, lens, &a, out, s);
 	int calls = calls_for(now() - t);
 
 	for (int r = 0; r < REPS; r++) {
 		t = now();
 		for (int c = 0; c < calls; c++)
-			pn_attention(pool, qkv, B, T, lens, D, heads, scale, 0, out, s);
+			pn_attention(pool, qkv, B, T, lens, &a, out, s);
 		t = (now() - t) / calls;
 		best = t < best ? t : best;
 	}

@@ -142,16 +142,20 @@ static void run_ffn(void *c)
 {
 	struct ffn_ctx *f = c;
 
-	pn_ffn(NULL, f->x, f->rows, D, f->ff, f->gated, f->act, f->W1, f->b1, f->W2, f->b2,
-	       f->out, f->scr);
+	pn_ffn(NULL, f->x, f->rows, &(struct pn_ffn_w){
+		.D = D, .ff = f->ff, .gated = f->gated,
+		.W1 = f->W1, .b1 = f->b1,
+		.W2 = f->W2, .b2 = f->b2 }, f->act, f->out, f->scr);
 }
 
 static void run_polyffn(void *c)
 {
 	struct ffn_ctx *f = c;
 
-	pn_polyffn(NULL, f->x, f->rows, D, f->ff, f->gated, &f->p, f->W1, f->b1, f->W2, f->b2,
-		   f->out, f->scr);
+	pn_polyffn(NULL, f->x, f->rows, &(struct pn_ffn_w){
+		.D = D, .ff = f->ff, .gated = f->gated,
+		.W1 = f->W1, .b1 = f->b1,
+		.W2 = f->W2, .b2 = f->b2 }, &f->p, f->out, f->scr);
 }
 
 static void run_codebook(void *c)
@@ -159,8 +163,10 @@ static void run_codebook(void *c)
 	struct ffn_ctx *f = c;
 
 	pn_vq_assign(f->x, f->rows, D, f->cb, f->en, f->K, f->codes, NULL, f->scr);
-	pn_polyffn_codes(NULL, f->codes, f->rows, f->cb, f->K, D, f->ff, f->gated, &f->p, f->W1,
-			 f->b1, f->W2, f->b2, f->out, f->scr + pn_vq_scratch(f->K), NULL);
+	pn_polyffn_codes(NULL, f->codes, f->rows, f->cb, f->K, &(struct pn_ffn_w){
+		.D = D, .ff = f->ff, .gated = f->gated,
+		.W1 = f->W1, .b1 = f->b1,
+		.W2 = f->W2, .b2 = f->b2 }, &f->p, f->out, f->scr + pn_vq_scratch(f->K), NULL);
 }
 
 static void run_cache(void *c)
@@ -311,7 +317,10 @@ static void bench_vq(const float *cent, const float *cal, const uint32_t *rows_l
 			s += (double)cb[(size_t)k * D + i] * cb[(size_t)k * D + i];
 		en[k] = (float)s;
 	}
-	pn_ffn(NULL, cb, K, D, FF, 0, PNB_ACT_RELU, W1, b1, W2, b2, table, ts);	/* the cache */
+	pn_ffn(NULL, cb, K, &(struct pn_ffn_w){
+		.D = D, .ff = FF, .gated = 0,
+		.W1 = W1, .b1 = b1,
+		.W2 = W2, .b2 = b2 }, PNB_ACT_RELU, table, ts);	/* the cache */
 	pn_cheb_choose(PNB_ACT_RELU, -r, r, 1, 1e-2, 64, &p, c, &e_fit, NULL);
 	for (int i = 0; i < 2; i++) {
 		uint32_t rows = rows_list[i];
@@ -360,7 +369,8 @@ static void run_att(void *c)
 {
 	struct att_ctx *a = c;
 
-	pn_attention(NULL, a->qkv, a->B, a->T, a->lens, D, HEADS, a->c.scale, 0, a->out, a->scr);
+	pn_attention(NULL, a->qkv, a->B, a->T, a->lens,
+		     &(struct pn_attn){ .D = D, .heads = HEADS, .scale = a->c.scale }, a->out, a->scr);
 }
 
 static void run_cqa(void *c)
@@ -416,11 +426,15 @@ static void run_two_layers(void *c)	/* out = h + F2(h), h = x + F1(x) */
 	struct two_ctx *t = c;
 	size_t n = (size_t)t->rows * D;
 
-	pn_ffn(NULL, t->x, t->rows, D, FF, 0, PNB_ACT_RELU, t->W1[0], t->b1[0], t->W2[0],
-	       t->b2[0], t->f, t->scr);
+	pn_ffn(NULL, t->x, t->rows, &(struct pn_ffn_w){
+		.D = D, .ff = FF, .gated = 0,
+		.W1 = t->W1[0], .b1 = t->b1[0],
+		.W2 = t->W2[0], .b2 = t->b2[0] }, PNB_ACT_RELU, t->f, t->scr);
 	pn_add(t->x, t->f, t->h, n);
-	pn_ffn(NULL, t->h, t->rows, D, FF, 0, PNB_ACT_RELU, t->W1[1], t->b1[1], t->W2[1],
-	       t->b2[1], t->f, t->scr);
+	pn_ffn(NULL, t->h, t->rows, &(struct pn_ffn_w){
+		.D = D, .ff = FF, .gated = 0,
+		.W1 = t->W1[1], .b1 = t->b1[1],
+		.W2 = t->W2[1], .b2 = t->b2[1] }, PNB_ACT_RELU, t->f, t->scr);
 	pn_add(t->h, t->f, t->out, n);
 }
 

@@ -15,9 +15,10 @@ struct pnd_backend {
 	struct pnd_backend_config cfg;
 };
 
-/* Per model: what pn_exec_new takes. */
+/* Per model: the graph and its packed weights, built once at LOAD and
+ * shared read-only by every worker's executor. */
 struct pnd_backend_model {
-	const struct pn_model *m;
+	struct pn_cpu_model *cm;
 };
 
 static int cpu_init(const struct pnd_backend_config *cfg, struct pnd_backend **out,
@@ -42,19 +43,24 @@ static int cpu_prepare_model(struct pnd_backend *b, const struct pnd_model *m,
 			     struct pnd_backend_model **out, struct pn_err *e)
 {
 	struct pnd_backend_model *bm = calloc(1, sizeof(*bm));
+	int r;
 
 	*out = NULL;
 	if (!bm)
 		return pn_errf(e, -ENOMEM, "model %u: out of memory", m->id);
-	/* API: pn_cpu_model - pn_cpu_model_new(m->m, &bm->cm, e) packs the weights here */
-	bm->m = m->m;
+	/* shape checks and packing: a bad model is refused here, at LOAD */
+	r = pn_cpu_model_new(m->m, &bm->cm, e);
+	if (r) {
+		free(bm);
+		return r;
+	}
 	*out = bm;
 	return 0;
 }
 
 static void cpu_release_model(struct pnd_backend *b, struct pnd_backend_model *bm)
 {
-	/* API: pn_cpu_model - pn_cpu_model_free(bm->cm) */
+	pn_cpu_model_free(bm->cm);
 	free(bm);
 }
 
@@ -63,8 +69,7 @@ static int cpu_exec_new(struct pnd_backend *b, const struct pnd_model *m,
 			struct pnd_backend_exec **out, struct pn_err *e)
 {
 	struct pn_exec *x;
-	/* API: pn_cpu_model - pn_exec_new(bm->cm, ...) */
-	int r = pn_exec_new(bm->m, max_batch, max_tokens, NULL, &x, e);
+	int r = pn_exec_new(bm->cm, max_batch, max_tokens, NULL, &x, e);
 
 	*out = r ? NULL : (struct pnd_backend_exec *)x;
 	return r;

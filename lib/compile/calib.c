@@ -139,6 +139,7 @@ int pn_calib_run(const char *path, const struct pn_textset *texts,
 {
 	struct pn_calib_opts d = { 0 };
 	struct pn_model *m = NULL;
+	struct pn_cpu_model *cm = NULL;
 	struct pn_exec *x = NULL;
 	struct calib_run run = { .c = out };
 	uint32_t batch;
@@ -156,7 +157,9 @@ int pn_calib_run(const char *path, const struct pn_textset *texts,
 		return r;
 	r = setup(m, texts, values, n_values, run.cap, out, err);
 	if (!r)
-		r = pn_exec_new(m, batch, m->max_tokens, NULL, &x, err);
+		r = pn_cpu_model_new(m, &cm, err);
+	if (!r)
+		r = pn_exec_new(cm, batch, m->max_tokens, NULL, &x, err);
 	if (!r && !(emb = malloc((size_t)batch * m->out_width * sizeof(float))))
 		r = pn_errf(err, -ENOMEM, "calibration: out of memory");
 	if (!r)
@@ -189,6 +192,7 @@ int pn_calib_run(const char *path, const struct pn_textset *texts,
 	free(emb);
 	free(run.slot);
 	pn_exec_free(x);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	if (r)
 		pn_calib_free(out);

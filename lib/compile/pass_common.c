@@ -185,10 +185,12 @@ void pn_ffn_site_eval(const struct pn_rw *rw, const struct pn_ffn_site *s,
 			   s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b2), y);
 		return;
 	}
-	pn_ffn(NULL, x, rows, s->D, s->ff, s->gated, s->act, pn_rw_tensor_f32(rw, s->W1),
-	       s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b1),
-	       pn_rw_tensor_f32(rw, s->W2), s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b2),
-	       y, scratch);
+	pn_ffn(NULL, x, rows, &(struct pn_ffn_w){
+		.D = s->D, .ff = s->ff, .gated = s->gated,
+		.W1 = pn_rw_tensor_f32(rw, s->W1),
+		.b1 = s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b1),
+		.W2 = pn_rw_tensor_f32(rw, s->W2),
+		.b2 = s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b2) }, s->act, y, scratch);
 	free(scratch);
 }
 

@@ -95,10 +95,12 @@ static double output_rel_err(const struct pn_rw *rw, const struct pn_ffn_site *s
 		return NAN;
 	}
 	pn_ffn_site_eval(rw, s, x, rows, ye);
-	pn_polyffn(NULL, x, rows, s->D, s->ff, s->gated, p, pn_rw_tensor_f32(rw, s->W1),
-		   s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b1),
-		   pn_rw_tensor_f32(rw, s->W2),
-		   s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b2), yp, scr);
+	pn_polyffn(NULL, x, rows, &(struct pn_ffn_w){
+		.D = s->D, .ff = s->ff, .gated = s->gated,
+		.W1 = pn_rw_tensor_f32(rw, s->W1),
+		.b1 = s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b1),
+		.W2 = pn_rw_tensor_f32(rw, s->W2),
+		.b2 = s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(rw, s->b2) }, p, yp, scr);
 	for (size_t i = 0; i < (size_t)rows * Dout; i++) {
 		num += ((double)yp[i] - ye[i]) * ((double)yp[i] - ye[i]);
 		den += (double)ye[i] * ye[i];

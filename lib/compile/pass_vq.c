@@ -134,10 +134,12 @@ static int one_site(struct pn_pass_ctx *c, const struct pn_ffn_site *s, cJSON *a
 			r = missed;
 			goto out;
 		}
-		pn_polyffn(NULL, C, K, D, s->ff, s->gated, &p, pn_rw_tensor_f32(c->rw, s->W1),
-			   s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(c->rw, s->b1),
-			   pn_rw_tensor_f32(c->rw, s->W2),
-			   s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(c->rw, s->b2), table, scr);
+		pn_polyffn(NULL, C, K, &(struct pn_ffn_w){
+			.D = D, .ff = s->ff, .gated = s->gated,
+			.W1 = pn_rw_tensor_f32(c->rw, s->W1),
+			.b1 = s->b1 == PNB_NONE ? NULL : pn_rw_tensor_f32(c->rw, s->b1),
+			.W2 = pn_rw_tensor_f32(c->rw, s->W2),
+			.b2 = s->b2 == PNB_NONE ? NULL : pn_rw_tensor_f32(c->rw, s->b2) }, &p, table, scr);
 		free(scr);
 	} else {
 		pn_ffn_site_eval(c->rw, s, C, K, table);

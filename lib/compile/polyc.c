@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "compile/polyc.h"
+#include "exec/graph.h"
 #include "exec/model.h"
 
 #define MAX_CALIB 128u
@@ -182,7 +183,13 @@ int pn_compile_poly(const char *in, const char *out, const struct pn_poly_opts *
 	}
 	/* The graph's shape checks too: a file the executor refuses is a pass bug. */
 	if (!r && !(r = pn_model_open(out, &m, err))) {
+		struct pn_graph *g = NULL;
+
+		r = pn_graph_build(&m->file, &g, err);
+		pn_graph_free(g);
 		pn_model_close(m);
+	}
+	if (!r) {
 		pn_report_printf(rep, "Wrote %s: %u nodes, %llu bytes\n", out, nn,
 				 (unsigned long long)bytes);
 		cJSON_AddNumberToObject(rep->json, "nodes", nn);

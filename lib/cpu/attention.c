@@ -192,15 +192,14 @@ size_t pn_attention_scratch(uint32_t T, uint32_t nthreads)
 }
 
 void pn_attention(struct pn_pool *pool, const float *qkv, uint32_t B, uint32_t T,
-		  const uint32_t *lens, uint32_t D, uint32_t heads, float scale,
-		  int causal, float *out, float *scratch)
+		  const uint32_t *lens, const struct pn_attn *a, float *out, float *scratch)
 {
 	struct att_job j = {
 		.qkv = qkv, .lens = lens, .out = out, .scratch = scratch,
-		.slice = slice_floats(T), .B = B, .T = T, .D = D, .heads = heads,
-		.hd = D / heads, .scale = scale, .causal = causal,
+		.slice = slice_floats(T), .B = B, .T = T, .D = a->D, .heads = a->heads,
+		.hd = a->D / a->heads, .scale = a->scale, .causal = a->causal,
 	};
-	uint32_t items = B * heads, tasks = pn_pool_size(pool);
+	uint32_t items = B * a->heads, tasks = pn_pool_size(pool);
 
 	atomic_init(&j.next, 0);
 	if (tasks > items)

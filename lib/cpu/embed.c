@@ -50,10 +50,13 @@ static void add_token(float *o, const float *e, float scale, const float *p,
 			o[i] += type[i];
 }
 
-void pn_embed(const int32_t *ids, uint32_t B, uint32_t T, const float *table,
-	      uint32_t D, float scale, uint32_t pos_kind, const float *pos,
-	      const float *inv_freq, const float *type, float *out)
+void pn_embed(const int32_t *ids, uint32_t B, uint32_t T, const struct pn_embed_w *e,
+	      float *out)
 {
+	const float *table = e->table, *pos = e->pos, *inv_freq = e->inv_freq, *type = e->type;
+	uint32_t D = e->D, pos_kind = e->pos_kind;
+	float scale = e->scale;
+
 	if (B == 0)
 		return;
 	for (uint32_t t = 0; t < T; t++) {

@@ -95,14 +95,12 @@ static void ffn_run(struct pn_pool *pool, struct ffn_job *j)
 	ffn_rows(j, pool, 0, j->rows);
 }
 
-void pn_ffn(struct pn_pool *pool, const float *x, uint32_t rows, uint32_t D,
-	    uint32_t ff, int gated, uint32_t act, const float *W1,
-	    const float *b1, const float *W2, const float *b2, float *out,
-	    float *scratch)
+void pn_ffn(struct pn_pool *pool, const float *x, uint32_t rows, const struct pn_ffn_w *w,
+	    uint32_t act, float *out, float *scratch)
 {
 	struct ffn_job j = {
-		.x = x, .W1 = W1, .b1 = b1, .W2 = W2, .b2 = b2, .out = out, .h = scratch,
-		.rows = rows, .D = D, .ff = ff, .act = act, .gated = gated,
+		.x = x, .W1 = w->W1, .b1 = w->b1, .W2 = w->W2, .b2 = w->b2, .out = out,
+		.h = scratch, .rows = rows, .D = w->D, .ff = w->ff, .act = act, .gated = w->gated,
 	};
 
 	ffn_run(pool, &j);
@@ -113,14 +111,12 @@ size_t pn_polyffn_scratch(uint32_t rows, uint32_t ff, int gated)
 	return pn_ffn_scratch(rows, ff, gated);
 }
 
-void pn_polyffn(struct pn_pool *pool, const float *x, uint32_t rows, uint32_t D,
-		uint32_t ff, int gated, const struct pn_cheb *p, const float *W1,
-		const float *b1, const float *W2, const float *b2, float *out,
-		float *scratch)
+void pn_polyffn(struct pn_pool *pool, const float *x, uint32_t rows, const struct pn_ffn_w *w,
+		const struct pn_cheb *p, float *out, float *scratch)
 {
 	struct ffn_job j = {
-		.x = x, .W1 = W1, .b1 = b1, .W2 = W2, .b2 = b2, .cheb = p, .out = out,
-		.h = scratch, .rows = rows, .D = D, .ff = ff, .gated = gated,
+		.x = x, .W1 = w->W1, .b1 = w->b1, .W2 = w->W2, .b2 = w->b2, .cheb = p, .out = out,
+		.h = scratch, .rows = rows, .D = w->D, .ff = w->ff, .gated = w->gated,
 	};
 
 	ffn_run(pool, &j);

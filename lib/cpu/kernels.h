@@ -46,9 +46,17 @@ void pn_rmsnorm(const float *x, uint32_t rows, uint32_t d, const float *g,
  * (inv_freq [D/2]: first half sin(t * inv[i]), second half cos). Ids must
  * already be in range (the executor checks them).
  */
-void pn_embed(const int32_t *ids, uint32_t B, uint32_t T, const float *table,
-	      uint32_t D, float scale, uint32_t pos_kind, const float *pos,
-	      const float *inv_freq, const float *type, float *out);
+struct pn_embed_w {		/* an EMBED node's tables */
+	const float *table;	/* [V, D] */
+	uint32_t D;
+	float scale;		/* of the token row */
+	uint32_t pos_kind;	/* enum pnb_pos_kind */
+	const float *pos;	/* LEARNED: [>= T, D] */
+	const float *inv_freq;	/* SINCOS: [D/2] */
+	const float *type;	/* [D] added to every token, or NULL */
+};
+void pn_embed(const int32_t *ids, uint32_t B, uint32_t T, const struct pn_embed_w *e,
+	      float *out);
 
 /*
  * Multi-head attention. qkv [B*T, 3D] = q | k | v, head h in columns
@@ -57,20 +65,28 @@ void pn_embed(const int32_t *ids, uint32_t B, uint32_t T, const float *table,
  * out [B*T, D]; rows t >= lens[b] are left unspecified.
  */
 size_t pn_attention_scratch(uint32_t T, uint32_t nthreads);
+struct pn_attn {		/* an ATTENTION node's shape */
+	uint32_t D, heads;	/* heads divides D */
+	float scale;		/* of the logits, 1/sqrt(D / heads) normally */
+	int causal;
+};
 void pn_attention(struct pn_pool *pool, const float *qkv, uint32_t B, uint32_t T,
-		  const uint32_t *lens, uint32_t D, uint32_t heads, float scale,
-		  int causal, float *out, float *scratch);
+		  const uint32_t *lens, const struct pn_attn *a, float *out, float *scratch);
 
 /*
  * FFN: plain out = act(x W1 + b1) W2 + b2 with W1 [D,ff]; gated (SwiGLU
  * family) W1 [D,2ff] = [gate | up], out = (act(x Wg + bg) * (x Wu + bu)) W2 + b2.
  * b1, b2 may be NULL. out [rows, D].
  */
+struct pn_ffn_w {		/* an FFN's shape and weights (FFN, POLY_FFN) */
+	uint32_t D, ff;
+	int gated;
+	const float *W1, *b1;	/* [D, ff] (gated [D, 2ff]), [ff] (gated [2ff]) or NULL */
+	const float *W2, *b2;	/* [ff, D], [D] or NULL */
+};
 size_t pn_ffn_scratch(uint32_t rows, uint32_t ff, int gated);
-void pn_ffn(struct pn_pool *pool, const float *x, uint32_t rows, uint32_t D,
-	    uint32_t ff, int gated, uint32_t act, const float *W1,
-	    const float *b1, const float *W2, const float *b2, float *out,
-	    float *scratch);
+void pn_ffn(struct pn_pool *pool, const float *x, uint32_t rows, const struct pn_ffn_w *w,
+	    uint32_t act, float *out, float *scratch);
 
 /* y[b, :] = mean of x[b*T+t, :] over t < lens[b]; zeros when lens[b] == 0. */
 void pn_pool_mean(const float *x, uint32_t B, uint32_t T, const uint32_t *lens,

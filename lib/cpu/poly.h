@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cpu/cheb.h"
+#include "cpu/kernels.h"
 #include "util/pool.h"
 
 /* ---- PackedPolyFFN (PNB_OP_POLY_FFN) ------------------------------------ */
@@ -26,10 +27,8 @@
  * out = (p(x Wg + bg) * (x Wu + bu)) W2 + b2. b1, b2 may be NULL.
  */
 size_t pn_polyffn_scratch(uint32_t rows, uint32_t ff, int gated);
-void pn_polyffn(struct pn_pool *pool, const float *x, uint32_t rows, uint32_t D,
-		uint32_t ff, int gated, const struct pn_cheb *p, const float *W1,
-		const float *b1, const float *W2, const float *b2, float *out,
-		float *scratch);
+void pn_polyffn(struct pn_pool *pool, const float *x, uint32_t rows, const struct pn_ffn_w *w,
+		const struct pn_cheb *p, float *out, float *scratch);
 
 /*
  * Codebook-driven: out[r] = polyffn(codebook[codes[r]]), with the FFN run
@@ -40,10 +39,8 @@ void pn_polyffn(struct pn_pool *pool, const float *x, uint32_t rows, uint32_t D,
 size_t pn_polyffn_codes_scratch(uint32_t rows, uint32_t K, uint32_t D,
 				uint32_t ff, int gated);
 void pn_polyffn_codes(struct pn_pool *pool, const int32_t *codes, uint32_t rows,
-		      const float *codebook, uint32_t K, uint32_t D, uint32_t ff,
-		      int gated, const struct pn_cheb *p, const float *W1,
-		      const float *b1, const float *W2, const float *b2, float *out,
-		      float *scratch, uint32_t *n_present);
+		      const float *codebook, uint32_t K, const struct pn_ffn_w *w,
+		      const struct pn_cheb *p, float *out, float *scratch, uint32_t *n_present);
 
 /* ---- VQ codebook / CacheNode (PNB_OP_VQ) -------------------------------- */
 
@@ -58,7 +55,7 @@ void pn_vq_assign(const float *x, uint32_t rows, uint32_t D, const float *codebo
 		  const float *enorm, uint32_t K, int32_t *codes, float *dist2,
 		  float *scratch);
 
-/* What a VQ node outputs (iattr[0]). */
+/* What a VQ node outputs (iattr[PNB_IA_VQ_MODE]). */
 enum pn_vq_mode {
 	PN_VQ_CODES = 0,	/* I32 [rows, 1]: the code ids */
 	PN_VQ_QUANTIZE = 1,	/* F32 [rows, D]: codebook[code] */

@@ -20,12 +20,10 @@ size_t pn_polyffn_codes_scratch(uint32_t rows, uint32_t K, uint32_t D,
 }
 
 void pn_polyffn_codes(struct pn_pool *pool, const int32_t *codes, uint32_t rows,
-		      const float *codebook, uint32_t K, uint32_t D, uint32_t ff,
-		      int gated, const struct pn_cheb *p, const float *W1,
-		      const float *b1, const float *W2, const float *b2, float *out,
-		      float *scratch, uint32_t *n_present)
+		      const float *codebook, uint32_t K, const struct pn_ffn_w *w,
+		      const struct pn_cheb *p, float *out, float *scratch, uint32_t *n_present)
 {
-	uint32_t max_nu = rows < K ? rows : K, nu = 0;
+	uint32_t D = w->D, max_nu = rows < K ? rows : K, nu = 0;
 	int32_t *slot = (int32_t *)scratch;	/* code -> its row among the present, or -1 */
 	float *in = scratch + K, *res = in + (size_t)max_nu * D, *ffs = res + (size_t)max_nu * D;
 
@@ -40,7 +38,7 @@ void pn_polyffn_codes(struct pn_pool *pool, const int32_t *codes, uint32_t rows,
 			nu++;
 		}
 	}
-	pn_polyffn(pool, in, nu, D, ff, gated, p, W1, b1, W2, b2, res, ffs);
+	pn_polyffn(pool, in, nu, w, p, res, ffs);
 	for (uint32_t r = 0; r < rows; r++)
 		memcpy(out + (size_t)r * D, res + (size_t)slot[codes[r]] * D, D * sizeof(float));
 	if (n_present)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * exec.c - run a model's DAG on the CPU kernels (lib/cpu/).
+ * exec.c - run a model's DAG on the CPU kernels (lib/cpu/), each node
+ * through its op's CPU binding (op_cpu.h); and the CPU model they share.
  *
  * Everything a run needs is sized in pn_exec_new: the activation arena
  * (lib/arena.c), the scratch of the largest FFN and attention, and the
@@ -12,16 +13,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "exec/arena.h"
-#include "cpu/kernels.h"
 #include "cpu/packed.h"
+#include "exec/arena.h"
 #include "exec/exec.h"
-#include "cpu/poly.h"
 #include "exec/graph.h"
+#include "exec/op_cpu.h"
 
 struct pn_exec {
 	const struct pn_model *m;
 	const struct pn_graph *g;
+	const struct pn_cpu_model *cm;
 	struct pn_pool *pool;
 	struct pn_packed_ctx *pk;	/* small-batch GEMMs; NULL with a pool */
 	uint32_t max_batch, max_tokens;
@@ -44,67 +45,68 @@ static void *alloc64(size_t bytes)
 	return p;
 }
 
-/* Rows of the tensor in a PolyNet node's weight slot (graph.c checked it is there). */
-static uint32_t w_rows(const struct pn_graph *g, const struct pn_gnode *n, uint32_t slot)
+struct pn_cpu_model {
+	const struct pn_model *m;
+	struct pn_graph *g;
+	struct pn_cpu_node *nodes;	/* per graph node */
+};
+
+int pn_cpu_model_new(const struct pn_model *m, struct pn_cpu_model **out, struct pn_err *err)
 {
-	return (uint32_t)g->file->tensors[g->file->nodes[n->index].w[slot]].shape[0];
-}
+	struct pn_cpu_model *cm;
+	int r;
 
-/* The series of a POLY_FFN (iattr act 0, degree 2, even 3) or MACRO (5, 3, 4) node. */
-static struct pn_cheb node_series(const struct pn_gnode *n)
-{
-	int macro = n->op == PNB_OP_MACRO;
-
-	return (struct pn_cheb){
-		.c = macro ? NULL : n->w[4],
-		.act = (uint32_t)n->iattr[macro ? 5 : 0],
-		.degree = (uint32_t)n->iattr[macro ? 3 : 2],
-		.even = n->iattr[macro ? 4 : 3],
-		.a = n->fattr[0], .b = n->fattr[1],
-	};
-}
-
-static struct pn_cqa node_cqa(const struct pn_graph *g, const struct pn_gnode *n)
-{
-	return (struct pn_cqa){
-		.heads = n->heads, .clusters = (uint32_t)n->iattr[1], .bits = w_rows(g, n, 0),
-		.topk = (uint32_t)n->iattr[2], .iters = (uint32_t)n->iattr[3],
-		.scale = n->fattr[0], .planes = n->w[0],
-	};
-}
-
-static struct pn_macro node_macro(const struct pn_gnode *n)
-{
-	return (struct pn_macro){
-		.E = (uint32_t)n->iattr[0], .rank = n->ff, .router = (uint32_t)n->iattr[1],
-		.topk = (uint32_t)n->iattr[2], .temperature = n->fattr[2],
-		.router_w = n->w[0], .router_b = n->w[1], .W1 = n->w[2], .b1 = n->w[3],
-		.coefs = n->w[4], .W2 = n->w[5], .b2 = n->w[6], .cheb = node_series(n),
-	};
-}
-
-static size_t poly_scratch(const struct pn_graph *g, const struct pn_gnode *n, size_t rows,
-			   uint32_t max_tokens, uint32_t nthreads)
-{
-	struct pn_cqa c;
-	struct pn_macro m;
-
-	switch (n->op) {
-	case PNB_OP_POLY_FFN:
-		if (n->iattr[4])
-			return pn_polyffn_codes_scratch((uint32_t)rows, w_rows(g, n, 5), n->d_out,
-							n->ff, n->iattr[1]);
-		return pn_polyffn_scratch((uint32_t)rows, n->ff, n->iattr[1]);
-	case PNB_OP_VQ:	/* + the codes, when the node outputs rows */
-		return pn_vq_scratch(n->ff) + rows;
-	case PNB_OP_CQA:
-		c = node_cqa(g, n);
-		return pn_cqa_scratch(max_tokens, n->d_out, &c, nthreads);
-	case PNB_OP_MACRO:
-		m = node_macro(n);
-		return pn_macro_scratch((uint32_t)rows, n->d_out, &m);
+	*out = NULL;
+	cm = calloc(1, sizeof(*cm));
+	if (!cm)
+		return pn_errf(err, -ENOMEM, "out of memory");
+	cm->m = m;
+	r = pn_graph_build(&m->file, &cm->g, err);
+	if (r) {
+		free(cm);
+		return r;
 	}
+	cm->nodes = calloc(cm->g->n_nodes ? cm->g->n_nodes : 1, sizeof(*cm->nodes));
+	if (!cm->nodes)
+		r = pn_errf(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; !r && i < cm->g->n_nodes; i++) {
+		const struct pn_gnode *n = &cm->g->nodes[i];
+		const struct pn_op_cpu *c = pn_op_cpu_get(n->op);
+
+		if (!c)
+			r = pn_errf(err, -EINVAL, "%s: node %u '%s' (%s): op %u is not "
+				    "implemented by the CPU backend", m->file.path, i, n->name,
+				    pnb_op_name(n->op), n->op);
+		else if (c->prepare)
+			r = c->prepare(&m->file, n, &cm->nodes[i], err);
+	}
+	if (r) {
+		pn_cpu_model_free(cm);
+		return r;
+	}
+	*out = cm;
 	return 0;
+}
+
+void pn_cpu_model_free(struct pn_cpu_model *cm)
+{
+	if (!cm)
+		return;
+	for (uint32_t i = 0; cm->nodes && i < cm->g->n_nodes; i++)
+		pn_cpu_node_release(&cm->nodes[i]);
+	free(cm->nodes);
+	pn_graph_free(cm->g);
+	free(cm);
+}
+
+const struct pn_graph *pn_cpu_model_graph(const struct pn_cpu_model *cm)
+{
+	return cm->g;
+}
+
+const struct pn_model *pn_cpu_model_model(const struct pn_cpu_model *cm)
+{
+	return cm->m;
 }
 
 static size_t scratch_floats(const struct pn_graph *g, uint32_t max_batch,
@@ -114,27 +116,23 @@ static size_t scratch_floats(const struct pn_graph *g, uint32_t max_batch,
 
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
 		const struct pn_gnode *n = &g->nodes[i];
+		const struct pn_op_cpu *c = pn_op_cpu_get(n->op);
 
-		s = 0;
-		if (n->op == PNB_OP_FFN)
-			s = pn_ffn_scratch((uint32_t)rows, n->ff, n->iattr[1]);
-		else if (n->op == PNB_OP_ATTENTION)
-			s = pn_attention_scratch(max_tokens, nthreads);
-		else
-			s = poly_scratch(g, n, g->values[n->in[0]].layout == PNB_LAYOUT_SEQ ?
-					 max_batch : rows, max_tokens, nthreads);
+		s = c->scratch ? c->scratch(g->file, n, g->values[n->in[0]].layout ==
+					    PNB_LAYOUT_SEQ ? max_batch : rows, max_tokens,
+					    nthreads) : 0;
 		if (s > need)
 			need = s;
 	}
 	return need;
 }
 
-int pn_exec_new(const struct pn_model *m, uint32_t max_batch,
-		uint32_t max_tokens, struct pn_pool *pool,
-		struct pn_exec **out, struct pn_err *err)
+int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
+		struct pn_pool *pool, struct pn_exec **out, struct pn_err *err)
 {
 	struct pn_exec *x;
-	const struct pn_graph *g = m->graph;
+	const struct pn_model *m = cm->m;
+	const struct pn_graph *g = cm->g;
 	size_t ids_n;
 	int r;
 
@@ -150,6 +148,7 @@ int pn_exec_new(const struct pn_model *m, uint32_t max_batch,
 		return pn_errf(err, -ENOMEM, "out of memory");
 	x->m = m;
 	x->g = g;
+	x->cm = cm;
 	x->pool = pool;
 	x->max_batch = max_batch;
 	x->max_tokens = max_tokens;
@@ -213,125 +212,23 @@ static float *val(struct pn_exec *x, uint32_t v)
 	return (float *)(x->arena + x->plan.offset[v]);
 }
 
-static void run_poly_node(struct pn_exec *x, const struct pn_gnode *n, const uint32_t *lens,
-			  uint32_t B, uint32_t T, uint32_t rows, const float *in0, float *y)
-{
-	struct pn_cheb p = node_series(n);
-	struct pn_cqa c;
-	struct pn_macro m;
-
-	switch (n->op) {
-	case PNB_OP_POLY_FFN:
-		if (n->iattr[4])	/* in0 holds the VQ node's I32 codes */
-			pn_polyffn_codes(x->pool, (const int32_t *)in0, rows, n->w[5],
-					 w_rows(x->g, n, 5), n->d_out, n->ff, n->iattr[1], &p,
-					 n->w[0], n->w[1], n->w[2], n->w[3], y, x->scratch, NULL);
-		else
-			pn_polyffn(x->pool, in0, rows, n->d_in, n->ff, n->iattr[1], &p, n->w[0],
-				   n->w[1], n->w[2], n->w[3], y, x->scratch);
-		break;
-	case PNB_OP_VQ:
-		if (n->iattr[0] == PN_VQ_CODES) {
-			pn_vq_assign(in0, rows, n->d_in, n->w[0], n->w[1], n->ff, (int32_t *)y,
-				     NULL, x->scratch);
-			break;
-		}
-		/* the codes go through the scratch's tail, after the GEMM block */
-		pn_vq_assign(in0, rows, n->d_in, n->w[0], n->w[1], n->ff,
-			     (int32_t *)(x->scratch + pn_vq_scratch(n->ff)), NULL, x->scratch);
-		pn_vq_gather((const int32_t *)(x->scratch + pn_vq_scratch(n->ff)), rows,
-			     n->iattr[0] == PN_VQ_QUANTIZE ? n->w[0] : n->w[2], n->d_out, y);
-		break;
-	case PNB_OP_CQA:
-		c = node_cqa(x->g, n);
-		pn_cqa(x->pool, in0, B, T, lens, n->d_out, &c, y, x->scratch);
-		break;
-	case PNB_OP_MACRO:
-		m = node_macro(n);
-		pn_macro(x->pool, in0, rows, n->d_in, &m, y, x->scratch);
-		break;
-	default:
-		PN_ASSERT(!"op accepted by pn_graph_build");
-	}
-}
-
-static void run_node(struct pn_exec *x, const struct pn_gnode *n,
-		     const uint32_t *lens, uint32_t B, uint32_t T)
+static void run_node(struct pn_exec *x, uint32_t i, const uint32_t *lens, uint32_t B,
+		     uint32_t T)
 {
 	const struct pn_graph *g = x->g;
-	uint32_t rows = g->values[n->in[0]].layout == PNB_LAYOUT_SEQ ? B : B * T;
-	float *y = val(x, n->out);
-	const float *in0 = n->in[0] == g->input ? NULL : val(x, n->in[0]);
+	const struct pn_gnode *n = &g->nodes[i];
+	struct pn_op_run r = {
+		.pool = x->pool, .pk = x->pk, .f = g->file, .n = n, .cn = &x->cm->nodes[i],
+		.ids = x->ids, .lens = lens, .B = B, .T = T,
+		.rows = g->values[n->in[0]].layout == PNB_LAYOUT_SEQ ? B : B * T,
+		.y = val(x, n->out), .scratch = x->scratch,
+	};
 
-	switch (n->op) {
-	case PNB_OP_EMBED:
-		if (n->pos_table)	/* sincos, tabulated at load */
-			pn_embed(x->ids, B, T, n->w[0], n->d_out, n->fattr[0],
-				 PNB_POS_LEARNED, n->pos_table, NULL, n->w[3], y);
-		else
-			pn_embed(x->ids, B, T, n->w[0], n->d_out, n->fattr[0],
-				 (uint32_t)n->iattr[0], n->w[1], n->w[2], n->w[3], y);
-		break;
-	case PNB_OP_LAYERNORM:
-		pn_layernorm(in0, rows, n->d_in, n->w[0], n->w[1], n->fattr[0], y);
-		break;
-	case PNB_OP_RMSNORM:
-		pn_rmsnorm(in0, rows, n->d_in, n->w[0], n->fattr[0], y);
-		break;
-	case PNB_OP_LINEAR:
-		if (pn_packed_linear(x->pk, n->packed[0], rows, in0, n->w[1],
-				     (uint32_t)n->iattr[0], y))
-			pn_linear(x->pool, in0, rows, n->d_in, n->w[0], n->w[1],
-				  n->d_out, (uint32_t)n->iattr[0], y);
-		break;
-	case PNB_OP_ACT:
-		memcpy(y, in0, (size_t)rows * n->d_in * sizeof(float));
-		pn_act((uint32_t)n->iattr[0], y, (size_t)rows * n->d_in);
-		break;
-	case PNB_OP_ADD:
-		if (g->values[n->in[1]].layout != g->values[n->in[0]].layout) {
-			const float *seq = val(x, n->in[1]);
-
-			/* TOKENS + SEQ: one sequence row for each of its T token rows */
-			for (uint32_t r = 0; r < rows; r++)
-				pn_add(in0 + (size_t)r * n->d_in, seq + (size_t)(r / T) * n->d_in,
-				       y + (size_t)r * n->d_in, n->d_in);
-			break;
-		}
-		pn_add(in0, val(x, n->in[1]), y, (size_t)rows * n->d_in);
-		break;
-	case PNB_OP_FFN:
-		/* small batches: both GEMMs on packed weights, hidden in scratch */
-		if (!pn_packed_linear(x->pk, n->packed[0], rows, in0, n->w[1],
-				      (uint32_t)n->iattr[0], x->scratch) &&
-		    !pn_packed_linear(x->pk, n->packed[1], rows, x->scratch, n->w[3],
-				      PNB_ACT_NONE, y))
-			break;
-		pn_ffn(x->pool, in0, rows, n->d_in, n->ff, n->iattr[1],
-		       (uint32_t)n->iattr[0], n->w[0], n->w[1], n->w[2], n->w[3],
-		       y, x->scratch);
-		break;
-	case PNB_OP_ATTENTION:
-		pn_attention(x->pool, in0, B, T, lens, n->d_out, n->heads,
-			     n->fattr[0], n->iattr[1], y, x->scratch);
-		break;
-	case PNB_OP_POOL_MEAN:
-		pn_pool_mean(in0, B, T, lens, n->d_in, y);
-		break;
-	case PNB_OP_POOL_CLS:
-		pn_pool_cls(in0, B, T, n->d_in, y);
-		break;
-	case PNB_OP_L2NORM:
-		memcpy(y, in0, (size_t)rows * n->d_in * sizeof(float));
-		pn_l2norm(y, rows, n->d_in, n->fattr[0]);
-		break;
-	case PNB_OP_SOFTMAX:
-		memcpy(y, in0, (size_t)rows * n->d_in * sizeof(float));
-		pn_softmax_rows(y, rows, n->d_in);
-		break;
-	default:
-		run_poly_node(x, n, lens, B, T, rows, in0, y);
+	for (uint32_t k = 0; k < n->n_in; k++) {
+		r.in[k] = n->in[k] == g->input ? NULL : val(x, n->in[k]);
+		r.in_layout[k] = g->values[n->in[k]].layout;
 	}
+	pn_op_cpu_get(n->op)->run(&r);
 }
 
 static double now_us(void)
@@ -388,7 +285,7 @@ int pn_exec_run(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
 		double t0 = x->profile ? now_us() : 0;
 
-		run_node(x, &g->nodes[i], lens, batch, T);
+		run_node(x, i, lens, batch, T);
 		if (x->tap)
 			call_tap(x, &g->nodes[i], lens, batch, T);
 		if (x->profile) {

@@ -2,6 +2,12 @@
 /*
  * exec.h - run a model's DAG on the CPU backend.
  *
+ * A struct pn_cpu_model is a model's graph (graph.h) plus what the CPU
+ * derives from its weights once: packed GEMM weights, sin/cos position
+ * tables (each op's prepare, op_cpu.h). It is read-only after creation and
+ * shared by any number of executors on any threads; it must outlive them,
+ * and the model must outlive it.
+ *
  * pn_exec_new() plans the activation arena once for the largest batch and
  * sequence length it will see; pn_exec_run() then allocates nothing. An
  * executor is used by one thread at a time (it may own a pool of threads).
@@ -15,11 +21,18 @@
 #include "exec/model.h"
 #include "util/pool.h"
 
+struct pn_graph;
 struct pn_exec;
+struct pn_cpu_model;  /* the graph plus CPU-derived weights (packed GEMM weights, sin/cos tables); read-only after creation, shared by any number of executors on any threads */
 
-int pn_exec_new(const struct pn_model *m, uint32_t max_batch,
-		uint32_t max_tokens, struct pn_pool *pool,
-		struct pn_exec **out, struct pn_err *err);
+/* Builds m's graph (shape checks) and the CPU's derived weights. */
+int pn_cpu_model_new(const struct pn_model *m, struct pn_cpu_model **out, struct pn_err *err);
+void pn_cpu_model_free(struct pn_cpu_model *cm);
+const struct pn_graph *pn_cpu_model_graph(const struct pn_cpu_model *cm);
+const struct pn_model *pn_cpu_model_model(const struct pn_cpu_model *cm);
+
+int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
+		struct pn_pool *pool, struct pn_exec **out, struct pn_err *err);
 void pn_exec_free(struct pn_exec *x);
 const struct pn_model *pn_exec_model(const struct pn_exec *x);
 /* Bytes of the planned activation arena, and without reuse (for reports). */

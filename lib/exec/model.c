@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * model.c - open a .pnb as a runnable model: file, graph, tokenizer; from a
+ * model.c - open a .pnb as a model: file and tokenizer (no graph); from a
  * path (mapped here) or from bytes already in memory (a shared region that
  * polynetd or its client mapped).
  */
@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/graph.h"
 #include "exec/model.h"
 #include "text/tokenizer.h"
 
@@ -30,9 +29,7 @@ static int model_finish(struct pn_model *m, struct pn_model **out, struct pn_err
 	const struct pnb_header *h = m->file.hdr;
 	int r;
 
-	r = pn_graph_build(&m->file, &m->graph, err);
-	if (!r)
-		r = open_tokenizer(m, err);
+	r = open_tokenizer(m, err);
 	if (!r && h->max_tokens == 0)
 		r = pn_errf(err, -EINVAL, "%s: header max_tokens is 0, expected >= 1",
 			    m->file.path);
@@ -43,6 +40,14 @@ static int model_finish(struct pn_model *m, struct pn_model **out, struct pn_err
 	m->out_width = m->file.values[h->output].width;
 	m->out_layout = m->file.values[h->output].layout;
 	m->max_tokens = h->max_tokens;
+	for (uint32_t i = 0; i < m->file.n_nodes; i++) {
+		const struct pnb_node *n = &m->file.nodes[i];
+
+		if (n->op == PNB_OP_EMBED) {
+			m->vocab = (uint32_t)m->file.tensors[n->w[PNB_W_EMBED_TABLE]].shape[0];
+			break;
+		}
+	}
 	*out = m;
 	return 0;
 }
@@ -84,7 +89,7 @@ int pn_model_open_buf(const void *buf, size_t size, const char *what,
 
 uint32_t pn_model_vocab(const struct pn_model *m)
 {
-	return m->graph->vocab_size;
+	return m->vocab;
 }
 
 void pn_model_close(struct pn_model *m)
@@ -92,7 +97,6 @@ void pn_model_close(struct pn_model *m)
 	if (!m)
 		return;
 	pn_tok_free(m->tok);
-	pn_graph_free(m->graph);
 	pnb_close(&m->file);
 	free(m);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * model.h - an opened model: the validated .pnb, its DAG (graph.h) and its
- * tokenizer. Read-only once open; many executors (exec.h) may share one.
+ * model.h - an opened model: the validated .pnb and its tokenizer, nothing
+ * more (a client that only tokenizes pays for no graph). The runnable graph
+ * is built from it by pn_graph_build (graph.h) or, with the CPU's derived
+ * weights, pn_cpu_model_new (exec.h). Read-only once open.
  */
 #ifndef PN_MODEL_H
 #define PN_MODEL_H
@@ -12,16 +14,15 @@
 #include "util/pn_err.h"
 #include "format/pnb.h"
 
-struct pn_graph;
 struct pn_tokenizer;
 
 struct pn_model {
 	struct pnb_file file;
-	struct pn_graph *graph;
 	struct pn_tokenizer *tok;	/* NULL when the file has none */
 	uint32_t out_width;		/* floats per output row */
 	uint32_t out_layout;		/* enum pnb_layout of the output */
 	uint32_t max_tokens;		/* from the header: longer inputs are clipped */
+	uint32_t vocab;			/* rows of the first EMBED node's table (0: none) */
 };
 
 int pn_model_open(const char *path, struct pn_model **out, struct pn_err *err);

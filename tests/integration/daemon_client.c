@@ -137,13 +137,15 @@ static void stress(const char *sock, const char *model, const char *ref, uint32_
 {
 	struct conn k;
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	struct pn_exec *x;
 	struct pn_err e;
 	struct slot *sl;
 	uint32_t sent = 0, done = 0, inflight = 0;
 
 	open_all(&k, sock, model, 16, 16);
-	if (pn_model_open(ref, &m, &e) || pn_exec_new(m, 4, m->max_tokens, NULL, &x, &e))
+	if (pn_model_open(ref, &m, &e) || pn_cpu_model_new(m, &cm, &e) ||
+	    pn_exec_new(cm, 4, m->max_tokens, NULL, &x, &e))
 		FAIL("%s", e.msg);
 	if (depth > 16 || depth * SLOT_BYTES > k.arena_size)
 		FAIL("depth %u too large", depth);
@@ -187,6 +189,7 @@ static void stress(const char *sock, const char *model, const char *ref, uint32_
 	if (pn_poll(k.s, &(struct pn_cqe){ 0 }) != -EAGAIN)
 		FAIL("an extra CQE after the last job");
 	pn_exec_free(x);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	free(sl);
 	close_all(&k);

@@ -10,6 +10,7 @@
 
 #include "exec/arena.h"
 #include "fixture_model.h"
+#include "exec/exec.h"
 #include "exec/model.h"
 
 static void test_live_values_never_overlap(void **state)
@@ -17,6 +18,7 @@ static void test_live_values_never_overlap(void **state)
 	struct fx_weights *w = malloc(sizeof(*w));
 	char path[] = "/tmp/test_arena_XXXXXX";
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	struct pn_arena_plan p;
 	const struct pn_graph *g;
 	uint32_t *born;
@@ -27,7 +29,8 @@ static void test_live_values_never_overlap(void **state)
 	fx_init(w, 1);
 	assert_int_equal(fx_write(w, path, NULL), 0);
 	assert_int_equal(pn_model_open(path, &m, NULL), 0);
-	g = m->graph;
+	assert_int_equal(pn_cpu_model_new(m, &cm, NULL), 0);
+	g = pn_cpu_model_graph(cm);
 	assert_int_equal(pn_arena_plan(g, 3, 7, &p), 0);
 	born = calloc(g->n_values, sizeof(*born));
 	for (uint32_t i = 0; i < g->n_nodes; i++)
@@ -56,6 +59,7 @@ static void test_live_values_never_overlap(void **state)
 	assert_int_equal(p.size[g->output], ((3 * FX_D * 4 + 63) / 64) * 64);
 	pn_arena_plan_free(&p);
 	free(born);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	unlink(path);
 	free(w);

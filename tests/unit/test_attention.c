@@ -43,7 +43,8 @@ static void check_attention(struct pn_pool *pool, uint32_t B, uint32_t T, const 
 		for (uint32_t t = lens[b]; t < T; t++)
 			for (uint32_t c = 0; c < 3 * D; c++)
 				qkv[((size_t)b * T + t) * 3 * D + c] = NAN;
-	pn_attention(pool, qkv, B, T, lens, D, heads, scale, causal, y, scratch);
+	pn_attention(pool, qkv, B, T, lens, &(struct pn_attn){ .D = D, .heads = heads,
+		     .scale = scale, .causal = causal }, y, scratch);
 	pn_ref_attention(qkv, B, T, lens, D, heads, scale, causal, r);
 	for (uint32_t b = 0; b < B; b++)
 		for (uint32_t t = 0; t < lens[b]; t++)

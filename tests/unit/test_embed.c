@@ -39,7 +39,8 @@ static void check_embed(uint32_t B, uint32_t T, uint32_t D, float scale, uint32_
 		inv[i] = expf(-(float)i * logf(1e4f) / (float)(D / 2 > 1 ? D / 2 - 1 : 1));
 	for (size_t i = 0; i < (size_t)B * T; i++)
 		ids[i] = (int32_t)((frand() + 1.0f) * 0.5f * (V - 1));
-	pn_embed(ids, B, T, table, D, scale, kind, pos, inv, with_type ? type : NULL, y);
+	pn_embed(ids, B, T, &(struct pn_embed_w){ .table = table, .D = D, .scale = scale,
+		 .pos_kind = kind, .pos = pos, .inv_freq = inv, .type = with_type ? type : NULL }, y);
 	pn_ref_embed(ids, B, T, table, D, scale, kind, pos, inv, with_type ? type : NULL, r);
 	for (size_t i = 0; i < (size_t)B * T * D; i++)
 		if (!(fabsf(y[i] - r[i]) <= 4e-7f * (1.0f + fabsf(r[i]))))
@@ -72,7 +73,8 @@ static void test_embed_sincos_layout(void **state)
 	float table[4] = { 0 }, inv[2] = { 1.0f, 0.5f }, out[4 * 4];
 	int32_t ids[4] = { 0, 0, 0, 0 };
 
-	pn_embed(ids, 1, 4, table, 4, 2.0f, PNB_POS_SINCOS, NULL, inv, NULL, out);
+	pn_embed(ids, 1, 4, &(struct pn_embed_w){ .table = table, .D = 4, .scale = 2.0f,
+		 .pos_kind = PNB_POS_SINCOS, .inv_freq = inv }, out);
 	assert_float_equal(out[12 + 0], sinf(3.0f), 1e-7);
 	assert_float_equal(out[12 + 1], sinf(1.5f), 1e-7);
 	assert_float_equal(out[12 + 2], cosf(3.0f), 1e-7);

@@ -20,6 +20,7 @@ struct fx {
 	struct fx_weights w;
 	char path[64];
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 };
 
 static int setup(void **state)
@@ -32,7 +33,8 @@ static int setup(void **state)
 	strcpy(f->path, "/tmp/test_exec_XXXXXX");
 	fd = mkstemp(f->path);
 	close(fd);
-	if (fx_write(&f->w, f->path, &err) || pn_model_open(f->path, &f->m, &err)) {
+	if (fx_write(&f->w, f->path, &err) || pn_model_open(f->path, &f->m, &err) ||
+	    pn_cpu_model_new(f->m, &f->cm, &err)) {
 		fprintf(stderr, "fixture: %s\n", err.msg);
 		return -1;
 	}
@@ -44,6 +46,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
+	pn_cpu_model_free(f->cm);
 	pn_model_close(f->m);
 	unlink(f->path);
 	free(f);
@@ -79,7 +82,7 @@ static void test_padded_batch_matches_reference(void **state)
 	for (uint32_t b = 0; b < B; b++)	/* garbage past each length */
 		for (uint32_t t = lens[b]; t < T; t++)
 			ids[b * T + t] = -77;
-	assert_int_equal(pn_exec_new(f->m, 8, FX_MAXT, NULL, &x, &err), 0);
+	assert_int_equal(pn_exec_new(f->cm, 8, FX_MAXT, NULL, &x, &err), 0);
 	assert_int_equal(pn_exec_run(x, ids, lens, B, T, out, &err), 0);
 	for (uint32_t b = 0; b < B; b++) {
 		fx_reference(&f->w, ids + b * T, lens[b], ref);
@@ -99,7 +102,7 @@ static void test_same_result_alone_and_batched(void **state)
 	struct pn_pool *pool = pn_pool_new(2, 0);
 
 	ids_for(ids, sizeof(ids) / 4, 99);
-	assert_int_equal(pn_exec_new(f->m, 3, 9, pool, &x, NULL), 0);
+	assert_int_equal(pn_exec_new(f->cm, 3, 9, pool, &x, NULL), 0);
 	assert_int_equal(pn_exec_run(x, ids, lens, 3, 9, batched, NULL), 0);
 	for (uint32_t b = 0; b < 3; b++) {
 		one = lens[b];
@@ -121,7 +124,7 @@ static void test_bad_input_rejected(void **state)
 	struct pn_exec *x;
 	struct pn_err err;
 
-	assert_int_equal(pn_exec_new(f->m, 2, 4, NULL, &x, &err), 0);
+	assert_int_equal(pn_exec_new(f->cm, 2, 4, NULL, &x, &err), 0);
 	ids[3] = FX_V;	/* one past the table */
 	assert_int_equal(pn_exec_run(x, ids, lens, 2, 2, out, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "outside the vocabulary"));
@@ -137,7 +140,7 @@ static void test_bad_input_rejected(void **state)
 	assert_int_equal(pn_exec_run(x, ids, lens, 2, 2, out, &err), 0);
 	pn_exec_free(x);
 	/* an executor larger than the model allows */
-	assert_int_equal(pn_exec_new(f->m, 1, FX_MAXT + 1, NULL, &x, &err), -EINVAL);
+	assert_int_equal(pn_exec_new(f->cm, 1, FX_MAXT + 1, NULL, &x, &err), -EINVAL);
 	assert_null(x);
 }
 
@@ -147,7 +150,7 @@ static void test_arena_reuses_memory(void **state)
 	struct pn_exec *x;
 	size_t naive, total;
 
-	assert_int_equal(pn_exec_new(f->m, 4, FX_MAXT, NULL, &x, NULL), 0);
+	assert_int_equal(pn_exec_new(f->cm, 4, FX_MAXT, NULL, &x, NULL), 0);
 	total = pn_exec_arena_bytes(x, &naive);
 	/* 20 values, at most ~4 live at once: reuse must at least halve it */
 	assert_true(total > 0);
@@ -164,12 +167,12 @@ static void test_profile_counts_every_node(void **state)
 	uint32_t len = 3, n;
 	float out[FX_D];
 
-	assert_int_equal(pn_exec_new(f->m, 1, 3, NULL, &x, NULL), 0);
+	assert_int_equal(pn_exec_new(f->cm, 1, 3, NULL, &x, NULL), 0);
 	pn_exec_profile(x, 1);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pn_exec_run(x, ids, &len, 1, 3, out, NULL), 0);
 	t = pn_exec_node_times(x, &n);
-	assert_int_equal(n, f->m->graph->n_nodes);
+	assert_int_equal(n, pn_cpu_model_graph(f->cm)->n_nodes);
 	for (uint32_t i = 0; i < n; i++) {
 		assert_int_equal(t[i].calls, 3);
 		assert_true(t[i].total_us >= 0);

@@ -21,6 +21,7 @@ struct fx {
 	struct fp_weights w;
 	char path[64];
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 };
 
 static int setup(void **state)
@@ -33,7 +34,8 @@ static int setup(void **state)
 	strcpy(f->path, "/tmp/test_exec_poly_XXXXXX");
 	fd = mkstemp(f->path);
 	close(fd);
-	if (fp_write(&f->w, f->path, NULL, NULL, &err) || pn_model_open(f->path, &f->m, &err)) {
+	if (fp_write(&f->w, f->path, NULL, NULL, &err) || pn_model_open(f->path, &f->m, &err) ||
+	    pn_cpu_model_new(f->m, &f->cm, &err)) {
 		fprintf(stderr, "fixture: %s\n", err.msg);
 		return -1;
 	}
@@ -45,6 +47,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
+	pn_cpu_model_free(f->cm);
 	pn_model_close(f->m);
 	unlink(f->path);
 	free(f);
@@ -77,7 +80,7 @@ static void run_and_check(struct fx *f, struct pn_pool *pool)
 	struct pn_err err;
 
 	ids_for(ids, B * T, 31);
-	assert_int_equal(pn_exec_new(f->m, 8, FP_MAXT, pool, &x, &err), 0);
+	assert_int_equal(pn_exec_new(f->cm, 8, FP_MAXT, pool, &x, &err), 0);
 	assert_int_equal(pn_exec_run(x, ids, lens, B, T, out, &err), 0);
 	for (uint32_t b = 0; b < B; b++) {
 		fp_reference(&f->w, ids + b * T, lens[b], ref);
@@ -101,7 +104,7 @@ static void test_padded_batch_matches_reference(void **state)
 static void test_graph_reports_the_nodes(void **state)
 {
 	struct fx *f = *state;
-	const struct pn_graph *g = f->m->graph;
+	const struct pn_graph *g = pn_cpu_model_graph(f->cm);
 	uint32_t seen[4] = { 0 };
 
 	for (uint32_t i = 0; i < g->n_nodes; i++)

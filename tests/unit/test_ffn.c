@@ -42,8 +42,10 @@ static void check_ffn(struct pn_pool *pool, uint32_t rows, uint32_t D, uint32_t 
 		W1[i] *= 2.0f / sqrtf((float)D);
 	for (size_t i = 0; i < (size_t)ff * D; i++)
 		W2[i] *= 2.0f / sqrtf((float)ff);
-	pn_ffn(pool, x, rows, D, ff, gated, act, W1, bias ? b1 : NULL, W2, bias ? b2 : NULL, y,
-	       scratch);
+	pn_ffn(pool, x, rows, &(struct pn_ffn_w){
+		.D = D, .ff = ff, .gated = gated,
+		.W1 = W1, .b1 = bias ? b1 : NULL,
+		.W2 = W2, .b2 = bias ? b2 : NULL }, act, y, scratch);
 	pn_ref_ffn(x, rows, D, ff, gated, act, W1, bias ? b1 : NULL, W2, bias ? b2 : NULL, r);
 	for (size_t i = 0; i < (size_t)rows * D; i++)
 		if (!(fabs(y[i] - r[i]) <= tol * fmax(1.0, fabs(r[i]))))

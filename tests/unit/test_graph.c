@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "exec/graph.h"
+#include "exec/exec.h"
 #include "exec/model.h"
 
 enum { V = 10, D = 8 };
@@ -98,21 +99,30 @@ static int build(enum fault fault, char *path, struct pn_err *err)
 	return rc;
 }
 
-/* Builds the faulty model and expects pn_model_open to name these. */
+/* Builds the faulty model and expects pn_cpu_model_new (the graph) to name these. */
 static void expect(enum fault fault, const char *node, const char *what)
 {
 	char path[64];
 	struct pn_err err = { "" };
 	struct pn_model *m = NULL;
+	struct pn_cpu_model *cm = NULL;
 	int r;
 
 	assert_int_equal(build(fault, path, &err), 0);
 	r = pn_model_open(path, &m, &err);
+	/* opening reads the file and tokenizer only: a shape fault is the graph's to find */
+	assert_int_equal(r, 0);
+	if (!r && (r = pn_cpu_model_new(m, &cm, &err))) {
+		assert_null(cm);
+		pn_model_close(m);
+		m = NULL;
+	}
 	unlink(path);
 	if (!node) {
 		if (r)
 			fail_msg("valid model refused: %s", err.msg);
 		assert_int_equal(m->out_width, D);
+		pn_cpu_model_free(cm);
 		pn_model_close(m);
 		return;
 	}
@@ -148,15 +158,18 @@ static void test_flops(void **s)
 {
 	char path[64];
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 
 	(void)s;
 	assert_int_equal(build(OK, path, NULL), 0);
 	assert_int_equal(pn_model_open(path, &m, NULL), 0);
+	assert_int_equal(pn_cpu_model_new(m, &cm, NULL), 0);
 	unlink(path);
 	/* per token: qkv 2*8*24, ffn 2*8*16*2; attention 4*T*T*D per sequence */
-	assert_true(fabs(pn_graph_flops(m->graph, 2, 5) -
+	assert_true(fabs(pn_graph_flops(pn_cpu_model_graph(cm), 2, 5) -
 			 (2 * 5 * (2.0 * 8 * 24 + 2.0 * 8 * 16 * 2) + 2 * 4.0 * 25 * 8))
 		    < 1e-6);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 }
 

@@ -40,6 +40,7 @@ static void uniform_layer1(void **state)
 	struct pn_pass_ctx c;
 	struct pn_err err;
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	struct pn_exec *x;
 	const uint32_t lens[B] = { 7, 1, FX_MAXT };
 	int32_t ids[B * FX_MAXT];
@@ -63,7 +64,8 @@ static void uniform_layer1(void **state)
 			 "attn_mean"), 0), "layer")->valueint, 1);
 	assert_int_equal(pn_rw_finish(rw, out, NULL, NULL, &err), 0);
 	assert_int_equal(pn_model_open(out, &m, &err), 0);
-	assert_int_equal(pn_exec_new(m, B, FX_MAXT, NULL, &x, &err), 0);
+	assert_int_equal(pn_cpu_model_new(m, &cm, &err), 0);
+	assert_int_equal(pn_exec_new(cm, B, FX_MAXT, NULL, &x, &err), 0);
 	for (uint32_t i = 0; i < B * FX_MAXT; i++) {
 		seed = seed * 1664525u + 1013904223u;
 		ids[i] = (int32_t)(seed >> 8) % FX_V;
@@ -79,6 +81,7 @@ static void uniform_layer1(void **state)
 	}
 	assert_true(far > 1e-2);	/* uniform weights are not the model's own */
 	pn_exec_free(x);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	pn_rw_free(rw);
 	pn_report_free(&rep);

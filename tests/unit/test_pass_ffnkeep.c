@@ -27,6 +27,7 @@
 
 #include "compile/polyc.h"
 #include "fixture_model.h"
+#include "exec/exec.h"
 #include "exec/model.h"
 
 enum { HALF = FX_FF / 2, ROWS = 1000 };
@@ -98,6 +99,7 @@ static void twins_refit_exactly(void **state)
 	struct pn_pass_ctx c;
 	struct pn_err err;
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	cJSON *e;
 
 	(void)state;
@@ -117,6 +119,8 @@ static void twins_refit_exactly(void **state)
 	assert_int_not_equal(pn_rw_find_node(s.rw, "l0.ffn"), PNB_NONE);
 	assert_int_equal(pn_rw_finish(s.rw, s.out, NULL, NULL, &err), 0);
 	assert_int_equal(pn_model_open(s.out, &m, &err), 0);	/* graph shape checks */
+	assert_int_equal(pn_cpu_model_new(m, &cm, &err), 0);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	setup_close(&s);
 }
@@ -150,6 +154,7 @@ static void seeded_macro_recovers(void **state)
 	struct pn_pass_ctx c;
 	struct pn_err err;
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	uint32_t ns, ln, in, out, seed = 11;
 	float *X = malloc((size_t)ROWS * FX_D * sizeof(float));
 	float *U = malloc((size_t)ROWS * FX_D * sizeof(float));
@@ -186,6 +191,8 @@ static void seeded_macro_recovers(void **state)
 	assert_int_equal(pn_rw_find_node(s.rw, "l1.attn"), PNB_NONE);	/* the run is gone */
 	assert_int_equal(pn_rw_finish(s.rw, s.out, NULL, NULL, &err), 0);
 	assert_int_equal(pn_model_open(s.out, &m, &err), 0);
+	assert_int_equal(pn_cpu_model_new(m, &cm, &err), 0);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	setup_close(&s);
 	setup_open(&s, 0);

@@ -62,7 +62,10 @@ static void check_act(uint32_t act, double tol)
 	}
 	scr = malloc(pn_polyffn_scratch(ROWS, FF, 0) * sizeof(float));
 	pn_ref_ffn(x, ROWS, D, FF, 0, act, W1, b1, W2, b2, ye);
-	pn_polyffn(NULL, x, ROWS, D, FF, 0, &p, W1, b1, W2, b2, yp, scr);
+	pn_polyffn(NULL, x, ROWS, &(struct pn_ffn_w){
+		.D = D, .ff = FF, .gated = 0,
+		.W1 = W1, .b1 = b1,
+		.W2 = W2, .b2 = b2 }, &p, yp, scr);
 	free(scr);
 	for (int j = 0; j < D; j++) {
 		double s = 0;

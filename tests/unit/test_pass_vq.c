@@ -24,6 +24,7 @@
 
 #include "compile/polyc.h"
 #include "fixture_model.h"
+#include "exec/exec.h"
 #include "exec/model.h"
 
 enum { K = 4, ROWS = 200 };
@@ -65,6 +66,7 @@ static void vq_layer1(const struct pn_poly_opts *o,
 	struct pn_pass_ctx c;
 	struct pn_err err;
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	float centres[K * FX_D];
 	cJSON *e;
 
@@ -82,6 +84,8 @@ static void vq_layer1(const struct pn_poly_opts *o,
 	check(rw, e);
 	assert_int_equal(pn_rw_finish(rw, out, NULL, NULL, &err), 0);
 	assert_int_equal(pn_model_open(out, &m, &err), 0);
+	assert_int_equal(pn_cpu_model_new(m, &cm, &err), 0);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	pn_rw_free(rw);
 	free(cv.sample);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "fixture_poly.h"
+#include "exec/exec.h"
 #include "exec/model.h"
 
 struct mut {
@@ -56,6 +57,7 @@ static void test_accepts_the_poly_ops(void **state)
 	static struct fp_weights w;
 	struct pnb_file f;
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	struct pn_err err;
 	uint32_t n[4] = { 0 };
 
@@ -68,6 +70,8 @@ static void test_accepts_the_poly_ops(void **state)
 	assert_true(n[0] == 2 && n[1] == 3 && n[2] == 1 && n[3] == 1);
 	pnb_close(&f);
 	assert_int_equal(pn_model_open(path, &m, &err), 0);
+	assert_int_equal(pn_cpu_model_new(m, &cm, &err), 0);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	assert_string_equal(pnb_op_name(PNB_OP_POLY_FFN), "poly_ffn");
 	assert_string_equal(pnb_op_name(PNB_OP_MACRO), "macro");
@@ -147,11 +151,17 @@ static void test_reader_rejects_bad_attributes(void **state)
 static void graph_rejects(struct fp_weights *w, const struct mut *m)
 {
 	struct pn_model *model = NULL;
+	struct pn_cpu_model *cm = NULL;
 	struct pn_err err;
 	int r;
 
 	assert_int_equal(fp_write(w, path, hook, (void *)m, &err), 0);
 	r = pn_model_open(path, &model, &err);
+	if (!r && (r = pn_cpu_model_new(model, &cm, &err))) {
+		assert_null(cm);
+		pn_model_close(model);
+		model = NULL;
+	}
 	if (r != m->code || !strstr(err.msg, m->msg) || !strstr(err.msg, m->node))
 		fail_msg("%s: got %d '%s', expected %d '%s'", m->node, r, err.msg, m->code, m->msg);
 	assert_null(model);

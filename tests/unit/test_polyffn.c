@@ -60,11 +60,17 @@ static void run_vs_ref(const struct shape *s, struct pn_pool *pool)
 			     .a = s->a, .b = s->b };
 
 	assert_int_equal(pn_cheb_fit(s->act, s->a, s->b, s->deg, s->even, 0, c, NULL), 0);
-	pn_polyffn(pool, x, s->rows, s->D, s->ff, s->gated, &p, W1, b1, W2, b2, out, scr);
+	pn_polyffn(pool, x, s->rows, &(struct pn_ffn_w){
+		.D = s->D, .ff = s->ff, .gated = s->gated,
+		.W1 = W1, .b1 = b1,
+		.W2 = W2, .b2 = b2 }, &p, out, scr);
 	pn_ref_polyffn(x, s->rows, s->D, s->ff, s->gated, &p, W1, b1, W2, b2, ref);
 	close_to(out, ref, (size_t)s->rows * s->D, 1e-4f, "polyffn vs ref");
 	/* without biases too */
-	pn_polyffn(pool, x, s->rows, s->D, s->ff, s->gated, &p, W1, NULL, W2, NULL, out, scr);
+	pn_polyffn(pool, x, s->rows, &(struct pn_ffn_w){
+		.D = s->D, .ff = s->ff, .gated = s->gated,
+		.W1 = W1, .b1 = NULL,
+		.W2 = W2, .b2 = NULL }, &p, out, scr);
 	pn_ref_polyffn(x, s->rows, s->D, s->ff, s->gated, &p, W1, NULL, W2, NULL, ref);
 	close_to(out, ref, (size_t)s->rows * s->D, 1e-4f, "polyffn vs ref, no bias");
 	free(x); free(W1); free(b1); free(W2); free(b2); free(out); free(ref); free(scr);
@@ -110,7 +116,10 @@ static void test_precise_series_is_the_exact_ffn(void **state)
 					     .a = -4, .b = 4 };
 
 			assert_int_equal(pn_cheb_fit(acts[a], -4, 4, 40, 1, 0, c, NULL), 0);
-			pn_polyffn(NULL, x, rows, D, ff, gated, &p, W1, b1, W2, b2, out, scr);
+			pn_polyffn(NULL, x, rows, &(struct pn_ffn_w){
+				.D = D, .ff = ff, .gated = gated,
+				.W1 = W1, .b1 = b1,
+				.W2 = W2, .b2 = b2 }, &p, out, scr);
 			pn_ref_ffn(x, rows, D, ff, gated, acts[a], W1, b1, W2, b2, ref);
 			close_to(out, ref, (size_t)rows * D, 1e-4f, "polyffn vs exact ffn");
 		}
@@ -140,15 +149,19 @@ static void test_codebook_mode(void **state)
 		memcpy(g + (size_t)r * D, cb + (size_t)codes[r] * D, D * sizeof(float));
 	}
 	for (int gated = 0; gated <= 1; gated++) {
-		pn_polyffn_codes(pool, codes, rows, cb, K, D, ff, gated, &p, W1, b1, W2, b2, out,
-				 scr, &present);
+		pn_polyffn_codes(pool, codes, rows, cb, K, &(struct pn_ffn_w){
+			.D = D, .ff = ff, .gated = gated,
+			.W1 = W1, .b1 = b1,
+			.W2 = W2, .b2 = b2 }, &p, out, scr, &present);
 		pn_ref_polyffn(g, rows, D, ff, gated, &p, W1, b1, W2, b2, ref);
 		close_to(out, ref, (size_t)rows * D, 1e-4f, "codebook mode vs ffn of codes");
 		assert_int_equal(present, want_present);
 	}
 	/* a single row, K larger than rows */
-	pn_polyffn_codes(NULL, codes + 5, 1, cb, K, D, ff, 1, &p, W1, b1, W2, b2, out, scr,
-			 &present);
+	pn_polyffn_codes(NULL, codes + 5, 1, cb, K, &(struct pn_ffn_w){
+		.D = D, .ff = ff, .gated = 1,
+		.W1 = W1, .b1 = b1,
+		.W2 = W2, .b2 = b2 }, &p, out, scr, &present);
 	assert_int_equal(present, 1);
 	close_to(out, ref + 5 * D, D, 1e-4f, "one row");
 	pn_pool_free(pool);
@@ -160,7 +173,10 @@ static void test_zero_rows(void **state)
 	float c[3] = { 0 }, out[1] = { 42.0f };
 	struct pn_cheb p = { .c = c, .degree = 2, .act = PNB_ACT_SILU, .a = -1, .b = 1 };
 
-	pn_polyffn(NULL, NULL, 0, 4, 4, 0, &p, NULL, NULL, NULL, NULL, out, NULL);
+	pn_polyffn(NULL, NULL, 0, &(struct pn_ffn_w){
+		.D = 4, .ff = 4, .gated = 0,
+		.W1 = NULL, .b1 = NULL,
+		.W2 = NULL, .b2 = NULL }, &p, out, NULL);
 	assert_true(out[0] == 42.0f);
 }
 

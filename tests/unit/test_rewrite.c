@@ -29,14 +29,17 @@ static void run_model(const char *path, float *out, uint32_t *n_nodes)
 					    30, 31, 32, 33, 34, 35, 36 };
 	static const uint32_t lens[B] = { 5, 7, 7 };
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	struct pn_exec *x;
 	struct pn_err err;
 
 	assert_int_equal(pn_model_open(path, &m, &err), 0);
-	assert_int_equal(pn_exec_new(m, B, T, NULL, &x, &err), 0);
+	assert_int_equal(pn_cpu_model_new(m, &cm, &err), 0);
+	assert_int_equal(pn_exec_new(cm, B, T, NULL, &x, &err), 0);
 	assert_int_equal(pn_exec_run(x, ids, lens, B, T, out, &err), 0);
 	*n_nodes = m->file.n_nodes;
 	pn_exec_free(x);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 }
 
@@ -169,11 +172,13 @@ static void tap_sees_every_node(void **state)
 	struct paths *p = *state;
 	struct tap_count c = { 0 };
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	struct pn_exec *x;
 	float out[FX_D];
 
 	assert_int_equal(pn_model_open(p->in, &m, NULL), 0);
-	assert_int_equal(pn_exec_new(m, 1, 2, NULL, &x, NULL), 0);
+	assert_int_equal(pn_cpu_model_new(m, &cm, NULL), 0);
+	assert_int_equal(pn_exec_new(cm, 1, 2, NULL, &x, NULL), 0);
 	pn_exec_set_tap(x, count_tap, &c);
 	assert_int_equal(pn_exec_run(x, ids, lens, 1, 2, out, NULL), 0);
 	assert_int_equal(c.calls, m->file.n_nodes);
@@ -182,6 +187,7 @@ static void tap_sees_every_node(void **state)
 	assert_int_equal(pn_exec_run(x, ids, lens, 1, 2, out, NULL), 0);
 	assert_int_equal(c.calls, m->file.n_nodes);
 	pn_exec_free(x);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 }
 

@@ -197,7 +197,7 @@ struct bench_buf {
 };
 
 static int bench_one(const struct bench_opts *o, struct pn_exec *x,
-		     const struct pn_model *m, const struct id_lines *l,
+		     const struct pn_cpu_model *cm, const struct id_lines *l,
 		     struct bench_buf *buf, uint32_t batch, uint32_t T)
 {
 	uint32_t iters = o->iters ? o->iters : batch == 1 ? 2000 : 300;
@@ -235,7 +235,7 @@ static int bench_one(const struct bench_opts *o, struct pn_exec *x,
 	if (tty && last_draw)
 		fprintf(stderr, "\r%60s\r", "");
 	wall = (t1 - t0) / 1e6;
-	flop = pn_graph_flops(m->graph, batch, T);
+	flop = pn_graph_flops(pn_cpu_model_graph(cm), batch, T);
 	p50 = pn_stats_pct(&st, 50);
 	if (o->json)
 		printf("{\"engine\":\"%s\",\"batch\":%u,\"tokens\":%u,\"iters\":%u,"
@@ -363,6 +363,7 @@ int cmd_bench(int argc, char **argv)
 	struct pn_pool *pool = NULL;
 	struct pn_exec *x = NULL;
 	struct pn_model *m = NULL;
+	struct pn_cpu_model *cm = NULL;
 	struct bench_opts o;
 	struct pn_err err;
 	int r;
@@ -390,9 +391,9 @@ int cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	if (o.ids_file) {
-		if (id_lines_load(&lines, o.ids_file, m->graph->vocab_size))
+		if (id_lines_load(&lines, o.ids_file, pn_model_vocab(m)))
 			goto out;	/* reported */
-	} else if (id_lines_lcg(&lines, m->graph->vocab_size)) {
+	} else if (id_lines_lcg(&lines, pn_model_vocab(m))) {
 		polyctl_fail("bench", "out of memory");
 		goto out;
 	}
@@ -400,7 +401,7 @@ int cmd_bench(int argc, char **argv)
 		polyctl_fail("bench", "cannot start %u threads", o.threads);
 		goto out;
 	}
-	if (pn_exec_new(m, max_b, max_t, pool, &x, &err)) {
+	if (pn_cpu_model_new(m, &cm, &err) || pn_exec_new(cm, max_b, max_t, pool, &x, &err)) {
 		polyctl_fail("bench", "%s", err.msg);
 		goto out;
 	}
@@ -416,7 +417,7 @@ int cmd_bench(int argc, char **argv)
 		pn_exec_profile(x, 1);
 	for (uint32_t i = 0; i < nb; i++)
 		for (uint32_t j = 0; j < nt; j++)
-			if (bench_one(&o, x, m, &lines, &buf, batches[i], tokens[j]))
+			if (bench_one(&o, x, cm, &lines, &buf, batches[i], tokens[j]))
 				goto out;
 	if (o.nodes)
 		print_nodes(o.json ? stderr : stdout, x);
@@ -430,6 +431,7 @@ out:
 	if (pool)
 		pn_pool_free(pool);
 	id_lines_free(&lines);
+	pn_cpu_model_free(cm);
 	pn_model_close(m);
 	return r;
 }

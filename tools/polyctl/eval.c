@@ -68,6 +68,7 @@ static int labelled(const char *path, struct pn_textset *s, struct pn_err *err)
 
 struct model {
 	struct pn_model *m;
+	struct pn_cpu_model *cm;
 	struct pn_exec *x, *x1;		/* batch 32, batch 1 */
 };
 
@@ -76,9 +77,11 @@ static int model_open(const char *path, struct model *md, struct pn_err *err)
 	int r = pn_model_open(path, &md->m, err);
 
 	if (!r)
-		r = pn_exec_new(md->m, BATCH, md->m->max_tokens, NULL, &md->x, err);
+		r = pn_cpu_model_new(md->m, &md->cm, err);
 	if (!r)
-		r = pn_exec_new(md->m, 1, md->m->max_tokens, NULL, &md->x1, err);
+		r = pn_exec_new(md->cm, BATCH, md->m->max_tokens, NULL, &md->x, err);
+	if (!r)
+		r = pn_exec_new(md->cm, 1, md->m->max_tokens, NULL, &md->x1, err);
 	if (!r && md->m->out_layout != PNB_LAYOUT_SEQ)
 		r = pn_errf(err, -EINVAL, "%s: the output is per token, expected one "
 			    "embedding per text", path);
@@ -89,6 +92,7 @@ static void model_close(struct model *md)
 {
 	pn_exec_free(md->x);
 	pn_exec_free(md->x1);
+	pn_cpu_model_free(md->cm);
 	pn_model_close(md->m);
 }
 

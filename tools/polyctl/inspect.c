@@ -12,54 +12,41 @@
 #include <cjson/cJSON.h>
 
 #include "format/pnb.h"
+#include "ops/op.h"
 #include "polyctl.h"
 
 static const char *const sec_names[PNB_SEC_COUNT] = {
 	"strings", "tensors", "values", "nodes", "data",
 };
 
-/* The attributes each op uses (uapi/pnb.h), shown by name. */
+/*
+ * The attributes each op uses, shown by the names its descriptor gives its
+ * slots (lib/ops/): every named iattr slot in index order, then every
+ * named fattr slot.
+ */
 struct attr {
 	const char *key;
-	char kind;	/* 'i' iattr, 'f' fattr, 'a' activation name, 'p' position kind */
-	unsigned idx;
+	uint8_t kind;		/* enum pn_slot_kind */
+	int32_t i;		/* iattr value (INT, ACT, POS) */
+	float f;		/* fattr value (FLOAT) */
 };
 
-#define MAX_ATTRS 10
+#define MAX_ATTRS (2 * PNB_NODE_MAX_ATTR)
 
-static const struct attr op_attrs[PNB_OP_STD_END][MAX_ATTRS] = {
-	[PNB_OP_EMBED] = { { "pos", 'p', 0 }, { "scale", 'f', 0 } },
-	[PNB_OP_LAYERNORM] = { { "eps", 'f', 0 } },
-	[PNB_OP_RMSNORM] = { { "eps", 'f', 0 } },
-	[PNB_OP_LINEAR] = { { "act", 'a', 0 } },
-	[PNB_OP_ACT] = { { "act", 'a', 0 } },
-	[PNB_OP_FFN] = { { "act", 'a', 0 }, { "gated", 'i', 1 } },
-	[PNB_OP_ATTENTION] = { { "heads", 'i', 0 }, { "causal", 'i', 1 }, { "scale", 'f', 0 } },
-	[PNB_OP_L2NORM] = { { "eps", 'f', 0 } },
-};
-
-/* The PolyNet ops 32.. (uapi/pnb.h; docs/polynodes.md). */
-static const struct attr poly_attrs[PNB_OP_MACRO - PNB_OP_POLY_FFN + 1][MAX_ATTRS] = {
-	[PNB_OP_POLY_FFN - PNB_OP_POLY_FFN] = { { "act", 'a', 0 }, { "gated", 'i', 1 },
-		{ "degree", 'i', 2 }, { "even", 'i', 3 }, { "codebook", 'i', 4 },
-		{ "a", 'f', 0 }, { "b", 'f', 1 } },
-	[PNB_OP_VQ - PNB_OP_POLY_FFN] = { { "mode", 'i', 0 } },
-	[PNB_OP_CQA - PNB_OP_POLY_FFN] = { { "heads", 'i', 0 }, { "clusters", 'i', 1 },
-		{ "topk", 'i', 2 }, { "iters", 'i', 3 }, { "scale", 'f', 0 } },
-	[PNB_OP_MACRO - PNB_OP_POLY_FFN] = { { "experts", 'i', 0 }, { "router", 'i', 1 },
-		{ "topk", 'i', 2 }, { "degree", 'i', 3 }, { "even", 'i', 4 }, { "act", 'a', 5 },
-		{ "a", 'f', 0 }, { "b", 'f', 1 }, { "tau", 'f', 2 } },
-};
-
-static const struct attr *attrs_of(uint32_t op)
+static uint32_t attrs_of(const struct pnb_node *n, struct attr *a)
 {
-	static const struct attr none[MAX_ATTRS];
+	const struct pn_op *op = pn_op_get(n->op);
+	uint32_t k = 0;
 
-	if (op < PNB_OP_STD_END)
-		return op_attrs[op];
-	if (op >= PNB_OP_POLY_FFN && op <= PNB_OP_MACRO)
-		return poly_attrs[op - PNB_OP_POLY_FFN];
-	return none;
+	if (!op)
+		return 0;
+	for (uint32_t s = 0; s < PNB_NODE_MAX_ATTR; s++)
+		if (op->ia[s].name)
+			a[k++] = (struct attr){ op->ia[s].name, op->ia[s].kind, n->iattr[s], 0 };
+	for (uint32_t s = 0; s < PNB_NODE_MAX_ATTR; s++)
+		if (op->fa[s].name)
+			a[k++] = (struct attr){ op->fa[s].name, PN_SLOT_FLOAT, 0, n->fattr[s] };
+	return k;
 }
 
 static const char *pos_name(int32_t kind)
@@ -110,21 +97,22 @@ static void print_shape(const struct pnb_tensor *t, char *buf, size_t cap)
 
 static void print_attrs(const struct pnb_node *n)
 {
-	const struct attr *a = attrs_of(n->op);
+	struct attr a[MAX_ATTRS];
+	uint32_t na = attrs_of(n, a);
 
-	for (int k = 0; k < MAX_ATTRS && a[k].key; k++) {
+	for (uint32_t k = 0; k < na; k++) {
 		switch (a[k].kind) {
-		case 'i':
-			printf(" %s=%" PRId32, a[k].key, n->iattr[a[k].idx]);
+		case PN_SLOT_INT:
+			printf(" %s=%" PRId32, a[k].key, a[k].i);
 			break;
-		case 'f':
-			printf(" %s=%g", a[k].key, n->fattr[a[k].idx]);
+		case PN_SLOT_FLOAT:
+			printf(" %s=%g", a[k].key, a[k].f);
 			break;
-		case 'a':
-			printf(" %s=%s", a[k].key, pnb_act_name((uint32_t)n->iattr[a[k].idx]));
+		case PN_SLOT_ACT:
+			printf(" %s=%s", a[k].key, pnb_act_name((uint32_t)a[k].i));
 			break;
-		case 'p':
-			printf(" %s=%s", a[k].key, pos_name(n->iattr[a[k].idx]));
+		case PN_SLOT_POS:
+			printf(" %s=%s", a[k].key, pos_name(a[k].i));
 			break;
 		}
 	}
@@ -222,23 +210,23 @@ static cJSON *json_ref(const char *name, uint32_t idx)
 
 static cJSON *json_attrs(const struct pnb_node *n)
 {
-	const struct attr *a = attrs_of(n->op);
+	struct attr a[MAX_ATTRS];
+	uint32_t na = attrs_of(n, a);
 	cJSON *o = cJSON_CreateObject();
 
-	for (int k = 0; k < MAX_ATTRS && a[k].key; k++) {
+	for (uint32_t k = 0; k < na; k++) {
 		switch (a[k].kind) {
-		case 'i':
-			cJSON_AddNumberToObject(o, a[k].key, n->iattr[a[k].idx]);
+		case PN_SLOT_INT:
+			cJSON_AddNumberToObject(o, a[k].key, a[k].i);
 			break;
-		case 'f':
-			cJSON_AddNumberToObject(o, a[k].key, n->fattr[a[k].idx]);
+		case PN_SLOT_FLOAT:
+			cJSON_AddNumberToObject(o, a[k].key, a[k].f);
 			break;
-		case 'a':
-			cJSON_AddStringToObject(o, a[k].key,
-						pnb_act_name((uint32_t)n->iattr[a[k].idx]));
+		case PN_SLOT_ACT:
+			cJSON_AddStringToObject(o, a[k].key, pnb_act_name((uint32_t)a[k].i));
 			break;
-		case 'p':
-			cJSON_AddStringToObject(o, a[k].key, pos_name(n->iattr[a[k].idx]));
+		case PN_SLOT_POS:
+			cJSON_AddStringToObject(o, a[k].key, pos_name(a[k].i));
 			break;
 		}
 	}

@@ -373,6 +373,7 @@ int cmd_run(int argc, char **argv)
 	struct pn_model *own = NULL;
 	const struct pn_model *m;
 	struct pn_exec *x = NULL;
+	struct pn_cpu_model *cm = NULL;
 	struct remote R = { 0 };
 	struct pn_err err;
 	struct pn_stats lat = { 0 };
@@ -419,7 +420,8 @@ int cmd_run(int argc, char **argv)
 			     "per sequence", o.model);
 		goto out;
 	}
-	if (!remote && pn_exec_new(m, o.batch, m->max_tokens, NULL, &x, &err)) {
+	if (!remote && (pn_cpu_model_new(m, &cm, &err) ||
+			pn_exec_new(cm, o.batch, m->max_tokens, NULL, &x, &err))) {
 		polyctl_fail("run", "%s", err.msg);
 		goto out;
 	}
@@ -501,6 +503,7 @@ out:
 	batch_free(&b, o.batch);
 	pn_stats_free(&lat);
 	pn_exec_free(x);
+	pn_cpu_model_free(cm);
 	pn_model_close(own);
 	remote_close(&R);
 	return rc;

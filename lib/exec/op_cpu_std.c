@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+/*
+ * op_cpu_std.c - the CPU half (op_cpu.h) of the standard ops, one block per
+ * op in the order of their descriptors in lib/ops/.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/kernels.h"
+#include "cpu/packed.h"
+#include "exec/op_cpu.h"
+
+/* Elementwise ops copy their input into y first, then work in place. */
+static void copy_in(const struct pn_op_run *r)
+{
+	memcpy(r->y, r->in[0], (size_t)r->rows * r->n->d_in * sizeof(float));
+}
+
+/* ---- EMBED (lib/ops/op_embed.c) ------------------------------------------- */
+
+/*
+ * Sin/cos positions depend on t alone: tabulate them once for every
+ * position the model accepts, with the kernel's own formula (a float32
+ * angle, sinf/cosf), so a run adds a row instead of calling sinf/cosf D
+ * times per position; the node then runs as LEARNED.
+ */
+static int prepare_embed(const struct pnb_file *f, const struct pn_gnode *n,
+			 struct pn_cpu_node *cn, struct pn_err *err)
+{
+	const float *inv = n->w[PNB_W_EMBED_INV_FREQ];
+	uint32_t T = f->hdr->max_tokens, D = n->d_out, half = D / 2;
+	float *p;
+
+	if (n->iattr[PNB_IA_EMBED_POS_KIND] != PNB_POS_SINCOS)
+		return 0;
+	p = malloc((size_t)T * D * sizeof(float));
+	if (!p)
+		return pn_errf(err, -ENOMEM, "out of memory");
+	for (uint32_t t = 0; t < T; t++) {
+		for (uint32_t i = 0; i < half; i++) {
+			float a = (float)t * inv[i];
+
+			p[(size_t)t * D + i] = sinf(a);
+			p[(size_t)t * D + half + i] = cosf(a);
+		}
+	}
+	cn->pos_table = p;
+	return 0;
+}
+
+static void run_embed(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+	struct pn_embed_w e = {
+		.table = n->w[PNB_W_EMBED_TABLE], .D = n->d_out,
+		.scale = n->fattr[PNB_FA_EMBED_SCALE],
+		.pos_kind = (uint32_t)n->iattr[PNB_IA_EMBED_POS_KIND],
+		.pos = n->w[PNB_W_EMBED_POS], .inv_freq = n->w[PNB_W_EMBED_INV_FREQ],
+		.type = n->w[PNB_W_EMBED_TYPE],
+	};
+
+	if (r->cn && r->cn->pos_table) {	/* sincos, tabulated at load */
+		e.pos_kind = PNB_POS_LEARNED;
+		e.pos = r->cn->pos_table;
+		e.inv_freq = NULL;
+	}
+	pn_embed(r->ids, r->B, r->T, &e, r->y);
+}
+
+static void ref_embed(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+
+	pn_ref_embed(r->ids, r->B, r->T, n->w[PNB_W_EMBED_TABLE], n->d_out,
+		     n->fattr[PNB_FA_EMBED_SCALE], (uint32_t)n->iattr[PNB_IA_EMBED_POS_KIND],
+		     n->w[PNB_W_EMBED_POS], n->w[PNB_W_EMBED_INV_FREQ], n->w[PNB_W_EMBED_TYPE],
+		     r->y);
+}
+
+const struct pn_op_cpu pn_op_cpu_embed = {
+	.code = PNB_OP_EMBED, .prepare = prepare_embed, .run = run_embed, .ref = ref_embed,
+};
+
+/* ---- LAYERNORM, RMSNORM, L2NORM, SOFTMAX (lib/ops/op_norm.c) --------------- */
+
+static void run_layernorm(const struct pn_op_run *r)
+{
+	pn_layernorm(r->in[0], r->rows, r->n->d_in, r->n->w[PNB_W_NORM_GAMMA],
+		     r->n->w[PNB_W_NORM_BETA], r->n->fattr[PNB_FA_NORM_EPS], r->y);
+}
+
+static void ref_layernorm(const struct pn_op_run *r)
+{
+	pn_ref_layernorm(r->in[0], r->rows, r->n->d_in, r->n->w[PNB_W_NORM_GAMMA],
+			 r->n->w[PNB_W_NORM_BETA], r->n->fattr[PNB_FA_NORM_EPS], r->y);
+}
+
+static void run_rmsnorm(const struct pn_op_run *r)
+{
+	pn_rmsnorm(r->in[0], r->rows, r->n->d_in, r->n->w[PNB_W_NORM_GAMMA],
+		   r->n->fattr[PNB_FA_NORM_EPS], r->y);
+}
+
+static void ref_rmsnorm(const struct pn_op_run *r)
+{
+	pn_ref_rmsnorm(r->in[0], r->rows, r->n->d_in, r->n->w[PNB_W_NORM_GAMMA],
+		       r->n->fattr[PNB_FA_NORM_EPS], r->y);
+}
+
+static void run_l2norm(const struct pn_op_run *r)
+{
+	copy_in(r);
+	pn_l2norm(r->y, r->rows, r->n->d_in, r->n->fattr[PNB_FA_L2NORM_EPS]);
+}
+
+static void ref_l2norm(const struct pn_op_run *r)
+{
+	copy_in(r);
+	pn_ref_l2norm(r->y, r->rows, r->n->d_in, r->n->fattr[PNB_FA_L2NORM_EPS]);
+}
+
+static void run_softmax(const struct pn_op_run *r)
+{
+	copy_in(r);
+	pn_softmax_rows(r->y, r->rows, r->n->d_in);
+}
+
+static void ref_softmax(const struct pn_op_run *r)
+{
+	copy_in(r);
+	pn_ref_softmax_rows(r->y, r->rows, r->n->d_in);
+}
+
+const struct pn_op_cpu pn_op_cpu_layernorm = {
+	.code = PNB_OP_LAYERNORM, .run = run_layernorm, .ref = ref_layernorm,
+};
+const struct pn_op_cpu pn_op_cpu_rmsnorm = {
+	.code = PNB_OP_RMSNORM, .run = run_rmsnorm, .ref = ref_rmsnorm,
+};
+const struct pn_op_cpu pn_op_cpu_l2norm = {
+	.code = PNB_OP_L2NORM, .run = run_l2norm, .ref = ref_l2norm,
+};
+const struct pn_op_cpu pn_op_cpu_softmax = {
+	.code = PNB_OP_SOFTMAX, .run = run_softmax, .ref = ref_softmax,
+};
+
+/* ---- LINEAR, ACT, ADD (lib/ops/op_linear.c) -------------------------------- */
+
+/* Weights of the GEMMs that small batches run through packed.h: a copy in
+ * oneDNN's layout, made once per model. A failure only costs the fast path. */
+static int prepare_linear(const struct pnb_file *f, const struct pn_gnode *n,
+			  struct pn_cpu_node *cn, struct pn_err *err)
+{
+	(void)f;
+	(void)err;
+	cn->packed[0] = pn_packed_w_new(n->w[PNB_W_LINEAR_W], n->d_in, n->d_out);
+	return 0;
+}
+
+static void run_linear(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+	uint32_t act = (uint32_t)n->iattr[PNB_IA_LINEAR_ACT];
+
+	if (pn_packed_linear(r->pk, r->cn ? r->cn->packed[0] : NULL, r->rows, r->in[0],
+			     n->w[PNB_W_LINEAR_B], act, r->y))
+		pn_linear(r->pool, r->in[0], r->rows, n->d_in, n->w[PNB_W_LINEAR_W],
+			  n->w[PNB_W_LINEAR_B], n->d_out, act, r->y);
+}
+
+static void ref_linear(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+
+	pn_ref_linear(r->in[0], r->rows, n->d_in, n->w[PNB_W_LINEAR_W], n->w[PNB_W_LINEAR_B],
+		      n->d_out, (uint32_t)n->iattr[PNB_IA_LINEAR_ACT], r->y);
+}
+
+static void run_act(const struct pn_op_run *r)
+{
+	copy_in(r);
+	pn_act((uint32_t)r->n->iattr[PNB_IA_ACT_ACT], r->y, (size_t)r->rows * r->n->d_in);
+}
+
+static void run_add(const struct pn_op_run *r)
+{
+	uint32_t D = r->n->d_in;
+
+	if (r->in_layout[1] != r->in_layout[0]) {
+		/* TOKENS + SEQ: one sequence row for each of its T token rows */
+		for (uint32_t k = 0; k < r->rows; k++)
+			pn_add(r->in[0] + (size_t)k * D, r->in[1] + (size_t)(k / r->T) * D,
+			       r->y + (size_t)k * D, D);
+		return;
+	}
+	pn_add(r->in[0], r->in[1], r->y, (size_t)r->rows * D);
+}
+
+const struct pn_op_cpu pn_op_cpu_linear = {
+	.code = PNB_OP_LINEAR, .prepare = prepare_linear, .run = run_linear, .ref = ref_linear,
+};
+const struct pn_op_cpu pn_op_cpu_act = { .code = PNB_OP_ACT, .run = run_act };
+const struct pn_op_cpu pn_op_cpu_add = { .code = PNB_OP_ADD, .run = run_add };
+
+/* ---- FFN (lib/ops/op_ffn.c) ----------------------------------------------- */
+
+static int prepare_ffn(const struct pnb_file *f, const struct pn_gnode *n,
+		       struct pn_cpu_node *cn, struct pn_err *err)
+{
+	(void)f;
+	(void)err;
+	if (n->iattr[PNB_IA_FFN_GATED])
+		return 0;
+	cn->packed[0] = pn_packed_w_new(n->w[PNB_W_FFN_W1], n->d_in, n->ff);
+	cn->packed[1] = pn_packed_w_new(n->w[PNB_W_FFN_W2], n->ff, n->d_in);
+	return 0;
+}
+
+static size_t scratch_ffn(const struct pnb_file *f, const struct pn_gnode *n, size_t rows,
+			  uint32_t max_tokens, uint32_t nthreads)
+{
+	(void)f;
+	(void)max_tokens;
+	(void)nthreads;
+	return pn_ffn_scratch((uint32_t)rows, n->ff, n->iattr[PNB_IA_FFN_GATED]);
+}
+
+static void run_ffn(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+	uint32_t act = (uint32_t)n->iattr[PNB_IA_FFN_ACT];
+	struct pn_ffn_w w = pn_node_ffn_w(n, n->iattr[PNB_IA_FFN_GATED]);
+
+	/* small batches: both GEMMs on packed weights, hidden in scratch */
+	if (r->cn && !pn_packed_linear(r->pk, r->cn->packed[0], r->rows, r->in[0],
+				       n->w[PNB_W_FFN_B1], act, r->scratch) &&
+	    !pn_packed_linear(r->pk, r->cn->packed[1], r->rows, r->scratch, n->w[PNB_W_FFN_B2],
+			      PNB_ACT_NONE, r->y))
+		return;
+	pn_ffn(r->pool, r->in[0], r->rows, &w, act, r->y, r->scratch);
+}
+
+static void ref_ffn(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+
+	pn_ref_ffn(r->in[0], r->rows, n->d_in, n->ff, n->iattr[PNB_IA_FFN_GATED],
+		   (uint32_t)n->iattr[PNB_IA_FFN_ACT], n->w[PNB_W_FFN_W1], n->w[PNB_W_FFN_B1],
+		   n->w[PNB_W_FFN_W2], n->w[PNB_W_FFN_B2], r->y);
+}
+
+const struct pn_op_cpu pn_op_cpu_ffn = {
+	.code = PNB_OP_FFN, .prepare = prepare_ffn, .scratch = scratch_ffn, .run = run_ffn,
+	.ref = ref_ffn,
+};
+
+/* ---- ATTENTION (lib/ops/op_attention.c) ------------------------------------ */
+
+static size_t scratch_attention(const struct pnb_file *f, const struct pn_gnode *n, size_t rows,
+				uint32_t max_tokens, uint32_t nthreads)
+{
+	(void)f;
+	(void)n;
+	(void)rows;
+	return pn_attention_scratch(max_tokens, nthreads);
+}
+
+static void run_attention(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+	struct pn_attn a = {
+		.D = n->d_out, .heads = n->heads, .scale = n->fattr[PNB_FA_ATTN_SCALE],
+		.causal = n->iattr[PNB_IA_ATTN_CAUSAL],
+	};
+
+	pn_attention(r->pool, r->in[0], r->B, r->T, r->lens, &a, r->y, r->scratch);
+}
+
+static void ref_attention(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+
+	pn_ref_attention(r->in[0], r->B, r->T, r->lens, n->d_out, n->heads,
+			 n->fattr[PNB_FA_ATTN_SCALE], n->iattr[PNB_IA_ATTN_CAUSAL], r->y);
+}
+
+const struct pn_op_cpu pn_op_cpu_attention = {
+	.code = PNB_OP_ATTENTION, .scratch = scratch_attention, .run = run_attention,
+	.ref = ref_attention,
+};
+
+/* ---- POOL_MEAN, POOL_CLS (lib/ops/op_pool.c) ------------------------------- */
+
+static void run_pool_mean(const struct pn_op_run *r)
+{
+	pn_pool_mean(r->in[0], r->B, r->T, r->lens, r->n->d_in, r->y);
+}
+
+static void ref_pool_mean(const struct pn_op_run *r)
+{
+	pn_ref_pool_mean(r->in[0], r->B, r->T, r->lens, r->n->d_in, r->y);
+}
+
+static void run_pool_cls(const struct pn_op_run *r)
+{
+	pn_pool_cls(r->in[0], r->B, r->T, r->n->d_in, r->y);
+}
+
+const struct pn_op_cpu pn_op_cpu_pool_mean = {
+	.code = PNB_OP_POOL_MEAN, .run = run_pool_mean, .ref = ref_pool_mean,
+};
+const struct pn_op_cpu pn_op_cpu_pool_cls = { .code = PNB_OP_POOL_CLS, .run = run_pool_cls };
