@@ -354,18 +354,20 @@ int cmd_inspect(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = 1;
+		} else if (!strcmp(argv[i], "--ops") && argc == 2) {
+			return polyctl_inspect_ops();
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: polyctl inspect FILE.pnb [--json]\n");
+			printf("usage: polyctl inspect FILE.pnb [--json] | polyctl inspect --ops\n");
 			return 0;
 		} else if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "usage: polyctl inspect FILE.pnb [--json]\n");
+			fprintf(stderr, "usage: polyctl inspect FILE.pnb [--json] | polyctl inspect --ops\n");
 			return 2;
 		} else {
 			path = argv[i];
 		}
 	}
 	if (!path) {
-		fprintf(stderr, "usage: polyctl inspect FILE.pnb [--json]\n");
+		fprintf(stderr, "usage: polyctl inspect FILE.pnb [--json] | polyctl inspect --ops\n");
 		return 2;
 	}
 	if (pnb_open(path, &f, &err)) {

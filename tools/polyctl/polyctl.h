@@ -28,6 +28,9 @@ int polyctl_daemon_json(const char *verb, int argc, char **argv,
 			int (*fetch)(struct pn_client *, char **, struct pn_err *),
 			void (*table)(const struct cJSON *));
 
+/* polyctl inspect --ops: the op table as Markdown (inspect_ops.c). */
+int polyctl_inspect_ops(void);
+
 /* Shared by verbs: is stderr a terminal (progress bars only then). */
 int polyctl_tty(void);
 /* Prints "polyctl VERB: msg" to stderr; returns 1. */
