@@ -475,9 +475,9 @@ static int wait_uring(struct pn_session *s, int timeout_ms)
 
 int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, int timeout_ms)
 {
-	int64_t until = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	int64_t until = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms, left;
 	uint32_t spins = 0;
-	int r;
+	int r, slice;
 
 	for (;;) {
 		r = pn_ring_pop(&s->cq, cqe);
@@ -497,10 +497,14 @@ int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, in
 		}
 		if ((r = daemon_gone(s)))
 			return r;
-		if (now_ms() > until)
+		/* one reading of the clock per turn: two could disagree on the sign */
+		left = until - now_ms();
+		if (left < 0)
 			return -ETIMEDOUT;
+		/* wake at least every 100 ms to look at the daemon and the timeout */
+		slice = timeout_ms < 0 || left > 100 ? 100 : (int)left;
 		if (mode == PN_WAIT_URING) {
-			r = wait_uring(s, 100);
+			r = wait_uring(s, slice);
 			if (r && r != -ETIMEDOUT)
 				return r;
 			continue;
@@ -511,9 +515,7 @@ int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, in
 			{ .fd = s->cq_fd, .events = POLLIN },
 			{ .fd = s->c->fd, .events = POLLIN },
 		};
-		/* wake at least every 100 ms to honour the timeout */
-		r = poll(p, 2, timeout_ms < 0 ? 100 : (int)(until - now_ms() > 100 ? 100 :
-					until - now_ms() < 0 ? 0 : until - now_ms()));
+		r = poll(p, 2, slice);
 		if (p[0].revents & POLLIN) {
 			uint64_t v;
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * daemon_client - a test client of polynetd for tests/integration/test_daemon_*.sh
- * and bench/ring_bench.sh. Built by those scripts against libpolynet.a.
+ * and bench/ring_bench.sh. The Makefile builds it (build/rel/tests/daemon_client).
  *
  *   daemon_client mkmodel fixture|empty OUT.pnb
  *   daemon_client stress SOCK MODEL REF.pnb JOBS DEPTH SEED
@@ -12,6 +12,7 @@
  *   daemon_client tenant SOCK MODEL UID
  *   daemon_client throughput SOCK MODEL SECONDS DEPTH
  *   daemon_client api SOCK MODEL        (io_uring waits, cancel)
+ *   daemon_client idlewait SOCK MODEL N MS   (N timed waits on an idle session, each mode)
  *   daemon_client saturate SOCK MODEL SECONDS DEPTH UID PRIO   (prints jobs done)
  *   daemon_client rtlat SOCK MODEL SECONDS PERIOD_US   (prints p50 p99 p99.9 n refused)
  *
@@ -676,6 +677,42 @@ static void rtlat(const char *sock, const char *model, double secs, uint32_t per
 	close_all(&k);
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * Timed waits on an idle session: each must end with -ETIMEDOUT, not before
+ * ms and not long after it (a wait that computed a negative poll timeout
+ * slept forever; the script runs this under timeout(1)).
+ */
+static void idlewait(const char *sock, const char *model, uint32_t n, int ms)
+{
+	static const enum pn_wait_mode modes[] = { PN_WAIT_SLEEP, PN_WAIT_URING };
+	struct conn k;
+	struct pn_cqe cqe;
+
+	open_all(&k, sock, model, 8, 8);
+	for (uint32_t m = 0; m < 2; m++) {
+		for (uint32_t i = 0; i < n; i++) {
+			double t0 = mono_ms(), dt;
+			int r = pn_wait(k.s, &cqe, modes[m], ms);
+
+			dt = mono_ms() - t0;
+			if (r != -ETIMEDOUT)
+				FAIL("idlewait: mode %u wait %u returned %d, expected -ETIMEDOUT", m, i, r);
+			if (dt < ms - 1 || dt > ms + 500)
+				FAIL("idlewait: mode %u wait %u took %.1f ms for a %d ms timeout", m, i,
+				     dt, ms);
+		}
+	}
+	close_all(&k);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "mkmodel"))
@@ -700,6 +737,8 @@ int main(int argc, char **argv)
 		rtlat(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
 	else if (argc == 4 && !strcmp(argv[1], "api"))
 		api(argv[2], argv[3]);
+	else if (argc == 6 && !strcmp(argv[1], "idlewait"))
+		idlewait(argv[2], argv[3], (uint32_t)atoi(argv[4]), atoi(argv[5]));
 	else if (argc == 6 && !strcmp(argv[1], "throughput"))
 		throughput(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
 	else

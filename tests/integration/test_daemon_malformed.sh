@@ -20,6 +20,8 @@ good=$!
 CLIENT_PIDS=$good
 "$DC" malformed "$SOCK" empty || fail "malformed messages"
 "$DC" api "$SOCK" empty || fail "client API (io_uring wait, cancel)"
+# timed waits on an idle session end on time (a negative poll timeout once slept forever)
+timeout 60 "$DC" idlewait "$SOCK" empty 300 3 || fail "timed waits on an idle session"
 if [ "$(id -u)" -eq 0 ]; then
 	chmod 755 "$T"
 	"$DC" tenant "$SOCK" empty 65534 >"$T/tenant.log" || fail "tenant isolation: $(cat "$T/tenant.log")"
