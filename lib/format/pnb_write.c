@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "format/pnb.h"
@@ -370,6 +371,32 @@ static void sync_parent_dir(const char *path)
 	}
 }
 
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device" :
+	       S_ISBLK(m) ? "a block device" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" :
+	       S_ISLNK(m) ? "a symbolic link" : "not a regular file";
+}
+
+/*
+ * The rename at the end replaces whatever path names: refuse anything but a
+ * regular file (or nothing), so `-o /dev/full` never replaces a device node.
+ */
+static int check_replaceable(const char *path, const char *what, struct pn_err *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		return pn_errf(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode))
+		return pn_errf(err, -EEXIST, "%s: %s is %s, expected a regular file or none: "
+			       "not replaced", path, what, file_kind(st.st_mode));
+	return 0;
+}
+
 int pnb_w_finish(struct pnb_writer *w, const char *path, struct pn_err *err)
 {
 	struct pnb_file f;
@@ -384,6 +411,9 @@ int pnb_w_finish(struct pnb_writer *w, const char *path, struct pn_err *err)
 	if (!tmp)
 		return pn_errf(err, -ENOMEM, "%s: out of memory", path);
 	snprintf(tmp, tlen, "%s.tmp", path);
+	r = check_replaceable(path, "the output", err) ?: check_replaceable(tmp, "its temporary", err);
+	if (r)
+		goto out;
 	lay_out(w);
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

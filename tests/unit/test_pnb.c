@@ -529,6 +529,44 @@ static void expect_msg(const struct pn_err *err, const char *a, const char *b, c
 			 b ? b : "", c ? c : "");
 }
 
+/* The writer never replaces what is not a regular file (a FIFO, a directory,
+ * a device such as /dev/full): the rename would swap the node for a file. */
+static void test_writer_refuses_non_regular(void **state)
+{
+	struct fx *f = *state;
+	struct pn_err err;
+	char fifo[512], dir[512], tmpdir[520];
+	struct stat st;
+
+	snprintf(fifo, sizeof(fifo), "%s/out.fifo", f->dir);
+	snprintf(dir, sizeof(dir), "%s/out.d", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(pnb_write_nop_model(fifo, "nop", 4, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, fifo));
+	assert_non_null(strstr(err.msg, "a FIFO"));
+	assert_int_equal(lstat(fifo, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(pnb_write_nop_model(dir, "nop", 4, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, "a directory"));
+	assert_int_equal(lstat(dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	/* a non-regular temporary is not written through either */
+	snprintf(tmpdir, sizeof(tmpdir), "%s/x.pnb.tmp", f->dir);
+	assert_int_equal(mkdir(tmpdir, 0700), 0);
+	snprintf(fifo, sizeof(fifo), "%s/x.pnb", f->dir);
+	assert_int_equal(pnb_write_nop_model(fifo, "nop", 4, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, "temporary"));
+	assert_int_equal(rmdir(tmpdir), 0);
+	/* a regular file is replaced as before */
+	assert_int_equal(pnb_write_nop_model(fifo, "nop", 4, &err), 0);
+	assert_int_equal(pnb_write_nop_model(fifo, "nop", 4, &err), 0);
+	unlink(fifo);
+	snprintf(fifo, sizeof(fifo), "%s/out.fifo", f->dir);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 static void test_truncated(void **state)
 {
 	struct fx *f = *state;
@@ -902,6 +940,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_writer_dedup_and_errors),
+		cmocka_unit_test(test_writer_refuses_non_regular),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_flipped),
 		cmocka_unit_test(test_crafted),
