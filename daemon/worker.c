@@ -193,16 +193,20 @@ static int grow(struct worker *w, size_t ids, size_t out)
 	return 0;
 }
 
-/* Checks a job's private ids: lens in 1..T, ids below the vocabulary. */
+/*
+ * Checks a job's private ids: lens in 1..job_T (the job's own T, not the
+ * group's padded one: a length past the job's T would read the padding),
+ * ids below the vocabulary. Rows are stride apart.
+ */
 static int check_ids(const struct pnd_model *m, const int32_t *ids, const uint32_t *lens,
-		     uint32_t batch, uint32_t T)
+		     uint32_t batch, uint32_t stride, uint32_t job_T)
 {
 	for (uint32_t b = 0; b < batch; b++) {
-		if (lens[b] < 1 || lens[b] > T)
+		if (lens[b] < 1 || lens[b] > job_T)
 			return -EINVAL;
 		for (uint32_t t = 0; t < lens[b]; t++)
-			if (ids[(size_t)b * T + t] < 0 ||
-			    (uint32_t)ids[(size_t)b * T + t] >= m->vocab)
+			if (ids[(size_t)b * stride + t] < 0 ||
+			    (uint32_t)ids[(size_t)b * stride + t] >= m->vocab)
 				return -EINVAL;
 	}
 	return 0;
@@ -242,7 +246,7 @@ static void run_group(struct worker *w, struct pnd_model *m, struct pnd_job **jo
 		for (uint32_t b = 0; b < q->batch; b++)
 			memcpy(ids + (size_t)b * T, in + (size_t)b * q->T * 4, (size_t)q->T * 4);
 		memcpy(lens, in + (size_t)q->batch * q->T * 4, (size_t)q->batch * 4);
-		res[i] = check_ids(m, ids, lens, q->batch, T);
+		res[i] = check_ids(m, ids, lens, q->batch, T, q->T);
 		if (res[i]) {
 			/* keep the slot valid for the run, the job is answered -EINVAL */
 			for (uint32_t b = 0; b < q->batch; b++) {

@@ -13,6 +13,7 @@
  *   daemon_client throughput SOCK MODEL SECONDS DEPTH
  *   daemon_client api SOCK MODEL        (io_uring waits, cancel)
  *   daemon_client idlewait SOCK MODEL N MS   (N timed waits on an idle session, each mode)
+ *   daemon_client lenscheck SOCK MODEL N   (a bad short job next to a long one, N times)
  *   daemon_client saturate SOCK MODEL SECONDS DEPTH UID PRIO   (prints jobs done)
  *   daemon_client rtlat SOCK MODEL SECONDS PERIOD_US   (prints p50 p99 p99.9 n refused)
  *
@@ -713,6 +714,55 @@ static void idlewait(const char *sock, const char *model, uint32_t n, int ms)
 	close_all(&k);
 }
 
+/*
+ * A job whose lens[0] is its T + 1, submitted right behind a longer good job
+ * of the same model: both are likely to run as one padded group (the daemon
+ * of the test batches with a delay), where the bad length still fits the
+ * group's T. It must be refused like the same job alone: -EINVAL, and the
+ * good one 0. Prints how many pairs shared a run.
+ */
+static void lenscheck(const char *sock, const char *model, uint32_t n)
+{
+	struct conn k;
+	uint32_t W, shared = 0;
+
+	open_all(&k, sock, model, 8, 8);
+	W = k.d->out_width;
+	if (k.d->max_tokens < 4 || k.d->out_layout != PNB_LAYOUT_TOKENS)
+		FAIL("lenscheck: expected a TOKENS model of max_tokens >= 4 (the empty model)");
+	for (uint32_t i = 0; i < n; i++) {
+		int32_t *good = (int32_t *)k.arena, *bad = (int32_t *)(k.arena + 1024);
+		struct pn_sqe q[2];
+		struct pn_cqe cqe;
+		int res[2] = { 1, 1 };
+
+		for (uint32_t t = 0; t < 4; t++)
+			good[t] = 1;
+		good[4] = 4;			/* lens: T = 4, all valid */
+		bad[0] = bad[1] = 1;
+		bad[2] = 3;			/* lens 3 for T = 2 */
+		pn_sqe_run(&q[0], k.d->id, 0, 1, 4, 4096, 4 * W * 4, 2 * i + 1);
+		pn_sqe_run(&q[1], k.d->id, 1024, 1, 2, 8192, 2 * W * 4, 2 * i + 2);
+		if (pn_submit(k.s, &q[0]) || pn_submit(k.s, &q[1]))
+			FAIL("lenscheck: submit");
+		for (int got = 0; got < 2; got++) {
+			int r = pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 5000);
+
+			if (r)
+				FAIL("lenscheck: wait: %d", r);
+			res[(cqe.user_data - 1) % 2] = cqe.res;
+			if (cqe.flags & PN_CQE_F_BATCHED)
+				shared++;
+		}
+		if (res[0] != 0)
+			FAIL("lenscheck: pair %u: the good job got %d", i, res[0]);
+		if (res[1] != -EINVAL)
+			FAIL("lenscheck: pair %u: lens T + 1 got %d, expected -EINVAL", i, res[1]);
+	}
+	printf("lenscheck: %u pairs, %u completions batched, every bad length refused\n", n, shared);
+	close_all(&k);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "mkmodel"))
@@ -737,6 +787,8 @@ int main(int argc, char **argv)
 		rtlat(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
 	else if (argc == 4 && !strcmp(argv[1], "api"))
 		api(argv[2], argv[3]);
+	else if (argc == 5 && !strcmp(argv[1], "lenscheck"))
+		lenscheck(argv[2], argv[3], (uint32_t)atoi(argv[4]));
 	else if (argc == 6 && !strcmp(argv[1], "idlewait"))
 		idlewait(argv[2], argv[3], (uint32_t)atoi(argv[4]), atoi(argv[5]));
 	else if (argc == 6 && !strcmp(argv[1], "throughput"))
