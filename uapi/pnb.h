@@ -26,6 +26,9 @@
 #define PNB_DATA_ALIGN		4096u
 #define PNB_TENSOR_ALIGN	64u
 #define PNB_MAX_DIMS		4u
+/* The most tokens a model accepts (header max_tokens): arenas and position
+ * tables are sized by it, so a reader refuses more rather than allocating. */
+#define PNB_MAX_TOKENS		65536u
 #define PNB_NONE		0xffffffffu	/* absent index */
 
 enum pnb_section_id {

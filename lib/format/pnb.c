@@ -422,6 +422,10 @@ static int check_graph_ends(const struct vctx *c)
 	if (!h->max_tokens)
 		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, max_tokens),
 			   "max_tokens 0, expected >= 1");
+	if (h->max_tokens > PNB_MAX_TOKENS)
+		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, max_tokens),
+			   "max_tokens %" PRIu32 ", expected at most %u (PNB_MAX_TOKENS)",
+			   h->max_tokens, PNB_MAX_TOKENS);
 	if (h->input >= c->f->n_values)
 		return pnb_bad(c, -EINVAL, "header", offsetof(struct pnb_header, input),
 			   "input = %" PRIu32 " out of range, expected < %" PRIu32 " (values)",

@@ -3,7 +3,8 @@
  * daemon_client - a test client of polynetd for tests/integration/test_daemon_*.sh
  * and bench/ring_bench.sh. The Makefile builds it (build/rel/tests/daemon_client).
  *
- *   daemon_client mkmodel fixture|empty OUT.pnb
+ *   daemon_client mkmodel fixture|empty|badshape OUT.pnb   (badshape: valid to the
+ *                reader, a LINEAR weight of the wrong shape for the graph)
  *   daemon_client stress SOCK MODEL REF.pnb JOBS DEPTH SEED
  *   daemon_client flood SOCK MODEL JOBS
  *   daemon_client hang SOCK MODEL
@@ -53,6 +54,43 @@ static void mkmodel(const char *kind, const char *path)
 	struct fx_weights fw;
 	struct pn_err e;
 
+	if (!strcmp(kind, "badshape")) {
+		static const float table[16], W[12];
+		struct pnb_writer *w = pnb_writer_new();
+		struct pnb_header h = { 0 };
+		struct pnb_node n;
+		uint64_t sh[2] = { 4, 4 }, shw[2] = { 3, 4 };	/* W must be [4, 4] */
+		uint32_t ids, x, y;
+
+		if (!w)
+			FAIL("out of memory");
+		ids = pnb_w_value(w, "ids", PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
+		x = pnb_w_value(w, "x", PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, 4);
+		y = pnb_w_value(w, "y", PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, 4);
+		pnb_node_init(&n, PNB_OP_EMBED, pnb_w_string(w, "embed"), x);
+		n.n_in = 1;
+		n.in[0] = ids;
+		n.n_w = 1;
+		n.w[PNB_W_EMBED_TABLE] = pnb_w_tensor(w, "E", PNB_DTYPE_F32, 2, sh, table);
+		n.fattr[PNB_FA_EMBED_SCALE] = 1.0f;
+		pnb_w_node(w, &n);
+		pnb_node_init(&n, PNB_OP_LINEAR, pnb_w_string(w, "proj"), y);
+		n.n_in = 1;
+		n.in[0] = x;
+		n.n_w = 1;
+		n.w[PNB_W_LINEAR_W] = pnb_w_tensor(w, "W", PNB_DTYPE_F32, 2, shw, W);
+		pnb_w_node(w, &n);
+		h.name = pnb_w_string(w, "badshape");
+		h.input = ids;
+		h.output = y;
+		h.max_tokens = 8;
+		h.tok_pieces = h.tok_scores = PNB_NONE;
+		pnb_w_header(w, &h);
+		if (pnb_w_finish(w, path, &e))
+			FAIL("%s", e.msg);
+		pnb_writer_free(w);
+		return;
+	}
 	if (!strcmp(kind, "empty")) {
 		if (pnb_write_nop_model(path, "empty", 8, &e))
 			FAIL("%s", e.msg);

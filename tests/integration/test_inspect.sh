@@ -104,5 +104,20 @@ grep -q "^polyctl inspect: $tmp/flip.pnb: .*CRC32C" "$tmp/err.txt" ||
 [ $? -eq 1 ] && grep -q "absent.pnb" "$tmp/err.txt" || fail "missing file: $(cat "$tmp/err.txt")"
 "$POLYCTL" inspect 2>/dev/null
 [ $? -eq 2 ] || fail "no file argument: expected usage error (exit 2)"
+# a file the reader accepts but whose shapes are wrong: inspect refuses it as run does
+DCL=$B/rel/tests/daemon_client
+if [ -x "$DCL" ]; then
+	"$DCL" mkmodel badshape "$tmp/shape.pnb" || fail "mkmodel badshape"
+	"$POLYCTL" inspect "$tmp/shape.pnb" >"$tmp/out.txt" 2>"$tmp/err.txt"
+	rc=$?
+	[ $rc -eq 1 ] || fail "shape fault: inspect exit $rc, expected 1"
+	grep -q "$tmp/shape.pnb: node 1 'proj' (linear): weight W" "$tmp/err.txt" ||
+		fail "shape fault: message does not name the file, node and weight: $(cat "$tmp/err.txt")"
+	[ -s "$tmp/out.txt" ] && fail "shape fault: printed a description of an invalid file"
+	echo x | "$POLYCTL" run "$tmp/shape.pnb" --text-file /dev/stdin >/dev/null 2>&1 &&
+		fail "shape fault: run accepted what inspect refused"
+else
+	echo "note: $DCL not built, the shape-fault file was not written"
+fi
 echo "ok: inspected ${#files[@]} file(s)"
 exit 0

@@ -744,6 +744,7 @@ MUT(h_output_range, HDR->output = 99)
 MUT(h_output_unproduced, HDR->output = 0)
 MUT(h_name, HDR->name = 0x7fffffff)
 MUT(h_max_tokens, HDR->max_tokens = 0)
+MUT(h_max_tokens_huge, HDR->max_tokens = 0x7fffffff)
 MUT(h_tok_kind, HDR->tokenizer = 2)
 MUT(h_tok_pieces_dtype, HDR->tok_pieces = 2)
 MUT(h_tok_scores_range, HDR->tok_scores = 13)
@@ -821,6 +822,7 @@ static const struct crafted {
 	C(h_output_unproduced, -EINVAL, "header", "produced by no node"),
 	C(h_name, -EINVAL, "header", "name string offset"),
 	C(h_max_tokens, -EINVAL, "header", "max_tokens 0"),
+	C(h_max_tokens_huge, -EINVAL, "header", "max_tokens 2147483647, expected at most 65536"),
 	C(h_tok_kind, -EINVAL, "header", "unknown tokenizer kind 2"),
 	C(h_tok_pieces_dtype, -EINVAL, "header", "tok_pieces = tensor 2"),
 	C(h_tok_scores_range, -EINVAL, "header", "tok_scores = 13 out of range"),

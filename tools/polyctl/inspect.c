@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "exec/graph.h"
 #include "format/pnb.h"
 #include "ops/op.h"
 #include "polyctl.h"
@@ -347,6 +348,7 @@ int cmd_inspect(int argc, char **argv)
 {
 	const char *path = NULL;
 	struct pnb_file f;
+	struct pn_graph *g;
 	struct pn_err err;
 	size_t plen;
 	int json = 0, r;
@@ -377,6 +379,13 @@ int cmd_inspect(int argc, char **argv)
 			return polyctl_fail("inspect", "%s", err.msg);
 		return polyctl_fail("inspect", "%s: %s", path, err.msg);
 	}
+	/* the checks run and load make: every shape against its op (no packing) */
+	if (pn_graph_build(&f, &g, &err)) {
+		r = polyctl_fail("inspect", "%s", err.msg);
+		pnb_close(&f);
+		return r;
+	}
+	pn_graph_free(g);
 	if (json) {
 		r = print_json(&f);
 	} else {
