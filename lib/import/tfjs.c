@@ -189,15 +189,30 @@ static int read_weight_entry(const struct tfjs_model *m, const cJSON *jw, uint32
 /* Size a shard of a group should have: TF.js cuts a group into shards of one
  * size, the last one holding the rest. The size is the largest non-last
  * shard, so one truncated shard is named as the culprit. */
+/*
+ * The size shard i should have. TF.js cuts a group into shards of one size
+ * and a shorter last one, so that size is the one most of the first n - 1
+ * shards have (the largest, not the first, would blame a good shard for a
+ * long one elsewhere); the last holds the rest.
+ */
 static uint64_t expected_shard_bytes(const uint64_t *found, uint32_t n, uint32_t i,
 				     uint64_t total)
 {
 	uint64_t s = 0;
+	uint32_t best = 0;
 
 	if (n == 1)
 		return total;
-	for (uint32_t k = 0; k + 1 < n; k++)
-		s = found[k] > s ? found[k] : s;
+	for (uint32_t k = 0; k + 1 < n; k++) {
+		uint32_t c = 0;
+
+		for (uint32_t j = 0; j + 1 < n; j++)
+			c += found[j] == found[k];
+		if (c > best || (c == best && found[k] > s)) {
+			best = c;
+			s = found[k];
+		}
+	}
 	if (s * (n - 1) >= total)	/* the convention does not hold: blame by total */
 		s = (total + n - 1) / n;
 	return i + 1 < n ? s : total - s * (n - 1);
@@ -234,6 +249,12 @@ static int read_group(struct tfjs_model *m, const char *dir, const cJSON *group,
 			ret = pn_errf(err, -errno, "%s: cannot open shard %u of %u: %s (the "
 				      "manifest needs %llu bytes in its shards)", path, i + 1, n,
 				      strerror(errno), (unsigned long long)group_bytes);
+			goto out;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			ret = pn_errf(err, -EINVAL, "%s: shard %u of %u is %s, expected a regular "
+				      "file", path, i + 1, n, S_ISDIR(st.st_mode) ? "a directory" :
+				      "not a regular file");
 			goto out;
 		}
 		found[i] = (uint64_t)st.st_size;

@@ -104,6 +104,14 @@ last=$(stat -c %s "$MODEL/group1-shard7of7")
 copy short_half; cut_shard short_half group1-shard7of7 $((last / 2))
 expect_fail "$REL" short_half "short_half/group1-shard7of7: shard 7 of 7 has $((last / 2)) bytes, expected $last"
 
+# a long shard in the middle is the one named, not the first
+copy long_shard; rm "$T/long_shard/group1-shard5of7"
+{ cat "$MODEL/group1-shard5of7"; head -c 1000 /dev/zero; } >"$T/long_shard/group1-shard5of7"
+expect_fail "$REL" long_shard "long_shard/group1-shard5of7: shard 5 of 7 has 4195304 bytes, expected 4194304"
+
+copy dir_shard; rm "$T/dir_shard/group1-shard2of7"; mkdir "$T/dir_shard/group1-shard2of7"
+expect_fail "$REL" dir_shard "dir_shard/group1-shard2of7: shard 2 of 7 is a directory, expected a regular file"
+
 copy json_truncated; truncate -s 100000 "$T/json_truncated/model.json"
 expect_fail "$REL" json_truncated "json_truncated/model.json: invalid JSON at byte"
 
