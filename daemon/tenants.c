@@ -20,15 +20,32 @@ bool pnd_is_admin(struct pnd_tenants *ts, uint32_t uid)
 	return uid == 0 || uid == ts->admin_uid || pnd_tenant(ts, uid)->admin;
 }
 
-struct pnd_tenant *pnd_tenant(struct pnd_tenants *ts, uint32_t uid)
+/* The uid's entry, or NULL when it has none and the table is full. */
+static struct pnd_tenant *find_or_add(struct pnd_tenants *ts, uint32_t uid)
 {
-	static struct pnd_tenant overflow;	/* counts past PND_MAX_TENANTS, unlisted */
-
 	for (uint32_t i = 0; i < ts->n; i++)
 		if (ts->tab[i].uid == uid)
 			return &ts->tab[i];
 	if (ts->n == PND_MAX_TENANTS)
-		return &overflow;
+		return NULL;
+	ts->tab[ts->n].uid = uid;
+	return &ts->tab[ts->n++];
+}
+
+struct pnd_tenant *pnd_tenant(struct pnd_tenants *ts, uint32_t uid)
+{
+	/* Counts of the uids past PND_MAX_TENANTS, all unlisted. It is shared, so
+	 * it never carries a name or admin rights: the admin map cannot reach it
+	 * (a map that does not fit is refused at start). */
+	static struct pnd_tenant overflow;
+	struct pnd_tenant *t = find_or_add(ts, uid);
+
+	if (t)
+		return t;
+	overflow.uid = uid;
+	overflow.admin = false;
+	overflow.name[0] = '\0';
+	return &overflow;
 	ts->tab[ts->n].uid = uid;
 	return &ts->tab[ts->n++];
 }
@@ -68,7 +85,10 @@ static int parse_line(struct pnd_tenants *ts, struct pn_sched *sched, char *line
 	if (strlen(tok[1]) >= sizeof(t->name))
 		return pn_errf(e, -EINVAL, "%s:%u: name '%s' longer than %zu bytes", path,
 			       lineno, tok[1], sizeof(t->name) - 1);
-	t = pnd_tenant(ts, (uint32_t)v[0]);
+	t = find_or_add(ts, (uint32_t)v[0]);
+	if (!t)
+		return pn_errf(e, -E2BIG, "%s:%u: uid %lu: the map holds at most %u tenants, "
+			       "this is one more", path, lineno, v[0], PND_MAX_TENANTS);
 	snprintf(t->name, sizeof(t->name), "%s", tok[1]);
 	t->admin = admin;
 	if (n > 2 && pn_sched_set_tenant_weight(sched, t->uid, (uint32_t)v[2]))
