@@ -80,7 +80,8 @@ enum pnb_dtype {
 	PNB_DTYPE_I8 = 6,
 };
 
-/* A weight or table stored in the data section. */
+/* A weight or table stored in the data section. F32 data is finite: readers
+ * refuse a NaN or an Inf, naming the tensor, the element and its byte. */
 struct pnb_tensor {
 	uint32_t name;		/* string */
 	uint32_t dtype;		/* enum pnb_dtype */

@@ -276,6 +276,28 @@ static int check_strings(struct vctx *c)
 	return 0;
 }
 
+/*
+ * Every F32 weight is finite: a NaN or Inf in a weight reaches every output
+ * silently (and JSON has no word for it). Exponent bits all set is both.
+ */
+static int check_finite(const struct vctx *c, uint32_t i, const struct pnb_tensor *t)
+{
+	uint64_t at = c->h.sec[PNB_SEC_DATA].offset + t->offset;
+	const uint8_t *p = c->base + at;
+
+	for (uint64_t k = 0; k < t->size / 4; k++) {
+		uint32_t u;
+
+		memcpy(&u, p + 4 * k, 4);
+		if ((u & 0x7f800000u) == 0x7f800000u)
+			return pnb_bad(c, -EINVAL, "data", at + 4 * k, "tensor %" PRIu32 " '%s' "
+				   "element %" PRIu64 " is %s, expected a finite number", i,
+				   c->f->strings + t->name, k, u & 0x007fffffu ? "NaN" :
+				   u >> 31 ? "-Inf" : "Inf");
+	}
+	return 0;
+}
+
 static int check_tensor(const struct vctx *c, uint32_t i, const struct pnb_tensor *t)
 {
 	const int S = PNB_SEC_TENSORS;
@@ -327,7 +349,7 @@ static int check_tensor(const struct vctx *c, uint32_t i, const struct pnb_tenso
 				 "data offset %" PRIu64 " + size %" PRIu64
 				 " past the end of the data section (%" PRIu64 " bytes)",
 				 t->offset, t->size, c->f->data_size);
-	return 0;
+	return t->dtype == PNB_DTYPE_F32 ? check_finite(c, i, t) : 0;
 }
 
 static int check_value(const struct vctx *c, uint32_t i, const struct pnb_value *v)

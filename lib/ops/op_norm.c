@@ -1,6 +1,22 @@
 // SPDX-License-Identifier: MIT
 /* op_norm.c - LAYERNORM, RMSNORM, L2NORM, SOFTMAX: per-row normalisations. */
+#include <errno.h>
+
 #include "ops/op_impl.h"
+
+_Static_assert(PNB_FA_L2NORM_EPS == PNB_FA_NORM_EPS, "check_eps reads one slot for all three");
+
+/* eps >= 0 (finite: the reader checks every fattr): a negative one can make
+ * the square root's argument negative, a NaN on every row. */
+static int check_eps(const struct vctx *c, uint32_t i, const struct pnb_node *n)
+{
+	float eps = n->fattr[PNB_FA_NORM_EPS];
+
+	if (!(eps >= 0))
+		return pnb_bad_entry(c, -EINVAL, PNB_SEC_NODES, i, PN_FA_OFF(PNB_FA_NORM_EPS),
+				 "%s eps %g, expected >= 0", pn_op_name(n->op), eps);
+	return 0;
+}
 
 static int build_layernorm(struct pn_build *b)
 {
@@ -30,7 +46,7 @@ const struct pn_op pn_op_layernorm = {
 	.w = { [PNB_W_NORM_GAMMA] = { "gamma", "scale [D]" },
 	       [PNB_W_NORM_BETA] = { "beta", "shift [D]" } },
 	.fa = { [PNB_FA_NORM_EPS] = { "eps", "added to the (biased) variance", PN_SLOT_FLOAT } },
-	.check = pn_op_check_none,
+	.check = check_eps,
 	.build = build_layernorm,
 };
 
@@ -39,7 +55,7 @@ const struct pn_op pn_op_rmsnorm = {
 	.in = { "x" },
 	.w = { [PNB_W_NORM_GAMMA] = { "gamma", "scale [D]" } },
 	.fa = { [PNB_FA_NORM_EPS] = { "eps", "added to the mean square", PN_SLOT_FLOAT } },
-	.check = pn_op_check_none,
+	.check = check_eps,
 	.build = build_rmsnorm,
 };
 
@@ -47,7 +63,7 @@ const struct pn_op pn_op_l2norm = {
 	.code = PNB_OP_L2NORM, .name = "l2norm", .n_in = 1,
 	.in = { "x" },
 	.fa = { [PNB_FA_L2NORM_EPS] = { "eps", "floor of the squared norm", PN_SLOT_FLOAT } },
-	.check = pn_op_check_none,
+	.check = check_eps,
 	.build = build_l2norm,
 };
 

@@ -745,6 +745,17 @@ MUT(h_output_unproduced, HDR->output = 0)
 MUT(h_name, HDR->name = 0x7fffffff)
 MUT(h_max_tokens, HDR->max_tokens = 0)
 MUT(h_max_tokens_huge, HDR->max_tokens = 0x7fffffff)
+/* Element k of the first F32 tensor of at least 16 elements (a weight). */
+static float *f32_elem(uint8_t *b, uint32_t k)
+{
+	for (uint32_t i = 0; i < SEC(TENSORS).count; i++)
+		if (TEN(i)->dtype == PNB_DTYPE_F32 && TEN(i)->size >= 64)
+			return (float *)(b + SEC(DATA).offset + TEN(i)->offset) + k;
+	return (float *)b;	/* no such tensor: breaks the magic, the test says so */
+}
+MUT(w_nan, *f32_elem(b, 3) = NAN)
+MUT(ln_eps_negative, NODE(1)->fattr[PNB_FA_NORM_EPS] = -1)
+MUT(w_inf, *f32_elem(b, 0) = -INFINITY)
 MUT(h_tok_kind, HDR->tokenizer = 2)
 MUT(h_tok_pieces_dtype, HDR->tok_pieces = 2)
 MUT(h_tok_scores_range, HDR->tok_scores = 13)
@@ -822,6 +833,9 @@ static const struct crafted {
 	C(h_output_unproduced, -EINVAL, "header", "produced by no node"),
 	C(h_name, -EINVAL, "header", "name string offset"),
 	C(h_max_tokens, -EINVAL, "header", "max_tokens 0"),
+	C(ln_eps_negative, -EINVAL, "nodes[1]", "layernorm eps -1, expected >= 0"),
+	C(w_nan, -EINVAL, "data", "element 3 is NaN, expected a finite number"),
+	C(w_inf, -EINVAL, "data", "element 0 is -Inf"),
 	C(h_max_tokens_huge, -EINVAL, "header", "max_tokens 2147483647, expected at most 65536"),
 	C(h_tok_kind, -EINVAL, "header", "unknown tokenizer kind 2"),
 	C(h_tok_pieces_dtype, -EINVAL, "header", "tok_pieces = tensor 2"),

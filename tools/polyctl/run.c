@@ -81,21 +81,39 @@ static void print_json_string(FILE *f, const char *s, size_t n)
 	fputc('"', f);
 }
 
-static void emit(const struct run_opts *o, const struct batch *b, uint32_t i,
-		 uint32_t width)
+static void emit_error(const struct run_opts *o, const struct batch *b, uint32_t i,
+		       const char *msg)
+{
+	fprintf(stderr, "polyctl run: %s:%llu: %s\n", o->file, (unsigned long long)b->lineno[i],
+		msg);
+	if (o->json) {
+		printf("{\"line\":%llu,\"error\":", (unsigned long long)b->lineno[i]);
+		print_json_string(stdout, msg, strlen(msg));
+		printf("}\n");
+	}
+}
+
+/*
+ * Prints line i's result. Returns 1 when a result that was computed cannot
+ * be given (a non-finite element: JSON has no word for it, and a NaN is no
+ * embedding), so the caller counts the line as failed.
+ */
+static int emit(const struct run_opts *o, const struct batch *b, uint32_t i, uint32_t width)
 {
 	const float *e = b->out + (size_t)i * width;
+	char msg[96];
 
 	if (b->errmsg[i]) {
-		fprintf(stderr, "polyctl run: %s:%llu: %s\n", o->file,
-			(unsigned long long)b->lineno[i], b->errmsg[i]);
-		if (o->json) {
-			printf("{\"line\":%llu,\"error\":",
-			       (unsigned long long)b->lineno[i]);
-			print_json_string(stdout, b->errmsg[i], strlen(b->errmsg[i]));
-			printf("}\n");
+		emit_error(o, b, i, b->errmsg[i]);
+		return 0;
+	}
+	for (uint32_t k = 0; k < width; k++) {
+		if (!isfinite(e[k])) {
+			snprintf(msg, sizeof(msg), "embedding element %u is %g, not a finite number",
+				 k, e[k]);
+			emit_error(o, b, i, msg);
+			return 1;
 		}
-		return;
 	}
 	if (o->json) {
 		printf("{\"ids\":[");
@@ -105,7 +123,7 @@ static void emit(const struct run_opts *o, const struct batch *b, uint32_t i,
 		for (uint32_t k = 0; k < width; k++)
 			printf("%s%.9g", k ? "," : "", e[k]);
 		printf("]}\n");
-		return;
+		return 0;
 	}
 	double norm = 0;
 
@@ -116,6 +134,7 @@ static void emit(const struct run_opts *o, const struct batch *b, uint32_t i,
 	       e[0], e[1], e[2], e[3]);
 	print_json_string(stdout, b->text[i], b->len[i] > 48 ? 48 : b->len[i]);
 	printf("%s\n", b->len[i] > 48 ? "..." : "");
+	return 0;
 }
 
 static double now_us(void)
@@ -469,7 +488,7 @@ int cmd_run(int argc, char **argv)
 				failed += embed_batch(x, &b, m->out_width, &lat);
 			}
 			for (uint32_t i = 0; i < b.n; i++) {
-				emit(&o, &b, i, m->out_width);
+				failed += (uint64_t)emit(&o, &b, i, m->out_width);
 				free(b.text[i]);
 				free(b.ids[i]);
 				b.text[i] = NULL;
