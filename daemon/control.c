@@ -14,6 +14,7 @@
 
 #include "control.h"
 #include "transport/proto.h"
+#include "transport/segment.h"
 #include "util/stats.h"
 
 void pnd_conn_release(struct pnd_conn *c)
@@ -65,7 +66,8 @@ static void on_hello(struct pnd_control *ctl, struct pnd_conn *c, const struct p
 	pn_proto_reply(c->fd, h->type, h->seq, 0, &rep, sizeof(rep), NULL, NULL, 0);
 }
 
-static cJSON *model_json(struct pnd_model *m, bool stats)
+/* Holders other than the caller are shown to admins only: a uid is the other tenant's business. */
+static cJSON *model_json(struct pnd_model *m, bool stats, const struct pnd_caller *who)
 {
 	cJSON *o = cJSON_CreateObject(), *hold = cJSON_AddArrayToObject(o, "holders");
 	struct pn_model_desc dsc;
@@ -84,8 +86,11 @@ static cJSON *model_json(struct pnd_model *m, bool stats)
 	cJSON_AddStringToObject(o, "region", m->transient ? "" : m->region_name);
 	cJSON_AddBoolToObject(o, "persistent", !m->transient);
 	cJSON_AddBoolToObject(o, "reattached", m->reattached);
+	cJSON_AddBoolToObject(o, "public", m->public);
+	cJSON_AddBoolToObject(o, "held", pnd_model_holds_locked(m, who->uid));
 	for (uint32_t i = 0; i < m->n_holders; i++)
-		cJSON_AddItemToArray(hold, cJSON_CreateNumber(m->holders[i]));
+		if (who->admin || m->holders[i] == who->uid)
+			cJSON_AddItemToArray(hold, cJSON_CreateNumber(m->holders[i]));
 	if (stats) {
 		struct pn_stats st = { 0 };
 		uint64_t n;
@@ -108,14 +113,19 @@ static cJSON *model_json(struct pnd_model *m, bool stats)
 	return o;
 }
 
-static cJSON *models_json(struct pnd_control *ctl, bool stats)
+/* The models the caller sees (models.c's visibility), admins all of them. */
+static cJSON *models_json(struct pnd_control *ctl, bool stats, const struct pnd_caller *who)
 {
 	cJSON *a = cJSON_CreateArray();
 
 	pthread_mutex_lock(&ctl->models->lock);
-	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
-		if (ctl->models->tab[i])
-			cJSON_AddItemToArray(a, model_json(ctl->models->tab[i], stats));
+	for (uint32_t i = 0; i < PND_MAX_MODELS; i++) {
+		struct pnd_model *m = ctl->models->tab[i];
+
+		if (m && !atomic_load(&m->gone) &&
+		    (who->admin || m->public || pnd_model_holds_locked(m, who->uid)))
+			cJSON_AddItemToArray(a, model_json(m, stats, who));
+	}
 	pthread_mutex_unlock(&ctl->models->lock);
 	return a;
 }
@@ -123,8 +133,10 @@ static cJSON *models_json(struct pnd_control *ctl, bool stats)
 static void on_list(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h)
 {
 	cJSON *doc = cJSON_CreateObject();
+	struct pnd_caller who;
 
-	cJSON_AddItemToObject(doc, "models", models_json(ctl, false));
+	pnd_caller(ctl->tenants, c->uid, &who);
+	cJSON_AddItemToObject(doc, "models", models_json(ctl, false, &who));
 	reply_json(c, h, doc);
 }
 
@@ -133,7 +145,9 @@ static void on_stat(struct pnd_control *ctl, struct pnd_conn *c, const struct pn
 	static const char *const cls[PN_SCHED_NCLASS] = { "realtime", "interactive", "batch" };
 	cJSON *doc = cJSON_CreateObject(), *ten, *dm = cJSON_AddObjectToObject(doc, "daemon");
 	uint32_t queued, running;
+	struct pnd_caller who;
 
+	pnd_caller(ctl->tenants, c->uid, &who);
 	pthread_mutex_lock(&ctl->work->lock);
 	pn_sched_depth(ctl->work->sched, &queued, &running);
 	pthread_mutex_unlock(&ctl->work->lock);
@@ -151,13 +165,18 @@ static void on_stat(struct pnd_control *ctl, struct pnd_conn *c, const struct pn
 	cJSON_AddNumberToObject(dm, "connections", ctl->n_conns);
 	cJSON_AddNumberToObject(dm, "queued", queued);
 	cJSON_AddNumberToObject(dm, "running", running);
-	cJSON_AddItemToObject(doc, "models", models_json(ctl, true));
+	cJSON_AddItemToObject(doc, "models", models_json(ctl, true, &who));
 	ten = cJSON_AddArrayToObject(doc, "tenants");
 	for (uint32_t i = 0; i < ctl->tenants->n; i++) {
 		struct pnd_tenant *t = &ctl->tenants->tab[i];
 		struct pn_sched_tenant_stat st = { 0 };
-		cJSON *o = cJSON_CreateObject(), *q = cJSON_AddObjectToObject(o, "queued");
+		cJSON *o, *q, *lim;
 
+		/* another tenant's counters are its business: admins see every row */
+		if (!who.admin && t->uid != c->uid)
+			continue;
+		o = cJSON_CreateObject();
+		q = cJSON_AddObjectToObject(o, "queued");
 		pthread_mutex_lock(&ctl->work->lock);
 		pn_sched_tenant_stat(ctl->work->sched, t->uid, &st);
 		pthread_mutex_unlock(&ctl->work->lock);
@@ -175,6 +194,14 @@ static void on_stat(struct pnd_control *ctl, struct pnd_conn *c, const struct pn
 		cJSON_AddNumberToObject(o, "refused_deadline", (double)st.refused_deadline);
 		cJSON_AddNumberToObject(o, "refused_quota", (double)st.refused_quota);
 		cJSON_AddNumberToObject(o, "arena_bytes", (double)st.arena_bytes);
+		cJSON_AddNumberToObject(o, "session_bytes", (double)t->session_bytes);
+		lim = cJSON_AddObjectToObject(o, "limits");
+		cJSON_AddNumberToObject(lim, "sessions", t->lim.sessions);
+		cJSON_AddNumberToObject(lim, "session_bytes", (double)t->lim.session_bytes);
+		cJSON_AddNumberToObject(lim, "models", t->lim.models);
+		cJSON_AddNumberToObject(lim, "model_bytes", (double)t->lim.model_bytes);
+		cJSON_AddNumberToObject(lim, "rt_permille", t->lim.rt_permille);
+		cJSON_AddNumberToObject(lim, "conns", t->lim.conns);
 		cJSON_AddItemToArray(ten, o);
 	}
 	reply_json(c, h, doc);
@@ -186,9 +213,13 @@ static void on_model_info(struct pnd_control *ctl, struct pnd_conn *c, const str
 	struct pn_model_desc desc;
 	struct pn_region *ro = NULL;
 	struct pn_err e;
-	struct pnd_model *m = pnd_model_find(ctl->models, ref, &e);
+	struct pnd_caller who;
+	struct pnd_model *m;
 	int fd, r = 0;
 
+	/* the reply carries the weights' fd: only a tenant that sees the model gets it */
+	pnd_caller(ctl->tenants, c->uid, &who);
+	m = pnd_model_find(ctl->models, &who, ref, &e);
 	if (!m) {
 		reply_err(c, h, -ENOENT, &e);
 		return;
@@ -210,20 +241,41 @@ static void on_model_info(struct pnd_control *ctl, struct pnd_conn *c, const str
 static void on_open_session(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h,
 			    const struct pn_session_req *q)
 {
+	struct pnd_tenant *t = pnd_tenant(ctl->tenants, c->uid);
 	struct pnd_session *s;
 	struct pn_session_rep rep = { 0 };
+	struct pn_seg_layout l;
 	struct pn_err e;
 	int fds[3], r;
 
+	/* the quotas, before any memory: the segment's size follows from the request */
+	pn_seg_layout(q->sq_entries, q->cq_entries, q->arena_size, &l);
+	if (t->sessions >= t->lim.sessions) {
+		pn_errf(&e, -EDQUOT, "OPEN_SESSION: uid %u has %u sessions open, its quota is %u "
+			"(the admin map's sessions=)", c->uid, t->sessions, t->lim.sessions);
+		reply_err(c, h, -EDQUOT, &e);
+		return;
+	}
+	if (t->session_bytes + l.size > t->lim.session_bytes) {
+		pn_errf(&e, -EDQUOT, "OPEN_SESSION: a segment of %llu bytes would bring uid %u's "
+			"sessions to %llu bytes, its quota is %llu (the admin map's session_mb=)",
+			(unsigned long long)l.size, c->uid,
+			(unsigned long long)(t->session_bytes + l.size),
+			(unsigned long long)t->lim.session_bytes);
+		reply_err(c, h, -EDQUOT, &e);
+		return;
+	}
 	r = pnd_session_open(ctl->sessions, c->uid, q, &s, &e);
 	if (r) {
 		reply_err(c, h, r, &e);
 		return;
 	}
+	s->admin = pnd_is_admin(ctl->tenants, c->uid);
 	s->conn = c;
 	s->conn_next = c->sessions;
 	c->sessions = s;
-	pnd_tenant(ctl->tenants, c->uid)->sessions++;
+	t->sessions++;
+	t->session_bytes += s->seg_size;
 	ctl->io->arm_doorbell(ctl->io->arg, s);
 	rep.session_id = s->id;
 	rep.seg_size = s->seg_size;
@@ -260,12 +312,14 @@ static int load_start(struct pnd_control *ctl, struct pnd_conn *c, const struct 
 		      const struct pn_load_req *req, int fd, struct pn_err *e)
 {
 	struct load_ctx *x = malloc(sizeof(*x));
+	struct pnd_caller who;
 	int r;
 
 	if (!x)
 		return pn_errf(e, -ENOMEM, "LOAD: out of memory");
 	*x = (struct load_ctx){ .ctl = ctl, .c = c, .seq = h->seq, .uid = c->uid };
-	r = pnd_load_start(ctl->models, c->uid, req, fd,
+	pnd_caller(ctl->tenants, c->uid, &who);
+	r = pnd_load_start(ctl->models, &who, req, fd,
 			   (struct pnd_load_done){ .fn = load_done, .arg = x }, e);
 	if (r) {
 		free(x);
@@ -321,13 +375,17 @@ void pnd_control(struct pnd_control *ctl, struct pnd_conn *c, const void *buf, s
 			reply_err(c, h, r, &e);
 		}
 		break;
-	case PN_MSG_UNLOAD:
-		r = pnd_unload(ctl->models, c->uid, pnd_is_admin(ctl->tenants, c->uid), body, &e);
+	case PN_MSG_UNLOAD: {
+		struct pnd_caller who;
+
+		pnd_caller(ctl->tenants, c->uid, &who);
+		r = pnd_unload(ctl->models, &who, body, &e);
 		if (r)
 			reply_err(c, h, r, &e);
 		else
 			pn_proto_reply(c->fd, h->type, h->seq, 0, NULL, 0, NULL, NULL, 0);
 		break;
+	}
 	case PN_MSG_LIST:
 		on_list(ctl, c, h);
 		break;

@@ -36,7 +36,7 @@
 #define PND_MAX_MODELS		64
 #define PND_MAX_SESSIONS	1024
 #define PND_MAX_TENANTS		256
-#define PND_MAX_HOLDERS		8
+#define PND_MAX_HOLDERS		32	/* tenants holding one model (a LOAD past it is refused) */
 #define PND_LAT_SAMPLES		4096	/* per model: the latest, for STAT */
 #define PND_ARENA_MAX		(256ull << 20)
 #define PND_SEG_NAME_MAX	48
@@ -73,14 +73,25 @@ struct pnd_model {
 	void *map;
 	size_t size;
 	char region_name[PN_REGION_NAME_MAX];
-	uint32_t holders[PND_MAX_HOLDERS], n_holders;	/* uids that loaded it */
+	/* uids that loaded it: they, and every tenant when public, see it (models.lock) */
+	uint32_t holders[PND_MAX_HOLDERS], n_holders;
+	atomic_uint holders_gen;	/* bumped on each change: sessions' caches recheck */
 	uint32_t vocab, max_batch;
 	bool reattached, transient;
+	bool public;			/* PN_LOAD_F_PUBLIC: every tenant may resolve and run it */
 	/* statistics, under stat_lock */
 	pthread_mutex_t stat_lock;
 	uint64_t jobs, errors, batched;
 	double lat_us[PND_LAT_SAMPLES];	/* queue + run, a ring of the latest */
 	uint64_t n_lat;
+};
+
+/* Who asks, as models.c checks it (tenants.c's pnd_caller fills it). */
+struct pnd_caller {
+	uint32_t uid;
+	bool admin;
+	uint32_t max_models;		/* models it may hold */
+	uint64_t max_model_bytes;	/* their bytes, summed */
 };
 
 /* One job's daemon-side state: a slot of its session's table (session.c). */

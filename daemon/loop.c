@@ -113,6 +113,7 @@ static void close_session(struct pnd_loop *d, struct pnd_session *s)
 		}
 	}
 	pnd_tenant(d->tenants, s->uid)->sessions--;
+	pnd_tenant(d->tenants, s->uid)->session_bytes -= s->seg_size;
 	atomic_store(&s->dead, true);
 	/* the pending doorbell read completes -ECANCELED and drops its reference */
 	sqe = get_sqe(d);

@@ -4,7 +4,7 @@
  *
  *   polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] [--idle-spin-us N]
  *            [--max-batch N] [--batch-delay-us N] [--admin-uid UID]
- *            [--tenants FILE] [--state NAME] [--no-pin]
+ *            [--tenants FILE] [--state NAME] [--max-models N] [--no-pin]
  *
  * Prints "ready socket=PATH pid=N ..." on stdout once it accepts clients
  * (and READY=1 to $NOTIFY_SOCKET when set); SIGTERM or SIGINT: finishes
@@ -38,6 +38,7 @@ struct pnd {
 	uint32_t rt_workers;		/* dedicated realtime workers, beyond nworkers */
 	uint64_t batch_delay_ns;	/* dynamic batching: the most a job waits */
 	uint32_t admin_uid;
+	uint32_t max_models;		/* --max-models: all tenants together */
 	bool pin;
 	/* the parts, top down */
 	struct pnd_loop loop;
@@ -84,7 +85,7 @@ static int usage(int rc)
 		"usage: polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] "
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
 		"[--admin-uid UID] "
-		"[--tenants FILE] [--state NAME] [--no-pin]\n");
+		"[--tenants FILE] [--state NAME] [--max-models N] [--no-pin]\n");
 	return rc;
 }
 
@@ -125,6 +126,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "state", required_argument, NULL, 'S' },
 		{ "tenants", required_argument, NULL, 'T' },
 		{ "no-pin", no_argument, NULL, 'P' },
+		{ "max-models", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -138,7 +140,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->max_batch = 16;
 	d->admin_uid = 0;
 	d->pin = true;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:Ph", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -175,6 +177,10 @@ static int parse(int argc, char **argv, struct pnd *d)
 			break;
 		case 'T': d->tenants_path = optarg; break;
 		case 'P': d->pin = false; break;
+		case 'M':
+			if (parse_u32("--max-models", optarg, 1, PND_MAX_MODELS, &d->max_models))
+				return 2;
+			break;
 		case 'h': exit(usage(0));
 		default: return usage(2);
 		}
@@ -277,6 +283,7 @@ static int setup(struct pnd *d, struct pn_err *e)
 	d->loop.models = &d->models;
 	d->loop.tenants = &d->tenants;
 	d->loop.work = &d->work;
+	pnd_tenants_init(&d->tenants);
 	d->tenants.admin_uid = d->admin_uid;
 	pnd_sessions_init(&d->sessions);
 	d->sessions.work = &d->work;
@@ -284,6 +291,7 @@ static int setup(struct pnd *d, struct pn_err *e)
 	d->sessions.io = &d->loop.io;
 	pthread_mutex_init(&d->models.lock, NULL);
 	d->models.state_prefix = d->state_prefix;
+	d->models.max_models = d->max_models;
 	d->models.max_batch = d->max_batch;
 	d->models.batch_delay_ns = d->batch_delay_ns;
 	d->models.work = &d->work;

@@ -82,7 +82,8 @@ static void session_free(struct pnd_sessions *ss, struct pnd_session *s)
 	if (s->mcache)
 		pnd_model_put(s->mcache);
 	pthread_mutex_destroy(&s->cq_lock);
-	free(s->jobs);
+	if (s->jobs)
+		munmap(s->jobs, s->jobs_size);
 	free(s);
 	atomic_fetch_sub(&ss->n, 1);
 }
@@ -121,8 +122,14 @@ int pnd_session_open(struct pnd_sessions *ss, uint32_t uid, const struct pn_sess
 	atomic_flag_clear(&s->sq_busy);
 	atomic_init(&s->refs, 1);
 	atomic_fetch_add(&ss->n, 1);
-	s->jobs = calloc(q->cq_entries, sizeof(*s->jobs));
-	if (!s->jobs) {
+	/* mapped, not malloc'd: ~1 MiB for a big CQ, and glibc keeps freed
+	 * blocks of that size in its heap, so the daemon's RSS would never
+	 * come back down after a burst of sessions */
+	s->jobs_size = q->cq_entries * sizeof(*s->jobs);
+	s->jobs = mmap(NULL, s->jobs_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (s->jobs == MAP_FAILED) {
+		s->jobs = NULL;
 		session_free(ss, s);
 		return pn_errf(e, -ENOMEM, "OPEN_SESSION: out of memory");
 	}
@@ -274,18 +281,26 @@ static int check_sqe(const struct pnd_session *s, const struct pnd_model *m,
 	return 0;
 }
 
-/* The model an SQE names, through the session's one-entry cache. */
+/*
+ * The model an SQE names, if the session's tenant may run it, through the
+ * session's one-entry cache. The cache is good while the model's holders do
+ * not change (holders_gen): an UNLOAD of the tenant's hold ends its access.
+ */
 static struct pnd_model *sqe_model(struct pnd_sessions *ss, struct pnd_session *s, uint32_t id)
 {
 	struct pnd_model *m = s->mcache;
+	struct pnd_caller who = { .uid = s->uid, .admin = s->admin };
 
-	if (m && m->id == id && !atomic_load(&m->gone))
+	if (m && m->id == id && !atomic_load(&m->gone) &&
+	    atomic_load(&m->holders_gen) == s->mcache_gen)
 		return m;
 	if (m) {
 		s->mcache = NULL;
 		pnd_model_put(m);
 	}
-	m = pnd_model_get_id(ss->models, id);	/* cold: first job or another model */
+	m = pnd_model_get_id(ss->models, &who, id);	/* cold: first job or another model */
+	if (m)
+		s->mcache_gen = atomic_load(&m->holders_gen);
 	s->mcache = m;
 	return m;
 }

@@ -21,6 +21,7 @@ struct pnd_conn;
 struct pnd_session {
 	uint32_t id;
 	uint32_t uid;
+	bool admin;			/* its tenant's, at OPEN_SESSION: runs any model */
 	atomic_int refs;		/* the table, queued/running jobs, the doorbell read */
 	atomic_bool dead;		/* client gone: drain no more */
 	struct pnd_conn *conn;		/* loop thread only (control.c's) */
@@ -38,7 +39,9 @@ struct pnd_session {
 	struct pn_sqe held;		/* refused with -EAGAIN by the scheduler: retried */
 	bool has_held;			/* (sq_busy) */
 	struct pnd_model *mcache;	/* last model looked up (sq_busy) */
+	uint32_t mcache_gen;		/* its holders_gen then (sq_busy) */
 	struct pnd_job *jobs;		/* cq_entries slots */
+	size_t jobs_size;
 	uint32_t free_job;
 	struct pnd_ev db_ev;
 	uint64_t db_buf;

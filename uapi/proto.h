@@ -82,6 +82,8 @@ struct pn_hello_rep {
 
 /* LOAD: the .pnb arrives as an fd (SCM_RIGHTS), read by the daemon */
 #define PN_LOAD_F_TRANSIENT	(1u << 0)	/* not kept across daemon restarts */
+#define PN_LOAD_F_PUBLIC	(1u << 1)	/* every tenant may see it (admins only) */
+#define PN_LOAD_F_ALL		(PN_LOAD_F_TRANSIENT | PN_LOAD_F_PUBLIC)
 struct pn_load_req {
 	uint32_t flags;		/* PN_LOAD_F_* */
 	uint32_t pad;
@@ -91,6 +93,7 @@ struct pn_load_req {
 /* A loaded model: the reply to LOAD and MODEL_INFO. */
 #define PN_MODEL_F_SHARED	(1u << 0)	/* LOAD found it already loaded */
 #define PN_MODEL_F_REATTACHED	(1u << 1)	/* came back from a persistent region */
+#define PN_MODEL_F_PUBLIC	(1u << 2)	/* visible to every tenant */
 struct pn_model_desc {
 	uint32_t id;		/* pn_sqe.model */
 	uint32_t flags;		/* PN_MODEL_F_* */

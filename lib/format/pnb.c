@@ -536,6 +536,16 @@ int pnb_open_mem(const void *buf, size_t size, const char *what, struct pnb_file
 	return 0;
 }
 
+int pnb_check_header(const void *hdr, uint64_t file_size, const char *what, struct pn_err *err)
+{
+	/* check_header reads the first HDR_SIZE bytes only and compares the
+	 * declared file_size with the one given: the caller has the rest unread */
+	struct vctx c = { .base = hdr, .size = file_size, .what = what ? what : "<memory>",
+			  .err = err };
+
+	return check_header(&c);
+}
+
 int pnb_open(const char *path, struct pnb_file *f, struct pn_err *err)
 {
 	struct stat st;

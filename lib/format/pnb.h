@@ -39,6 +39,13 @@ struct pnb_file {
 };
 
 int pnb_open(const char *path, struct pnb_file *f, struct pn_err *err);
+/*
+ * The header alone (its first sizeof(struct pnb_header) bytes), for a file of
+ * file_size bytes: magic, version, sizes, CRC, reserved fields. Lets a reader
+ * refuse a file before it reads the rest; pnb_open_mem checks it again.
+ */
+int pnb_check_header(const void *hdr, uint64_t file_size, const char *what,
+		     struct pn_err *err);
 /* Validates a buffer in place (no copy; buf must outlive f). */
 int pnb_open_mem(const void *buf, size_t size, const char *what,
 		 struct pnb_file *f, struct pn_err *err);

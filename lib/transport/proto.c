@@ -183,10 +183,10 @@ static int check_request(uint32_t type, const void *b, size_t n, struct pn_err *
 	case PN_MSG_LOAD: {
 		const struct pn_load_req *r = b;
 
-		if (r->flags & ~PN_LOAD_F_TRANSIENT || r->pad)
+		if (r->flags & ~PN_LOAD_F_ALL || r->pad)
 			return pn_errf(e, -EINVAL, "LOAD: flags 0x%x pad %u, expected "
 				       "flags within 0x%x and pad 0", r->flags, r->pad,
-				       PN_LOAD_F_TRANSIENT);
+				       PN_LOAD_F_ALL);
 		return check_str(r->path, sizeof(r->path), "LOAD: path", e);
 	}
 	case PN_MSG_UNLOAD:

@@ -3,8 +3,9 @@
  * daemon_client - a test client of polynetd for tests/integration/test_daemon_*.sh
  * and bench/ring_bench.sh. The Makefile builds it (build/rel/tests/daemon_client).
  *
- *   daemon_client mkmodel fixture|empty|badshape OUT.pnb   (badshape: valid to the
- *                reader, a LINEAR weight of the wrong shape for the graph)
+ *   daemon_client mkmodel fixture|empty|badshape|nop:NAME:MAXTOK OUT.pnb   (badshape:
+ *                valid to the reader, a LINEAR weight of the wrong shape for the graph;
+ *                nop: a model named NAME, its bytes differing with MAXTOK)
  *   daemon_client stress SOCK MODEL REF.pnb JOBS DEPTH SEED
  *   daemon_client flood SOCK MODEL JOBS
  *   daemon_client hang SOCK MODEL
@@ -17,6 +18,10 @@
  *   daemon_client lenscheck SOCK MODEL N   (a bad short job next to a long one, N times)
  *   daemon_client saturate SOCK MODEL SECONDS DEPTH UID PRIO   (prints jobs done)
  *   daemon_client rtlat SOCK MODEL SECONDS PERIOD_US   (prints p50 p99 p99.9 n refused)
+ *   daemon_client info SOCK ID|NAME      (MODEL_INFO: prints "ok ID NAME" or "err ERRNO MSG")
+ *   daemon_client jobid SOCK ID          (one job naming model ID: prints its CQE result)
+ *   daemon_client sessions SOCK N ARENA_MB   (opens N sessions: prints "opened K" and the
+ *                first refusal, then closes them)
  *
  * Exit 0 when the checked behaviour holds, 1 with one line on stderr when not.
  */
@@ -89,6 +94,15 @@ static void mkmodel(const char *kind, const char *path)
 		if (pnb_w_finish(w, path, &e))
 			FAIL("%s", e.msg);
 		pnb_writer_free(w);
+		return;
+	}
+	if (!strncmp(kind, "nop:", 4)) {
+		char name[64];
+		unsigned maxtok = 8;
+
+		if (sscanf(kind + 4, "%63[^:]:%u", name, &maxtok) < 1 ||
+		    pnb_write_nop_model(path, name, maxtok, &e))
+			FAIL("mkmodel %s: %s", kind, e.msg);
 		return;
 	}
 	if (!strcmp(kind, "empty")) {
@@ -801,6 +815,80 @@ static void lenscheck(const char *sock, const char *model, uint32_t n)
 	close_all(&k);
 }
 
+/* MODEL_INFO by id (a number) or name, as this uid: what the daemon says. */
+static void info(const char *sock, const char *what)
+{
+	struct pn_model_ref ref = { 0 };
+	struct pn_model_desc d = { 0 };
+	struct pn_client *c;
+	struct pn_err e;
+	char *end;
+	void *body = NULL;
+	size_t n = 0;
+	int fd = -1, nfd = 0, r;
+
+	ref.id = (uint32_t)strtoul(what, &end, 10);
+	if (*end)
+		snprintf(ref.name, sizeof(ref.name), "%s", what);
+	if (*end)
+		ref.id = 0;
+	if (pn_connect(sock, &c, &e))
+		FAIL("%s", e.msg);
+	r = pn_client_call(c, PN_MSG_MODEL_INFO, &ref, sizeof(ref), NULL, 0, &body, &n, &fd, 1,
+			   &nfd, &e);
+	if (!r && body && n >= sizeof(d))
+		memcpy(&d, body, sizeof(d));
+	free(body);
+	if (r)
+		printf("err %d %s\n", -r, e.msg);
+	else
+		printf("ok %u %s\n", d.id, d.name);
+	if (nfd && fd >= 0)
+		close(fd);
+	pn_disconnect(c);
+}
+
+/* One job naming model id, with no MODEL_INFO first (a client may guess ids). */
+static void jobid(const char *sock, uint32_t id)
+{
+	struct pn_client *c;
+	struct pn_session *s;
+	struct pn_err e;
+	struct pn_sqe q;
+	struct pn_cqe cqe;
+	int32_t *in;
+	int r;
+
+	if (pn_connect(sock, &c, &e) || pn_session_open(c, 8, 8, 1 << 20, &s, &e))
+		FAIL("%s", e.msg);
+	in = pn_session_arena(s, NULL);
+	in[0] = 1;
+	in[1] = 1;
+	pn_sqe_run(&q, id, 0, 1, 1, 4096, 65536, 1);
+	r = pn_run(s, &q, PN_WAIT_SLEEP, &cqe);
+	printf("%d\n", r);
+	pn_session_close(s);
+	pn_disconnect(c);
+}
+
+static void sessions(const char *sock, uint32_t n, uint32_t arena_mb)
+{
+	struct pn_session **s = calloc(n, sizeof(*s));
+	struct pn_client *c;
+	struct pn_err e = { 0 };
+	uint32_t k = 0;
+
+	if (pn_connect(sock, &c, &e))
+		FAIL("%s", e.msg);
+	while (k < n && !pn_session_open(c, 8, 8, (uint64_t)arena_mb << 20, &s[k], &e))
+		k++;
+	printf("opened %u%s%s\n", k, k < n ? ": " : "", k < n ? e.msg : "");
+	while (k)
+		pn_session_close(s[--k]);
+	pn_disconnect(c);
+	free(s);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "mkmodel"))
@@ -831,6 +919,12 @@ int main(int argc, char **argv)
 		idlewait(argv[2], argv[3], (uint32_t)atoi(argv[4]), atoi(argv[5]));
 	else if (argc == 6 && !strcmp(argv[1], "throughput"))
 		throughput(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
+	else if (argc == 4 && !strcmp(argv[1], "info"))
+		info(argv[2], argv[3]);
+	else if (argc == 4 && !strcmp(argv[1], "jobid"))
+		jobid(argv[2], (uint32_t)atoi(argv[3]));
+	else if (argc == 5 && !strcmp(argv[1], "sessions"))
+		sessions(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]));
 	else
 		FAIL("usage: see the top of tests/integration/daemon_client.c");
 	return 0;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * polyctl load FILE.pnb [--transient] [--json] [--socket PATH]
+ * polyctl load FILE.pnb [--transient | --public] [--json] [--socket PATH]
  *
  * Asks polynetd to load the model: the daemon reads the file through an fd
  * opened here (so it needs no access to the path) into a shared, sealed
  * region. Prints the model's name and id; a file already loaded (same
- * content hash) is shared, not loaded twice.
+ * content hash) is shared, not loaded twice. The model is the caller's
+ * (its name resolves for this uid only) unless an admin loads it --public.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ int cmd_load(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "transient", no_argument, NULL, 't' },
+		{ "public", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -32,20 +34,21 @@ int cmd_load(int argc, char **argv)
 	int json = 0, o;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "s:jth", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:jtph", lo, NULL)) != -1) {
 		switch (o) {
 		case 's': sock = optarg; break;
 		case 'j': json = 1; break;
 		case 't': flags |= PN_LOAD_F_TRANSIENT; break;
+		case 'p': flags |= PN_LOAD_F_PUBLIC; break;
 		case 'h':
-			printf("usage: polyctl load FILE.pnb [--transient] [--json] "
+			printf("usage: polyctl load FILE.pnb [--transient | --public] [--json] "
 			       "[--socket PATH]\n");
 			return 0;
 		default: return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: polyctl load FILE.pnb [--transient] [--json] "
+		fprintf(stderr, "usage: polyctl load FILE.pnb [--transient | --public] [--json] "
 			"[--socket PATH]\n");
 		return 2;
 	}
@@ -58,13 +61,15 @@ int cmd_load(int argc, char **argv)
 	pn_disconnect(c);
 	if (json)
 		printf("{\"id\":%u,\"name\":\"%s\",\"hash\":\"%016llx\",\"bytes\":%llu,"
-		       "\"shared\":%s,\"out_width\":%u,\"max_tokens\":%u}\n", m.id, m.name,
-		       (unsigned long long)m.content_hash, (unsigned long long)m.size,
-		       m.flags & PN_MODEL_F_SHARED ? "true" : "false", m.out_width,
+		       "\"shared\":%s,\"public\":%s,\"out_width\":%u,\"max_tokens\":%u}\n",
+		       m.id, m.name, (unsigned long long)m.content_hash, (unsigned long long)m.size,
+		       m.flags & PN_MODEL_F_SHARED ? "true" : "false",
+		       m.flags & PN_MODEL_F_PUBLIC ? "true" : "false", m.out_width,
 		       m.max_tokens);
 	else
-		printf("%s id %u  (hash %016llx, %llu bytes%s)\n", m.name, m.id,
+		printf("%s id %u  (hash %016llx, %llu bytes%s%s)\n", m.name, m.id,
 		       (unsigned long long)m.content_hash, (unsigned long long)m.size,
-		       m.flags & PN_MODEL_F_SHARED ? ", already loaded: shared" : "");
+		       m.flags & PN_MODEL_F_SHARED ? ", already loaded: shared" : "",
+		       m.flags & PN_MODEL_F_PUBLIC ? ", public" : "");
 	return 0;
 }
