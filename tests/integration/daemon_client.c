@@ -20,8 +20,8 @@
  *   daemon_client rtlat SOCK MODEL SECONDS PERIOD_US   (prints p50 p99 p99.9 n refused)
  *   daemon_client info SOCK ID|NAME      (MODEL_INFO: prints "ok ID NAME" or "err ERRNO MSG")
  *   daemon_client jobid SOCK ID          (one job naming model ID: prints its CQE result)
- *   daemon_client sessions SOCK N ARENA_MB   (opens N sessions: prints "opened K" and the
- *                first refusal, then closes them)
+ *   daemon_client sessions SOCK N ARENA_MB CQ   (opens N sessions of CQ entries: prints
+ *                "opened K" and the first refusal, then closes them)
  *
  * Exit 0 when the checked behaviour holds, 1 with one line on stderr when not.
  */
@@ -871,7 +871,7 @@ static void jobid(const char *sock, uint32_t id)
 	pn_disconnect(c);
 }
 
-static void sessions(const char *sock, uint32_t n, uint32_t arena_mb)
+static void sessions(const char *sock, uint32_t n, uint32_t arena_mb, uint32_t cq)
 {
 	struct pn_session **s = calloc(n, sizeof(*s));
 	struct pn_client *c;
@@ -880,7 +880,7 @@ static void sessions(const char *sock, uint32_t n, uint32_t arena_mb)
 
 	if (pn_connect(sock, &c, &e))
 		FAIL("%s", e.msg);
-	while (k < n && !pn_session_open(c, 8, 8, (uint64_t)arena_mb << 20, &s[k], &e))
+	while (k < n && !pn_session_open(c, 8, cq, (uint64_t)arena_mb << 20, &s[k], &e))
 		k++;
 	printf("opened %u%s%s\n", k, k < n ? ": " : "", k < n ? e.msg : "");
 	while (k)
@@ -923,8 +923,9 @@ int main(int argc, char **argv)
 		info(argv[2], argv[3]);
 	else if (argc == 4 && !strcmp(argv[1], "jobid"))
 		jobid(argv[2], (uint32_t)atoi(argv[3]));
-	else if (argc == 5 && !strcmp(argv[1], "sessions"))
-		sessions(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]));
+	else if (argc == 6 && !strcmp(argv[1], "sessions"))
+		sessions(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]),
+			 (uint32_t)atoi(argv[5]));
 	else
 		FAIL("usage: see the top of tests/integration/daemon_client.c");
 	return 0;
