@@ -21,6 +21,7 @@ static const struct {
 	{ "unload",  cmd_unload,  "unload NAME|#ID                        drop a loaded model" },
 	{ "list",    cmd_list,    "list [--json]                          polynetd's models" },
 	{ "stat",    cmd_stat,    "stat [--json]                          polynetd's counters" },
+	{ "regions", cmd_regions, "regions [--remove STATE] [--json]      persistent regions" },
 };
 
 int polyctl_tty(void)

@@ -12,6 +12,8 @@ int cmd_load(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
+/* polyctl regions [--remove STATE] [--json]: persistent regions in /dev/shm */
+int cmd_regions(int argc, char **argv);
 /* polyctl eval MODEL.pnb --train FILE --test FILE [--exact EXACT.pnb] [--json] */
 int cmd_eval(int argc, char **argv);
 /* compile --from pnb EXACT.pnb -o OUT.pnb [pass options]: the PolyNet passes */
