@@ -466,7 +466,7 @@ static void malformed(const char *sock, const char *model)
 	printf("malformed: ok\n");
 }
 
-/* Another uid: cannot unload root's model, can run it in its own session. */
+/* Another uid: cannot unload root's public model, can run it in its own session. */
 static void tenant(const char *sock, const char *model, uint32_t uid)
 {
 	struct conn k;

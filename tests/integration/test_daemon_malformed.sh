@@ -12,7 +12,8 @@ cd "$(dirname "$0")/../.."
 printf '# uid name weight max_inflight max_arena_mb\n65534 guest 2 64 16\n' >"$T/tenants"
 start_daemon --rt-workers 1 --tenants "$T/tenants"	# realtime jobs of the api check: the rt worker
 pctl load "$T/fx.pnb" >/dev/null || fail "load fixture"
-pctl load "$T/empty.pnb" >/dev/null || fail "load empty"
+# public: the other uid runs it (a private one it could not see: test_daemon_isolation)
+pctl load "$T/empty.pnb" --public >/dev/null || fail "load empty"
 
 # a well-behaved client runs throughout
 "$DC" stress "$SOCK" fixture "$T/fx.pnb" 3000 4 11 >"$T/good.log" 2>&1 &
