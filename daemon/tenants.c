@@ -245,6 +245,12 @@ int pnd_tenants_load(struct pnd_tenants *ts, struct pn_sched *sched, const char 
 	for (uint32_t i = 0; !r && i < ts->n; i++) {
 		ts->tab[i].lim = ts->defaults;
 		apply_keys(&ts->tab[i].lim, sets[i]);
+		r = pn_sched_set_tenant_rt(sched, ts->tab[i].uid, ts->tab[i].lim.rt_permille);
+		if (r)
+			r = pn_errf(e, r, "%s: uid %u: rt=%u refused by the scheduler", path,
+				    ts->tab[i].uid, ts->tab[i].lim.rt_permille);
 	}
+	if (!r)
+		r = pn_sched_set_default_rt(sched, ts->defaults.rt_permille);
 	return r;
 }

@@ -112,6 +112,8 @@ struct sched_model {
 	uint32_t max_batch;
 	uint64_t max_delay_ns;
 	uint64_t seen;			/* bit n-1: est[n] measured */
+	uint32_t jobs;			/* queued + running */
+	bool forgotten;			/* pn_sched_forget_model: the slot is reusable once idle */
 	struct sched_est est[PN_SCHED_BATCH_MAX + 1];
 };
 
@@ -139,6 +141,9 @@ struct sched_tenant {
 	uint32_t max_inflight;
 	uint64_t max_arena;
 	uint32_t inflight;		/* queued + running */
+	bool configured;		/* weight, quota or budget set: the slot is never reused */
+	uint32_t rt_permille;		/* realtime budget: per mille of one worker's time */
+	uint64_t rt_tokens, rt_last_ns;	/* its bucket: estimated ns it may still submit */
 	struct pn_sched_tenant_stat st;
 	struct sched_tc tc[SCHED_NDRR];
 };
@@ -187,6 +192,8 @@ void sched_edf_push(struct pn_sched *s, struct sched_job *j);
 void sched_edf_remove(struct pn_sched *s, struct sched_job *j);
 struct sched_job *sched_edf_pop(struct pn_sched *s);
 uint64_t sched_edf_work_before(const struct pn_sched *s, uint64_t deadline);
+/* The tenant's realtime budget covers cost ns now (and is charged), or -EDQUOT. */
+int sched_rt_charge(struct pn_sched *s, struct sched_tenant *t, uint64_t cost, uint64_t now);
 
 /* sched_batch.c */
 void sched_batch_add(struct pn_sched *s, struct sched_job *j, uint64_t now);

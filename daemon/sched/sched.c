@@ -6,8 +6,10 @@
  * sched_batch.c and sched_drr.c; estimates in sched_est.c. Contract in sched.h.
  *
  * Every table is sized at create: the submit/pick/complete path never allocates.
- * Tenant and model ids map to slots through open-addressing hash tables; slots are
- * never reused (a daemon meets a bounded set of uids and loaded models).
+ * Tenant and model ids map to slots through open-addressing hash tables. When a
+ * table is full a slot is reused: a tenant's with nothing in flight and nothing
+ * configured, a forgotten model's with no job left (a daemon meets many uids over
+ * its life, and loads and unloads models without end).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,9 @@ void pn_sched_config_default(struct pn_sched_config *c)
 		.default_max_arena = 1ull << 30,
 		.default_max_batch = 8,
 		.default_max_delay_ns = 1000000,
+		.default_rt_permille = 250,
+		.rt_window_ns = 1000000000ull,
+		.rt_max_horizon_ns = 10000000000ull,
 	};
 }
 
@@ -82,41 +87,140 @@ static uint32_t probe_model(const struct pn_sched *s, uint32_t id, uint32_t *buc
 	}
 }
 
-/* The tenant's slot, made with the defaults on first sight; SCHED_NIL if the table is full. */
-static uint32_t tenant_slot(struct pn_sched *s, uint32_t id)
+/*
+ * Empties bucket i of a linear-probing table and shifts later entries of the run
+ * back, so every remaining id is still found from its home bucket (no tombstones).
+ */
+static void hash_del(uint32_t *tab, uint32_t mask, uint32_t i, uint32_t (*id_of)(
+		     const struct pn_sched *, uint32_t), const struct pn_sched *s)
 {
-	uint32_t bucket, slot = probe_tenant(s, id, &bucket);
-	struct sched_tenant *t;
+	uint32_t j = i;
 
-	if (slot != SCHED_NIL || s->ntenants == s->c.max_tenants)
-		return slot;
-	s->tenant_hash[bucket] = s->ntenants + 1;
-	t = &s->tenants[s->ntenants];
+	tab[i] = 0;
+	for (;;) {
+		uint32_t h;
+
+		j = (j + 1) & mask;
+		if (!tab[j])
+			return;
+		h = mix64(id_of(s, tab[j] - 1)) & mask;
+		/* the entry at j may move to i when its home is not in (i, j] cyclically */
+		if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
+			tab[i] = tab[j];
+			tab[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static uint32_t tenant_id_of(const struct pn_sched *s, uint32_t slot)
+{
+	return s->tenants[slot].id;
+}
+
+static uint32_t model_id_of(const struct pn_sched *s, uint32_t slot)
+{
+	return s->models[slot].id;
+}
+
+static void tenant_init(struct pn_sched *s, uint32_t slot, uint32_t id, uint32_t bucket)
+{
+	struct sched_tenant *t = &s->tenants[slot];
+
+	memset(t, 0, sizeof(*t));
+	s->tenant_hash[bucket] = slot + 1;
 	t->id = id;
 	t->weight = s->c.default_weight;
 	t->max_inflight = s->c.default_max_inflight;
 	t->max_arena = s->c.default_max_arena;
+	t->rt_permille = s->c.default_rt_permille;
+	t->rt_tokens = s->c.rt_window_ns / 1000 * t->rt_permille;	/* starts full */
 	for (uint32_t k = 0; k < SCHED_NDRR; k++) {
 		sched_list_init(&t->tc[k].ready);
 		sched_list_init(&t->tc[k].ring);
-		t->tc[k].tenant = s->ntenants;
+		t->tc[k].tenant = slot;
 	}
-	return s->ntenants++;
+}
+
+static bool tenant_idle(const struct sched_tenant *t)
+{
+	return !t->configured && !t->inflight && !t->tc[0].in_ring && !t->tc[1].in_ring;
+}
+
+/* The tenant's slot, made with the defaults on first sight; SCHED_NIL if none is free. */
+static uint32_t tenant_slot(struct pn_sched *s, uint32_t id)
+{
+	uint32_t bucket, slot = probe_tenant(s, id, &bucket);
+
+	if (slot != SCHED_NIL)
+		return slot;
+	if (s->ntenants < s->c.max_tenants) {
+		tenant_init(s, s->ntenants, id, bucket);
+		return s->ntenants++;
+	}
+	for (slot = 0; slot < s->ntenants; slot++) {
+		uint32_t old;
+
+		if (!tenant_idle(&s->tenants[slot]))
+			continue;
+		probe_tenant(s, s->tenants[slot].id, &old);
+		hash_del(s->tenant_hash, s->tenant_mask, old, tenant_id_of, s);
+		probe_tenant(s, id, &bucket);	/* the shift may have moved the gap */
+		tenant_init(s, slot, id, bucket);
+		return slot;
+	}
+	return SCHED_NIL;
+}
+
+static void model_init(struct pn_sched *s, uint32_t slot, uint32_t id, uint32_t bucket)
+{
+	struct sched_model *m = &s->models[slot];
+
+	memset(m, 0, sizeof(*m));
+	s->model_hash[bucket] = slot + 1;
+	m->id = id;
+	m->max_batch = s->c.default_max_batch;
+	m->max_delay_ns = s->c.default_max_delay_ns;
 }
 
 uint32_t sched_model_slot(struct pn_sched *s, uint32_t id)
 {
 	uint32_t bucket, slot = probe_model(s, id, &bucket);
-	struct sched_model *m;
 
-	if (slot != SCHED_NIL || s->nmodels == s->c.max_models)
+	if (slot != SCHED_NIL)
 		return slot;
-	s->model_hash[bucket] = s->nmodels + 1;
-	m = &s->models[s->nmodels];
-	m->id = id;
-	m->max_batch = s->c.default_max_batch;
-	m->max_delay_ns = s->c.default_max_delay_ns;
-	return s->nmodels++;
+	if (s->nmodels < s->c.max_models) {
+		model_init(s, s->nmodels, id, bucket);
+		return s->nmodels++;
+	}
+	for (slot = 0; slot < s->nmodels; slot++) {
+		uint32_t old;
+
+		if (!s->models[slot].forgotten || s->models[slot].jobs)
+			continue;
+		probe_model(s, s->models[slot].id, &old);
+		hash_del(s->model_hash, s->model_mask, old, model_id_of, s);
+		probe_model(s, id, &bucket);
+		model_init(s, slot, id, bucket);
+		return slot;
+	}
+	return SCHED_NIL;
+}
+
+int pn_sched_set_default_rt(struct pn_sched *s, uint32_t rt_permille)
+{
+	if (rt_permille > 1000)
+		return -EINVAL;
+	s->c.default_rt_permille = rt_permille;
+	return 0;
+}
+
+void pn_sched_forget_model(struct pn_sched *s, uint32_t model)
+{
+	uint32_t bucket, m = probe_model(s, model, &bucket);
+
+	if (m != SCHED_NIL)
+		s->models[m].forgotten = true;
 }
 
 /* --- the job pool and its (session, id) index ---------------------------- */
@@ -146,6 +250,7 @@ void sched_job_release(struct pn_sched *s, struct sched_job *j)
 		p = &s->jobs[*p].next;
 	*p = j->next;
 	j->state = JOB_FREE;
+	s->models[j->model].jobs--;
 	j->next = s->free_head;
 	s->free_head = slot;
 }
@@ -246,6 +351,22 @@ int pn_sched_set_tenant_weight(struct pn_sched *s, uint32_t tenant, uint32_t wei
 	if (t == SCHED_NIL)
 		return -ENOSPC;
 	s->tenants[t].weight = weight;	/* from the tenant's next turn on */
+	s->tenants[t].configured = true;
+	return 0;
+}
+
+int pn_sched_set_tenant_rt(struct pn_sched *s, uint32_t tenant, uint32_t rt_permille)
+{
+	uint32_t t;
+
+	if (rt_permille > 1000)
+		return -EINVAL;
+	t = tenant_slot(s, tenant);
+	if (t == SCHED_NIL)
+		return -ENOSPC;
+	s->tenants[t].rt_permille = rt_permille;
+	s->tenants[t].rt_tokens = s->c.rt_window_ns / 1000 * rt_permille;
+	s->tenants[t].configured = true;
 	return 0;
 }
 
@@ -256,6 +377,7 @@ int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_
 
 	if (t == SCHED_NIL)
 		return -ENOSPC;
+	s->tenants[t].configured = true;
 	if (max_inflight)
 		s->tenants[t].max_inflight = max_inflight;
 	if (max_arena)
@@ -314,7 +436,8 @@ int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint6
 	struct sched_job *j;
 	uint32_t *bucket;
 
-	if (d->klass >= PN_SCHED_NCLASS || (d->klass == PN_SCHED_REALTIME && !d->deadline_ns))
+	if (d->klass >= PN_SCHED_NCLASS || (d->klass == PN_SCHED_REALTIME && (!d->deadline_ns ||
+	    (d->deadline_ns > now_ns && d->deadline_ns - now_ns > s->c.rt_max_horizon_ns))))
 		return -EINVAL;
 	ts = tenant_slot(s, d->tenant);
 	ms = sched_model_slot(s, d->model);
@@ -334,6 +457,12 @@ int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint6
 	}
 	if (s->free_head == SCHED_NIL)
 		return -EAGAIN;
+	/* last: a refusal above costs the budget nothing */
+	if (d->klass == PN_SCHED_REALTIME &&
+	    sched_rt_charge(s, t, sched_est_mean(s, &s->models[ms], 1), now_ns)) {
+		t->st.refused_quota++;
+		return -EDQUOT;
+	}
 
 	j = &s->jobs[s->free_head];
 	s->free_head = j->next;
@@ -347,6 +476,7 @@ int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint6
 	*bucket = (uint32_t)(j - s->jobs);
 
 	t->inflight++;
+	s->models[ms].jobs++;
 	t->st.arena_bytes += d->arena_bytes;
 	t->st.queued[d->klass]++;
 	t->st.submitted++;

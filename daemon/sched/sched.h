@@ -16,12 +16,16 @@
  * Refusals happen at submit, at once, never later:
  *   -EAGAIN              the job pool is full (back-pressure: retry after a completion;
  *                        nothing queued is ever dropped to make room)
- *   -EDQUOT              the tenant's in-flight jobs or arena bytes would exceed quota
+ *   -EDQUOT              the tenant's in-flight jobs or arena bytes would exceed quota, or
+ *                        (REALTIME) its realtime budget cannot cover the job's estimate
  *   PN_SCHED_EDEADLINE   (-ETIME) the deadline cannot be met: now + the model's measured
  *                        service time + the realtime work queued ahead > deadline
  *   -EEXIST              (session, id) is already queued or running
- *   -ENOSPC              the tenant or model table is full
- *   -EINVAL              bad class, or realtime without a deadline
+ *   -ENOSPC              the tenant or model table is full of slots in use (a tenant
+ *                        with nothing in flight and no configuration, and a model
+ *                        forgotten with no job, give their slots up)
+ *   -EINVAL              bad class, or realtime without a deadline or with one further
+ *                        than rt_max_horizon_ns (UINT64_MAX is not a deadline)
  *
  * Threading: NOT thread safe. The caller serialises every call on one struct pn_sched
  * with one mutex (polynetd: its scheduler lock, which is also the mutex the workers'
@@ -78,10 +82,14 @@ struct pn_sched_config {
 	uint64_t default_max_arena;	/* quota: arena bytes of a tenant's queued + running jobs */
 	uint32_t default_max_batch;	/* models not configured by pn_sched_set_model */
 	uint64_t default_max_delay_ns;
+	uint32_t default_rt_permille;	/* realtime budget: per mille of one worker's time */
+	uint64_t rt_window_ns;		/* the budget's burst: rt_permille of this window */
+	uint64_t rt_max_horizon_ns;	/* a REALTIME deadline further than now + this: -EINVAL */
 };
 
 /* Fills the defaults: 4096 jobs, 256 tenants, 64 models, 1 worker, reserve 0, 0 dedicated,
- * quantum 1 ms, service 1 ms, weight 1, 1024 in flight, 1 GiB, batch 8, delay 1 ms. */
+ * quantum 1 ms, service 1 ms, weight 1, 1024 in flight, 1 GiB, batch 8, delay 1 ms,
+ * realtime budget 250 per mille over a 1 s window, horizon 10 s. */
 void pn_sched_config_default(struct pn_sched_config *c);
 
 /* What the caller says about a job; copied into the scheduler at submit and handed
@@ -130,6 +138,12 @@ void pn_sched_destroy(struct pn_sched *s);
 /* Admin map: weight >= 1 (share within a class is weight / sum of active weights). */
 int pn_sched_set_tenant_weight(struct pn_sched *s, uint32_t tenant, uint32_t weight);
 /* 0 keeps the current value. */
+/* Realtime budget, per mille of one worker's service time (0: no realtime at all). */
+int pn_sched_set_tenant_rt(struct pn_sched *s, uint32_t tenant, uint32_t rt_permille);
+/* The budget of tenants seen from now on that were never configured. */
+int pn_sched_set_default_rt(struct pn_sched *s, uint32_t rt_permille);
+/* The model is gone (unloaded): its slot is reused once its last job leaves. */
+void pn_sched_forget_model(struct pn_sched *s, uint32_t model);
 int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_inflight,
 			      uint64_t max_arena);
 /* Batching for a model: max_batch 1..PN_SCHED_BATCH_MAX, max_delay 0 = release at once. */

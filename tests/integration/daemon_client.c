@@ -19,6 +19,8 @@
  *   daemon_client saturate SOCK MODEL SECONDS DEPTH UID PRIO   (prints jobs done)
  *   daemon_client rtlat SOCK MODEL SECONDS PERIOD_US   (prints p50 p99 p99.9 n refused)
  *   daemon_client info SOCK ID|NAME      (MODEL_INFO: prints "ok ID NAME" or "err ERRNO MSG")
+ *   daemon_client rtflood SOCK MODEL SECONDS   (realtime jobs back to back: first one with
+ *                deadline UINT64_MAX, then now + 5 s; prints "einval E ok N edquot Q etime T")
  *   daemon_client jobid SOCK ID          (one job naming model ID: prints its CQE result)
  *   daemon_client sessions SOCK N ARENA_MB CQ   (opens N sessions of CQ entries: prints
  *                "opened K" and the first refusal, then closes them)
@@ -889,6 +891,45 @@ static void sessions(const char *sock, uint32_t n, uint32_t arena_mb, uint32_t c
 	free(s);
 }
 
+/* The realtime attacker: as many realtime jobs as it can, 8 in flight. */
+static void rtflood(const char *sock, const char *model, double secs)
+{
+	uint64_t ok = 0, edquot = 0, etime = 0, inflight = 0, ud = 0;
+	struct conn k;
+	struct pn_sqe q;
+	struct pn_cqe cqe;
+	struct timespec ts;
+	double t0 = now_s();
+	int einval, r;
+
+	open_all(&k, sock, model, 16, 16);
+	full_sqe(&k, &q, ud++, PN_PRIO_REALTIME);
+	q.deadline_ns = UINT64_MAX;
+	einval = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe) == -EINVAL;
+	while (now_s() - t0 < secs) {
+		while (inflight < 8) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			full_sqe(&k, &q, ud++, PN_PRIO_REALTIME);
+			q.deadline_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+					5000000000ull;
+			if (pn_submit(k.s, &q))
+				break;
+			inflight++;
+		}
+		r = pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 5000);
+		if (r)
+			FAIL("rtflood wait: %s", pn_strerror(r));
+		inflight--;
+		ok += cqe.res == 0;
+		edquot += cqe.res == -EDQUOT;
+		etime += cqe.res == -ETIME;
+	}
+	printf("einval %d ok %llu edquot %llu etime %llu\n", einval, (unsigned long long)ok,
+	       (unsigned long long)edquot, (unsigned long long)etime);
+	fflush(stdout);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "mkmodel"))
@@ -921,6 +962,8 @@ int main(int argc, char **argv)
 		throughput(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
 	else if (argc == 4 && !strcmp(argv[1], "info"))
 		info(argv[2], argv[3]);
+	else if (argc == 5 && !strcmp(argv[1], "rtflood"))
+		rtflood(argv[2], argv[3], atof(argv[4]));
 	else if (argc == 4 && !strcmp(argv[1], "jobid"))
 		jobid(argv[2], (uint32_t)atoi(argv[3]));
 	else if (argc == 6 && !strcmp(argv[1], "sessions"))

@@ -28,6 +28,10 @@ static struct pn_sched *mk(uint32_t max_jobs, uint32_t nworkers, uint32_t reserv
 	struct pn_sched *s;
 
 	pn_sched_config_default(&c);
+	/* order and admission, not budgets: realtime unbounded here (test_sched_slots) */
+	c.rt_max_horizon_ns = UINT64_MAX;
+	c.default_rt_permille = 1000;
+	c.rt_window_ns = UINT64_MAX / 2;
 	c.max_jobs = max_jobs;
 	c.max_tenants = 8;
 	c.max_models = 4;
