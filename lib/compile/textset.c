@@ -3,7 +3,9 @@
  * textset.c - the labelled sentence files of `polyctl eval` and the
  * calibration text of `polyctl compile --calib`: a JSON list of
  * {"text", "class"} (the shape of sentiment@5.0.2's fixtures) or plain
- * lines.
+ * lines. A set is read whole (JSON needs it), so its size is bounded:
+ * PN_TEXTSET_MAX bytes, and a plain line at most PN_LINE_MAX_DEFAULT; past
+ * either the load fails naming the file (and the line), never truncates.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,6 +14,9 @@
 #include <string.h>
 
 #include "compile/polyc.h"
+#include "util/lines.h"
+
+#define PN_TEXTSET_MAX	(256u << 20)
 
 static int read_all(const char *path, char **buf, size_t *len, struct pn_err *err)
 {
@@ -33,6 +38,12 @@ static int read_all(const char *path, char **buf, size_t *len, struct pn_err *er
 		n += got;
 		if (n < cap)
 			break;
+		if (cap >= PN_TEXTSET_MAX) {
+			free(b);
+			fclose(fp);
+			return pn_errf(err, -EFBIG, "%s: more than %u bytes, the most a text set "
+				       "holds (is it text?)", path, PN_TEXTSET_MAX);
+		}
 		cap *= 2;
 	}
 	if (ferror(fp)) {
@@ -128,10 +139,15 @@ static int load_json(const char *path, const char *buf, struct pn_textset *s,
 static int load_lines(const char *path, const char *buf, struct pn_textset *s,
 		      struct pn_err *err)
 {
+	unsigned long long lineno = 0;
+
 	for (const char *p = buf; *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 
+		if (++lineno && len > PN_LINE_MAX_DEFAULT)
+			return pn_errf(err, -E2BIG, "%s:%llu: line longer than %u bytes", path,
+				       lineno, PN_LINE_MAX_DEFAULT);
 		if (len && p[len - 1] == '\r')
 			len--;
 		if (len && push(s, p, len, -1))

@@ -29,6 +29,7 @@
 #include "exec/exec.h"
 #include "exec/graph.h"
 #include "polyctl.h"
+#include "util/lines.h"
 #include "util/stats.h"
 
 #define LCG_LEN 4096u		/* fallback ids: one line this long */
@@ -137,34 +138,35 @@ out:
 
 static int id_lines_load(struct id_lines *l, const char *path, uint32_t vocab)
 {
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t got;
-	int r = 0;
+	struct pn_lines in;
+	struct pn_err e;
+	const char *line;
+	size_t got;
+	int r = pn_lines_open(&in, path, PN_LINE_MAX_DEFAULT, &e), n;
 
-	if (!f)
-		return polyctl_fail("bench", "--ids %s: %s", path, strerror(errno));
-	while (!r && (got = getline(&line, &cap, f)) >= 0) {
+	if (r)
+		return polyctl_fail("bench", "--ids %s", e.msg);
+	while (!r && !(n = pn_lines_next(&in, &line, &got, &e))) {
 		const char *why;
 		int32_t *ids;
 		size_t len;
 
-		lineno++;
-		if (strspn(line, " \t\r\n") == (size_t)got)
+		if (strspn(line, " \t\r") == got)
 			continue;
 		ids = parse_ids_line(line, vocab, &len, &why);
 		if (!ids)
-			r = polyctl_fail("bench", "%s:%zu: %s", path, lineno, why);
+			r = polyctl_fail("bench", "%s:%llu: %s", path,
+					 (unsigned long long)in.lineno, why);
 		else if (id_lines_push(l, ids, len)) {
 			free(ids);
 			r = polyctl_fail("bench", "out of memory");
 		}
 	}
+	if (!r && n < 0)
+		r = polyctl_fail("bench", "--ids %s", e.msg);	/* a line too long, or unread */
 	if (!r && !l->n)
 		r = polyctl_fail("bench", "%s: no lines with \"ids\"", path);
-	free(line);
-	fclose(f);
+	pn_lines_close(&in);
 	return r;
 }
 

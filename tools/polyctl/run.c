@@ -31,6 +31,7 @@
 #include "transport/client.h"
 #include "exec/exec.h"
 #include "polyctl.h"
+#include "util/lines.h"
 #include "transport/proto.h"
 #include "util/stats.h"
 #include "text/tokenizer.h"
@@ -398,11 +399,9 @@ int cmd_run(int argc, char **argv)
 	struct pn_stats lat = { 0 };
 	struct batch b = { 0 };
 	struct stat st;
-	FILE *in = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
-	uint64_t lineno = 0, failed = 0, done = 0;
+	struct pn_lines in = { 0 };
+	int got;
+	uint64_t failed = 0, done = 0;
 	bool is_file, remote;
 	int r, rc = 1;
 
@@ -444,9 +443,8 @@ int cmd_run(int argc, char **argv)
 		polyctl_fail("run", "%s", err.msg);
 		goto out;
 	}
-	in = strcmp(o.file, "-") ? fopen(o.file, "rb") : stdin;
-	if (!in) {
-		polyctl_fail("run", "%s: %s", o.file, strerror(errno));
+	if (pn_lines_open(&in, o.file, PN_LINE_MAX_DEFAULT, &err)) {
+		polyctl_fail("run", "%s", err.msg);
 		goto out;
 	}
 	b.text = calloc(o.batch, sizeof(*b.text));
@@ -463,19 +461,28 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	for (;;) {
-		got = getline(&line, &cap, in);
-		if (got >= 0) {
-			if (got > 0 && line[got - 1] == '\n')
-				line[--got] = '\0';
-			lineno++;
-			b.text[b.n] = line;
-			b.len[b.n] = (size_t)got;
-			b.lineno[b.n] = lineno;
-			b.n++;
-			line = NULL;
-			cap = 0;
+		const char *text;
+		char toolong[64];
+		size_t len;
+
+		got = pn_lines_next(&in, &text, &len, &err);
+		if (got < 0 && got != -E2BIG) {
+			/* a read error is never the end of the file: the lines after it are lost */
+			polyctl_fail("run", "%s", err.msg);
+			rc = 1;
+			goto out;
 		}
-		if (b.n == o.batch || (got < 0 && b.n)) {
+		if (!got) {
+			b.text[b.n] = strndup(text, len);
+			if (!b.text[b.n]) {
+				polyctl_fail("run", "out of memory");
+				goto out;
+			}
+			b.len[b.n] = len;
+			b.lineno[b.n] = in.lineno;
+			b.n++;
+		}
+		if (b.n == o.batch || (got && b.n)) {
 			if (remote) {
 				int64_t f = remote_embed_batch(&R, &b, m->out_width, &lat, &err);
 
@@ -497,13 +504,17 @@ int cmd_run(int argc, char **argv)
 			done += b.n;
 			b.n = 0;
 		}
-		if (got < 0)
+		if (got == -E2BIG) {
+			/* after the lines before it: the output stays in line order */
+			b.lineno[0] = in.lineno;
+			snprintf(toolong, sizeof(toolong), "line longer than %u bytes, skipped",
+				 PN_LINE_MAX_DEFAULT);
+			emit_error(&o, &b, 0, toolong);
+			failed++;
+			done++;
+		} else if (got) {
 			break;
-	}
-	if (ferror(in)) {
-		polyctl_fail("run", "%s: read error after line %llu", o.file,
-			     (unsigned long long)lineno);
-		goto out;
+		}
 	}
 	if (!o.json && lat.n) {
 		printf("\n%llu lines, %llu failed; batch up to %u: latency per "
@@ -516,9 +527,7 @@ int cmd_run(int argc, char **argv)
 	if (!done)
 		rc = polyctl_fail("run", "%s: no lines", o.file);
 out:
-	if (in && in != stdin)
-		fclose(in);
-	free(line);
+	pn_lines_close(&in);
 	batch_free(&b, o.batch);
 	pn_stats_free(&lat);
 	pn_exec_free(x);
