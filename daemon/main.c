@@ -83,7 +83,7 @@ static int usage(int rc)
 	fprintf(rc ? stderr : stdout,
 		"usage: polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] "
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
-		"[--admin-uid UID] "
+		"[--admin-uid UID] [--max-conns-per-uid N] "
 		"[--tenants FILE] [--state NAME] [--no-pin]\n");
 	return rc;
 }
@@ -125,6 +125,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "state", required_argument, NULL, 'S' },
 		{ "tenants", required_argument, NULL, 'T' },
 		{ "no-pin", no_argument, NULL, 'P' },
+		{ "max-conns-per-uid", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -138,7 +139,8 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->max_batch = 16;
 	d->admin_uid = 0;
 	d->pin = true;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:Ph", lo, NULL)) != -1) {
+	d->loop.max_conns_per_uid = 64;
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PC:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -175,6 +177,11 @@ static int parse(int argc, char **argv, struct pnd *d)
 			break;
 		case 'T': d->tenants_path = optarg; break;
 		case 'P': d->pin = false; break;
+		case 'C':
+			if (parse_u32("--max-conns-per-uid", optarg, 1, 1000000,
+				      &d->loop.max_conns_per_uid))
+				return 2;
+			break;
 		case 'h': exit(usage(0));
 		default: return usage(2);
 		}

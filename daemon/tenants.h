@@ -14,6 +14,8 @@ struct pnd_tenant {
 	uint32_t uid;
 	uint32_t sessions;
 	uint64_t loads;
+	uint32_t conns;			/* open connections (loop.c) */
+	uint32_t max_conns;		/* 0: --max-conns-per-uid */
 	char name[32];			/* from the admin map, else "" */
 	bool admin;			/* from the admin map */
 };
