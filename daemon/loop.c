@@ -106,7 +106,18 @@ static void log_accept(struct pnd_loop *d, int err)
 /* A connection refused before it is one: an error reply of type 0, then close. */
 static void refuse(int fd, int err, const char *line)
 {
+	static uint8_t buf[PN_MSG_MAX];	/* loop thread only */
+	struct pn_err e;
+	int fds[PN_PROTO_MAX_FDS], nfds;
+
 	pn_proto_reply(fd, 0, 0, err, NULL, 0, line, NULL, 0);
+	/* a close with requests unread resets the peer, which then never reads the reply */
+	for (int i = 0; i < 8; i++) {
+		if (pn_proto_recv(fd, buf, sizeof(buf), fds, PN_PROTO_MAX_FDS, &nfds, &e) < 0)
+			break;
+		while (nfds)
+			close(fds[--nfds]);
+	}
 	close(fd);
 }
 
