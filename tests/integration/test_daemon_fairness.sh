@@ -11,6 +11,10 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "skip: not root, the attacker runs as a second uid (runuser)"; exit 77; }
 chmod 755 "$T"
 start_daemon --workers 1
+# latency samples make each STAT costly (percentiles over thousands of them)
+"$DC" mkmodel fixture "$T/fx.pnb" || fail "mkmodel fixture"
+pctl load "$T/fx.pnb" >/dev/null || fail "load fixture"
+"$DC" stress "$SOCK" fixture "$T/fx.pnb" 4000 4 11 >"$T/stress.log" 2>&1 || fail "stress: $(cat "$T/stress.log")"
 # connected now, its HELLO sent 3 s into the flood
 "$DC" hello "$SOCK" 3 >"$T/old.log" 2>&1 &
 old=$!

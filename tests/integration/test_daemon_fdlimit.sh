@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "skip: not root, the second-uid check needs runuser"; exit 77; }
 chmod 755 "$T"
 real=$POLYNETD
-printf '#!/bin/sh\nulimit -n 64\nexec "%s" "$@"\n' "$PWD/$real" >"$T/polynetd64"
+printf '#!/bin/sh\nulimit -n 64\nexec "%s" "$@"\n' "$(realpath "$real")" >"$T/polynetd64"
 chmod +x "$T/polynetd64"
 POLYNETD=$T/polynetd64
 start_daemon --workers 1
