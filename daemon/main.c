@@ -4,7 +4,7 @@
  *
  *   polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] [--idle-spin-us N]
  *            [--max-batch N] [--batch-delay-us N] [--admin-uid UID]
- *            [--tenants FILE] [--state NAME] [--no-pin]
+ *            [--tenants FILE] [--state NAME] [--no-pin] [--max-conns-per-uid N]
  *
  * Prints "ready socket=PATH pid=N ..." on stdout once it accepts clients
  * (and READY=1 to $NOTIFY_SOCKET when set); SIGTERM or SIGINT: finishes
