@@ -13,9 +13,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -60,7 +60,7 @@ static int loop_read(struct pnd_loop *d, struct pnd_ev *ev, int fd, void *buf, s
 	return 0;
 }
 
-/* One poll per connection at a time: requests unless its outbox is full, POLLOUT while it holds any. */
+/* One poll per connection at a time: POLLIN unless the outbox is full, POLLOUT while it holds any. */
 static void arm_conn(struct pnd_loop *d, struct pnd_conn *c)
 {
 	struct io_uring_sqe *sqe = get_sqe(d);

@@ -991,7 +991,7 @@ static void pipeline(const char *sock, uint32_t n)
 	printf("pipeline: %u requests, %u replies, in order\n", n, got);
 }
 
-/* STAT requests as fast as the socket takes them (sendmmsg), replies drained when it is full, for secs. */
+/* STAT requests as fast as the socket takes them (sendmmsg), replies drained, for secs. */
 static void statflood(const char *sock, double secs)
 {
 	static uint8_t buf[PN_MSG_MAX];

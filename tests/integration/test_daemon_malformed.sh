@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Malformed control messages (an empty datagram, one too big, one of too
 # many fds too) and SQEs get errors (that connection or session only), no
-# reply is dropped when a client does not read (issue 10, item 19), a scribbled ring breaks only its own session, and one tenant cannot
-# unload another's model; the daemon keeps serving everyone throughout.
+# reply is dropped when a client does not read (issue 10, item 19), a
+# scribbled ring breaks only its own session, and one tenant cannot unload
+# another's model; the daemon keeps serving everyone throughout.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/daemon_lib.sh
