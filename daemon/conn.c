@@ -12,7 +12,7 @@
 
 bool pnd_conn_full(const struct pnd_conn *c)
 {
-	return c->out.n >= PND_OUTBOX_MAX;
+	return c->out.n >= PND_OUTBOX_MAX || c->out.bytes >= PND_OUTBOX_BYTES;
 }
 
 static void free_msg(struct pnd_out_msg *m)
@@ -33,6 +33,7 @@ void pnd_conn_drop_outbox(struct pnd_conn *c)
 	}
 	c->out.tail = NULL;
 	c->out.n = 0;
+	c->out.bytes = 0;
 }
 
 int pnd_conn_flush(struct pnd_conn *c)
@@ -47,6 +48,7 @@ int pnd_conn_flush(struct pnd_conn *c)
 		if (!c->out.head)
 			c->out.tail = NULL;
 		c->out.n--;
+		c->out.bytes -= m->len;
 		free_msg(m);
 	}
 	return 0;
@@ -98,6 +100,7 @@ int pnd_conn_reply(struct pnd_conn *c, uint16_t type, uint32_t seq, int status,
 		c->out.head = m;
 	c->out.tail = m;
 	c->out.n++;
+	c->out.bytes += m->len;
 	if (c->out.kick)
 		c->out.kick(c->out.kick_arg, c);
 	return 0;
