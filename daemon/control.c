@@ -26,7 +26,7 @@ void pnd_conn_release(struct pnd_conn *c)
 static void reply_err(struct pnd_conn *c, const struct pn_msg_hdr *h, int r,
 		      const struct pn_err *e)
 {
-	pn_proto_reply(c->fd, h->type, h->seq, r, NULL, 0, e->msg, NULL, 0);
+	pnd_conn_reply(c, h->type, h->seq, r, NULL, 0, e->msg, NULL, 0);
 }
 
 static void reply_json(struct pnd_conn *c, const struct pn_msg_hdr *h, cJSON *doc)
@@ -42,7 +42,7 @@ static void reply_json(struct pnd_conn *c, const struct pn_msg_hdr *h, cJSON *do
 			"holds", pn_msg_name(h->type), strlen(s));
 		reply_err(c, h, -EMSGSIZE, &e);
 	} else {
-		pn_proto_reply(c->fd, h->type, h->seq, 0, s, strlen(s) + 1, NULL, NULL, 0);
+		pnd_conn_reply(c, h->type, h->seq, 0, s, strlen(s) + 1, NULL, NULL, 0);
 	}
 	free(s);
 	cJSON_Delete(doc);
@@ -63,7 +63,7 @@ static void on_hello(struct pnd_control *ctl, struct pnd_conn *c, const struct p
 	else
 		snprintf(rep.tenant, sizeof(rep.tenant), "uid:%u", c->uid);
 	snprintf(rep.backend, sizeof(rep.backend), "%s", ctl->bops->name);
-	pn_proto_reply(c->fd, h->type, h->seq, 0, &rep, sizeof(rep), NULL, NULL, 0);
+	pnd_conn_reply(c, h->type, h->seq, 0, &rep, sizeof(rep), NULL, NULL, 0);
 }
 
 /* Holders other than the caller are shown to admins only: a uid is the other tenant's business. */
@@ -232,7 +232,7 @@ static void on_model_info(struct pnd_control *ctl, struct pnd_conn *c, const str
 		reply_err(c, h, r, &e);
 	} else {
 		fd = ro ? pn_region_fd(ro) : pn_region_fd(m->region);
-		pn_proto_reply(c->fd, h->type, h->seq, 0, &desc, sizeof(desc), NULL, &fd, 1);
+		pnd_conn_reply(c, h->type, h->seq, 0, &desc, sizeof(desc), NULL, &fd, 1);
 	}
 	pn_region_close(ro);
 	pnd_model_put(m);
@@ -282,7 +282,7 @@ static void on_open_session(struct pnd_control *ctl, struct pnd_conn *c, const s
 	fds[0] = s->seg_fd;
 	fds[1] = s->db_fd;
 	fds[2] = s->cq_fd;
-	pn_proto_reply(c->fd, h->type, h->seq, 0, &rep, sizeof(rep), NULL, fds, 3);
+	pnd_conn_reply(c, h->type, h->seq, 0, &rep, sizeof(rep), NULL, fds, 3);
 }
 
 /* A LOAD in progress: the reply goes out when models.c reports the end. */
@@ -300,7 +300,7 @@ static void load_done(void *arg, int r, const struct pn_model_desc *desc, const 
 	if (!r)
 		pnd_tenant(x->ctl->tenants, x->uid)->loads++;
 	if (!c->dead)
-		pn_proto_reply(c->fd, PN_MSG_LOAD, x->seq, r, r ? NULL : desc,
+		pnd_conn_reply(c, PN_MSG_LOAD, x->seq, r, r ? NULL : desc,
 			       r ? 0 : sizeof(*desc), r ? msg : NULL, NULL, 0);
 	c->loads--;
 	if (c->dead)
@@ -383,7 +383,7 @@ void pnd_control(struct pnd_control *ctl, struct pnd_conn *c, const void *buf, s
 		if (r)
 			reply_err(c, h, r, &e);
 		else
-			pn_proto_reply(c->fd, h->type, h->seq, 0, NULL, 0, NULL, NULL, 0);
+			pnd_conn_reply(c, h->type, h->seq, 0, NULL, 0, NULL, NULL, 0);
 		break;
 	}
 	case PN_MSG_LIST:

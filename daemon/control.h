@@ -9,6 +9,7 @@
 #define PND_CONTROL_H
 
 #include "backend.h"
+#include "conn.h"
 #include "core.h"
 #include "models.h"
 #include "session.h"
@@ -25,6 +26,8 @@ struct pnd_conn {
 	struct pnd_session *sessions;
 	struct pnd_conn *prev, *next;	/* the loop's list */
 	char client[32];
+	struct pnd_outbox out;		/* conn.c's */
+	uint32_t poll_mask;		/* the loop's armed poll, 0 when none */
 };
 
 struct pnd_control {

@@ -54,6 +54,7 @@ enum pnd_ev_kind {
 	PND_EV_LOAD,
 	PND_EV_NOTIFY,
 	PND_EV_CANCEL,		/* the completion of a cancel request: ignored */
+	PND_EV_BACKOFF,		/* out of fds: the accept waits this timeout out */
 };
 
 struct pnd_ev {

@@ -5,11 +5,17 @@
  * the signalfd (SIGTERM: clean stop), the notify eventfd (a worker saw a
  * session break) and the model files being loaded. Single-threaded: only
  * this thread touches the ring and the connections.
+ *
+ * Fairness: a readiness event of a connection handles at most
+ * PND_CONN_BUDGET requests, then its poll is re-armed behind every other
+ * completion (the accept too). At the fd limit the accept backs off for
+ * PND_BACKOFF_MS instead of spinning.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -20,6 +26,8 @@
 #include "transport/proto.h"
 
 #define RING_ENTRIES	256
+#define PND_CONN_BUDGET	8	/* requests per readiness event: STAT is costly */
+#define PND_BACKOFF_MS	100	/* no accept for this long after EMFILE/ENFILE */
 
 static struct pnd_ev cancel_ev = { .kind = PND_EV_CANCEL };
 
@@ -52,12 +60,91 @@ static int loop_read(struct pnd_loop *d, struct pnd_ev *ev, int fd, void *buf, s
 	return 0;
 }
 
-static void arm_poll(struct pnd_loop *d, struct pnd_ev *ev, int fd)
+/* One poll per connection at a time: POLLIN unless the outbox is full, POLLOUT while it holds any. */
+static void arm_conn(struct pnd_loop *d, struct pnd_conn *c)
 {
 	struct io_uring_sqe *sqe = get_sqe(d);
 
-	io_uring_prep_poll_add(sqe, fd, POLLIN);
-	io_uring_sqe_set_data(sqe, ev);
+	c->poll_mask = (pnd_conn_full(c) ? 0 : POLLIN) | (c->out.head ? POLLOUT : 0);
+	io_uring_prep_poll_add(sqe, c->fd, c->poll_mask);
+	io_uring_sqe_set_data(sqe, &c->ev);
+}
+
+/* A reply got queued outside on_conn (a load's): have the poll re-armed with POLLOUT. */
+static void kick_conn(void *arg, struct pnd_conn *c)
+{
+	struct pnd_loop *d = arg;
+	struct io_uring_sqe *sqe;
+
+	if (!c->poll_mask || (c->poll_mask & POLLOUT))
+		return;		/* in on_conn (it re-arms), or POLLOUT is armed */
+	c->poll_mask = 0;
+	sqe = get_sqe(d);
+	/* the poll completes -ECANCELED and on_conn re-arms it */
+	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)&c->ev);
+	io_uring_sqe_set_data(sqe, &cancel_ev);
+}
+
+/* accept errors: at most one line a second, with the count of those left out */
+static void log_accept(struct pnd_loop *d, int err)
+{
+	uint64_t s = pnd_now_ns() / 1000000000ull;
+
+	if (s == d->log_s) {
+		d->log_dropped++;
+		return;
+	}
+	if (d->log_dropped)
+		pnd_log("accept: %s (%llu more in the second before)", strerror(err),
+			(unsigned long long)d->log_dropped);
+	else
+		pnd_log("accept: %s", strerror(err));
+	d->log_s = s;
+	d->log_dropped = 0;
+}
+
+/* A connection refused before it is one: an error reply of type 0, then close. */
+static void refuse(int fd, int err, const char *line)
+{
+	static uint8_t buf[PN_MSG_MAX];	/* loop thread only */
+	struct pn_err e;
+	int fds[PN_PROTO_MAX_FDS], nfds;
+
+	pn_proto_reply(fd, 0, 0, err, NULL, 0, line, NULL, 0);
+	/* a close with requests unread resets the peer, which then never reads the reply */
+	for (int i = 0; i < 8; i++) {
+		if (pn_proto_recv(fd, buf, sizeof(buf), fds, PN_PROTO_MAX_FDS, &nfds, &e) < 0)
+			break;
+		while (nfds)
+			close(fds[--nfds]);
+	}
+	close(fd);
+}
+
+/*
+ * Out of fds: the reserve fd makes room to accept the waiting connection
+ * and refuse it cleanly (else it would wake the accept again and again);
+ * then the accept waits PND_BACKOFF_MS.
+ */
+static void backoff(struct pnd_loop *d, int err)
+{
+	static struct __kernel_timespec ts = { .tv_nsec = PND_BACKOFF_MS * 1000000ll };
+	struct io_uring_sqe *sqe;
+
+	log_accept(d, err);
+	if (d->reserve_fd >= 0) {
+		int fd;
+
+		close(d->reserve_fd);
+		fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			refuse(fd, -err, "polynetd is out of file descriptors, expected a "
+			       "free one: try again later");
+		d->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	sqe = get_sqe(d);
+	io_uring_prep_timeout(sqe, &ts, 0, 0);
+	io_uring_sqe_set_data(sqe, &d->backoff_ev);
 }
 
 static void arm_accept(struct pnd_loop *d)
@@ -126,6 +213,8 @@ static void conn_close(struct pnd_loop *d, struct pnd_conn *c)
 {
 	while (c->sessions)
 		close_session(d, c->sessions);
+	pnd_conn_drop_outbox(c);
+	pnd_tenant(d->tenants, c->uid)->conns--;
 	close(c->fd);
 	c->fd = -1;
 	c->dead = true;
@@ -143,55 +232,87 @@ static void on_accept(struct pnd_loop *d, int res)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	struct pnd_tenant *t;
 	struct pnd_conn *c;
+	uint32_t max;
 
+	if (res == -EMFILE || res == -ENFILE) {
+		if (!atomic_load(&d->sessions->stopping))
+			backoff(d, -res);
+		return;
+	}
 	if (!atomic_load(&d->sessions->stopping))
 		arm_accept(d);
 	if (res < 0) {
 		if (res != -EAGAIN && res != -EINTR && res != -ECANCELED)
-			pnd_log("accept: %s", strerror(-res));
+			log_accept(d, -res);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c || getsockopt(res, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	if (getsockopt(res, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    atomic_load(&d->sessions->stopping)) {
-		free(c);
 		close(res);
 		return;
 	}
+	t = pnd_tenant(d->tenants, cred.uid);
+	max = t->lim.conns ? t->lim.conns : d->max_conns_per_uid;
+	if (t->conns >= max) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "uid %u has %u connections open, expected at most "
+			 "%u (--max-conns-per-uid, or the admin map's conns=)", cred.uid, t->conns,
+			 max);
+		refuse(res, -EUSERS, line);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		refuse(res, -ENOMEM, "polynetd is out of memory for a connection");
+		return;
+	}
+	t->conns++;
 	c->fd = res;
 	c->uid = cred.uid;
 	c->pid = (uint32_t)cred.pid;
 	c->ev.kind = PND_EV_CONN;
 	c->ev.obj = c;
+	c->out.kick = kick_conn;
+	c->out.kick_arg = d;
 	d->ctl->n_conns++;
 	c->next = d->conns;
 	if (c->next)
 		c->next->prev = c;
 	d->conns = c;
-	arm_poll(d, &c->ev, c->fd);
+	arm_conn(d, c);
 }
 
-/* Reads every message waiting on the connection. */
+/* Flushes the outbox, then reads at most PND_CONN_BUDGET requests while it has room. */
 static void on_conn(struct pnd_loop *d, struct pnd_conn *c, int res)
 {
 	static uint8_t buf[PN_MSG_MAX];	/* loop thread only */
+	int r;
 
-	if (res < 0 && res != -EINTR) {
+	c->poll_mask = 0;
+	if (res < 0 && res != -EINTR && res != -ECANCELED) {
 		conn_close(d, c);
 		return;
 	}
-	for (;;) {
+	r = pnd_conn_flush(c);
+	if (r && r != -EAGAIN) {
+		conn_close(d, c);	/* the peer is gone: nothing can reach it */
+		return;
+	}
+	for (int i = 0; i < PND_CONN_BUDGET && !pnd_conn_full(c); i++) {
 		struct pn_err e;
 		int fds[PN_PROTO_MAX_FDS], nfds;
-		ssize_t n = pn_proto_recv(c->fd, buf, sizeof(buf), fds, PN_PROTO_MAX_FDS, &nfds,
-					  &e);
+		ssize_t n = pnd_conn_recv(c, buf, fds, &nfds, &e);
 
 		if (n == -EAGAIN)
 			break;
-		if (n <= 0) {
-			/* the peer closed (0), or a truncated or failed read: drop it */
-			if (n < 0)
+		if (n == PND_CONN_ANSWERED)
+			continue;
+		if (n < 0) {
+			/* the peer closed, or the read failed: drop it */
+			if (n != -ECONNRESET)
 				pnd_log("connection of pid %u: %s", c->pid, e.msg);
 			conn_close(d, c);
 			return;
@@ -200,7 +321,7 @@ static void on_conn(struct pnd_loop *d, struct pnd_conn *c, int res)
 		if (c->dead)
 			return;
 	}
-	arm_poll(d, &c->ev, c->fd);
+	arm_conn(d, c);
 }
 
 static void on_doorbell(struct pnd_loop *d, struct pnd_session *s, int res)
@@ -274,6 +395,10 @@ static void dispatch(struct pnd_loop *d, struct io_uring_cqe *cqe)
 		break;
 	case PND_EV_CANCEL:
 		break;
+	case PND_EV_BACKOFF:
+		if (!atomic_load(&d->sessions->stopping))
+			arm_accept(d);
+		break;
 	}
 }
 
@@ -291,6 +416,10 @@ int pnd_loop_run(struct pnd_loop *d, struct pn_err *e)
 	d->accept_ev.kind = PND_EV_ACCEPT;
 	d->sig_ev.kind = PND_EV_SIGNAL;
 	d->notify_ev.kind = PND_EV_NOTIFY;
+	d->backoff_ev.kind = PND_EV_BACKOFF;
+	d->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* the reserve fd's accept4 must not block when the waiting peer is gone */
+	fcntl(d->listen_fd, F_SETFL, fcntl(d->listen_fd, F_GETFL) | O_NONBLOCK);
 	arm_accept(d);
 	loop_read(d, &d->sig_ev, d->sig_fd, &si, sizeof(si), 0);
 	loop_read(d, &d->notify_ev, d->notify_fd, &d->notify_buf, sizeof(d->notify_buf), 0);
@@ -341,5 +470,7 @@ int pnd_loop_run(struct pnd_loop *d, struct pn_err *e)
 	}
 	io_uring_queue_exit(&ring);
 	d->ring = NULL;
+	if (d->reserve_fd >= 0)
+		close(d->reserve_fd);
 	return r;
 }

@@ -26,9 +26,12 @@ struct pnd_loop {
 	struct pnd_models *models;
 	struct pnd_tenants *tenants;
 	struct pnd_work *work;
+	uint32_t max_conns_per_uid;	/* --max-conns-per-uid: a tenant's default */
 	/* the loop's */
 	struct pnd_io io;		/* pnd_loop_init fills it */
-	struct pnd_ev accept_ev, sig_ev, notify_ev;
+	struct pnd_ev accept_ev, sig_ev, notify_ev, backoff_ev;
+	int reserve_fd;			/* /dev/null, given up to refuse at the fd limit */
+	uint64_t log_s, log_dropped;	/* accept errors: one line a second */
 	uint64_t notify_buf;
 	struct pnd_conn *conns;
 	uint32_t doorbells;		/* armed doorbell reads */

@@ -5,6 +5,7 @@
  *   polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] [--idle-spin-us N]
  *            [--max-batch N] [--batch-delay-us N] [--admin-uid UID]
  *            [--tenants FILE] [--state NAME] [--max-models N] [--no-pin]
+ *            [--max-conns-per-uid N]
  *
  * Prints "ready socket=PATH pid=N ..." on stdout once it accepts clients
  * (and READY=1 to $NOTIFY_SOCKET when set); SIGTERM or SIGINT: finishes
@@ -84,7 +85,7 @@ static int usage(int rc)
 	fprintf(rc ? stderr : stdout,
 		"usage: polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] "
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
-		"[--admin-uid UID] "
+		"[--admin-uid UID] [--max-conns-per-uid N] "
 		"[--tenants FILE] [--state NAME] [--max-models N] [--no-pin]\n");
 	return rc;
 }
@@ -127,6 +128,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "tenants", required_argument, NULL, 'T' },
 		{ "no-pin", no_argument, NULL, 'P' },
 		{ "max-models", required_argument, NULL, 'M' },
+		{ "max-conns-per-uid", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -140,7 +142,8 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->max_batch = 16;
 	d->admin_uid = 0;
 	d->pin = true;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:h", lo, NULL)) != -1) {
+	d->loop.max_conns_per_uid = 64;
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -179,6 +182,11 @@ static int parse(int argc, char **argv, struct pnd *d)
 		case 'P': d->pin = false; break;
 		case 'M':
 			if (parse_u32("--max-models", optarg, 1, PND_MAX_MODELS, &d->max_models))
+				return 2;
+			break;
+		case 'C':
+			if (parse_u32("--max-conns-per-uid", optarg, 1, 1000000,
+				      &d->loop.max_conns_per_uid))
 				return 2;
 			break;
 		case 'h': exit(usage(0));

@@ -21,7 +21,7 @@
 
 static const struct pnd_limits builtin = {
 	.sessions = 64, .session_bytes = 2048ull << 20, .models = 16,
-	.model_bytes = 4096ull << 20, .rt_permille = 250, .conns = 64,
+	.model_bytes = 4096ull << 20, .rt_permille = 250, .conns = 0,
 };
 
 /* The keys, as offsets in struct pnd_limits with their scale. */
@@ -54,7 +54,7 @@ bool pnd_is_admin(struct pnd_tenants *ts, uint32_t uid)
 
 static bool idle(const struct pnd_tenant *t)
 {
-	return !t->listed && !t->sessions && !t->session_bytes;
+	return !t->listed && !t->sessions && !t->session_bytes && !t->conns;
 }
 
 /* The uid's entry, a fresh or reused one, or NULL when none is free. */

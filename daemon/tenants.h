@@ -19,7 +19,7 @@ struct pnd_limits {
 	uint32_t models;		/* models it holds (LOAD) */
 	uint64_t model_bytes;		/* their .pnb bytes, summed */
 	uint32_t rt_permille;		/* realtime budget, per mille of one worker */
-	uint32_t conns;			/* open control connections */
+	uint32_t conns;			/* open control connections (0: --max-conns-per-uid) */
 };
 
 struct pnd_tenant {
@@ -31,6 +31,7 @@ struct pnd_tenant {
 	/* what it holds now */
 	uint32_t sessions;
 	uint64_t session_bytes;
+	uint32_t conns;			/* open control connections (loop.c) */
 	uint64_t loads;			/* LOADs that succeeded, ever */
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* proto.c - control messages: send/receive with SCM_RIGHTS, and checks. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,28 +73,82 @@ int pn_proto_send(int sock, uint16_t type, uint32_t seq, const void *body, size_
 	return 0;
 }
 
-int pn_proto_reply(int sock, uint16_t type, uint32_t seq, int status, const void *body,
-		   size_t len, const char *msg, const int *fds, int nfds)
+void *pn_proto_build_reply(uint16_t type, uint32_t seq, int status, const void *body,
+			   size_t len, const char *msg, size_t *out_len)
 {
 	size_t ml = status ? strnlen(msg ? msg : "", 1024) + 1 : 0;
-	size_t n = sizeof(struct pn_reply) + (status ? ml : len);
-	struct pn_reply *r = malloc(n);	/* cold path */
-	int ret;
+	size_t n = sizeof(struct pn_msg_hdr) + sizeof(struct pn_reply) + (status ? ml : len);
+	struct pn_msg_hdr *h = malloc(n);	/* cold path */
+	struct pn_reply *r = (struct pn_reply *)(h + 1);
 
-	if (!r)
-		return -ENOMEM;
+	if (!h)
+		return NULL;
+	*h = (struct pn_msg_hdr){ .magic = PN_PROTO_MAGIC, .version = PN_PROTO_VERSION,
+				  .type = type | PN_MSG_REPLY, .len = (uint32_t)n, .seq = seq };
 	memset(r, 0, sizeof(*r));
 	r->status = status;
 	if (status) {
 		memcpy(r + 1, msg ? msg : "", ml - 1);
 		((char *)(r + 1))[ml - 1] = '\0';
-		nfds = 0;
 	} else if (len) {
 		memcpy(r + 1, body, len);
 	}
-	ret = pn_proto_send(sock, type | PN_MSG_REPLY, seq, r, n, fds, nfds, NULL);
-	free(r);
+	*out_len = n;
+	return h;
+}
+
+int pn_proto_send_msg(int sock, const void *msg, size_t len, const int *fds, int nfds)
+{
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * PN_PROTO_MAX_FDS)];
+		struct cmsghdr align;
+	} cm;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (len > PN_MSG_MAX || nfds > PN_PROTO_MAX_FDS)
+		return -EMSGSIZE;
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}
+
+int pn_proto_reply(int sock, uint16_t type, uint32_t seq, int status, const void *body,
+		   size_t len, const char *msg, const int *fds, int nfds)
+{
+	size_t n;
+	void *m = pn_proto_build_reply(type, seq, status, body, len, msg, &n);
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	ret = pn_proto_send_msg(sock, m, n, fds, status ? 0 : nfds);
+	free(m);
 	return ret;
+}
+
+int pn_proto_peer_closed(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN | POLLRDHUP };
+
+	/* an empty datagram leaves no RDHUP; a shut-down peer does */
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 static void close_fds(const int *fds, int n)
@@ -106,7 +161,7 @@ ssize_t pn_proto_recv(int sock, void *buf, size_t cap, int *fds, int maxfds, int
 		      struct pn_err *e)
 {
 	union {
-		char b[CMSG_SPACE(sizeof(int) * 16)];
+		char b[CMSG_SPACE(sizeof(int) * PN_PROTO_RECV_FDS)];
 		struct cmsghdr align;
 	} cm;
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
@@ -126,10 +181,12 @@ ssize_t pn_proto_recv(int sock, void *buf, size_t cap, int *fds, int maxfds, int
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		int tmp[16];
+		int tmp[PN_PROTO_RECV_FDS];
 
-		memcpy(tmp, CMSG_DATA(c), sizeof(int) * (size_t)(k > 16 ? 16 : k));
-		for (int i = 0; i < k && i < 16; i++) {
+		if (k > PN_PROTO_RECV_FDS)
+			k = PN_PROTO_RECV_FDS;
+		memcpy(tmp, CMSG_DATA(c), sizeof(int) * (size_t)k);
+		for (int i = 0; i < k; i++) {
 			if (got < maxfds)
 				fds[got++] = tmp[i];
 			else
@@ -140,8 +197,11 @@ ssize_t pn_proto_recv(int sock, void *buf, size_t cap, int *fds, int maxfds, int
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		close_fds(fds, got);
 		*nfds = 0;
-		return pn_errf(e, -EMSGSIZE, "control socket: message truncated, "
-			       "expected at most %zu bytes", cap);
+		if (mh.msg_flags & MSG_TRUNC)
+			return pn_errf(e, -EMSGSIZE, "message over %zu bytes, expected at most "
+				       "%u", cap, PN_MSG_MAX);
+		return pn_errf(e, -ETOOMANYREFS, "message with more than %d file descriptors, "
+			       "expected at most %d", PN_PROTO_RECV_FDS, PN_PROTO_MAX_FDS);
 	}
 	return n;
 }

@@ -13,6 +13,7 @@
 #include "uapi/proto.h"
 
 #define PN_PROTO_MAX_FDS	4
+#define PN_PROTO_RECV_FDS	16	/* a message's fds that recv can see at all */
 
 /* Sends one message (header filled here) with nfds descriptors. */
 int pn_proto_send(int sock, uint16_t type, uint32_t seq, const void *body, size_t len,
@@ -22,12 +23,28 @@ int pn_proto_reply(int sock, uint16_t type, uint32_t seq, int status, const void
 		   size_t len, const char *msg, const int *fds, int nfds);
 
 /*
+ * A reply as one malloc'd message (header, struct pn_reply, body or line):
+ * *len gets its size. NULL when out of memory. For a sender that may queue.
+ */
+void *pn_proto_build_reply(uint16_t type, uint32_t seq, int status, const void *body,
+			   size_t len, const char *msg, size_t *out_len);
+/* Sends a built message without blocking: 0, -EAGAIN when the socket is full, or -errno. */
+int pn_proto_send_msg(int sock, const void *msg, size_t len, const int *fds, int nfds);
+
+/*
  * Receives one message into buf (cap >= PN_MSG_MAX). Returns its length,
  * 0 when the peer closed, or -errno (-EAGAIN on a non-blocking socket).
  * Descriptors beyond maxfds, or sent with a malformed message, are closed.
+ * A datagram over cap bytes is -EMSGSIZE, one of more than PN_PROTO_RECV_FDS
+ * descriptors -ETOOMANYREFS (e says which, its fds closed); the connection
+ * is still framed. On SOCK_SEQPACKET a 0-byte datagram also reads as 0:
+ * pn_proto_peer_closed tells the two apart.
  */
 ssize_t pn_proto_recv(int sock, void *buf, size_t cap, int *fds, int maxfds, int *nfds,
 		      struct pn_err *e);
+
+/* After a 0-byte read: whether the peer shut down (else it sent an empty datagram). */
+int pn_proto_peer_closed(int sock);
 
 /*
  * Checks a received message (untrusted): header magic, version, len equal

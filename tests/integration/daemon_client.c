@@ -24,15 +24,23 @@
  *   daemon_client jobid SOCK ID          (one job naming model ID: prints its CQE result)
  *   daemon_client sessions SOCK N ARENA_MB CQ   (opens N sessions of CQ entries: prints
  *                "opened K" and the first refusal, then closes them)
+ *   daemon_client badgrams SOCK        (empty, oversized, 20-fd datagrams: each answered)
+ *   daemon_client pipeline SOCK N      (N requests unread, then N replies in order)
+ *   daemon_client statflood SOCK SECONDS
+ *   daemon_client hello SOCK DELAY     (connect, wait DELAY s, HELLO answered)
+ *   daemon_client hog SOCK N SECONDS   (holds up to N bare connections)
+ *   daemon_client connlimit SOCK N SECONDS   (N connections, the next refused, held)
  *
  * Exit 0 when the checked behaviour holds, 1 with one line on stderr when not.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -930,6 +938,269 @@ static void rtflood(const char *sock, const char *model, double secs)
 	_exit(0);
 }
 
+/* Raw control-socket checks (issue 10, items 5, 8, 19): no client library, a bare socket. */
+static int raw_connect(const char *sock)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		FAIL("connect %s: %s", sock, strerror(errno));
+	/* a reply that never comes fails the check instead of hanging it */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int raw_send(int fd, uint16_t type, uint32_t seq, int flags)
+{
+	struct {
+		struct pn_msg_hdr h;
+		struct pn_hello_req q;
+	} m = { .h = { .magic = PN_PROTO_MAGIC, .version = PN_PROTO_VERSION, .type = type,
+		       .seq = seq } };
+
+	m.h.len = (uint32_t)sizeof(m.h) + (type == PN_MSG_HELLO ? (uint32_t)sizeof(m.q) : 0);
+	snprintf(m.q.client, sizeof(m.q.client), "daemon_client");
+	return send(fd, &m, m.h.len, MSG_NOSIGNAL | flags) < 0 ? -errno : 0;
+}
+
+/* One reply: its status; *line gets an error's text. Fails on none or a malformed one. */
+static int raw_reply(int fd, const char *what, uint32_t *seq, uint16_t *type, char *line,
+		     size_t cap)
+{
+	static uint8_t buf[PN_MSG_MAX];
+	const struct pn_msg_hdr *h;
+	const void *body;
+	struct pn_err e;
+	size_t bl;
+	int fds[PN_PROTO_MAX_FDS], nfd;
+	ssize_t n = pn_proto_recv(fd, buf, sizeof(buf), fds, PN_PROTO_MAX_FDS, &nfd, &e);
+
+	for (int i = 0; i < nfd; i++)
+		close(fds[i]);
+	if (n <= 0)
+		FAIL("%s: no reply (%s)", what, n ? e.msg : "the daemon closed the connection");
+	if (pn_proto_check(buf, (size_t)n, 1, &h, &body, &bl, &e))
+		FAIL("%s: malformed reply: %s", what, e.msg);
+	if (seq)
+		*seq = h->seq;
+	if (type)
+		*type = h->type & ~PN_MSG_REPLY;
+	if (line && ((const struct pn_reply *)body)->status)
+		snprintf(line, cap, "%s", (const char *)((const struct pn_reply *)body + 1));
+	return ((const struct pn_reply *)body)->status;
+}
+
+static void raw_hello(int fd, uint32_t seq, const char *after)
+{
+	uint32_t got;
+	char line[256];
+	int r;
+
+	if (raw_send(fd, PN_MSG_HELLO, seq, 0))
+		FAIL("after %s: HELLO: send: %s", after, strerror(errno));
+	r = raw_reply(fd, after, &got, NULL, line, sizeof(line));
+	if (r || got != seq)
+		FAIL("after %s: HELLO got status %d seq %u (%s), expected 0 and %u", after, r,
+		     got, r ? line : "", seq);
+}
+
+/* An empty datagram, one over PN_MSG_MAX, one of 20 fds: each an error reply, the conn stays. */
+static void badgrams(const char *sock)
+{
+	int fd = raw_connect(sock), devnull[20];
+	size_t big = PN_MSG_MAX + 4096;
+	uint8_t *buf = calloc(1, big);
+	struct pn_msg_hdr h = { .magic = PN_PROTO_MAGIC, .version = PN_PROTO_VERSION,
+				.type = PN_MSG_LIST, .len = (uint32_t)big, .seq = 5 };
+	union {
+		char b[CMSG_SPACE(sizeof(devnull))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	char line[256];
+	int r;
+
+	if (!buf)
+		FAIL("out of memory");
+	raw_hello(fd, 1, "connecting");
+	if (send(fd, buf, 0, MSG_NOSIGNAL) < 0)
+		FAIL("empty datagram: send: %s", strerror(errno));
+	r = raw_reply(fd, "empty datagram", NULL, NULL, line, sizeof(line));
+	if (r >= 0)
+		FAIL("empty datagram: status %d, expected an error", r);
+	printf("  %-22s -> %s\n", "empty datagram", line);
+	raw_hello(fd, 2, "an empty datagram");
+
+	memcpy(buf, &h, sizeof(h));
+	/* past net.core.wmem_max the kernel refuses to send it at all: root may force */
+	r = (int)big * 2;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &r, sizeof(r)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &r, sizeof(r));
+	if (send(fd, buf, big, MSG_NOSIGNAL) < 0)
+		FAIL("oversized datagram: send: %s", strerror(errno));
+	r = raw_reply(fd, "oversized datagram", NULL, NULL, line, sizeof(line));
+	if (r != -EMSGSIZE)
+		FAIL("oversized datagram: status %d, expected -EMSGSIZE", r);
+	printf("  %-22s -> %s\n", "oversized datagram", line);
+	raw_hello(fd, 3, "an oversized datagram");
+
+	for (int i = 0; i < 20; i++)
+		if ((devnull[i] = open("/dev/null", O_RDONLY)) < 0)
+			FAIL("/dev/null: %s", strerror(errno));
+	h.len = sizeof(h);
+	h.seq = 6;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(devnull));
+	memcpy(CMSG_DATA(c), devnull, sizeof(devnull));
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+		FAIL("20 fds: sendmsg: %s", strerror(errno));
+	r = raw_reply(fd, "20 fds", NULL, NULL, line, sizeof(line));
+	if (r >= 0)
+		FAIL("20 fds: status %d, expected an error", r);
+	printf("  %-22s -> %s\n", "a message of 20 fds", line);
+	raw_hello(fd, 4, "a message of 20 fds");
+	for (int i = 0; i < 20; i++)
+		close(devnull[i]);
+	free(buf);
+	close(fd);
+	printf("badgrams: every malformed datagram answered, the connection kept\n");
+}
+
+/*
+ * N requests (STAT and HELLO in turn) sent without reading until the daemon
+ * stops taking them, then all replies read: exactly one each, in order.
+ */
+static void pipeline(const char *sock, uint32_t n)
+{
+	int fd = raw_connect(sock);
+	uint32_t sent = 0, got = 0;
+	double idle_since = now_s();
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	/* phase 1: no reads, until the socket refuses for a whole second */
+	while (sent < n && now_s() - idle_since < 1.0) {
+		int r = raw_send(fd, sent % 2 ? PN_MSG_HELLO : PN_MSG_STAT, sent + 1, 0);
+
+		if (r == -EAGAIN) {
+			usleep(10000);
+			continue;
+		}
+		if (r)
+			FAIL("pipeline: send %u: %s", sent + 1, strerror(-r));
+		sent++;
+		idle_since = now_s();
+	}
+	printf("pipeline: %u requests sent before reading\n", sent);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	while (got < n) {
+		uint32_t seq;
+		uint16_t type;
+		int r;
+
+		/* keep the rest coming while reading */
+		while (sent < n && !raw_send(fd, sent % 2 ? PN_MSG_HELLO : PN_MSG_STAT, sent + 1,
+					     MSG_DONTWAIT))
+			sent++;
+		r = raw_reply(fd, "pipeline", &seq, &type, NULL, 0);
+		if (seq != got + 1)
+			FAIL("pipeline: reply %u has seq %u, expected %u (replies lost)", got + 1,
+			     seq, got + 1);
+		if (r || type != (got % 2 ? PN_MSG_HELLO : PN_MSG_STAT))
+			FAIL("pipeline: reply %u: status %d type %u", seq, r, type);
+		got++;
+	}
+	close(fd);
+	printf("pipeline: %u requests, %u replies, in order\n", n, got);
+}
+
+/* STAT requests as fast as the socket takes them (sendmmsg), replies drained, for secs. */
+static void statflood(const char *sock, double secs)
+{
+	static uint8_t buf[PN_MSG_MAX];
+	static struct pn_msg_hdr h[256];
+	static struct iovec iov[256];
+	static struct mmsghdr mm[256];
+	int fd = raw_connect(sock);
+	uint64_t sent = 0, got = 0;
+	double t0 = now_s();
+
+	for (int i = 0; i < 256; i++) {
+		h[i] = (struct pn_msg_hdr){ .magic = PN_PROTO_MAGIC, .version = PN_PROTO_VERSION,
+					    .type = PN_MSG_STAT, .len = sizeof(h[i]) };
+		iov[i] = (struct iovec){ .iov_base = &h[i], .iov_len = sizeof(h[i]) };
+		mm[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1 };
+	}
+	while (now_s() - t0 < secs) {
+		int n;
+
+		for (int i = 0; i < 256; i++)
+			h[i].seq = (uint32_t)(sent + (uint64_t)i + 1);
+		n = sendmmsg(fd, mm, 256, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			sent += (uint64_t)n;
+		for (int i = 0; i < 256 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0; i++)
+			got++;
+	}
+	close(fd);
+	printf("statflood: %llu sent, %llu replies\n", (unsigned long long)sent,
+	       (unsigned long long)got);
+}
+
+/* HELLO on a connection made before (connect, wait delay, HELLO) or now: 0 or FAIL. */
+static void hello(const char *sock, double delay)
+{
+	int fd = raw_connect(sock);
+
+	usleep((useconds_t)(delay * 1e6));
+	raw_hello(fd, 1, "connecting");
+	close(fd);
+	printf("hello: answered\n");
+}
+
+/* Opens up to n connections and holds them secs (the fd-limit check). */
+static void hog(const char *sock, uint32_t n, double secs)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	uint32_t ok = 0;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+	for (uint32_t i = 0; i < n; i++) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			ok++;
+	}
+	printf("hog: %u of %u connections made\n", ok, n);
+	fflush(stdout);
+	usleep((useconds_t)(secs * 1e6));
+}
+
+/* n connections answer HELLO, the (n+1)th is refused naming the limit; held secs. */
+static void connlimit(const char *sock, uint32_t n, double secs)
+{
+	char line[256];
+	int fd, r;
+
+	for (uint32_t i = 0; i < n; i++)
+		raw_hello(raw_connect(sock), 1, "connecting");
+	fd = raw_connect(sock);
+	raw_send(fd, PN_MSG_HELLO, 1, 0);
+	r = raw_reply(fd, "connection over the limit", NULL, NULL, line, sizeof(line));
+	if (r != -EUSERS || !strstr(line, "max-conns-per-uid"))
+		FAIL("connection %u: status %d (%s), expected -EUSERS naming the limit", n + 1,
+		     r, r ? line : "accepted");
+	printf("connlimit: connection %u refused: %s\n", n + 1, line);
+	fflush(stdout);
+	usleep((useconds_t)(secs * 1e6));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "mkmodel"))
@@ -969,6 +1240,18 @@ int main(int argc, char **argv)
 	else if (argc == 6 && !strcmp(argv[1], "sessions"))
 		sessions(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]),
 			 (uint32_t)atoi(argv[5]));
+	else if (argc == 3 && !strcmp(argv[1], "badgrams"))
+		badgrams(argv[2]);
+	else if (argc == 4 && !strcmp(argv[1], "pipeline"))
+		pipeline(argv[2], (uint32_t)atoi(argv[3]));
+	else if (argc == 4 && !strcmp(argv[1], "statflood"))
+		statflood(argv[2], atof(argv[3]));
+	else if (argc == 4 && !strcmp(argv[1], "hello"))
+		hello(argv[2], atof(argv[3]));
+	else if (argc == 5 && !strcmp(argv[1], "hog"))
+		hog(argv[2], (uint32_t)atoi(argv[3]), atof(argv[4]));
+	else if (argc == 5 && !strcmp(argv[1], "connlimit"))
+		connlimit(argv[2], (uint32_t)atoi(argv[3]), atof(argv[4]));
 	else
 		FAIL("usage: see the top of tests/integration/daemon_client.c");
 	return 0;

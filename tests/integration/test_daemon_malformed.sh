@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Malformed control messages and SQEs get errors (that connection or session
-# only), a scribbled ring breaks only its own session, and one tenant cannot
-# unload another's model; the daemon keeps serving everyone throughout.
+# Malformed control messages (an empty datagram, one too big, one of too
+# many fds too) and SQEs get errors (that connection or session only), no
+# reply is dropped when a client does not read (issue 10, item 19), a
+# scribbled ring breaks only its own session, and one tenant cannot unload
+# another's model; the daemon keeps serving everyone throughout.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/daemon_lib.sh
@@ -20,6 +22,8 @@ pctl load "$T/empty.pnb" --public >/dev/null || fail "load empty"
 good=$!
 CLIENT_PIDS=$good
 "$DC" malformed "$SOCK" empty || fail "malformed messages"
+# an empty datagram, one over PN_MSG_MAX, one of 20 fds: each answered, the connection kept
+"$DC" badgrams "$SOCK" || fail "malformed datagrams"
 "$DC" api "$SOCK" empty || fail "client API (io_uring wait, cancel)"
 # timed waits on an idle session end on time (a negative poll timeout once slept forever)
 timeout 60 "$DC" idlewait "$SOCK" empty 300 3 || fail "timed waits on an idle session"
@@ -27,6 +31,11 @@ if [ "$(id -u)" -eq 0 ]; then
 	chmod 755 "$T"
 	"$DC" tenant "$SOCK" empty 65534 >"$T/tenant.log" || fail "tenant isolation: $(cat "$T/tenant.log")"
 	cat "$T/tenant.log"
+	# a second uid pipelines 20,000 requests without reading: its outbox fills,
+	# the daemon stops reading it, and once it reads every reply is there, in order
+	runuser -u nobody -- "$DC" pipeline "$SOCK" 20000 >"$T/pipe.log" 2>&1 ||
+		fail "replies lost to a client that did not read: $(cat "$T/pipe.log")"
+	cat "$T/pipe.log"
 	grep -q "uid 65534 'guest'" "$T/tenant.log" || fail "the admin map's name was not used"
 	pctl stat --json | /usr/bin/python3 -c '
 import json, sys
