@@ -134,7 +134,12 @@ int pn_client_call(struct pn_client *c, uint16_t type, const void *req, size_t l
 					    "(stopped or killed)", c->path);
 	}
 	r = pn_proto_check(buf, (size_t)n, 1, &h, &b, &bl, e);
-	if (!r && ((h->type & ~PN_MSG_REPLY) != type || h->seq != seq))
+	/* type 0, seq 0: the daemon refused the connection itself before reading this
+	 * request (connection limit, out of fds); its line says why */
+	if (!r && h->type == PN_MSG_REPLY && !h->seq && ((const struct pn_reply *)b)->status)
+		r = pn_errf(e, ((const struct pn_reply *)b)->status, "%s: %s", c->path,
+			    (const char *)((const struct pn_reply *)b + 1));
+	else if (!r && ((h->type & ~PN_MSG_REPLY) != type || h->seq != seq))
 		r = pn_errf(e, -EPROTO, "%s: reply type 0x%x seq %u, expected 0x%x seq %u",
 			    c->path, h->type, h->seq, type | PN_MSG_REPLY, seq);
 	if (!r) {
