@@ -538,6 +538,7 @@ int pnd_unload(struct pnd_models *ms, uint32_t uid, bool admin, const struct pn_
 		atomic_store(&m->gone, true);
 		ms->tab[m->slot] = NULL;
 		pnd_work_models_changed(ms->work);
+		pnd_work_forget_model(ms->work, m->id);
 	}
 	index_update(ms, m, NULL);
 	pthread_mutex_unlock(&ms->lock);

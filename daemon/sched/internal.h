@@ -109,6 +109,9 @@ struct sched_est {
 
 struct sched_model {
 	uint32_t id;
+	uint32_t jobs;			/* queued + running: the slot is freed only at 0 */
+	bool gone;			/* forgotten: out of the hash, freed when jobs hits 0 */
+	uint32_t next_free;		/* free list of model slots */
 	uint32_t max_batch;
 	uint64_t max_delay_ns;
 	uint64_t seen;			/* bit n-1: est[n] measured */
@@ -135,6 +138,7 @@ struct sched_tc {
 
 struct sched_tenant {
 	uint32_t id;
+	bool configured;		/* set by the admin map: its slot is never reclaimed */
 	uint32_t weight;
 	uint32_t max_inflight;
 	uint64_t max_arena;
@@ -158,7 +162,8 @@ struct pn_sched {
 	uint32_t ntenants;
 	uint32_t *tenant_hash, tenant_mask;	/* id -> slot + 1 (0 empty) */
 	struct sched_model *models;
-	uint32_t nmodels;
+	uint32_t nmodels;		/* slots ever used; freed ones are on model_free */
+	uint32_t model_free;		/* SCHED_NIL-terminated, chained by next_free */
 	uint32_t *model_hash, model_mask;
 	struct sched_flow *flows;	/* [class k - 1][tenant][model] */
 	struct sched_heap edf;		/* queued REALTIME jobs */

@@ -6,8 +6,11 @@
  * sched_batch.c and sched_drr.c; estimates in sched_est.c. Contract in sched.h.
  *
  * Every table is sized at create: the submit/pick/complete path never allocates.
- * Tenant and model ids map to slots through open-addressing hash tables; slots are
- * never reused (a daemon meets a bounded set of uids and loaded models).
+ * Tenant and model ids map to slots through open-addressing hash tables. Slots are
+ * reused: a model's when the daemon forgets it (pn_sched_forget_model) and its last
+ * job has left; a tenant's when the table is full and a new id needs one, taken from
+ * a tenant with nothing queued or running that the admin map never configured (a
+ * daemon meets an unbounded stream of model ids and uids over its life).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,26 +85,85 @@ static uint32_t probe_model(const struct pn_sched *s, uint32_t id, uint32_t *buc
 	}
 }
 
-/* The tenant's slot, made with the defaults on first sight; SCHED_NIL if the table is full. */
+/*
+ * Deletes bucket i of a linear-probing table: later entries of the same probe run
+ * shift back into the hole (no tombstones, so probes stay short after many frees).
+ */
+static void hash_delete(uint32_t *hash, uint32_t mask, uint32_t i,
+			uint32_t (*id_of)(const struct pn_sched *, uint32_t),
+			const struct pn_sched *s)
+{
+	for (uint32_t j = (i + 1) & mask; hash[j]; j = (j + 1) & mask) {
+		uint32_t home = mix64(id_of(s, hash[j] - 1)) & mask;
+
+		/* it may fill the hole only if its home is not in (i, j] cyclically */
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		hash[i] = hash[j];
+		i = j;
+	}
+	hash[i] = 0;
+}
+
+static uint32_t tenant_id_of(const struct pn_sched *s, uint32_t slot)
+{
+	return s->tenants[slot].id;
+}
+
+static uint32_t model_id_of(const struct pn_sched *s, uint32_t slot)
+{
+	return s->models[slot].id;
+}
+
+/* An idle tenant the admin map never configured, out of the hash; SCHED_NIL if none. */
+static uint32_t tenant_reclaim(struct pn_sched *s)
+{
+	for (uint32_t i = 0; i < s->ntenants; i++) {
+		struct sched_tenant *t = &s->tenants[i];
+		uint32_t bucket;
+
+		if (t->configured || t->inflight)
+			continue;
+		probe_tenant(s, t->id, &bucket);
+		hash_delete(s->tenant_hash, s->tenant_mask, bucket, tenant_id_of, s);
+		return i;
+	}
+	return SCHED_NIL;
+}
+
+/*
+ * The tenant's slot, made with the defaults on first sight (reclaiming an idle one when
+ * the table is full); SCHED_NIL if every slot is busy or configured.
+ */
 static uint32_t tenant_slot(struct pn_sched *s, uint32_t id)
 {
 	uint32_t bucket, slot = probe_tenant(s, id, &bucket);
 	struct sched_tenant *t;
 
-	if (slot != SCHED_NIL || s->ntenants == s->c.max_tenants)
+	if (slot != SCHED_NIL)
 		return slot;
-	s->tenant_hash[bucket] = s->ntenants + 1;
-	t = &s->tenants[s->ntenants];
-	t->id = id;
-	t->weight = s->c.default_weight;
-	t->max_inflight = s->c.default_max_inflight;
-	t->max_arena = s->c.default_max_arena;
+	if (s->ntenants < s->c.max_tenants) {
+		slot = s->ntenants++;
+	} else {
+		slot = tenant_reclaim(s);
+		if (slot == SCHED_NIL)
+			return SCHED_NIL;
+		probe_tenant(s, id, &bucket);	/* the delete may have moved the hole */
+	}
+	s->tenant_hash[bucket] = slot + 1;
+	t = &s->tenants[slot];
+	*t = (struct sched_tenant){
+		.id = id,
+		.weight = s->c.default_weight,
+		.max_inflight = s->c.default_max_inflight,
+		.max_arena = s->c.default_max_arena,
+	};
 	for (uint32_t k = 0; k < SCHED_NDRR; k++) {
 		sched_list_init(&t->tc[k].ready);
 		sched_list_init(&t->tc[k].ring);
-		t->tc[k].tenant = s->ntenants;
+		t->tc[k].tenant = slot;
 	}
-	return s->ntenants++;
+	return slot;
 }
 
 uint32_t sched_model_slot(struct pn_sched *s, uint32_t id)
@@ -109,14 +171,43 @@ uint32_t sched_model_slot(struct pn_sched *s, uint32_t id)
 	uint32_t bucket, slot = probe_model(s, id, &bucket);
 	struct sched_model *m;
 
-	if (slot != SCHED_NIL || s->nmodels == s->c.max_models)
+	if (slot != SCHED_NIL)
 		return slot;
-	s->model_hash[bucket] = s->nmodels + 1;
-	m = &s->models[s->nmodels];
+	if (s->model_free != SCHED_NIL) {
+		slot = s->model_free;
+		s->model_free = s->models[slot].next_free;
+	} else if (s->nmodels < s->c.max_models) {
+		slot = s->nmodels++;
+	} else {
+		return SCHED_NIL;
+	}
+	s->model_hash[bucket] = slot + 1;
+	m = &s->models[slot];
+	memset(m, 0, sizeof(*m));
 	m->id = id;
 	m->max_batch = s->c.default_max_batch;
 	m->max_delay_ns = s->c.default_max_delay_ns;
-	return s->nmodels++;
+	return slot;
+}
+
+static void model_free_slot(struct pn_sched *s, uint32_t slot)
+{
+	s->models[slot].next_free = s->model_free;
+	s->model_free = slot;
+}
+
+int pn_sched_forget_model(struct pn_sched *s, uint32_t model)
+{
+	uint32_t bucket, slot = probe_model(s, model, &bucket);
+
+	if (slot == SCHED_NIL)
+		return -ENOENT;
+	hash_delete(s->model_hash, s->model_mask, bucket, model_id_of, s);
+	s->models[slot].gone = true;
+	/* queued jobs still run (the daemon fails them); the slot goes with the last */
+	if (!s->models[slot].jobs)
+		model_free_slot(s, slot);
+	return 0;
 }
 
 /* --- the job pool and its (session, id) index ---------------------------- */
@@ -145,6 +236,8 @@ void sched_job_release(struct pn_sched *s, struct sched_job *j)
 	while (*p != slot)
 		p = &s->jobs[*p].next;
 	*p = j->next;
+	if (!--s->models[j->model].jobs && s->models[j->model].gone)
+		model_free_slot(s, j->model);
 	j->state = JOB_FREE;
 	j->next = s->free_head;
 	s->free_head = slot;
@@ -183,6 +276,7 @@ struct pn_sched *pn_sched_create(const struct pn_sched_config *c, struct pn_err 
 	s->id_mask = pow2_at_least(c->max_jobs) - 1;
 	s->tenant_mask = pow2_at_least(2 * c->max_tenants) - 1;
 	s->model_mask = pow2_at_least(2 * c->max_models) - 1;
+	s->model_free = SCHED_NIL;
 	s->jobs = calloc(c->max_jobs, sizeof(*s->jobs));
 	s->id_hash = malloc(((size_t)s->id_mask + 1) * sizeof(*s->id_hash));
 	s->tenants = calloc(c->max_tenants, sizeof(*s->tenants));
@@ -246,6 +340,7 @@ int pn_sched_set_tenant_weight(struct pn_sched *s, uint32_t tenant, uint32_t wei
 	if (t == SCHED_NIL)
 		return -ENOSPC;
 	s->tenants[t].weight = weight;	/* from the tenant's next turn on */
+	s->tenants[t].configured = true;
 	return 0;
 }
 
@@ -256,6 +351,7 @@ int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_
 
 	if (t == SCHED_NIL)
 		return -ENOSPC;
+	s->tenants[t].configured = true;
 	if (max_inflight)
 		s->tenants[t].max_inflight = max_inflight;
 	if (max_arena)
@@ -347,6 +443,7 @@ int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint6
 	*bucket = (uint32_t)(j - s->jobs);
 
 	t->inflight++;
+	s->models[ms].jobs++;
 	t->st.arena_bytes += d->arena_bytes;
 	t->st.queued[d->klass]++;
 	t->st.submitted++;
@@ -433,6 +530,9 @@ void pn_sched_complete(struct pn_sched *s, const struct pn_sched_batch *b, uint6
 
 	PN_ASSERT(b->n >= 1 && b->n <= PN_SCHED_BATCH_MAX);
 	ms = s->jobs[b->slot[0]].model;
+	/* before the jobs go: the last of a forgotten model frees its slot */
+	if (service_ns && !s->models[ms].gone)
+		sched_est_observe(&s->models[ms], b->n, service_ns);
 	for (uint32_t i = 0; i < b->n; i++) {
 		struct sched_job *j = &s->jobs[b->slot[i]];
 		struct sched_tenant *t = &s->tenants[j->tenant];
@@ -450,8 +550,6 @@ void pn_sched_complete(struct pn_sched *s, const struct pn_sched_batch *b, uint6
 		s->rt_running_est -= b->est_ns;
 	else
 		s->running_nonrt--;
-	if (service_ns)
-		sched_est_observe(&s->models[ms], b->n, service_ns);
 }
 
 /* --- cancel, drop (cold) --------------------------------------------------- */

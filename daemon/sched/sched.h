@@ -20,7 +20,10 @@
  *   PN_SCHED_EDEADLINE   (-ETIME) the deadline cannot be met: now + the model's measured
  *                        service time + the realtime work queued ahead > deadline
  *   -EEXIST              (session, id) is already queued or running
- *   -ENOSPC              the tenant or model table is full
+ *   -ENOSPC              the tenant or model table is full: every tenant slot has
+ *                        jobs or was configured by the admin map (idle unconfigured
+ *                        tenants are reclaimed, losing their statistics), or every
+ *                        model slot holds a model not yet forgotten or still has jobs
  *   -EINVAL              bad class, or realtime without a deadline
  *
  * Threading: NOT thread safe. The caller serialises every call on one struct pn_sched
@@ -66,8 +69,8 @@ enum pn_sched_class {
 
 struct pn_sched_config {
 	uint32_t max_jobs;		/* job pool: queued + running, all tenants */
-	uint32_t max_tenants;		/* distinct tenant ids ever seen */
-	uint32_t max_models;		/* distinct model ids ever seen */
+	uint32_t max_tenants;		/* tenants busy or configured at once */
+	uint32_t max_models;		/* models known and not forgotten (or with jobs) */
 	uint32_t nworkers;		/* workers calling pick (for admission and reserve) */
 	uint32_t rt_reserve;		/* of those, never given non-realtime work */
 	uint32_t rt_workers;		/* dedicated, calling pn_sched_pick_realtime */
@@ -135,6 +138,13 @@ int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_
 /* Batching for a model: max_batch 1..PN_SCHED_BATCH_MAX, max_delay 0 = release at once. */
 int pn_sched_set_model(struct pn_sched *s, uint32_t model, uint32_t max_batch,
 		       uint64_t max_delay_ns);
+
+/*
+ * The daemon unloaded the model: its id leaves the table at once (a later job naming
+ * it gets a fresh slot), and the slot is reused once its last queued or running job
+ * has left (queued ones still come out of pick). -ENOENT if the id is unknown.
+ */
+int pn_sched_forget_model(struct pn_sched *s, uint32_t model);
 
 /* Queues a job (or refuses it, see the top of this file). 0 on success. */
 int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint64_t now_ns);
