@@ -100,6 +100,7 @@ struct sched_job {
 	uint32_t next;			/* free list, or id-hash chain while in use */
 	uint32_t tenant, model;		/* table slots */
 	uint32_t state;
+	uint64_t rt_charge;		/* REALTIME: budget taken at submit */
 };
 
 /* Service time estimate for one batch size: Jacobson's EWMA of mean and deviation. */
@@ -142,6 +143,9 @@ struct sched_tenant {
 	uint32_t weight;
 	uint32_t max_inflight;
 	uint64_t max_arena;
+	uint32_t rt_permille;
+	int64_t rt_tokens;		/* realtime budget left, ns; negative after an overrun */
+	uint64_t rt_last_ns;		/* when rt_tokens was last refilled */
 	uint32_t inflight;		/* queued + running */
 	struct pn_sched_tenant_stat st;
 	struct sched_tc tc[SCHED_NDRR];

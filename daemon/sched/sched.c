@@ -32,6 +32,9 @@ void pn_sched_config_default(struct pn_sched_config *c)
 		.default_max_arena = 1ull << 30,
 		.default_max_batch = 8,
 		.default_max_delay_ns = 1000000,
+		.rt_max_horizon_ns = 10000000000ull,
+		.default_rt_permille = 250,
+		.rt_window_ns = 1000000000ull,
 	};
 }
 
@@ -122,13 +125,20 @@ static uint32_t tenant_reclaim(struct pn_sched *s)
 		struct sched_tenant *t = &s->tenants[i];
 		uint32_t bucket;
 
-		if (t->configured || t->inflight)
+		/* a tenant in realtime debt keeps it: a new uid must not wipe it */
+		if (t->configured || t->inflight || t->rt_tokens < 0)
 			continue;
 		probe_tenant(s, t->id, &bucket);
 		hash_delete(s->tenant_hash, s->tenant_mask, bucket, tenant_id_of, s);
 		return i;
 	}
 	return SCHED_NIL;
+}
+
+/* The realtime bucket's size: rt_window_ns of refill at permille. */
+static int64_t rt_cap(const struct pn_sched *s, uint32_t permille)
+{
+	return (int64_t)(s->c.rt_window_ns / 1000 * permille);
 }
 
 /*
@@ -157,6 +167,9 @@ static uint32_t tenant_slot(struct pn_sched *s, uint32_t id)
 		.weight = s->c.default_weight,
 		.max_inflight = s->c.default_max_inflight,
 		.max_arena = s->c.default_max_arena,
+		.rt_permille = s->c.default_rt_permille,
+		.rt_tokens = rt_cap(s, s->c.default_rt_permille),
+		.rt_last_ns = 0,
 	};
 	for (uint32_t k = 0; k < SCHED_NDRR; k++) {
 		sched_list_init(&t->tc[k].ready);
@@ -263,6 +276,11 @@ struct pn_sched *pn_sched_create(const struct pn_sched_config *c, struct pn_err 
 	if (!c->nworkers || c->rt_reserve >= c->nworkers)
 		return pn_errf(e, -EINVAL, "sched config: rt_reserve %u must be below nworkers %u",
 			       c->rt_reserve, c->nworkers), NULL;
+	if (!c->rt_max_horizon_ns || !c->rt_window_ns || c->rt_window_ns > (1ull << 40) ||
+	    c->default_rt_permille > 1000u * c->nworkers)
+		return pn_errf(e, -EINVAL, "sched config: rt_max_horizon_ns and rt_window_ns "
+			       "(at most 2^40) must be > 0, default_rt_permille %u at most "
+			       "1000 x nworkers (%u)", c->default_rt_permille, c->nworkers), NULL;
 	if (!c->quantum_ns || !c->default_weight || !c->default_max_inflight ||
 	    !c->default_max_batch || c->default_max_batch > PN_SCHED_BATCH_MAX)
 		return pn_errf(e, -EINVAL, "sched config: quantum_ns, default_weight and "
@@ -359,6 +377,22 @@ int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_
 	return 0;
 }
 
+int pn_sched_set_tenant_rt(struct pn_sched *s, uint32_t tenant, uint32_t rt_permille)
+{
+	uint32_t t;
+
+	if (rt_permille > 1000u * s->c.nworkers)
+		return -EINVAL;
+	t = tenant_slot(s, tenant);
+	if (t == SCHED_NIL)
+		return -ENOSPC;
+	s->tenants[t].configured = true;
+	s->tenants[t].rt_permille = rt_permille;
+	if (s->tenants[t].rt_tokens > rt_cap(s, rt_permille))
+		s->tenants[t].rt_tokens = rt_cap(s, rt_permille);
+	return 0;
+}
+
 int pn_sched_set_model(struct pn_sched *s, uint32_t model, uint32_t max_batch,
 		       uint64_t max_delay_ns)
 {
@@ -403,14 +437,45 @@ static bool feasible(const struct pn_sched *s, const struct pn_sched_job_desc *d
 	return done <= d->deadline_ns;
 }
 
+/*
+ * Refills the tenant's realtime bucket to now and takes cost from it; false (nothing
+ * taken) when the budget does not cover cost. Time before rt_last_ns (a caller's
+ * clocks read out of order under the lock) refills nothing.
+ */
+static bool rt_take(const struct pn_sched *s, struct sched_tenant *t, uint64_t now,
+		    uint64_t cost)
+{
+	int64_t cap = rt_cap(s, t->rt_permille);
+
+	if (now > t->rt_last_ns) {
+		uint64_t dt = now - t->rt_last_ns;
+
+		if (dt > s->c.rt_window_ns)
+			dt = s->c.rt_window_ns;	/* a full bucket's worth at most */
+		t->rt_tokens += (int64_t)(dt / 1000 * t->rt_permille);
+		if (t->rt_tokens > cap)
+			t->rt_tokens = cap;
+		t->rt_last_ns = now;
+	}
+	if (!t->rt_permille || t->rt_tokens < (int64_t)cost)
+		return false;
+	t->rt_tokens -= (int64_t)cost;
+	return true;
+}
+
 int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint64_t now_ns)
 {
+	uint64_t rt_cost = 0;
 	uint32_t ts, ms;
 	struct sched_tenant *t;
 	struct sched_job *j;
 	uint32_t *bucket;
 
-	if (d->klass >= PN_SCHED_NCLASS || (d->klass == PN_SCHED_REALTIME && !d->deadline_ns))
+	if (d->klass >= PN_SCHED_NCLASS)
+		return -EINVAL;
+	/* a deadline already past is left to feasible(): PN_SCHED_EDEADLINE */
+	if (d->klass == PN_SCHED_REALTIME && (!d->deadline_ns || (d->deadline_ns > now_ns &&
+	    d->deadline_ns - now_ns > s->c.rt_max_horizon_ns)))
 		return -EINVAL;
 	ts = tenant_slot(s, d->tenant);
 	ms = sched_model_slot(s, d->model);
@@ -430,6 +495,14 @@ int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint6
 	}
 	if (s->free_head == SCHED_NIL)
 		return -EAGAIN;
+	/* last: a refusal above must not spend the budget */
+	if (d->klass == PN_SCHED_REALTIME) {
+		rt_cost = sched_est_bound(s, &s->models[ms], 1);
+		if (!rt_take(s, t, now_ns, rt_cost)) {
+			t->st.refused_rt++;
+			return -EDQUOT;
+		}
+	}
 
 	j = &s->jobs[s->free_head];
 	s->free_head = j->next;
@@ -438,6 +511,7 @@ int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint6
 	j->tenant = ts;
 	j->model = ms;
 	j->state = JOB_QUEUED;
+	j->rt_charge = rt_cost;
 	bucket = id_bucket(s, d->session, d->id);
 	j->next = *bucket;
 	*bucket = (uint32_t)(j - s->jobs);
@@ -538,6 +612,9 @@ void pn_sched_complete(struct pn_sched *s, const struct pn_sched_batch *b, uint6
 		struct sched_tenant *t = &s->tenants[j->tenant];
 
 		PN_ASSERT(j->state == JOB_RUNNING && j->model == ms);
+		/* the budget pays what the job really took (an overrun is debt) */
+		if (j->d.klass == PN_SCHED_REALTIME && service_ns)
+			t->rt_tokens += (int64_t)j->rt_charge - (int64_t)(service_ns / b->n);
 		t->inflight--;
 		t->st.arena_bytes -= j->d.arena_bytes;
 		t->st.running--;
@@ -566,6 +643,10 @@ static void dequeue(struct pn_sched *s, struct sched_job *j)
 	t->st.arena_bytes -= j->d.arena_bytes;
 	t->st.queued[j->d.klass]--;
 	t->st.cancelled++;
+	/* never ran: the budget comes back */
+	t->rt_tokens += (int64_t)j->rt_charge;
+	if (t->rt_tokens > rt_cap(s, t->rt_permille))
+		t->rt_tokens = rt_cap(s, t->rt_permille);
 	s->queued--;
 	sched_job_release(s, j);
 }

@@ -16,15 +16,25 @@
  * Refusals happen at submit, at once, never later:
  *   -EAGAIN              the job pool is full (back-pressure: retry after a completion;
  *                        nothing queued is ever dropped to make room)
- *   -EDQUOT              the tenant's in-flight jobs or arena bytes would exceed quota
+ *   -EDQUOT              the tenant's in-flight jobs or arena bytes would exceed quota,
+ *                        or (REALTIME) its realtime budget is spent: a token bucket of
+ *                        estimated service ns refilled at rt_permille / 1000 of one
+ *                        worker's time, holding at most rt_window_ns of that refill;
+ *                        each realtime job takes its admission estimate at submit and
+ *                        the difference to its measured time at complete (cancel
+ *                        gives the estimate back). rt_permille 0: no realtime at all.
+ *                        Counted in refused_rt, not refused_quota.
  *   PN_SCHED_EDEADLINE   (-ETIME) the deadline cannot be met: now + the model's measured
  *                        service time + the realtime work queued ahead > deadline
+ *                        (a deadline already past is always refused so)
  *   -EEXIST              (session, id) is already queued or running
  *   -ENOSPC              the tenant or model table is full: every tenant slot has
  *                        jobs or was configured by the admin map (idle unconfigured
  *                        tenants are reclaimed, losing their statistics), or every
  *                        model slot holds a model not yet forgotten or still has jobs
- *   -EINVAL              bad class, or realtime without a deadline
+ *   -EINVAL              bad class, or realtime without a deadline or with one more
+ *                        than rt_max_horizon_ns after now (UINT64_MAX would sort first
+ *                        forever in no sane sense and is the hostile case)
  *
  * Threading: NOT thread safe. The caller serialises every call on one struct pn_sched
  * with one mutex (polynetd: its scheduler lock, which is also the mutex the workers'
@@ -81,10 +91,14 @@ struct pn_sched_config {
 	uint64_t default_max_arena;	/* quota: arena bytes of a tenant's queued + running jobs */
 	uint32_t default_max_batch;	/* models not configured by pn_sched_set_model */
 	uint64_t default_max_delay_ns;
+	uint64_t rt_max_horizon_ns;	/* a realtime deadline at most this after now */
+	uint32_t default_rt_permille;	/* realtime budget: per-mille of one worker's time */
+	uint64_t rt_window_ns;		/* the budget's bucket holds this much refill */
 };
 
 /* Fills the defaults: 4096 jobs, 256 tenants, 64 models, 1 worker, reserve 0, 0 dedicated,
- * quantum 1 ms, service 1 ms, weight 1, 1024 in flight, 1 GiB, batch 8, delay 1 ms. */
+ * quantum 1 ms, service 1 ms, weight 1, 1024 in flight, 1 GiB, batch 8, delay 1 ms,
+ * realtime horizon 10 s, budget 250 per-mille (a quarter of one worker) over 1 s. */
 void pn_sched_config_default(struct pn_sched_config *c);
 
 /* What the caller says about a job; copied into the scheduler at submit and handed
@@ -119,6 +133,7 @@ struct pn_sched_tenant_stat {
 	uint64_t submitted;		/* accepted */
 	uint64_t refused_deadline;
 	uint64_t refused_quota;
+	uint64_t refused_rt;		/* realtime budget spent (or rt_permille 0) */
 	uint64_t cancelled;		/* by pn_sched_cancel or pn_sched_drop_session */
 	uint64_t completed;
 	uint64_t served_ns;		/* measured service, a batch's time split evenly */
@@ -135,6 +150,8 @@ int pn_sched_set_tenant_weight(struct pn_sched *s, uint32_t tenant, uint32_t wei
 /* 0 keeps the current value. */
 int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_inflight,
 			      uint64_t max_arena);
+/* Realtime budget, per-mille of one worker's time (0 = no realtime); 0..1000 x nworkers. */
+int pn_sched_set_tenant_rt(struct pn_sched *s, uint32_t tenant, uint32_t rt_permille);
 /* Batching for a model: max_batch 1..PN_SCHED_BATCH_MAX, max_delay 0 = release at once. */
 int pn_sched_set_model(struct pn_sched *s, uint32_t model, uint32_t max_batch,
 		       uint64_t max_delay_ns);

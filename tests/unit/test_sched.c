@@ -35,6 +35,10 @@ static struct pn_sched *mk(uint32_t max_jobs, uint32_t nworkers, uint32_t reserv
 	c.rt_reserve = reserve;
 	c.default_max_batch = 1;
 	c.default_max_delay_ns = 0;
+	/* far deadlines and many realtime jobs: the horizon and budget are test_sched_rt's */
+	c.rt_max_horizon_ns = UINT64_MAX;
+	c.rt_window_ns = 1ull << 40;
+	c.default_rt_permille = 1000;
 	s = pn_sched_create(&c, &e);
 	if (!s)
 		fail_msg("pn_sched_create: %s", e.msg);
