@@ -4,7 +4,7 @@
  *
  *   polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] [--idle-spin-us N]
  *            [--max-batch N] [--batch-delay-us N] [--admin-uid UID]
- *            [--tenants FILE] [--state NAME] [--no-pin]
+ *            [--tenants FILE] [--state NAME] [--no-pin] [--rt-permille N]
  *
  * Prints "ready socket=PATH pid=N ..." on stdout once it accepts clients
  * (and READY=1 to $NOTIFY_SOCKET when set); SIGTERM or SIGINT: finishes
@@ -37,6 +37,7 @@ struct pnd {
 	uint32_t nworkers, idle_spin_us, max_batch;
 	uint32_t rt_workers;		/* dedicated realtime workers, beyond nworkers */
 	uint64_t batch_delay_ns;	/* dynamic batching: the most a job waits */
+	uint32_t rt_permille;		/* each tenant's realtime budget (sched.h) */
 	uint32_t admin_uid;
 	bool pin;
 	/* the parts, top down */
@@ -84,7 +85,7 @@ static int usage(int rc)
 		"usage: polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] "
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
 		"[--admin-uid UID] "
-		"[--tenants FILE] [--state NAME] [--no-pin]\n");
+		"[--tenants FILE] [--state NAME] [--no-pin] [--rt-permille N]\n");
 	return rc;
 }
 
@@ -125,6 +126,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "state", required_argument, NULL, 'S' },
 		{ "tenants", required_argument, NULL, 'T' },
 		{ "no-pin", no_argument, NULL, 'P' },
+		{ "rt-permille", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -138,7 +140,8 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->max_batch = 16;
 	d->admin_uid = 0;
 	d->pin = true;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:Ph", lo, NULL)) != -1) {
+	d->rt_permille = 250;
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:Pr:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -175,6 +178,10 @@ static int parse(int argc, char **argv, struct pnd *d)
 			break;
 		case 'T': d->tenants_path = optarg; break;
 		case 'P': d->pin = false; break;
+		case 'r':
+			if (parse_u32("--rt-permille", optarg, 0, 1000, &d->rt_permille))
+				return 2;
+			break;
 		case 'h': exit(usage(0));
 		default: return usage(2);
 		}
@@ -262,7 +269,8 @@ static int setup(struct pnd *d, struct pn_err *e)
 	pn_sched_config_default(&sc);
 	sc.nworkers = d->nworkers;
 	sc.rt_workers = d->rt_workers;
-	sc.max_models = 1024;	/* the scheduler never reuses a model slot */
+	sc.max_models = 1024;	/* loaded models, and unloaded ones with jobs left */
+	sc.default_rt_permille = d->rt_permille;
 	sc.default_max_delay_ns = d->batch_delay_ns;
 	sc.default_max_batch = d->max_batch < PN_SCHED_BATCH_MAX ? d->max_batch :
 			       PN_SCHED_BATCH_MAX;

@@ -211,6 +211,7 @@ void sched_drr_flow_unready(struct pn_sched *s, struct sched_flow *f);
 void sched_drr_rotate(struct pn_sched *s, struct sched_flow *f);
 struct sched_flow *sched_drr_next(struct pn_sched *s, uint32_t klass);
 void sched_drr_charge(struct pn_sched *s, uint32_t klass, uint32_t tenant, uint64_t cost);
+void sched_drr_settle(struct pn_sched *s, uint32_t klass, uint32_t tenant, int64_t delta);
 
 /* sched.c: a job leaves the scheduler (freed to the pool). */
 /* The model's slot, created with the defaults on first sight; SCHED_NIL when full. */

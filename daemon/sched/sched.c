@@ -600,10 +600,11 @@ int pn_sched_pick(struct pn_sched *s, uint64_t now_ns, struct pn_sched_batch *b,
 
 void pn_sched_complete(struct pn_sched *s, const struct pn_sched_batch *b, uint64_t service_ns)
 {
-	uint32_t ms;
+	uint32_t ms, ts;
 
 	PN_ASSERT(b->n >= 1 && b->n <= PN_SCHED_BATCH_MAX);
 	ms = s->jobs[b->slot[0]].model;
+	ts = s->jobs[b->slot[0]].tenant;
 	/* before the jobs go: the last of a forgotten model frees its slot */
 	if (service_ns && !s->models[ms].gone)
 		sched_est_observe(&s->models[ms], b->n, service_ns);
@@ -627,6 +628,9 @@ void pn_sched_complete(struct pn_sched *s, const struct pn_sched_batch *b, uint6
 		s->rt_running_est -= b->est_ns;
 	else
 		s->running_nonrt--;
+	/* DRR pays measured time: the estimate does not see a job's token count */
+	if (b->klass != PN_SCHED_REALTIME && service_ns)
+		sched_drr_settle(s, b->klass, ts, (int64_t)service_ns - (int64_t)b->est_ns);
 }
 
 /* --- cancel, drop (cold) --------------------------------------------------- */
