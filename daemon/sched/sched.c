@@ -125,8 +125,11 @@ static uint32_t tenant_reclaim(struct pn_sched *s)
 		struct sched_tenant *t = &s->tenants[i];
 		uint32_t bucket;
 
-		/* a tenant in realtime debt keeps it: a new uid must not wipe it */
-		if (t->configured || t->inflight || t->rt_tokens < 0)
+		/*
+		 * Debts (DRR, realtime) go with the slot: an idle tenant never repays
+		 * them, so keeping such slots would fill the table again.
+		 */
+		if (t->configured || t->inflight)
 			continue;
 		probe_tenant(s, t->id, &bucket);
 		hash_delete(s->tenant_hash, s->tenant_mask, bucket, tenant_id_of, s);
