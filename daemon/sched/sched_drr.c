@@ -12,8 +12,9 @@
  * pay and take nearly all the time (issue 10, item 6). Allowing the deficit to go
  * negative (instead of refusing a batch bigger than the deficit) keeps a pick O(1)
  * when the quantum is at least one batch's cost, and the debt is paid back on later
- * turns, so long-run shares are still weight / sum of weights. A tenant that leaves the ring keeps its debt but
- * loses unused credit (classic DRR: an idle tenant banks nothing).
+ * turns, so long-run shares are still weight / sum of weights. A tenant that leaves
+ * the ring keeps its debt but loses unused credit (classic DRR: an idle tenant banks
+ * nothing).
  *
  * Within a tenant, its ready flows (one per model) take turns round robin.
  */
