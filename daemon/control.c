@@ -193,6 +193,7 @@ static void on_stat(struct pnd_control *ctl, struct pnd_conn *c, const struct pn
 		cJSON_AddNumberToObject(o, "cancelled", (double)st.cancelled);
 		cJSON_AddNumberToObject(o, "refused_deadline", (double)st.refused_deadline);
 		cJSON_AddNumberToObject(o, "refused_quota", (double)st.refused_quota);
+		cJSON_AddNumberToObject(o, "refused_rt", (double)st.refused_rt);
 		cJSON_AddNumberToObject(o, "arena_bytes", (double)st.arena_bytes);
 		cJSON_AddNumberToObject(o, "session_bytes", (double)t->session_bytes);
 		lim = cJSON_AddObjectToObject(o, "limits");

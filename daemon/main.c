@@ -5,7 +5,7 @@
  *   polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] [--idle-spin-us N]
  *            [--max-batch N] [--batch-delay-us N] [--admin-uid UID]
  *            [--tenants FILE] [--state NAME] [--max-models N] [--no-pin]
- *            [--max-conns-per-uid N]
+ *            [--max-conns-per-uid N] [--rt-permille N]
  *
  * Prints "ready socket=PATH pid=N ..." on stdout once it accepts clients
  * (and READY=1 to $NOTIFY_SOCKET when set); SIGTERM or SIGINT: finishes
@@ -38,6 +38,7 @@ struct pnd {
 	uint32_t nworkers, idle_spin_us, max_batch;
 	uint32_t rt_workers;		/* dedicated realtime workers, beyond nworkers */
 	uint64_t batch_delay_ns;	/* dynamic batching: the most a job waits */
+	uint32_t rt_permille;		/* each tenant's realtime budget (sched.h) */
 	uint32_t admin_uid;
 	uint32_t max_models;		/* --max-models: all tenants together */
 	bool pin;
@@ -85,7 +86,7 @@ static int usage(int rc)
 	fprintf(rc ? stderr : stdout,
 		"usage: polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] "
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
-		"[--admin-uid UID] [--max-conns-per-uid N] "
+		"[--admin-uid UID] [--max-conns-per-uid N] [--rt-permille N] "
 		"[--tenants FILE] [--state NAME] [--max-models N] [--no-pin]\n");
 	return rc;
 }
@@ -129,6 +130,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "no-pin", no_argument, NULL, 'P' },
 		{ "max-models", required_argument, NULL, 'M' },
 		{ "max-conns-per-uid", required_argument, NULL, 'C' },
+		{ "rt-permille", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -143,7 +145,8 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->admin_uid = 0;
 	d->pin = true;
 	d->loop.max_conns_per_uid = 64;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:h", lo, NULL)) != -1) {
+	d->rt_permille = 250;
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -187,6 +190,10 @@ static int parse(int argc, char **argv, struct pnd *d)
 		case 'C':
 			if (parse_u32("--max-conns-per-uid", optarg, 1, 1000000,
 				      &d->loop.max_conns_per_uid))
+				return 2;
+			break;
+		case 'r':
+			if (parse_u32("--rt-permille", optarg, 0, 1000, &d->rt_permille))
 				return 2;
 			break;
 		case 'h': exit(usage(0));
@@ -276,7 +283,8 @@ static int setup(struct pnd *d, struct pn_err *e)
 	pn_sched_config_default(&sc);
 	sc.nworkers = d->nworkers;
 	sc.rt_workers = d->rt_workers;
-	sc.max_models = 1024;	/* the scheduler never reuses a model slot */
+	sc.max_models = 1024;	/* loaded models, and unloaded ones with jobs left */
+	sc.default_rt_permille = d->rt_permille;
 	sc.default_max_delay_ns = d->batch_delay_ns;
 	sc.default_max_batch = d->max_batch < PN_SCHED_BATCH_MAX ? d->max_batch :
 			       PN_SCHED_BATCH_MAX;
@@ -292,6 +300,7 @@ static int setup(struct pnd *d, struct pn_err *e)
 	d->loop.tenants = &d->tenants;
 	d->loop.work = &d->work;
 	pnd_tenants_init(&d->tenants);
+	d->tenants.defaults.rt_permille = d->rt_permille;	/* the map's '*' line may change it */
 	d->tenants.admin_uid = d->admin_uid;
 	pnd_sessions_init(&d->sessions);
 	d->sessions.work = &d->work;

@@ -280,9 +280,7 @@ int pnd_unload(struct pnd_models *ms, const struct pnd_caller *who,
 		atomic_store(&m->gone, true);
 		ms->tab[m->slot] = NULL;
 		pnd_work_models_changed(ms->work);
-		pthread_mutex_lock(&ms->work->lock);
-		pn_sched_forget_model(ms->work->sched, m->id);	/* its slot, once idle */
-		pthread_mutex_unlock(&ms->work->lock);
+		pnd_work_forget_model(ms->work, m->id);
 	}
 	pnd_index_update_locked(ms, m, NULL);
 	pthread_mutex_unlock(&ms->lock);

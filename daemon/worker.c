@@ -91,6 +91,13 @@ void pnd_work_wake(struct pnd_work *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+void pnd_work_forget_model(struct pnd_work *w, uint32_t model)
+{
+	pthread_mutex_lock(&w->lock);
+	pn_sched_forget_model(w->sched, model);
+	pthread_mutex_unlock(&w->lock);
+}
+
 void pnd_work_models_changed(struct pnd_work *w)
 {
 	atomic_fetch_add(&w->models_gen, 1);

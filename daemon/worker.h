@@ -71,6 +71,8 @@ void pnd_work_kick_locked(struct pnd_work *w);
 void pnd_work_wake(struct pnd_work *w);
 /* A model went: workers drop their executors of it when they next look. */
 void pnd_work_models_changed(struct pnd_work *w);
+/* The model was unloaded: the scheduler may reuse its slot once its jobs are gone. */
+void pnd_work_forget_model(struct pnd_work *w, uint32_t model);
 
 int pnd_workers_start(struct pnd_work *w, const struct pnd_workers_config *cfg,
 		      const struct pnd_backend_ops *ops, struct pnd_backend *b,

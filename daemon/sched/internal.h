@@ -100,6 +100,7 @@ struct sched_job {
 	uint32_t next;			/* free list, or id-hash chain while in use */
 	uint32_t tenant, model;		/* table slots */
 	uint32_t state;
+	uint64_t rt_charge;		/* REALTIME: budget taken at submit */
 };
 
 /* Service time estimate for one batch size: Jacobson's EWMA of mean and deviation. */
@@ -109,11 +110,12 @@ struct sched_est {
 
 struct sched_model {
 	uint32_t id;
+	uint32_t jobs;			/* queued + running: the slot is freed only at 0 */
+	bool gone;			/* forgotten: out of the hash, freed when jobs hits 0 */
+	uint32_t next_free;		/* free list of model slots */
 	uint32_t max_batch;
 	uint64_t max_delay_ns;
 	uint64_t seen;			/* bit n-1: est[n] measured */
-	uint32_t jobs;			/* queued + running */
-	bool forgotten;			/* pn_sched_forget_model: the slot is reusable once idle */
 	struct sched_est est[PN_SCHED_BATCH_MAX + 1];
 };
 
@@ -137,13 +139,14 @@ struct sched_tc {
 
 struct sched_tenant {
 	uint32_t id;
+	bool configured;		/* set by the admin map: its slot is never reclaimed */
 	uint32_t weight;
 	uint32_t max_inflight;
 	uint64_t max_arena;
+	uint32_t rt_permille;
+	int64_t rt_tokens;		/* realtime budget left, ns; negative after an overrun */
+	uint64_t rt_last_ns;		/* when rt_tokens was last refilled */
 	uint32_t inflight;		/* queued + running */
-	bool configured;		/* weight, quota or budget set: the slot is never reused */
-	uint32_t rt_permille;		/* realtime budget: per mille of one worker's time */
-	uint64_t rt_tokens, rt_last_ns;	/* its bucket: estimated ns it may still submit */
 	struct pn_sched_tenant_stat st;
 	struct sched_tc tc[SCHED_NDRR];
 };
@@ -163,7 +166,8 @@ struct pn_sched {
 	uint32_t ntenants;
 	uint32_t *tenant_hash, tenant_mask;	/* id -> slot + 1 (0 empty) */
 	struct sched_model *models;
-	uint32_t nmodels;
+	uint32_t nmodels;		/* slots ever used; freed ones are on model_free */
+	uint32_t model_free;		/* SCHED_NIL-terminated, chained by next_free */
 	uint32_t *model_hash, model_mask;
 	struct sched_flow *flows;	/* [class k - 1][tenant][model] */
 	struct sched_heap edf;		/* queued REALTIME jobs */
@@ -192,8 +196,6 @@ void sched_edf_push(struct pn_sched *s, struct sched_job *j);
 void sched_edf_remove(struct pn_sched *s, struct sched_job *j);
 struct sched_job *sched_edf_pop(struct pn_sched *s);
 uint64_t sched_edf_work_before(const struct pn_sched *s, uint64_t deadline);
-/* The tenant's realtime budget covers cost ns now (and is charged), or -EDQUOT. */
-int sched_rt_charge(struct pn_sched *s, struct sched_tenant *t, uint64_t cost, uint64_t now);
 
 /* sched_batch.c */
 void sched_batch_add(struct pn_sched *s, struct sched_job *j, uint64_t now);
@@ -209,6 +211,7 @@ void sched_drr_flow_unready(struct pn_sched *s, struct sched_flow *f);
 void sched_drr_rotate(struct pn_sched *s, struct sched_flow *f);
 struct sched_flow *sched_drr_next(struct pn_sched *s, uint32_t klass);
 void sched_drr_charge(struct pn_sched *s, uint32_t klass, uint32_t tenant, uint64_t cost);
+void sched_drr_settle(struct pn_sched *s, uint32_t klass, uint32_t tenant, int64_t delta);
 
 /* sched.c: a job leaves the scheduler (freed to the pool). */
 /* The model's slot, created with the defaults on first sight; SCHED_NIL when full. */

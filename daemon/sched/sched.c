@@ -6,10 +6,11 @@
  * sched_batch.c and sched_drr.c; estimates in sched_est.c. Contract in sched.h.
  *
  * Every table is sized at create: the submit/pick/complete path never allocates.
- * Tenant and model ids map to slots through open-addressing hash tables. When a
- * table is full a slot is reused: a tenant's with nothing in flight and nothing
- * configured, a forgotten model's with no job left (a daemon meets many uids over
- * its life, and loads and unloads models without end).
+ * Tenant and model ids map to slots through open-addressing hash tables. Slots are
+ * reused: a model's when the daemon forgets it (pn_sched_forget_model) and its last
+ * job has left; a tenant's when the table is full and a new id needs one, taken from
+ * a tenant with nothing queued or running that the admin map never configured (a
+ * daemon meets an unbounded stream of model ids and uids over its life).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,9 @@ void pn_sched_config_default(struct pn_sched_config *c)
 		.default_max_arena = 1ull << 30,
 		.default_max_batch = 8,
 		.default_max_delay_ns = 1000000,
+		.rt_max_horizon_ns = 10000000000ull,
 		.default_rt_permille = 250,
 		.rt_window_ns = 1000000000ull,
-		.rt_max_horizon_ns = 10000000000ull,
 	};
 }
 
@@ -88,29 +89,23 @@ static uint32_t probe_model(const struct pn_sched *s, uint32_t id, uint32_t *buc
 }
 
 /*
- * Empties bucket i of a linear-probing table and shifts later entries of the run
- * back, so every remaining id is still found from its home bucket (no tombstones).
+ * Deletes bucket i of a linear-probing table: later entries of the same probe run
+ * shift back into the hole (no tombstones, so probes stay short after many frees).
  */
-static void hash_del(uint32_t *tab, uint32_t mask, uint32_t i, uint32_t (*id_of)(
-		     const struct pn_sched *, uint32_t), const struct pn_sched *s)
+static void hash_delete(uint32_t *hash, uint32_t mask, uint32_t i,
+			uint32_t (*id_of)(const struct pn_sched *, uint32_t),
+			const struct pn_sched *s)
 {
-	uint32_t j = i;
+	for (uint32_t j = (i + 1) & mask; hash[j]; j = (j + 1) & mask) {
+		uint32_t home = mix64(id_of(s, hash[j] - 1)) & mask;
 
-	tab[i] = 0;
-	for (;;) {
-		uint32_t h;
-
-		j = (j + 1) & mask;
-		if (!tab[j])
-			return;
-		h = mix64(id_of(s, tab[j] - 1)) & mask;
-		/* the entry at j may move to i when its home is not in (i, j] cyclically */
-		if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
-			tab[i] = tab[j];
-			tab[j] = 0;
-			i = j;
-		}
+		/* it may fill the hole only if its home is not in (i, j] cyclically */
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		hash[i] = hash[j];
+		i = j;
 	}
+	hash[i] = 0;
 }
 
 static uint32_t tenant_id_of(const struct pn_sched *s, uint32_t slot)
@@ -123,104 +118,112 @@ static uint32_t model_id_of(const struct pn_sched *s, uint32_t slot)
 	return s->models[slot].id;
 }
 
-static void tenant_init(struct pn_sched *s, uint32_t slot, uint32_t id, uint32_t bucket)
+/* An idle tenant the admin map never configured, out of the hash; SCHED_NIL if none. */
+static uint32_t tenant_reclaim(struct pn_sched *s)
 {
-	struct sched_tenant *t = &s->tenants[slot];
+	for (uint32_t i = 0; i < s->ntenants; i++) {
+		struct sched_tenant *t = &s->tenants[i];
+		uint32_t bucket;
 
-	memset(t, 0, sizeof(*t));
+		/*
+		 * Debts (DRR, realtime) go with the slot: an idle tenant never repays
+		 * them, so keeping such slots would fill the table again.
+		 */
+		if (t->configured || t->inflight)
+			continue;
+		probe_tenant(s, t->id, &bucket);
+		hash_delete(s->tenant_hash, s->tenant_mask, bucket, tenant_id_of, s);
+		return i;
+	}
+	return SCHED_NIL;
+}
+
+/* The realtime bucket's size: rt_window_ns of refill at permille. */
+static int64_t rt_cap(const struct pn_sched *s, uint32_t permille)
+{
+	return (int64_t)(s->c.rt_window_ns / 1000 * permille);
+}
+
+/*
+ * The tenant's slot, made with the defaults on first sight (reclaiming an idle one when
+ * the table is full); SCHED_NIL if every slot is busy or configured.
+ */
+static uint32_t tenant_slot(struct pn_sched *s, uint32_t id)
+{
+	uint32_t bucket, slot = probe_tenant(s, id, &bucket);
+	struct sched_tenant *t;
+
+	if (slot != SCHED_NIL)
+		return slot;
+	if (s->ntenants < s->c.max_tenants) {
+		slot = s->ntenants++;
+	} else {
+		slot = tenant_reclaim(s);
+		if (slot == SCHED_NIL)
+			return SCHED_NIL;
+		probe_tenant(s, id, &bucket);	/* the delete may have moved the hole */
+	}
 	s->tenant_hash[bucket] = slot + 1;
-	t->id = id;
-	t->weight = s->c.default_weight;
-	t->max_inflight = s->c.default_max_inflight;
-	t->max_arena = s->c.default_max_arena;
-	t->rt_permille = s->c.default_rt_permille;
-	t->rt_tokens = s->c.rt_window_ns / 1000 * t->rt_permille;	/* starts full */
+	t = &s->tenants[slot];
+	*t = (struct sched_tenant){
+		.id = id,
+		.weight = s->c.default_weight,
+		.max_inflight = s->c.default_max_inflight,
+		.max_arena = s->c.default_max_arena,
+		.rt_permille = s->c.default_rt_permille,
+		.rt_tokens = rt_cap(s, s->c.default_rt_permille),
+		.rt_last_ns = 0,
+	};
 	for (uint32_t k = 0; k < SCHED_NDRR; k++) {
 		sched_list_init(&t->tc[k].ready);
 		sched_list_init(&t->tc[k].ring);
 		t->tc[k].tenant = slot;
 	}
-}
-
-static bool tenant_idle(const struct sched_tenant *t)
-{
-	return !t->configured && !t->inflight && !t->tc[0].in_ring && !t->tc[1].in_ring;
-}
-
-/* The tenant's slot, made with the defaults on first sight; SCHED_NIL if none is free. */
-static uint32_t tenant_slot(struct pn_sched *s, uint32_t id)
-{
-	uint32_t bucket, slot = probe_tenant(s, id, &bucket);
-
-	if (slot != SCHED_NIL)
-		return slot;
-	if (s->ntenants < s->c.max_tenants) {
-		tenant_init(s, s->ntenants, id, bucket);
-		return s->ntenants++;
-	}
-	for (slot = 0; slot < s->ntenants; slot++) {
-		uint32_t old;
-
-		if (!tenant_idle(&s->tenants[slot]))
-			continue;
-		probe_tenant(s, s->tenants[slot].id, &old);
-		hash_del(s->tenant_hash, s->tenant_mask, old, tenant_id_of, s);
-		probe_tenant(s, id, &bucket);	/* the shift may have moved the gap */
-		tenant_init(s, slot, id, bucket);
-		return slot;
-	}
-	return SCHED_NIL;
-}
-
-static void model_init(struct pn_sched *s, uint32_t slot, uint32_t id, uint32_t bucket)
-{
-	struct sched_model *m = &s->models[slot];
-
-	memset(m, 0, sizeof(*m));
-	s->model_hash[bucket] = slot + 1;
-	m->id = id;
-	m->max_batch = s->c.default_max_batch;
-	m->max_delay_ns = s->c.default_max_delay_ns;
+	return slot;
 }
 
 uint32_t sched_model_slot(struct pn_sched *s, uint32_t id)
 {
 	uint32_t bucket, slot = probe_model(s, id, &bucket);
+	struct sched_model *m;
 
 	if (slot != SCHED_NIL)
 		return slot;
-	if (s->nmodels < s->c.max_models) {
-		model_init(s, s->nmodels, id, bucket);
-		return s->nmodels++;
+	if (s->model_free != SCHED_NIL) {
+		slot = s->model_free;
+		s->model_free = s->models[slot].next_free;
+	} else if (s->nmodels < s->c.max_models) {
+		slot = s->nmodels++;
+	} else {
+		return SCHED_NIL;
 	}
-	for (slot = 0; slot < s->nmodels; slot++) {
-		uint32_t old;
-
-		if (!s->models[slot].forgotten || s->models[slot].jobs)
-			continue;
-		probe_model(s, s->models[slot].id, &old);
-		hash_del(s->model_hash, s->model_mask, old, model_id_of, s);
-		probe_model(s, id, &bucket);
-		model_init(s, slot, id, bucket);
-		return slot;
-	}
-	return SCHED_NIL;
+	s->model_hash[bucket] = slot + 1;
+	m = &s->models[slot];
+	memset(m, 0, sizeof(*m));
+	m->id = id;
+	m->max_batch = s->c.default_max_batch;
+	m->max_delay_ns = s->c.default_max_delay_ns;
+	return slot;
 }
 
-int pn_sched_set_default_rt(struct pn_sched *s, uint32_t rt_permille)
+static void model_free_slot(struct pn_sched *s, uint32_t slot)
 {
-	if (rt_permille > 1000)
-		return -EINVAL;
-	s->c.default_rt_permille = rt_permille;
+	s->models[slot].next_free = s->model_free;
+	s->model_free = slot;
+}
+
+int pn_sched_forget_model(struct pn_sched *s, uint32_t model)
+{
+	uint32_t bucket, slot = probe_model(s, model, &bucket);
+
+	if (slot == SCHED_NIL)
+		return -ENOENT;
+	hash_delete(s->model_hash, s->model_mask, bucket, model_id_of, s);
+	s->models[slot].gone = true;
+	/* queued jobs still run (the daemon fails them); the slot goes with the last */
+	if (!s->models[slot].jobs)
+		model_free_slot(s, slot);
 	return 0;
-}
-
-void pn_sched_forget_model(struct pn_sched *s, uint32_t model)
-{
-	uint32_t bucket, m = probe_model(s, model, &bucket);
-
-	if (m != SCHED_NIL)
-		s->models[m].forgotten = true;
 }
 
 /* --- the job pool and its (session, id) index ---------------------------- */
@@ -249,8 +252,9 @@ void sched_job_release(struct pn_sched *s, struct sched_job *j)
 	while (*p != slot)
 		p = &s->jobs[*p].next;
 	*p = j->next;
+	if (!--s->models[j->model].jobs && s->models[j->model].gone)
+		model_free_slot(s, j->model);
 	j->state = JOB_FREE;
-	s->models[j->model].jobs--;
 	j->next = s->free_head;
 	s->free_head = slot;
 }
@@ -275,6 +279,11 @@ struct pn_sched *pn_sched_create(const struct pn_sched_config *c, struct pn_err 
 	if (!c->nworkers || c->rt_reserve >= c->nworkers)
 		return pn_errf(e, -EINVAL, "sched config: rt_reserve %u must be below nworkers %u",
 			       c->rt_reserve, c->nworkers), NULL;
+	if (!c->rt_max_horizon_ns || !c->rt_window_ns || c->rt_window_ns > (1ull << 40) ||
+	    c->default_rt_permille > 1000u * c->nworkers)
+		return pn_errf(e, -EINVAL, "sched config: rt_max_horizon_ns and rt_window_ns "
+			       "(at most 2^40) must be > 0, default_rt_permille %u at most "
+			       "1000 x nworkers (%u)", c->default_rt_permille, c->nworkers), NULL;
 	if (!c->quantum_ns || !c->default_weight || !c->default_max_inflight ||
 	    !c->default_max_batch || c->default_max_batch > PN_SCHED_BATCH_MAX)
 		return pn_errf(e, -EINVAL, "sched config: quantum_ns, default_weight and "
@@ -288,6 +297,7 @@ struct pn_sched *pn_sched_create(const struct pn_sched_config *c, struct pn_err 
 	s->id_mask = pow2_at_least(c->max_jobs) - 1;
 	s->tenant_mask = pow2_at_least(2 * c->max_tenants) - 1;
 	s->model_mask = pow2_at_least(2 * c->max_models) - 1;
+	s->model_free = SCHED_NIL;
 	s->jobs = calloc(c->max_jobs, sizeof(*s->jobs));
 	s->id_hash = malloc(((size_t)s->id_mask + 1) * sizeof(*s->id_hash));
 	s->tenants = calloc(c->max_tenants, sizeof(*s->tenants));
@@ -355,21 +365,6 @@ int pn_sched_set_tenant_weight(struct pn_sched *s, uint32_t tenant, uint32_t wei
 	return 0;
 }
 
-int pn_sched_set_tenant_rt(struct pn_sched *s, uint32_t tenant, uint32_t rt_permille)
-{
-	uint32_t t;
-
-	if (rt_permille > 1000)
-		return -EINVAL;
-	t = tenant_slot(s, tenant);
-	if (t == SCHED_NIL)
-		return -ENOSPC;
-	s->tenants[t].rt_permille = rt_permille;
-	s->tenants[t].rt_tokens = s->c.rt_window_ns / 1000 * rt_permille;
-	s->tenants[t].configured = true;
-	return 0;
-}
-
 int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_inflight,
 			      uint64_t max_arena)
 {
@@ -382,6 +377,30 @@ int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_
 		s->tenants[t].max_inflight = max_inflight;
 	if (max_arena)
 		s->tenants[t].max_arena = max_arena;
+	return 0;
+}
+
+int pn_sched_set_tenant_rt(struct pn_sched *s, uint32_t tenant, uint32_t rt_permille)
+{
+	uint32_t t;
+
+	if (rt_permille > 1000u * s->c.nworkers)
+		return -EINVAL;
+	t = tenant_slot(s, tenant);
+	if (t == SCHED_NIL)
+		return -ENOSPC;
+	s->tenants[t].configured = true;
+	s->tenants[t].rt_permille = rt_permille;
+	if (s->tenants[t].rt_tokens > rt_cap(s, rt_permille))
+		s->tenants[t].rt_tokens = rt_cap(s, rt_permille);
+	return 0;
+}
+
+int pn_sched_set_default_rt(struct pn_sched *s, uint32_t rt_permille)
+{
+	if (rt_permille > 1000u * s->c.nworkers)
+		return -EINVAL;
+	s->c.default_rt_permille = rt_permille;
 	return 0;
 }
 
@@ -429,15 +448,45 @@ static bool feasible(const struct pn_sched *s, const struct pn_sched_job_desc *d
 	return done <= d->deadline_ns;
 }
 
+/*
+ * Refills the tenant's realtime bucket to now and takes cost from it; false (nothing
+ * taken) when the budget does not cover cost. Time before rt_last_ns (a caller's
+ * clocks read out of order under the lock) refills nothing.
+ */
+static bool rt_take(const struct pn_sched *s, struct sched_tenant *t, uint64_t now,
+		    uint64_t cost)
+{
+	int64_t cap = rt_cap(s, t->rt_permille);
+
+	if (now > t->rt_last_ns) {
+		uint64_t dt = now - t->rt_last_ns;
+
+		if (dt > s->c.rt_window_ns)
+			dt = s->c.rt_window_ns;	/* a full bucket's worth at most */
+		t->rt_tokens += (int64_t)(dt / 1000 * t->rt_permille);
+		if (t->rt_tokens > cap)
+			t->rt_tokens = cap;
+		t->rt_last_ns = now;
+	}
+	if (!t->rt_permille || t->rt_tokens < (int64_t)cost)
+		return false;
+	t->rt_tokens -= (int64_t)cost;
+	return true;
+}
+
 int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint64_t now_ns)
 {
+	uint64_t rt_cost = 0;
 	uint32_t ts, ms;
 	struct sched_tenant *t;
 	struct sched_job *j;
 	uint32_t *bucket;
 
-	if (d->klass >= PN_SCHED_NCLASS || (d->klass == PN_SCHED_REALTIME && (!d->deadline_ns ||
-	    (d->deadline_ns > now_ns && d->deadline_ns - now_ns > s->c.rt_max_horizon_ns))))
+	if (d->klass >= PN_SCHED_NCLASS)
+		return -EINVAL;
+	/* a deadline already past is left to feasible(): PN_SCHED_EDEADLINE */
+	if (d->klass == PN_SCHED_REALTIME && (!d->deadline_ns || (d->deadline_ns > now_ns &&
+	    d->deadline_ns - now_ns > s->c.rt_max_horizon_ns)))
 		return -EINVAL;
 	ts = tenant_slot(s, d->tenant);
 	ms = sched_model_slot(s, d->model);
@@ -457,11 +506,13 @@ int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint6
 	}
 	if (s->free_head == SCHED_NIL)
 		return -EAGAIN;
-	/* last: a refusal above costs the budget nothing */
-	if (d->klass == PN_SCHED_REALTIME &&
-	    sched_rt_charge(s, t, sched_est_mean(s, &s->models[ms], 1), now_ns)) {
-		t->st.refused_quota++;
-		return -EDQUOT;
+	/* last: a refusal above must not spend the budget */
+	if (d->klass == PN_SCHED_REALTIME) {
+		rt_cost = sched_est_bound(s, &s->models[ms], 1);
+		if (!rt_take(s, t, now_ns, rt_cost)) {
+			t->st.refused_rt++;
+			return -EDQUOT;
+		}
 	}
 
 	j = &s->jobs[s->free_head];
@@ -471,6 +522,7 @@ int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint6
 	j->tenant = ts;
 	j->model = ms;
 	j->state = JOB_QUEUED;
+	j->rt_charge = rt_cost;
 	bucket = id_bucket(s, d->session, d->id);
 	j->next = *bucket;
 	*bucket = (uint32_t)(j - s->jobs);
@@ -559,15 +611,22 @@ int pn_sched_pick(struct pn_sched *s, uint64_t now_ns, struct pn_sched_batch *b,
 
 void pn_sched_complete(struct pn_sched *s, const struct pn_sched_batch *b, uint64_t service_ns)
 {
-	uint32_t ms;
+	uint32_t ms, ts;
 
 	PN_ASSERT(b->n >= 1 && b->n <= PN_SCHED_BATCH_MAX);
 	ms = s->jobs[b->slot[0]].model;
+	ts = s->jobs[b->slot[0]].tenant;
+	/* before the jobs go: the last of a forgotten model frees its slot */
+	if (service_ns && !s->models[ms].gone)
+		sched_est_observe(&s->models[ms], b->n, service_ns);
 	for (uint32_t i = 0; i < b->n; i++) {
 		struct sched_job *j = &s->jobs[b->slot[i]];
 		struct sched_tenant *t = &s->tenants[j->tenant];
 
 		PN_ASSERT(j->state == JOB_RUNNING && j->model == ms);
+		/* the budget pays what the job really took (an overrun is debt) */
+		if (j->d.klass == PN_SCHED_REALTIME && service_ns)
+			t->rt_tokens += (int64_t)j->rt_charge - (int64_t)(service_ns / b->n);
 		t->inflight--;
 		t->st.arena_bytes -= j->d.arena_bytes;
 		t->st.running--;
@@ -580,8 +639,9 @@ void pn_sched_complete(struct pn_sched *s, const struct pn_sched_batch *b, uint6
 		s->rt_running_est -= b->est_ns;
 	else
 		s->running_nonrt--;
-	if (service_ns)
-		sched_est_observe(&s->models[ms], b->n, service_ns);
+	/* DRR pays measured time: the estimate does not see a job's token count */
+	if (b->klass != PN_SCHED_REALTIME && service_ns)
+		sched_drr_settle(s, b->klass, ts, (int64_t)service_ns - (int64_t)b->est_ns);
 }
 
 /* --- cancel, drop (cold) --------------------------------------------------- */
@@ -598,6 +658,10 @@ static void dequeue(struct pn_sched *s, struct sched_job *j)
 	t->st.arena_bytes -= j->d.arena_bytes;
 	t->st.queued[j->d.klass]--;
 	t->st.cancelled++;
+	/* never ran: the budget comes back */
+	t->rt_tokens += (int64_t)j->rt_charge;
+	if (t->rt_tokens > rt_cap(s, t->rt_permille))
+		t->rt_tokens = rt_cap(s, t->rt_permille);
 	s->queued--;
 	sched_job_release(s, j);
 }

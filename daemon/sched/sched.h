@@ -16,16 +16,25 @@
  * Refusals happen at submit, at once, never later:
  *   -EAGAIN              the job pool is full (back-pressure: retry after a completion;
  *                        nothing queued is ever dropped to make room)
- *   -EDQUOT              the tenant's in-flight jobs or arena bytes would exceed quota, or
- *                        (REALTIME) its realtime budget cannot cover the job's estimate
+ *   -EDQUOT              the tenant's in-flight jobs or arena bytes would exceed quota,
+ *                        or (REALTIME) its realtime budget is spent: a token bucket of
+ *                        estimated service ns refilled at rt_permille / 1000 of one
+ *                        worker's time, holding at most rt_window_ns of that refill;
+ *                        each realtime job takes its admission estimate at submit and
+ *                        the difference to its measured time at complete (cancel
+ *                        gives the estimate back). rt_permille 0: no realtime at all.
+ *                        Counted in refused_rt, not refused_quota.
  *   PN_SCHED_EDEADLINE   (-ETIME) the deadline cannot be met: now + the model's measured
  *                        service time + the realtime work queued ahead > deadline
+ *                        (a deadline already past is always refused so)
  *   -EEXIST              (session, id) is already queued or running
- *   -ENOSPC              the tenant or model table is full of slots in use (a tenant
- *                        with nothing in flight and no configuration, and a model
- *                        forgotten with no job, give their slots up)
- *   -EINVAL              bad class, or realtime without a deadline or with one further
- *                        than rt_max_horizon_ns (UINT64_MAX is not a deadline)
+ *   -ENOSPC              the tenant or model table is full: every tenant slot has
+ *                        jobs or was configured by the admin map (idle unconfigured
+ *                        tenants are reclaimed, losing their statistics), or every
+ *                        model slot holds a model not yet forgotten or still has jobs
+ *   -EINVAL              bad class, or realtime without a deadline or with one more
+ *                        than rt_max_horizon_ns after now (UINT64_MAX would sort first
+ *                        forever in no sane sense and is the hostile case)
  *
  * Threading: NOT thread safe. The caller serialises every call on one struct pn_sched
  * with one mutex (polynetd: its scheduler lock, which is also the mutex the workers'
@@ -70,8 +79,8 @@ enum pn_sched_class {
 
 struct pn_sched_config {
 	uint32_t max_jobs;		/* job pool: queued + running, all tenants */
-	uint32_t max_tenants;		/* distinct tenant ids ever seen */
-	uint32_t max_models;		/* distinct model ids ever seen */
+	uint32_t max_tenants;		/* tenants busy or configured at once */
+	uint32_t max_models;		/* models known and not forgotten (or with jobs) */
 	uint32_t nworkers;		/* workers calling pick (for admission and reserve) */
 	uint32_t rt_reserve;		/* of those, never given non-realtime work */
 	uint32_t rt_workers;		/* dedicated, calling pn_sched_pick_realtime */
@@ -82,14 +91,14 @@ struct pn_sched_config {
 	uint64_t default_max_arena;	/* quota: arena bytes of a tenant's queued + running jobs */
 	uint32_t default_max_batch;	/* models not configured by pn_sched_set_model */
 	uint64_t default_max_delay_ns;
-	uint32_t default_rt_permille;	/* realtime budget: per mille of one worker's time */
-	uint64_t rt_window_ns;		/* the budget's burst: rt_permille of this window */
-	uint64_t rt_max_horizon_ns;	/* a REALTIME deadline further than now + this: -EINVAL */
+	uint64_t rt_max_horizon_ns;	/* a realtime deadline at most this after now */
+	uint32_t default_rt_permille;	/* realtime budget: per-mille of one worker's time */
+	uint64_t rt_window_ns;		/* the budget's bucket holds this much refill */
 };
 
 /* Fills the defaults: 4096 jobs, 256 tenants, 64 models, 1 worker, reserve 0, 0 dedicated,
  * quantum 1 ms, service 1 ms, weight 1, 1024 in flight, 1 GiB, batch 8, delay 1 ms,
- * realtime budget 250 per mille over a 1 s window, horizon 10 s. */
+ * realtime horizon 10 s, budget 250 per-mille (a quarter of one worker) over 1 s. */
 void pn_sched_config_default(struct pn_sched_config *c);
 
 /* What the caller says about a job; copied into the scheduler at submit and handed
@@ -124,6 +133,7 @@ struct pn_sched_tenant_stat {
 	uint64_t submitted;		/* accepted */
 	uint64_t refused_deadline;
 	uint64_t refused_quota;
+	uint64_t refused_rt;		/* realtime budget spent (or rt_permille 0) */
 	uint64_t cancelled;		/* by pn_sched_cancel or pn_sched_drop_session */
 	uint64_t completed;
 	uint64_t served_ns;		/* measured service, a batch's time split evenly */
@@ -138,17 +148,22 @@ void pn_sched_destroy(struct pn_sched *s);
 /* Admin map: weight >= 1 (share within a class is weight / sum of active weights). */
 int pn_sched_set_tenant_weight(struct pn_sched *s, uint32_t tenant, uint32_t weight);
 /* 0 keeps the current value. */
-/* Realtime budget, per mille of one worker's service time (0: no realtime at all). */
-int pn_sched_set_tenant_rt(struct pn_sched *s, uint32_t tenant, uint32_t rt_permille);
-/* The budget of tenants seen from now on that were never configured. */
-int pn_sched_set_default_rt(struct pn_sched *s, uint32_t rt_permille);
-/* The model is gone (unloaded): its slot is reused once its last job leaves. */
-void pn_sched_forget_model(struct pn_sched *s, uint32_t model);
 int pn_sched_set_tenant_quota(struct pn_sched *s, uint32_t tenant, uint32_t max_inflight,
 			      uint64_t max_arena);
+/* Realtime budget, per-mille of one worker's time (0 = no realtime); 0..1000 x nworkers. */
+int pn_sched_set_tenant_rt(struct pn_sched *s, uint32_t tenant, uint32_t rt_permille);
+/* The budget of tenants first seen from now on and never configured (the admin map's '*'). */
+int pn_sched_set_default_rt(struct pn_sched *s, uint32_t rt_permille);
 /* Batching for a model: max_batch 1..PN_SCHED_BATCH_MAX, max_delay 0 = release at once. */
 int pn_sched_set_model(struct pn_sched *s, uint32_t model, uint32_t max_batch,
 		       uint64_t max_delay_ns);
+
+/*
+ * The daemon unloaded the model: its id leaves the table at once (a later job naming
+ * it gets a fresh slot), and the slot is reused once its last queued or running job
+ * has left (queued ones still come out of pick). -ENOENT if the id is unknown.
+ */
+int pn_sched_forget_model(struct pn_sched *s, uint32_t model);
 
 /* Queues a job (or refuses it, see the top of this file). 0 on success. */
 int pn_sched_submit(struct pn_sched *s, const struct pn_sched_job_desc *d, uint64_t now_ns);

@@ -5,12 +5,16 @@
  *
  * The class keeps a ring of tenants that have a READY flow. The head tenant's turn
  * starts by adding quantum x weight to its deficit; it is served batch after batch
- * while its deficit is positive, each batch charged its mean estimated service time,
- * then it goes to the tail. Allowing the deficit to go negative (instead of refusing a
- * batch bigger than the deficit) keeps a pick O(1) when the quantum is at least one
- * batch's cost, and the debt is paid back on later turns, so long-run shares are
- * still weight / sum of weights. A tenant that leaves the ring keeps its debt but
- * loses unused credit (classic DRR: an idle tenant banks nothing).
+ * while its deficit is positive, each batch charged its mean estimated service time
+ * at pick and corrected to its measured time at complete (sched_drr_settle), then it
+ * goes to the tail. The estimate is per model and batch size, blind to token counts:
+ * charging only it let a tenant of 128-token jobs pay what a victim's 1-token jobs
+ * pay and take nearly all the time (issue 10, item 6). Allowing the deficit to go
+ * negative (instead of refusing a batch bigger than the deficit) keeps a pick O(1)
+ * when the quantum is at least one batch's cost, and the debt is paid back on later
+ * turns, so long-run shares are still weight / sum of weights. A tenant that leaves
+ * the ring keeps its debt but loses unused credit (classic DRR: an idle tenant banks
+ * nothing).
  *
  * Within a tenant, its ready flows (one per model) take turns round robin.
  */
@@ -88,4 +92,20 @@ void sched_drr_charge(struct pn_sched *s, uint32_t klass, uint32_t tenant, uint6
 		tc->in_turn = false;
 		sched_list_move_tail(&tc->ring, &s->drr[klass - 1].ring);
 	}
+}
+
+/*
+ * A batch of the tenant completed: delta = measured - charged ns. A debt always sticks;
+ * a refund reaches a tenant out of the ring only up to 0 (an idle tenant banks nothing).
+ */
+void sched_drr_settle(struct pn_sched *s, uint32_t klass, uint32_t tenant, int64_t delta)
+{
+	struct sched_tc *tc = tc_of(s, klass, tenant);
+
+	if (delta > 0 || tc->in_ring) {
+		tc->deficit -= delta;
+		return;
+	}
+	if (tc->deficit < 0)
+		tc->deficit = tc->deficit - delta > 0 ? 0 : tc->deficit - delta;
 }

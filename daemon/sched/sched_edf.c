@@ -7,32 +7,8 @@
  * whose deadline is not later than its own. In a min-heap those form a subtree that
  * contains the root, so the walk below visits only them (and their children that
  * stop it): O(k) for k jobs ahead, not O(n).
- *
- * Realtime is not a way around fairness: each tenant has a budget, a token bucket of
- * estimated service ns refilled at rt_permille / 1000 of wall time and holding at most
- * rt_window_ns of it; a realtime job whose estimate the bucket cannot cover is refused.
  */
-#include <errno.h>
-
 #include "internal.h"
-
-int sched_rt_charge(struct pn_sched *s, struct sched_tenant *t, uint64_t cost, uint64_t now)
-{
-	uint64_t cap = s->c.rt_window_ns / 1000 * t->rt_permille;
-	uint64_t dt = now > t->rt_last_ns ? now - t->rt_last_ns : 0;
-
-	/* dt is capped so dt * permille cannot overflow; past the window it fills anyway */
-	if (dt > s->c.rt_window_ns)
-		dt = s->c.rt_window_ns;
-	t->rt_tokens += dt / 1000 * t->rt_permille;
-	if (t->rt_tokens > cap)
-		t->rt_tokens = cap;
-	t->rt_last_ns = now;
-	if (!t->rt_permille || t->rt_tokens < cost)
-		return -EDQUOT;
-	t->rt_tokens -= cost;
-	return 0;
-}
 
 void sched_edf_push(struct pn_sched *s, struct sched_job *j)
 {

@@ -726,8 +726,8 @@ static void rtlat(const char *sock, const char *model, double secs, uint32_t per
 		a = now_s();
 		r = pn_run(k.s, &q, PN_WAIT_SLEEP, &cqe);
 		b = now_s();
-		if (r == -ETIME)
-			refused++;	/* admission said no at once: not a latency */
+		if (r == -ETIME || r == -EDQUOT)
+			refused++;	/* admission (deadline or budget) said no at once: not a latency */
 		else if (r)
 			FAIL("realtime job: %s", pn_strerror(r));
 		else

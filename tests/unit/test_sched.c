@@ -28,10 +28,6 @@ static struct pn_sched *mk(uint32_t max_jobs, uint32_t nworkers, uint32_t reserv
 	struct pn_sched *s;
 
 	pn_sched_config_default(&c);
-	/* order and admission, not budgets: realtime unbounded here (test_sched_slots) */
-	c.rt_max_horizon_ns = UINT64_MAX;
-	c.default_rt_permille = 1000;
-	c.rt_window_ns = UINT64_MAX / 2;
 	c.max_jobs = max_jobs;
 	c.max_tenants = 8;
 	c.max_models = 4;
@@ -39,6 +35,10 @@ static struct pn_sched *mk(uint32_t max_jobs, uint32_t nworkers, uint32_t reserv
 	c.rt_reserve = reserve;
 	c.default_max_batch = 1;
 	c.default_max_delay_ns = 0;
+	/* far deadlines and many realtime jobs: the horizon and budget are test_sched_rt's */
+	c.rt_max_horizon_ns = UINT64_MAX;
+	c.rt_window_ns = 1ull << 40;
+	c.default_rt_permille = 1000;
 	s = pn_sched_create(&c, &e);
 	if (!s)
 		fail_msg("pn_sched_create: %s", e.msg);

@@ -185,6 +185,71 @@ static void test_drr_weight_change(void **state)
 	pn_sched_destroy(m.s);
 }
 
+/*
+ * Issue 10, item 6: attacker and victim share ONE model, so they share its estimate,
+ * which sees batch sizes but not token counts. The attacker keeps a deep queue of
+ * jobs 50x the victim's cost (long sequences). DRR must charge measured time: with
+ * equal weights the victim gets >= 40% of the service time, and between two of its
+ * picks the worker serves the attacker at most quantum + one attacker job (the bound
+ * docs/daemon.md states), whatever the estimate says.
+ */
+static void test_drr_same_model_unequal_jobs(void **state)
+{
+	enum { VICTIM = 0, ATTACKER = 1, PICKS = 4000 };
+	const uint64_t small = 100 * US, large = 5000 * US;
+	struct pn_sched_config c;
+	struct pn_err e = { { 0 } };
+	struct pn_sched *s;
+	uint64_t served[2] = { 0, 0 }, id = 0, since_victim = 0, worst = 0;
+	struct pn_sched_batch b;
+
+	pn_sched_config_default(&c);
+	c.max_jobs = 256;
+	c.max_tenants = 2;
+	c.max_models = 1;
+	c.quantum_ns = QUANTUM;
+	c.default_max_batch = 1;
+	c.default_max_delay_ns = 0;
+	s = pn_sched_create(&c, &e);
+	if (!s)
+		fail_msg("create: %s", e.msg);
+	pn_sched_observe(s, 9, 1, small);	/* the estimate believes every job is small */
+	for (uint32_t t = 0; t < 2; t++) {
+		for (int i = 0; i < (t == ATTACKER ? 64 : DEPTH); i++) {
+			struct pn_sched_job_desc d = { .id = id++, .tenant = t, .session = t,
+						       .model = 9, .klass = PN_SCHED_INTERACTIVE };
+
+			assert_int_equal(pn_sched_submit(s, &d, 0), 0);
+		}
+	}
+	for (int i = 0; i < PICKS; i++) {
+		uint64_t cost;
+
+		assert_int_equal(pn_sched_pick(s, 0, &b, NULL), 1);
+		cost = b.tenant == ATTACKER ? large : small;
+		served[b.tenant] += cost;
+		if (b.tenant == ATTACKER) {
+			since_victim += cost;
+		} else {
+			worst = since_victim > worst ? since_victim : worst;
+			since_victim = 0;
+		}
+		/* the true cost feeds the shared estimate too, as the daemon's workers do */
+		pn_sched_complete(s, &b, cost);
+		struct pn_sched_job_desc d = { .id = id++, .tenant = b.tenant, .session = b.tenant,
+					       .model = 9, .klass = PN_SCHED_INTERACTIVE };
+
+		assert_int_equal(pn_sched_submit(s, &d, 0), 0);
+	}
+	if ((double)served[VICTIM] < 0.40 * (double)(served[VICTIM] + served[ATTACKER]))
+		fail_msg("victim served %lu ns of %lu: under 40%%", (unsigned long)served[VICTIM],
+			 (unsigned long)(served[VICTIM] + served[ATTACKER]));
+	if (worst > QUANTUM + large)
+		fail_msg("victim waited %lu ns of attacker service, bound %lu",
+			 (unsigned long)worst, (unsigned long)(QUANTUM + large));
+	pn_sched_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_drr_equal_weights),
 		cmocka_unit_test(test_drr_light_tenant_prompt),
 		cmocka_unit_test(test_drr_weight_change),
+		cmocka_unit_test(test_drr_same_model_unequal_jobs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

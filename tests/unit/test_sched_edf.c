@@ -39,13 +39,13 @@ static struct pn_sched *mk(void)
 	struct pn_sched *s;
 
 	pn_sched_config_default(&c);
-	/* order and admission, not budgets: realtime unbounded here (test_sched_slots) */
-	c.rt_max_horizon_ns = UINT64_MAX;
-	c.default_rt_permille = 1000;
-	c.rt_window_ns = UINT64_MAX / 2;
 	c.max_jobs = N;
 	c.max_tenants = 2;
 	c.max_models = 4;
+	/* far deadlines and many realtime jobs: the horizon and budget are test_sched_rt's */
+	c.rt_max_horizon_ns = UINT64_MAX;
+	c.rt_window_ns = 1ull << 40;
+	c.default_rt_permille = 1000;
 	s = pn_sched_create(&c, &e);
 	if (!s)
 		fail_msg("create: %s", e.msg);
