@@ -346,6 +346,7 @@ static int handle_sqe(struct pnd_sessions *ss, struct pnd_session *s, const stru
 	jd = (struct pn_sched_job_desc){
 		.id = q->user_data, .user = (uint64_t)(uintptr_t)j,
 		.deadline_ns = q->deadline_ns, .arena_bytes = (uint64_t)q->in_len + q->out_len,
+		.rows = q->batch,
 		.session = s->id, .tenant = s->uid, .model = m->id, .klass = q->prio,
 	};
 	pthread_mutex_lock(&ss->work->lock);

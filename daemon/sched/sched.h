@@ -112,6 +112,8 @@ struct pn_sched_job_desc {
 	uint32_t tenant;		/* uid, or the admin map's tenant id */
 	uint32_t model;
 	uint32_t klass;			/* enum pn_sched_class */
+	uint32_t rows;			/* sequences in the job (0 counts as 1): a coalesced
+					 * batch holds at most the model's max_batch of them */
 };
 
 /* One pick: n jobs of one model and one class (of one tenant unless REALTIME). */

@@ -21,6 +21,9 @@
  *   daemon_client info SOCK ID|NAME      (MODEL_INFO: prints "ok ID NAME" or "err ERRNO MSG")
  *   daemon_client rtflood SOCK MODEL SECONDS   (realtime jobs back to back: first one with
  *                deadline UINT64_MAX, then now + 5 s; prints "einval E ok N edquot Q etime T")
+ *   daemon_client fairjob SOCK MODEL SECONDS PRIO BATCH T DEPTH   (DEPTH jobs of BATCH x T
+ *                tokens of class PRIO in flight; prints "jobs N rate R p50 P p99 P p999 P
+ *                refused N", latencies in ms; realtime jobs get deadline now + 5 s)
  *   daemon_client jobid SOCK ID          (one job naming model ID: prints its CQE result)
  *   daemon_client sessions SOCK N ARENA_MB CQ   (opens N sessions of CQ entries: prints
  *                "opened K" and the first refusal, then closes them)
@@ -899,6 +902,85 @@ static void sessions(const char *sock, uint32_t n, uint32_t arena_mb, uint32_t c
 	free(s);
 }
 
+/* One tenant's load for bench/fairness.sh: the victim (depth 1, short) or the flood. */
+static void fairjob(const char *sock, const char *model, double secs, uint32_t prio,
+		    uint32_t batch, uint32_t T, uint32_t depth)
+{
+	enum { SLOT = 128 << 10, MAXD = 16 };
+	double sent_at[MAXD], t0;
+	uint64_t jobs = 0, refused = 0;
+	struct pn_client *c;
+	struct pn_client_model *cm;
+	const struct pn_model_desc *d;
+	struct pn_session *s;
+	struct pn_stats st;
+	struct pn_err e;
+	uint8_t *arena;
+	uint32_t inflight = 0, busy = 0;	/* busy: bit i, slot i in flight */
+
+	if (pn_connect(sock, &c, &e) || pn_client_model_open(c, model, &cm, &e) ||
+	    pn_session_open(c, 16, 16, (uint64_t)SLOT * MAXD, &s, &e))
+		FAIL("%s", e.msg);
+	d = pn_client_model_desc(cm);
+	arena = pn_session_arena(s, NULL);
+	if (depth > MAXD || T > d->max_tokens ||
+	    4ull * batch * (T + 1) + 4ull * batch * d->out_width > SLOT)
+		FAIL("fairjob: depth %u, %u x %u tokens do not fit", depth, batch, T);
+	pn_stats_init(&st, 1 << 20);
+	t0 = now_s();
+	while (now_s() - t0 < secs) {
+		struct pn_cqe cqe;
+		int r;
+
+		while (inflight < depth) {
+			uint32_t i = (uint32_t)__builtin_ctz(~busy);
+			int32_t *ids = (int32_t *)(arena + (size_t)i * SLOT);
+			uint32_t *lens = (uint32_t *)(ids + batch * T);
+			struct pn_sqe q;
+			struct timespec ts;
+
+			for (uint32_t b = 0; b < batch; b++) {
+				lens[b] = T;
+				for (uint32_t t = 0; t < T; t++)
+					ids[b * T + t] = (int32_t)((t * 7 + b) % d->vocab);
+			}
+			pn_sqe_run(&q, d->id, (uint64_t)i * SLOT, batch, T,
+				   (uint64_t)i * SLOT + 4ull * batch * (T + 1),
+				   4ull * batch * d->out_width, i);
+			q.prio = (uint8_t)prio;
+			if (prio == PN_PRIO_REALTIME) {
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				q.deadline_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+						(uint64_t)ts.tv_nsec + 5000000000ull;
+			}
+			if (pn_submit(s, &q))
+				break;
+			sent_at[i] = now_s();
+			busy |= 1u << i;
+			inflight++;
+		}
+		r = pn_wait(s, &cqe, PN_WAIT_SLEEP, 10000);
+		if (r)
+			FAIL("fairjob wait: %s", pn_strerror(r));
+		busy &= ~(1u << cqe.user_data);
+		inflight--;
+		if (cqe.res) {
+			refused++;
+			if (cqe.res != -EDQUOT && cqe.res != -ETIME)
+				FAIL("fairjob job: %s", pn_strerror(cqe.res));
+			continue;
+		}
+		jobs++;
+		pn_stats_add(&st, (now_s() - sent_at[cqe.user_data]) * 1e3);
+	}
+	printf("jobs %llu rate %.1f p50 %.2f p99 %.2f p999 %.2f refused %llu\n",
+	       (unsigned long long)jobs, jobs / secs, st.n ? pn_stats_pct(&st, 50) : 0,
+	       st.n ? pn_stats_pct(&st, 99) : 0, st.n ? pn_stats_pct(&st, 99.9) : 0,
+	       (unsigned long long)refused);
+	fflush(stdout);
+	_exit(0);
+}
+
 /* The realtime attacker: as many realtime jobs as it can, 8 in flight. */
 static void rtflood(const char *sock, const char *model, double secs)
 {
@@ -1235,6 +1317,9 @@ int main(int argc, char **argv)
 		info(argv[2], argv[3]);
 	else if (argc == 5 && !strcmp(argv[1], "rtflood"))
 		rtflood(argv[2], argv[3], atof(argv[4]));
+	else if (argc == 9 && !strcmp(argv[1], "fairjob"))
+		fairjob(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]),
+			(uint32_t)atoi(argv[6]), (uint32_t)atoi(argv[7]), (uint32_t)atoi(argv[8]));
 	else if (argc == 4 && !strcmp(argv[1], "jobid"))
 		jobid(argv[2], (uint32_t)atoi(argv[3]));
 	else if (argc == 6 && !strcmp(argv[1], "sessions"))
