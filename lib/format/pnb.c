@@ -289,8 +289,16 @@ static int check_finite(const struct vctx *c, uint32_t i, const struct pnb_tenso
 		uint32_t u;
 
 		memcpy(&u, p + 4 * k, 4);
-		if ((u & 0x7f800000u) == 0x7f800000u)
-			return pnb_bad(c, -EINVAL, "data", at + 4 * k, "tensor %" PRIu32 " '%s' "
+		if ((u & 0x7f800000u) != 0x7f800000u)
+			continue;
+		if (c->flags & PNB_OPEN_ALLOW_NONFINITE) {
+			if (!c->f->nonfinite++) {
+				c->f->nonfinite_tensor = i;
+				c->f->nonfinite_elem = k;
+			}
+			continue;
+		}
+		return pnb_bad(c, -EINVAL, "data", at + 4 * k, "tensor %" PRIu32 " '%s' "
 				   "element %" PRIu64 " is %s, expected a finite number", i,
 				   c->f->strings + t->name, k, u & 0x007fffffu ? "NaN" :
 				   u >> 31 ? "-Inf" : "Inf");
@@ -507,11 +515,11 @@ static int check_tables(struct vctx *c)
 	return r;
 }
 
-int pnb_open_mem(const void *buf, size_t size, const char *what, struct pnb_file *f,
-		 struct pn_err *err)
+static int open_mem(const void *buf, size_t size, const char *what, unsigned flags,
+		    struct pnb_file *f, struct pn_err *err)
 {
 	struct vctx c = { .base = buf, .size = size, .what = what ? what : "<memory>",
-			  .err = err, .f = f };
+			  .err = err, .f = f, .flags = flags };
 	int r;
 
 	memset(f, 0, sizeof(*f));
@@ -546,7 +554,18 @@ int pnb_check_header(const void *hdr, uint64_t file_size, const char *what, stru
 	return check_header(&c);
 }
 
+int pnb_open_mem(const void *buf, size_t size, const char *what, struct pnb_file *f,
+		 struct pn_err *err)
+{
+	return open_mem(buf, size, what, 0, f, err);
+}
+
 int pnb_open(const char *path, struct pnb_file *f, struct pn_err *err)
+{
+	return pnb_open_flags(path, 0, f, err);
+}
+
+int pnb_open_flags(const char *path, unsigned flags, struct pnb_file *f, struct pn_err *err)
 {
 	struct stat st;
 	void *map;
@@ -577,7 +596,7 @@ int pnb_open(const char *path, struct pnb_file *f, struct pn_err *err)
 	if (map == MAP_FAILED)
 		return pn_errf(err, r, "%s: cannot map %lld bytes: %s", path,
 			       (long long)st.st_size, strerror(-r));
-	r = pnb_open_mem(map, st.st_size, path, f, err);
+	r = open_mem(map, st.st_size, path, flags, f, err);
 	if (r) {
 		munmap(map, st.st_size);
 		return r;

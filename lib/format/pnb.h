@@ -35,10 +35,18 @@ struct pnb_file {
 	const uint8_t *data;
 	uint64_t data_size;
 	uint64_t content_hash;		/* over the whole file: models compare by it */
+	/* PNB_OPEN_ALLOW_NONFINITE: the NaN/Inf F32 weights found, and the first */
+	uint64_t nonfinite;
+	uint32_t nonfinite_tensor;
+	uint64_t nonfinite_elem;
 	char path[256];			/* for error messages */
 };
 
 int pnb_open(const char *path, struct pnb_file *f, struct pn_err *err);
+/* Counts NaN/Inf F32 weights in f->nonfinite instead of refusing the file (inspect only:
+ * polyctl inspect --allow-nonfinite; run and LOAD never pass it). */
+#define PNB_OPEN_ALLOW_NONFINITE	(1u << 0)
+int pnb_open_flags(const char *path, unsigned flags, struct pnb_file *f, struct pn_err *err);
 /*
  * The header alone (its first sizeof(struct pnb_header) bytes), for a file of
  * file_size bytes: magic, version, sizes, CRC, reserved fields. Lets a reader

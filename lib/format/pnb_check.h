@@ -19,6 +19,7 @@ struct vctx {
 	struct pn_err *err;
 	struct pnb_header h;		/* a copy: base need not be aligned for it */
 	struct pnb_file *f;		/* filled section by section */
+	unsigned flags;			/* PNB_OPEN_* */
 };
 
 /* Names of the sections, and the entry size of the table sections (0 for bytes). */

@@ -3,7 +3,8 @@
  * daemon_client - a test client of polynetd for tests/integration/test_daemon_*.sh
  * and bench/ring_bench.sh. The Makefile builds it (build/rel/tests/daemon_client).
  *
- *   daemon_client mkmodel fixture|empty|badshape|nop:NAME:MAXTOK OUT.pnb   (badshape:
+ *   daemon_client mkmodel fixture|nan|huge|empty|badshape|nop:NAME:MAXTOK OUT.pnb   (nan: a
+ *                NaN weight; huge: finite weights whose outputs overflow; badshape:
  *                valid to the reader, a LINEAR weight of the wrong shape for the graph;
  *                nop: a model named NAME, its bytes differing with MAXTOK)
  *   daemon_client stress SOCK MODEL REF.pnb JOBS DEPTH SEED
@@ -124,6 +125,11 @@ static void mkmodel(const char *kind, const char *path)
 		return;
 	}
 	fx_init(&fw, 7);
+	if (!strcmp(kind, "nan"))
+		fw.wt[5] = NAN;		/* the reader refuses it (inspect --allow-nonfinite reports) */
+	if (!strcmp(kind, "huge"))	/* finite weights, an output that overflows to inf/NaN */
+		for (size_t i = 0; i < sizeof(fw.wt) / sizeof(fw.wt[0]); i++)
+			fw.wt[i] = 3e38f;
 	if (fx_write(&fw, path, &e))
 		FAIL("%s", e.msg);
 }

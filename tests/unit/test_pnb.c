@@ -872,6 +872,33 @@ static void test_crafted(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* --allow-nonfinite (inspect): the NaN and the Inf are counted, the first named, not refused. */
+static void test_allow_nonfinite(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/pn-nonfinite.XXXXXX";
+	struct pnb_file pf;
+	struct pn_err err;
+	uint8_t *b = copy_img(f);
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	mut_w_nan(b);
+	*f32_elem(b, 5) = -INFINITY;
+	refix(b, f->size);
+	assert_int_equal(write(fd, b, f->size), (ssize_t)f->size);
+	close(fd);
+	assert_int_equal(pnb_open(path, &pf, &err), -EINVAL);	/* strict by default */
+	assert_non_null(strstr(err.msg, "element 3 is NaN"));
+	assert_int_equal(pnb_open_flags(path, PNB_OPEN_ALLOW_NONFINITE, &pf, &err), 0);
+	assert_int_equal(pf.nonfinite, 2);
+	assert_int_equal(pf.nonfinite_elem, 3);
+	assert_true(pf.nonfinite_tensor < pf.n_tensors);
+	pnb_close(&pf);
+	unlink(path);
+	free(b);
+}
+
 /* ---- seed files for the fuzzer and the integration test ------------------ */
 
 /* The smallest useful file: ids -> embed -> x, no tokenizer. */
@@ -960,6 +987,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_flipped),
 		cmocka_unit_test(test_crafted),
+		cmocka_unit_test(test_allow_nonfinite),
 	};
 
 	if (argc == 3 && !strcmp(argv[1], "--write"))

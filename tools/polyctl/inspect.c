@@ -351,28 +351,31 @@ int cmd_inspect(int argc, char **argv)
 	struct pn_graph *g;
 	struct pn_err err;
 	size_t plen;
+	unsigned flags = 0;
 	int json = 0, r;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = 1;
+		} else if (!strcmp(argv[i], "--allow-nonfinite")) {
+			flags |= PNB_OPEN_ALLOW_NONFINITE;
 		} else if (!strcmp(argv[i], "--ops") && argc == 2) {
 			return polyctl_inspect_ops();
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: polyctl inspect FILE.pnb [--json] | polyctl inspect --ops\n");
+			printf("usage: polyctl inspect FILE.pnb [--json] [--allow-nonfinite] | polyctl inspect --ops\n");
 			return 0;
 		} else if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "usage: polyctl inspect FILE.pnb [--json] | polyctl inspect --ops\n");
+			fprintf(stderr, "usage: polyctl inspect FILE.pnb [--json] [--allow-nonfinite] | polyctl inspect --ops\n");
 			return 2;
 		} else {
 			path = argv[i];
 		}
 	}
 	if (!path) {
-		fprintf(stderr, "usage: polyctl inspect FILE.pnb [--json] | polyctl inspect --ops\n");
+		fprintf(stderr, "usage: polyctl inspect FILE.pnb [--json] [--allow-nonfinite] | polyctl inspect --ops\n");
 		return 2;
 	}
-	if (pnb_open(path, &f, &err)) {
+	if (pnb_open_flags(path, flags, &f, &err)) {
 		/* the reader's messages start with the file name already */
 		plen = strlen(path);
 		if (!strncmp(err.msg, path, plen) && err.msg[plen] == ':')
@@ -386,6 +389,13 @@ int cmd_inspect(int argc, char **argv)
 		return r;
 	}
 	pn_graph_free(g);
+	/* reported, not refused: on stderr, so --json's document stays the same */
+	if (f.nonfinite)
+		fprintf(stderr, "polyctl inspect: %s: %llu non-finite F32 weights, the first tensor "
+			"%u '%s' element %llu: run and load refuse this file\n", path,
+			(unsigned long long)f.nonfinite, f.nonfinite_tensor,
+			pnb_str(&f, f.tensors[f.nonfinite_tensor].name),
+			(unsigned long long)f.nonfinite_elem);
 	if (json) {
 		r = print_json(&f);
 	} else {
