@@ -406,6 +406,7 @@ int pnd_loop_run(struct pnd_loop *d, struct pn_err *e)
 {
 	static struct signalfd_siginfo si;
 	struct io_uring ring;
+	struct pnd_conn *grave = NULL;
 	uint64_t stop_since = 0;
 	int r;
 
@@ -449,9 +450,17 @@ int pnd_loop_run(struct pnd_loop *d, struct pn_err *e)
 		io_uring_cq_advance(&ring, n);
 		r = 0;
 	}
-	/* the connections go now: clients see the socket close after their CQEs */
-	while (d->conns)
-		conn_close(d, d->conns);
+	/* the connections go now: clients see the socket close after their CQEs.
+	 * Their memory goes after the ring: a poll armed on one may still complete
+	 * below, and its CQE points into it (pinned like a LOAD in progress). */
+	while (d->conns) {
+		struct pnd_conn *c = d->conns;
+
+		c->loads++;
+		conn_close(d, c);
+		c->next = grave;
+		grave = c;
+	}
 	/* collect the cancelled doorbell reads: each holds a session reference */
 	for (int i = 0; i < 100 && d->doorbells; i++) {
 		struct __kernel_timespec ts = { .tv_nsec = 10000000 };
@@ -470,6 +479,13 @@ int pnd_loop_run(struct pnd_loop *d, struct pn_err *e)
 	}
 	io_uring_queue_exit(&ring);
 	d->ring = NULL;
+	while (grave) {
+		struct pnd_conn *c = grave;
+
+		grave = c->next;
+		c->loads--;
+		pnd_conn_release(c);
+	}
 	if (d->reserve_fd >= 0)
 		close(d->reserve_fd);
 	return r;
