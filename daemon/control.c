@@ -122,8 +122,7 @@ static cJSON *models_json(struct pnd_control *ctl, bool stats, const struct pnd_
 	for (uint32_t i = 0; i < PND_MAX_MODELS; i++) {
 		struct pnd_model *m = ctl->models->tab[i];
 
-		if (m && !atomic_load(&m->gone) &&
-		    (who->admin || m->public || pnd_model_holds_locked(m, who->uid)))
+		if (m && pnd_model_visible_locked(m, who))
 			cJSON_AddItemToArray(a, model_json(m, stats, who));
 	}
 	pthread_mutex_unlock(&ctl->models->lock);

@@ -192,6 +192,7 @@ static void close_session(struct pnd_loop *d, struct pnd_session *s)
 {
 	struct pnd_conn *c = s->conn;
 	struct io_uring_sqe *sqe;
+	struct pnd_tenant *t;
 
 	for (struct pnd_session **p = &c->sessions; *p; p = &(*p)->conn_next) {
 		if (*p == s) {
@@ -199,8 +200,9 @@ static void close_session(struct pnd_loop *d, struct pnd_session *s)
 			break;
 		}
 	}
-	pnd_tenant(d->tenants, s->uid)->sessions--;
-	pnd_tenant(d->tenants, s->uid)->session_bytes -= s->seg_size;
+	t = pnd_tenant(d->tenants, s->uid);
+	t->sessions--;
+	t->session_bytes -= s->seg_size;
 	atomic_store(&s->dead, true);
 	/* the pending doorbell read completes -ECANCELED and drops its reference */
 	sqe = get_sqe(d);

@@ -46,15 +46,19 @@ static struct index *index_of(struct pnd_models *ms)
 	return ms->index_map;
 }
 
+void pnd_index_save_next_id_locked(struct pnd_models *ms)
+{
+	if (index_of(ms))
+		index_of(ms)->next_id = ms->next_id;
+}
+
 void pnd_index_update_locked(struct pnd_models *ms, const struct pnd_model *m, const char *path)
 {
 	struct index *x = index_of(ms);
 	struct index_entry *e;
 
-	if (!x)
-		return;
-	x->next_id = ms->next_id;
-	if (m->transient)
+	pnd_index_save_next_id_locked(ms);
+	if (!x || m->transient)
 		return;
 	e = &x->e[m->slot];
 	memset(e, 0, sizeof(*e));
@@ -69,12 +73,6 @@ void pnd_index_update_locked(struct pnd_models *ms, const struct pnd_model *m, c
 	e->n_holders = m->n_holders;
 	e->flags = m->public ? ENTRY_F_PUBLIC : 0;
 	__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
-}
-
-void pnd_index_save_next_id_locked(struct pnd_models *ms)
-{
-	if (index_of(ms))
-		index_of(ms)->next_id = ms->next_id;
 }
 
 static void reattach(struct pnd_models *ms, struct index_entry *ie)

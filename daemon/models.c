@@ -110,19 +110,10 @@ bool pnd_model_holds_locked(const struct pnd_model *m, uint32_t uid)
 	return false;
 }
 
-static bool visible_locked(const struct pnd_model *m, uint32_t uid, bool admin)
+bool pnd_model_visible_locked(const struct pnd_model *m, const struct pnd_caller *who)
 {
-	return !atomic_load(&m->gone) && (admin || m->public || pnd_model_holds_locked(m, uid));
-}
-
-bool pnd_model_visible(struct pnd_models *ms, const struct pnd_model *m, uint32_t uid, bool admin)
-{
-	bool v;
-
-	pthread_mutex_lock(&ms->lock);
-	v = visible_locked(m, uid, admin);
-	pthread_mutex_unlock(&ms->lock);
-	return v;
+	return !atomic_load(&m->gone) &&
+	       (who->admin || m->public || pnd_model_holds_locked(m, who->uid));
 }
 
 int pnd_models_init(struct pnd_models *ms, struct pn_err *e)
@@ -161,7 +152,7 @@ struct pnd_model *pnd_model_get_id(struct pnd_models *ms, const struct pnd_calle
 	pthread_mutex_lock(&ms->lock);
 	for (uint32_t i = 0; i < PND_MAX_MODELS && !m; i++)
 		if (ms->tab[i] && ms->tab[i]->id == id &&
-		    visible_locked(ms->tab[i], who->uid, who->admin))
+		    pnd_model_visible_locked(ms->tab[i], who))
 			m = ms->tab[i];
 	if (m)
 		atomic_fetch_add(&m->refs, 1);

@@ -64,9 +64,9 @@ struct pnd_model *pnd_model_get_id(struct pnd_models *ms, const struct pnd_calle
 				   uint32_t id);
 /* uid is one of m's holders (models.lock held). */
 bool pnd_model_holds_locked(const struct pnd_model *m, uint32_t uid);
-/* The caller holds m, or m is public, or the caller is an admin (and m is not gone). */
-bool pnd_model_visible(struct pnd_models *ms, const struct pnd_model *m, uint32_t uid,
-		       bool admin);
+/* The caller holds m, or m is public, or the caller is an admin, and m is not gone
+ * (models.lock held). */
+bool pnd_model_visible_locked(const struct pnd_model *m, const struct pnd_caller *who);
 void pnd_model_put(struct pnd_model *m);
 void pnd_model_desc(const struct pnd_model *m, struct pn_model_desc *out);
 void pnd_model_record(struct pnd_model *m, double lat_us, int res, bool batched);

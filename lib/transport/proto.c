@@ -31,28 +31,17 @@ const char *pn_strerror(int code)
 	return strerror(-code);
 }
 
-int pn_proto_send(int sock, uint16_t type, uint32_t seq, const void *body, size_t len,
-		  const int *fds, int nfds, struct pn_err *e)
+/* One datagram of iovs with fds attached (SCM_RIGHTS): the sent length, or -errno. */
+static ssize_t send_fds(int sock, struct iovec *iov, int niov, const int *fds, int nfds,
+			int flags)
 {
-	struct pn_msg_hdr h = {
-		.magic = PN_PROTO_MAGIC, .version = PN_PROTO_VERSION, .type = type,
-		.len = (uint32_t)(sizeof(h) + len), .seq = seq,
-	};
-	struct iovec iov[2] = {
-		{ .iov_base = &h, .iov_len = sizeof(h) },
-		{ .iov_base = (void *)body, .iov_len = len },
-	};
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * PN_PROTO_MAX_FDS)];
 		struct cmsghdr align;
 	} cm;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)niov };
 	ssize_t n;
 
-	if (sizeof(h) + len > PN_MSG_MAX || nfds > PN_PROTO_MAX_FDS)
-		return pn_errf(e, -EMSGSIZE, "%s: %zu bytes and %d fds, expected at most "
-			       "%u and %d", pn_msg_name(type), sizeof(h) + len, nfds,
-			       PN_MSG_MAX, PN_PROTO_MAX_FDS);
 	if (nfds > 0) {
 		struct cmsghdr *c;
 
@@ -66,10 +55,31 @@ int pn_proto_send(int sock, uint16_t type, uint32_t seq, const void *body, size_
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		n = sendmsg(sock, &mh, flags);
 	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int pn_proto_send(int sock, uint16_t type, uint32_t seq, const void *body, size_t len,
+		  const int *fds, int nfds, struct pn_err *e)
+{
+	struct pn_msg_hdr h = {
+		.magic = PN_PROTO_MAGIC, .version = PN_PROTO_VERSION, .type = type,
+		.len = (uint32_t)(sizeof(h) + len), .seq = seq,
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)body, .iov_len = len },
+	};
+	ssize_t n;
+
+	if (sizeof(h) + len > PN_MSG_MAX || nfds > PN_PROTO_MAX_FDS)
+		return pn_errf(e, -EMSGSIZE, "%s: %zu bytes and %d fds, expected at most "
+			       "%u and %d", pn_msg_name(type), sizeof(h) + len, nfds,
+			       PN_MSG_MAX, PN_PROTO_MAX_FDS);
+	n = send_fds(sock, iov, len ? 2 : 1, fds, nfds, MSG_NOSIGNAL);
 	if (n < 0)
-		return pn_errf(e, -errno, "%s: send: %s", pn_msg_name(type), strerror(errno));
+		return pn_errf(e, (int)n, "%s: send: %s", pn_msg_name(type), strerror((int)-n));
 	return 0;
 }
 
@@ -100,32 +110,13 @@ void *pn_proto_build_reply(uint16_t type, uint32_t seq, int status, const void *
 int pn_proto_send_msg(int sock, const void *msg, size_t len, const int *fds, int nfds)
 {
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * PN_PROTO_MAX_FDS)];
-		struct cmsghdr align;
-	} cm;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
 	if (len > PN_MSG_MAX || nfds > PN_PROTO_MAX_FDS)
 		return -EMSGSIZE;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
+	n = send_fds(sock, &iov, 1, fds, nfds, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		return n == -EWOULDBLOCK ? -EAGAIN : (int)n;
 	return 0;
 }
 

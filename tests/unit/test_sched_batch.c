@@ -3,7 +3,8 @@
  * test_sched_batch.c - dynamic batching (daemon/sched/sched_batch.c): a batch is released
  * when full or when its oldest job has waited max delay, pick reports when the next
  * one falls due, only one model (and one tenant) per batch, cancelling a waiting
- * flow's oldest job moves its due time, and INTERACTIVE goes before BATCH.
+ * flow's oldest job moves its due time, INTERACTIVE goes before BATCH, and a batch
+ * is bounded by sequences (rows), not jobs.
  *
  */
 #include <setjmp.h>
@@ -169,6 +170,43 @@ static void test_batch_interactive_first(void **state)
 	pn_sched_destroy(s);
 }
 
+static void sub_rows(struct pn_sched *s, uint64_t id, uint32_t rows)
+{
+	struct pn_sched_job_desc d = { .id = id, .tenant = 0, .model = 4, .session = 1,
+				       .klass = PN_SCHED_INTERACTIVE, .rows = rows };
+
+	assert_int_equal(pn_sched_submit(s, &d, 0), 0);
+}
+
+/*
+ * Model max_batch 16: jobs of 16 sequences run one per pick (8 coalesced would be one
+ * 128-row batch every other tenant waits for), small jobs still coalesce up to 16 rows,
+ * a job larger than the bound runs alone, and rows 0 counts as 1.
+ */
+static void test_batch_bounded_by_rows(void **state)
+{
+	struct pn_sched *s = mk();
+
+	assert_int_equal(pn_sched_set_model(s, 4, 16, 0), 0);
+	for (uint64_t i = 0; i < 8; i++)
+		sub_rows(s, i, 16);
+	for (uint64_t i = 0; i < 8; i++)
+		expect(s, 0, 4, i, 1);
+	for (uint64_t i = 10; i < 20; i++)
+		sub_rows(s, i, 4);
+	expect(s, 0, 4, 10, 4);
+	expect(s, 0, 4, 14, 4);
+	expect(s, 0, 4, 18, 2);
+	sub_rows(s, 30, 40);
+	sub_rows(s, 31, 1);
+	expect(s, 0, 4, 30, 1);
+	expect(s, 0, 4, 31, 1);
+	sub_rows(s, 40, 0);
+	sub_rows(s, 41, 15);
+	expect(s, 0, 4, 40, 2);
+	pn_sched_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_batch_same_model_only),
 		cmocka_unit_test(test_batch_next_due_and_cancel),
 		cmocka_unit_test(test_batch_interactive_first),
+		cmocka_unit_test(test_batch_bounded_by_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

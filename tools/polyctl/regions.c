@@ -10,14 +10,12 @@
  * a --state that will never be started again. A live state is refused.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <unistd.h>
 
 #include "polyctl.h"
 #include "transport/region_list.h"
@@ -50,15 +48,15 @@ static void state_of(const char *name, char *out, size_t n)
 /* 1 when a daemon holds the state (its index is flocked), 0 when none, -1 no index. */
 static int state_live(const char *state)
 {
-	char path[PN_REGION_NAME_MAX + 32];
-	int fd, live;
+	char name[PN_REGION_NAME_MAX + 8];
+	struct pn_region *r;
+	int live;
 
-	snprintf(path, sizeof(path), "/dev/shm/polynet.%s.index", state);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	snprintf(name, sizeof(name), "%s.index", state);
+	if (pn_region_attach(name, 0, PN_REGION_MEMFD, &r, NULL))
 		return -1;
-	live = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
+	live = flock(pn_region_fd(r), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	pn_region_close(r);
 	return live;
 }
 
