@@ -121,13 +121,20 @@ int pn_client_call(struct pn_client *c, uint16_t type, const void *req, size_t l
 	if (nrfds)
 		*nrfds = 0;
 	r = pn_proto_send(c->fd, type, seq, req, len, fds, nfds, e);
-	if (r)
-		return r == -EPIPE || r == -ECONNRESET ?
-		       pn_errf(e, -ECONNRESET, "%s: polynetd went away", c->path) : r;
+	if (r && r != -EPIPE && r != -ECONNRESET)
+		return r;
 	buf = malloc(PN_MSG_MAX);	/* cold path */
 	if (!buf)
 		return pn_errf(e, -ENOMEM, "out of memory");
+	/* after a failed send too: a daemon that refused the connection has closed
+	 * it, and its refusal may still wait to be read */
 	n = pn_proto_recv(c->fd, buf, PN_MSG_MAX, got_fds, PN_PROTO_MAX_FDS, &ngot, e);
+	if (r && (n < (ssize_t)sizeof(*h) || ((const struct pn_msg_hdr *)buf)->seq)) {
+		for (int i = 0; n > 0 && i < ngot; i++)
+			close(got_fds[i]);
+		free(buf);
+		return pn_errf(e, -ECONNRESET, "%s: polynetd went away", c->path);
+	}
 	if (n <= 0) {
 		free(buf);
 		return n ? (int)n : pn_errf(e, -ECONNRESET, "%s: polynetd closed the connection "

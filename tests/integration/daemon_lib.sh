@@ -49,3 +49,18 @@ stop_daemon() {
 }
 
 pctl() { "$POLYCTL" "$@" --socket "$SOCK"; }
+
+# nobody_bin PATH: PATH where uid nobody can run it, else a copy in $T. The
+# build sits in the clone, which may be under a 0700 directory (mktemp -d).
+nobody_bin() {
+	if runuser -u nobody -- test -x "$1" 2>/dev/null; then
+		echo "$1"
+		return
+	fi
+	mkdir -p "$T/nobody" && chmod 755 "$T" "$T/nobody"
+	[ -x "$T/nobody/${1##*/}" ] || cp "$1" "$T/nobody/"
+	echo "$T/nobody/${1##*/}"
+}
+# as_nobody CMD ARGS...: CMD run as the second uid, the attacker of the tests
+as_nobody() { local bin; bin=$(nobody_bin "$1"); shift; runuser -u nobody -- "$bin" "$@"; }
+nctl() { as_nobody "$POLYCTL" "$@" --socket "$SOCK"; }

@@ -18,7 +18,7 @@ pctl load "$T/fx.pnb" >/dev/null || fail "load fixture"
 # connected now, its HELLO sent 3 s into the flood
 "$DC" hello "$SOCK" 3 >"$T/old.log" 2>&1 &
 old=$!
-runuser -u nobody -- "$DC" statflood "$SOCK" 30 >"$T/flood.log" 2>&1 &
+runuser -u nobody -- "$(nobody_bin "$DC")" statflood "$SOCK" 30 >"$T/flood.log" 2>&1 &
 flood=$!
 CLIENT_PIDS="$old $flood"
 sleep 1

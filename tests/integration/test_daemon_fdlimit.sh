@@ -53,7 +53,7 @@ grep -q refused "$T/limit.log" || fail "connlimit: no refusal within 15 s"
 # polyctl (the client library) shows the daemon's refusal line, not a protocol error
 timeout 15 "$POLYCTL" list --socket "$SOCK" >/dev/null 2>"$T/ctl.err" && fail "polyctl got past the limit"
 grep -q "connections open, expected at most 3" "$T/ctl.err" || fail "polyctl's refusal: $(cat "$T/ctl.err")"
-timeout 15 runuser -u nobody -- "$DC" hello "$SOCK" 0 >"$T/other.log" 2>&1 ||
+timeout 15 runuser -u nobody -- "$(nobody_bin "$DC")" hello "$SOCK" 0 >"$T/other.log" 2>&1 ||
 	fail "another uid was refused while root was at its limit: $(cat "$T/other.log")"
 kill $lim; wait $lim 2>/dev/null
 CLIENT_PIDS=

@@ -14,8 +14,6 @@ cd "$(dirname "$0")/../.."
 USE=${POLYNET_USE_PNB:-$B/use.pnb}
 [ -f "$USE" ] || { echo "skip: $USE not built (make model)"; exit 77; }
 chmod 755 "$T"
-as_nobody() { runuser -u nobody -- "$@"; }
-nctl() { as_nobody "$POLYCTL" "$@" --socket "$SOCK"; }
 
 "$DC" mkmodel nop:use-lite:8 "$T/squat.pnb" || fail "mkmodel squat"
 "$DC" mkmodel nop:secret:12 "$T/secret.pnb" || fail "mkmodel secret"

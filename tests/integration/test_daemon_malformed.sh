@@ -33,7 +33,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	cat "$T/tenant.log"
 	# a second uid pipelines 20,000 requests without reading: its outbox fills,
 	# the daemon stops reading it, and once it reads every reply is there, in order
-	runuser -u nobody -- "$DC" pipeline "$SOCK" 20000 >"$T/pipe.log" 2>&1 ||
+	as_nobody "$DC" pipeline "$SOCK" 20000 >"$T/pipe.log" 2>&1 ||
 		fail "replies lost to a client that did not read: $(cat "$T/pipe.log")"
 	cat "$T/pipe.log"
 	grep -q "uid 65534 'guest'" "$T/tenant.log" || fail "the admin map's name was not used"

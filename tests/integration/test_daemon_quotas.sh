@@ -11,8 +11,6 @@ cd "$(dirname "$0")/../.."
 . tests/integration/daemon_lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "skip: not root, the second uid needs runuser"; exit 77; }
 chmod 755 "$T"
-as_nobody() { runuser -u nobody -- "$@"; }
-nctl() { as_nobody "$POLYCTL" "$@" --socket "$SOCK"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status"; }
 
 for i in 1 2 3 4; do

@@ -17,7 +17,7 @@ printf '65534 attacker 1 rt=100\n' >"$T/map"
 start_daemon --workers 1 --tenants "$T/map"
 pctl load "$T/fx.pnb" --public >/dev/null || fail "load"
 
-runuser -u nobody -- "$DC" rtflood "$SOCK" fixture 4 >"$T/att.out" 2>"$T/att.err" &
+runuser -u nobody -- "$(nobody_bin "$DC")" rtflood "$SOCK" fixture 4 >"$T/att.out" 2>"$T/att.err" &
 att=$!
 CLIENT_PIDS=$att
 sleep 0.5

@@ -32,7 +32,7 @@ echo "ok: a 300-line map is refused: $(tail -1 "$T/big.err")"
 chmod 755 "$T"
 start_daemon --tenants "$T/full"
 pctl load "$T/empty.pnb" >/dev/null || fail "load"
-if runuser -u nobody -- "$POLYCTL" unload empty --socket "$SOCK" >"$T/un.out" 2>&1; then
+if as_nobody "$POLYCTL" unload empty --socket "$SOCK" >"$T/un.out" 2>&1; then
 	fail "an unlisted uid unloaded root's model with the admin map full: $(cat "$T/un.out")"
 fi
 pctl list | grep -q '^empty' || pctl list --json | grep -q '"empty"' ||
