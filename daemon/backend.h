@@ -26,7 +26,12 @@
  *                                  locks its own backend-wide state.
  *   thread_init, thread_fini       the worker thread itself, once each, first
  *                                  and last (CUDA: cudaSetDevice, streams).
- *   exec_new, exec_free, run_group, recover
+ *   exec_new, prepare_exec         the loop thread, at LOAD and reattach,
+ *                                  one executor for each worker, before the
+ *                                  model is reported ready; or the worker
+ *                                  that needs one later (after recover
+ *                                  said false).
+ *   exec_free, run_group, recover
  *                                  the worker thread that owns the executor,
  *                                  never two at once on one executor. An
  *                                  executor never outlives its model's
@@ -82,6 +87,13 @@ struct pnd_backend_ops {
 			const struct pnd_backend_model *bm, uint32_t max_batch, uint32_t max_tokens,
 			struct pnd_backend_exec **out, struct pn_err *e);
 	void (*exec_free)(struct pnd_backend_exec *x);
+	/*
+	 * Optional (cold): makes everything run_group would make on its first
+	 * call, for every batch the scheduler can form (CPU: primitives for
+	 * every row count, the arena's pages; CUDA: graphs), so that a first
+	 * job costs what any job costs.
+	 */
+	int (*prepare_exec)(struct pnd_backend_exec *x, struct pn_err *e);
 
 	/*
 	 * Hot path. ids [B, T] (row b padded after lens[b], every id checked

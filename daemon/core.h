@@ -69,11 +69,21 @@ struct pnd_model {
 	atomic_bool gone;		/* unloaded: no new job may name it */
 	struct pn_model *m;		/* over the sealed region's bytes */
 	struct pnd_backend_model *bm;	/* the backend's derived state (prepare_model) */
+	/*
+	 * Executors made and prepared at LOAD (or reattach), one per worker,
+	 * so that no job pays for them: worker i takes pre_ex[i] with an
+	 * atomic exchange the first time it runs the model. The model frees
+	 * those never taken.
+	 */
+	struct pnd_backend_exec **pre_ex;
+	uint32_t n_pre_ex;
 	struct pnd_models *owner;
 	struct pn_region *region;
 	void *map;
 	size_t size;
 	char region_name[PN_REGION_NAME_MAX];
+	/* the backend's derived weights' region (derived.h), "" for none */
+	char derived_name[PN_REGION_NAME_MAX];
 	/* uids that loaded it: they, and every tenant when public, see it (models.lock) */
 	uint32_t holders[PND_MAX_HOLDERS], n_holders;
 	atomic_uint holders_gen;	/* bumped on each change: sessions' caches recheck */

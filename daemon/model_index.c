@@ -84,7 +84,7 @@ static void reattach(struct pnd_models *ms, struct index_entry *ie)
 
 	if (pn_region_attach(ie->region, 0, PN_REGION_AUTO, &rg, &e) ||
 	    pn_region_map(rg, PROT_READ, &map, &e) ||
-	    pnd_model_new(ms, rg, map, ie->size, ie->path, &m, &e)) {
+	    pnd_model_new(ms, rg, map, ie->size, ie->path, false, &m, &e)) {
 		pnd_log("index: model %u (%s) not reattached: %s", ie->id, ie->region, e.msg);
 		if (map)
 			munmap(map, pn_region_size(rg));
@@ -175,12 +175,33 @@ struct reclaim {
 	uint64_t bytes;
 };
 
+/* "<prefix>.x<hash>": derived weights (derived.h) of a model no longer here. */
+static bool derived_orphan(struct pnd_models *ms, const char *name)
+{
+	size_t n = strlen(ms->state_prefix);
+
+	if (strncmp(name, ms->state_prefix, n) || name[n] != '.' || name[n + 1] != 'x')
+		return false;
+	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
+		if (ms->tab[i] && !strcmp(ms->tab[i]->derived_name, name))
+			return false;
+	return true;
+}
+
 static int reclaim_one(void *arg, const struct pn_region_entry *re)
 {
 	struct reclaim *rc = arg;
 	struct index *x = index_of(rc->ms);
 	uint32_t id;
 
+	if (derived_orphan(rc->ms, re->name)) {
+		pnd_log("region %s: derived weights of no model (%" PRIu64 " bytes resident): "
+			"destroyed", re->name, re->resident);
+		pn_region_destroy(re->name, PN_REGION_MEMFD, NULL);
+		rc->n++;
+		rc->bytes += re->resident;
+		return 0;
+	}
 	if (!model_region_id(rc->ms->state_prefix, re->name, &id))
 		return 0;
 	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
@@ -221,7 +242,7 @@ void pnd_index_reattach(struct pnd_models *ms)
 	x->next_id = ms->next_id;
 	pthread_mutex_unlock(&ms->lock);
 	if (rc.n)
-		pnd_log("reclaimed %u half-written region(s), %" PRIu64 " bytes", rc.n, rc.bytes);
+		pnd_log("reclaimed %u orphan region(s), %" PRIu64 " bytes", rc.n, rc.bytes);
 }
 
 void pnd_index_close(struct pnd_models *ms)

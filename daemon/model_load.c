@@ -269,14 +269,14 @@ static void load_finish(struct pnd_load *l)
 		r = pn_region_map(l->region, PROT_READ, &ro, &e);
 	if (r)
 		goto fail;
-	r = pnd_model_new(ms, l->region, ro, l->size, l->req.path, &m, &e);
+	r = pnd_model_new(ms, l->region, ro, l->size, l->req.path,
+			  l->req.flags & PN_LOAD_F_TRANSIENT, &m, &e);
 	if (r) {
 		munmap(ro, l->size);
 		goto fail;
 	}
 	l->region = NULL;	/* the model owns it now */
 	snprintf(m->region_name, sizeof(m->region_name), "%s", l->rname);
-	m->transient = l->req.flags & PN_LOAD_F_TRANSIENT;
 	pthread_mutex_lock(&ms->lock);
 	for (uint32_t i = 0; i < PND_MAX_MODELS && !dup; i++)
 		if (ms->tab[i] && !atomic_load(&ms->tab[i]->gone) &&
@@ -301,6 +301,8 @@ static void load_finish(struct pnd_load *l)
 	}
 	pthread_mutex_unlock(&ms->lock);
 	if (dup || r) {
+		if (dup)	/* the same bytes, the same derived region: dup's */
+			m->derived_name[0] = '\0';
 		pnd_model_free(m);	/* destroys the new region: the first copy serves */
 		if (r)
 			goto fail;

@@ -13,6 +13,7 @@
  * A model the caller cannot see is "not loaded", so nothing leaks.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +27,29 @@ const char *pnd_model_name(const struct pnd_model *m)
 	return pnb_str(&m->m->file, m->m->file.hdr->name);
 }
 
+void pnd_model_destroy_names(struct pnd_model *m)
+{
+	if (!m->transient && m->region_name[0])
+		pn_region_destroy(m->region_name, PN_REGION_AUTO, NULL);
+	if (m->derived_name[0])
+		pn_region_destroy(m->derived_name, PN_REGION_AUTO, NULL);
+	m->region_name[0] = m->derived_name[0] = '\0';
+}
+
 void pnd_model_free(struct pnd_model *m)
 {
+	for (uint32_t i = 0; i < m->n_pre_ex; i++)
+		if (m->pre_ex[i])
+			m->owner->ops->exec_free(m->pre_ex[i]);
+	free(m->pre_ex);
 	if (m->bm)
 		m->owner->ops->release_model(m->owner->be, m->bm);
 	pn_model_close(m->m);
 	if (m->map)
 		munmap(m->map, m->size);
-	if (m->region) {
+	if (m->region)
 		pn_region_close(m->region);
-		if (!m->transient && m->region_name[0])
-			pn_region_destroy(m->region_name, PN_REGION_AUTO, NULL);
-	}
+	pnd_model_destroy_names(m);
 	pthread_mutex_destroy(&m->stat_lock);
 	free(m);
 }
@@ -48,8 +60,30 @@ void pnd_model_put(struct pnd_model *m)
 		pnd_model_free(m);
 }
 
+/*
+ * Every worker's executor, made and prepared now (backend.h prepare_exec):
+ * the LOAD is answered, or the daemon says ready, only after it, so no job
+ * pays for a primitive, an arena page or a kernel's first compilation.
+ */
+static int prepare_execs(struct pnd_models *ms, struct pnd_model *m, struct pn_err *e)
+{
+	int r = 0;
+
+	m->pre_ex = calloc(ms->nexec ? ms->nexec : 1, sizeof(*m->pre_ex));
+	if (!m->pre_ex)
+		return pn_errf(e, -ENOMEM, "out of memory");
+	m->n_pre_ex = ms->nexec;
+	for (uint32_t i = 0; !r && i < m->n_pre_ex; i++) {
+		r = ms->ops->exec_new(ms->be, m, m->bm, m->max_batch, m->m->max_tokens,
+				      &m->pre_ex[i], e);
+		if (!r && ms->ops->prepare_exec)
+			r = ms->ops->prepare_exec(m->pre_ex[i], e);
+	}
+	return r;
+}
+
 int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
-		  const char *what, struct pnd_model **out, struct pn_err *e)
+		  const char *what, bool transient, struct pnd_model **out, struct pn_err *e)
 {
 	struct pnd_model *m = calloc(1, sizeof(*m));
 	int r;
@@ -68,9 +102,16 @@ int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, si
 	m->vocab = pn_model_vocab(m->m);
 	m->max_batch = ms->max_batch;
 	m->owner = ms;
+	m->transient = transient;
+	/* keyed by the bytes: one live model per content hash (load_finish) */
+	if (!transient)
+		snprintf(m->derived_name, sizeof(m->derived_name), "%s.x%016" PRIx64,
+			 ms->state_prefix, m->m->file.content_hash);
 	atomic_init(&m->refs, 1);
 	pthread_mutex_init(&m->stat_lock, NULL);
 	r = ms->ops->prepare_model(ms->be, m, &m->bm, e);
+	if (!r)
+		r = prepare_execs(ms, m, e);
 	if (r) {
 		/* the caller keeps the region and the mapping */
 		m->region = NULL;
@@ -137,8 +178,8 @@ void pnd_models_fini(struct pnd_models *ms)
 		if (!m)
 			continue;
 		ms->tab[i] = NULL;
-		if (!m->transient)
-			m->region_name[0] = '\0';	/* keep the region: not destroyed */
+		if (!m->transient)	/* keep the regions: not destroyed */
+			m->region_name[0] = m->derived_name[0] = '\0';
 		pnd_model_put(m);
 	}
 	pnd_index_close(ms);
@@ -276,10 +317,8 @@ int pnd_unload(struct pnd_models *ms, const struct pnd_caller *who,
 	pnd_index_update_locked(ms, m, NULL);
 	pthread_mutex_unlock(&ms->lock);
 	if (last) {
-		/* the name goes now; the memory when the last executor lets go */
-		if (!m->transient && m->region_name[0])
-			pn_region_destroy(m->region_name, PN_REGION_AUTO, NULL);
-		m->region_name[0] = '\0';
+		/* the names go now; the memory when the last executor lets go */
+		pnd_model_destroy_names(m);
 		/* sleeping workers wake to drop their executors of it */
 		pnd_work_wake(ms->work);
 		pnd_log("model %u '%s' unloaded by uid %u", m->id, pnd_model_name(m), who->uid);

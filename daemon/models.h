@@ -28,6 +28,7 @@ struct pnd_models {
 	const char *state_prefix;	/* names the persistent regions */
 	uint32_t max_models;		/* --max-models: all tenants together (0: the table) */
 	uint32_t max_batch;
+	uint32_t nexec;			/* executors prepared per model: one per worker */
 	uint64_t batch_delay_ns;
 	struct pnd_work *work;		/* the scheduler learns each model */
 	const struct pnd_backend_ops *ops;

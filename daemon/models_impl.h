@@ -9,9 +9,15 @@
 
 #include "models.h"
 
-/* A model over a read-only mapping of region; takes the region on success. */
+/*
+ * A model over a read-only mapping of region, prepared for the backend;
+ * takes the region on success. A transient model keeps no derived region.
+ */
 int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
-		  const char *what, struct pnd_model **out, struct pn_err *e);
+		  const char *what, bool transient, struct pnd_model **out, struct pn_err *e);
+/* Destroys the names of m's persistent regions (unload): memory goes with
+ * the last mapping. Clears them, so pnd_model_free leaves them alone. */
+void pnd_model_destroy_names(struct pnd_model *m);
 void pnd_model_free(struct pnd_model *m);
 /* Puts m in a free slot under id (0: a fresh one). */
 int pnd_model_insert_locked(struct pnd_models *ms, struct pnd_model *m, uint32_t id,

@@ -172,7 +172,11 @@ static struct pnd_backend_exec *exec_for(struct worker *w, struct pnd_model *m,
 		return w->ex[i];
 	if (w->exm[i])
 		exec_drop(w, i);
-	if (ws->ops->exec_new(ws->be, m, m->bm, m->max_batch, m->m->max_tokens, &w->ex[i], e))
+	/* the one LOAD prepared for this worker, else a new one (cold) */
+	w->ex[i] = w->idx < m->n_pre_ex ? __atomic_exchange_n(&m->pre_ex[w->idx], NULL,
+							       __ATOMIC_ACQ_REL) : NULL;
+	if (!w->ex[i] &&
+	    ws->ops->exec_new(ws->be, m, m->bm, m->max_batch, m->m->max_tokens, &w->ex[i], e))
 		return NULL;
 	atomic_fetch_add(&m->refs, 1);
 	w->exm[i] = m;

@@ -8,6 +8,7 @@
  * Scratchpads are user-managed so that no two executors, whose primitives
  * oneDNN's cache may back by one implementation, ever share one.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,27 +16,35 @@
 
 #include "cpu/kernels.h"
 #include "cpu/packed.h"
+#include "util/wstore.h"
 
 #define PACK_ROWS 16
-#define MAX_PRIMS 256		/* (weights, rows) pairs per executor */
+/* (weights, rows) pairs per executor: every row count of every packed weight
+ * of a few models (pn_packed_ctx_prepare makes PN_PACKED_MAX_ROWS per weight) */
+#define MAX_PRIMS 8192
 
 struct pn_packed_w {
 	uint32_t K, N;
+	bool own;			/* data is ours (malloc), not a store's */
 	dnnl_memory_desc_t md;		/* the packed layout */
 	void *data;
 };
 
 struct prim {
-	const struct pn_packed_w *w;
+	const struct pn_packed_w *w;	/* NULL: an empty slot */
 	uint32_t M;
 	dnnl_primitive_t p;		/* NULL: this pair falls back to sgemm */
 	dnnl_memory_t src, wei, dst, pad;
 };
 
+/*
+ * prims is an open-addressing table keyed by (w, M): a lookup is one or two
+ * probes however many primitives an executor prepared.
+ */
 struct pn_packed_ctx {
 	dnnl_engine_t eng;
 	dnnl_stream_t st;
-	struct prim prims[MAX_PRIMS];
+	struct prim *prims;		/* [MAX_PRIMS] */
 	uint32_t n;
 	void *scratch;
 	size_t scratch_size;
@@ -71,7 +80,8 @@ static int matmul_pd(dnnl_engine_t eng, uint32_t M, uint32_t K, uint32_t N,
 	return ok ? 0 : -1;
 }
 
-struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N)
+struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N,
+				    struct pn_wstore *store)
 {
 	dnnl_engine_t eng = shared_engine();
 	struct pn_packed_w *w = NULL;
@@ -81,6 +91,8 @@ struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N)
 	dnnl_primitive_t reorder = NULL;
 	dnnl_memory_t from = NULL, to = NULL;
 	dnnl_stream_t st = NULL;
+	size_t bytes;
+	bool fill = true;
 	int ok = 0;
 
 	if (!eng || dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_f32, dnnl_ab) ||
@@ -93,8 +105,20 @@ struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N)
 	w->K = K;
 	w->N = N;
 	w->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-	if (posix_memalign(&w->data, 64, dnnl_memory_desc_get_size(&w->md)))
-		goto out;
+	bytes = dnnl_memory_desc_get_size(&w->md);
+	if (store) {
+		w->data = pn_wstore_take(store, bytes, (uint64_t)K << 32 | N, &fill);
+		if (!w->data)
+			goto out;	/* MEASURE counted it; overflow: no packed path */
+		if (!fill) {
+			ok = 1;		/* ATTACH: packed by whoever filled the store */
+			goto out;
+		}
+	} else {
+		w->own = true;
+		if (posix_memalign(&w->data, 64, bytes))
+			goto out;
+	}
 	/* reorder the plain weights into the packed layout, once */
 	ok = !dnnl_memory_create(&from, &plain, eng, (void *)W) &&
 	     !dnnl_memory_create(&to, &w->md, eng, w->data) &&
@@ -130,7 +154,8 @@ void pn_packed_w_free(struct pn_packed_w *w)
 {
 	if (!w)
 		return;
-	free(w->data);
+	if (w->own)
+		free(w->data);
 	free(w);
 }
 
@@ -141,7 +166,10 @@ struct pn_packed_ctx *pn_packed_ctx_new(void)
 	if (!c)
 		return NULL;
 	c->eng = shared_engine();
-	if (!c->eng || dnnl_stream_create(&c->st, c->eng, dnnl_stream_default_flags)) {
+	c->prims = calloc(MAX_PRIMS, sizeof(*c->prims));
+	if (!c->eng || !c->prims ||
+	    dnnl_stream_create(&c->st, c->eng, dnnl_stream_default_flags)) {
+		free(c->prims);
 		free(c);
 		return NULL;
 	}
@@ -166,18 +194,33 @@ void pn_packed_ctx_free(struct pn_packed_ctx *c)
 {
 	if (!c)
 		return;
-	for (uint32_t i = 0; i < c->n; i++)
-		prim_destroy(&c->prims[i]);
+	for (uint32_t i = 0; i < MAX_PRIMS; i++)
+		if (c->prims[i].w)
+			prim_destroy(&c->prims[i]);
 	dnnl_stream_destroy(c->st);
+	free(c->prims);
 	free(c->scratch);
 	free(c);
 }
 
-/* Cold path: the primitive for (w, M), or one that records "use sgemm". */
-static struct prim *prim_create(struct pn_packed_ctx *c, const struct pn_packed_w *w,
-				uint32_t M)
+/* The slot of (w, M): its primitive, or the empty slot where it goes. */
+static struct prim *prim_slot(struct pn_packed_ctx *c, const struct pn_packed_w *w, uint32_t M)
 {
-	struct prim *p = &c->prims[c->n];
+	uint32_t h = (uint32_t)(((uintptr_t)w >> 4) * 2654435761u) + M * 40503u;
+
+	for (uint32_t i = 0; i < MAX_PRIMS; i++) {
+		struct prim *p = &c->prims[(h + i) & (MAX_PRIMS - 1)];
+
+		if (!p->w || (p->w == w && p->M == M))
+			return p;
+	}
+	return NULL;
+}
+
+/* Cold path: the primitive for (w, M) in slot p, or one that records "use sgemm". */
+static struct prim *prim_create(struct pn_packed_ctx *c, struct prim *p,
+				const struct pn_packed_w *w, uint32_t M)
+{
 	dnnl_primitive_desc_t pd;
 	const dnnl_memory_desc_t *smd, *dmd, *wmd, *pmd;
 	size_t pad;
@@ -201,7 +244,7 @@ static struct prim *prim_create(struct pn_packed_ctx *c, const struct pn_packed_
 		if (posix_memalign(&s, 64, pad))
 			goto fail;
 		/* repoint the earlier primitives' scratchpads at the new buffer */
-		for (uint32_t i = 0; i + 1 < c->n; i++)
+		for (uint32_t i = 0; i < MAX_PRIMS; i++)
 			if (c->prims[i].pad)
 				dnnl_memory_set_data_handle(c->prims[i].pad, s);
 		free(c->scratch);
@@ -225,6 +268,22 @@ fail:
 	return p;
 }
 
+int pn_packed_ctx_prepare(struct pn_packed_ctx *c, const struct pn_packed_w *w)
+{
+	int made = 0;
+
+	if (!c || !w)
+		return 0;
+	for (uint32_t M = 1; M <= PN_PACKED_MAX_ROWS; M++) {
+		struct prim *p = prim_slot(c, w, M);
+
+		if (p && !p->w && c->n + 1 < MAX_PRIMS * 3 / 4)
+			p = prim_create(c, p, w, M);
+		made += p && p->p;
+	}
+	return made;
+}
+
 /* The bias and activation epilogue, in place: the same as pn_linear's. */
 static void bias_act(float *y, uint32_t M, uint32_t N, const float *b, uint32_t act)
 {
@@ -240,22 +299,14 @@ int pn_packed_linear(struct pn_packed_ctx *c, const struct pn_packed_w *w,
 		     uint32_t M, const float *x, const float *b, uint32_t act,
 		     float *y)
 {
-	struct prim *p = NULL;
+	struct prim *p;
 
 	if (!c || !w || M == 0 || M > PN_PACKED_MAX_ROWS)
 		return -1;
-	for (uint32_t i = 0; i < c->n; i++) {
-		if (c->prims[i].w == w && c->prims[i].M == M) {
-			p = &c->prims[i];
-			break;
-		}
-	}
-	if (!p) {
-		if (c->n == MAX_PRIMS)
-			return -1;
-		p = prim_create(c, w, M);
-	}
-	if (!p->p)
+	p = prim_slot(c, w, M);
+	if (p && !p->w)
+		p = c->n + 1 < MAX_PRIMS * 3 / 4 ? prim_create(c, p, w, M) : NULL;
+	if (!p || !p->p)
 		return -1;
 	pn_gemm_one_thread();
 	dnnl_memory_set_data_handle(p->src, (void *)x);

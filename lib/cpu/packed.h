@@ -10,10 +10,14 @@
  * row counts only and sgemm (pn_linear) otherwise.
  *
  * A struct pn_packed_w is immutable and shared by every executor of a
- * model. A struct pn_packed_ctx belongs to one executor (one thread at a
- * time): its primitives, one per (weights, rows), are created the first
- * time a row count is seen (a cold path, like the first run of a shape)
- * with a scratchpad of their own, so executors never share state.
+ * model; its packed bytes may live in a store (util/wstore.h: a region that
+ * polynetd keeps across restarts). A struct pn_packed_ctx belongs to one
+ * executor (one thread at a time): its primitives, one per (weights, rows),
+ * are made by pn_packed_ctx_prepare for every row count before the first
+ * job (polynetd, at LOAD), or else the first time a row count is seen (a
+ * cold path on that job's latency), with a scratchpad of their own, so
+ * executors never share state. oneDNN's primitive cache shares the JIT code
+ * of equal shapes between executors.
  */
 #ifndef PN_CPU_PACKED_H
 #define PN_CPU_PACKED_H
@@ -25,13 +29,23 @@
 
 struct pn_packed_w;
 struct pn_packed_ctx;
+struct pn_wstore;
 
-/* W [K, N] row-major; NULL when oneDNN offers no packed layout (use sgemm). */
-struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N);
+/*
+ * W [K, N] row-major; NULL when oneDNN offers no packed layout (use sgemm).
+ * store NULL: the packed copy is malloc'd. Else it is the store's next
+ * piece: packed into it (FILL), taken as already packed (ATTACH), or only
+ * counted (MEASURE, which returns NULL).
+ */
+struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N,
+				    struct pn_wstore *store);
 void pn_packed_w_free(struct pn_packed_w *w);
 
 struct pn_packed_ctx *pn_packed_ctx_new(void);
 void pn_packed_ctx_free(struct pn_packed_ctx *c);
+/* Cold: c's primitives for w at every row count 1..PN_PACKED_MAX_ROWS;
+ * returns how many use the packed weights (the rest fall back to sgemm). */
+int pn_packed_ctx_prepare(struct pn_packed_ctx *c, const struct pn_packed_w *w);
 
 /*
  * y[M, N] = act(x[M, K] w + b) (b may be NULL; act is enum pnb_act), x and y

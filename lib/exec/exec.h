@@ -25,8 +25,17 @@ struct pn_graph;
 struct pn_exec;
 struct pn_cpu_model;  /* the graph plus CPU-derived weights (packed GEMM weights, sin/cos tables); read-only after creation, shared by any number of executors on any threads */
 
-/* Builds m's graph (shape checks) and the CPU's derived weights. */
+/* Builds m's graph (shape checks) and the CPU's derived weights (malloc'd). */
 int pn_cpu_model_new(const struct pn_model *m, struct pn_cpu_model **out, struct pn_err *err);
+/*
+ * The same with the derived weights' bytes in store (util/wstore.h): a
+ * MEASURE store sizes them (the model it gives is for pn_cpu_model_free
+ * only), FILL derives them into the store's buffer, ATTACH runs from a
+ * buffer filled before. The buffer must outlive the model.
+ */
+struct pn_wstore;
+int pn_cpu_model_new_in(const struct pn_model *m, struct pn_wstore *store,
+			struct pn_cpu_model **out, struct pn_err *err);
 void pn_cpu_model_free(struct pn_cpu_model *cm);
 const struct pn_graph *pn_cpu_model_graph(const struct pn_cpu_model *cm);
 const struct pn_model *pn_cpu_model_model(const struct pn_cpu_model *cm);
@@ -34,6 +43,13 @@ const struct pn_model *pn_cpu_model_model(const struct pn_cpu_model *cm);
 int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
 		struct pn_pool *pool, struct pn_exec **out, struct pn_err *err);
 void pn_exec_free(struct pn_exec *x);
+/*
+ * Cold: makes everything x's hot path would otherwise make on a first run:
+ * the packed GEMM primitives for every row count, the arena's and the
+ * scratch's pages, and one run on dummy ids (id 0) of every row count the
+ * packed path takes. After it, a first job costs what any job costs.
+ */
+int pn_exec_prepare(struct pn_exec *x, struct pn_err *err);
 const struct pn_model *pn_exec_model(const struct pn_exec *x);
 /* Bytes of the planned activation arena, and without reuse (for reports). */
 size_t pn_exec_arena_bytes(const struct pn_exec *x, size_t *naive);

@@ -11,6 +11,7 @@
 #ifndef PN_EXEC_OP_CPU_H
 #define PN_EXEC_OP_CPU_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,10 +21,12 @@
 
 struct pn_packed_w;
 struct pn_packed_ctx;
+struct pn_wstore;
 
 /* What the CPU derives from one node, once per model (struct pn_cpu_model). */
 struct pn_cpu_node {
 	float *pos_table;		/* EMBED with sincos: [max_tokens, D] */
+	bool pos_in_store;		/* pos_table is the store's, not malloc'd */
 	/* LINEAR: W; FFN (plain): W1, W2, packed once for small batches
 	 * (lib/cpu/packed.h); NULL where oneDNN offers no packed layout. */
 	struct pn_packed_w *packed[2];
@@ -47,9 +50,11 @@ struct pn_op_run {
 
 struct pn_op_cpu {
 	uint32_t code;			/* enum pnb_op */
-	/* Once per model: CPU-derived weights into cn (NULL: none). */
+	/* Once per model: CPU-derived weights into cn (NULL: none), their
+	 * bytes from store when not NULL (util/wstore.h: sized, filled or
+	 * attached), else malloc'd. */
 	int (*prepare)(const struct pnb_file *f, const struct pn_gnode *n,
-		       struct pn_cpu_node *cn, struct pn_err *err);
+		       struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err);
 	/* Scratch floats for rows rows of in[0] (NULL: none). */
 	size_t (*scratch)(const struct pnb_file *f, const struct pn_gnode *n, size_t rows,
 			  uint32_t max_tokens, uint32_t nthreads);

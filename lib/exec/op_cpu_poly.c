@@ -230,9 +230,11 @@ const struct pn_op_cpu *pn_op_cpu_get(uint32_t op)
 
 void pn_cpu_node_release(struct pn_cpu_node *cn)
 {
-	free(cn->pos_table);
+	if (!cn->pos_in_store)
+		free(cn->pos_table);
 	pn_packed_w_free(cn->packed[0]);
 	pn_packed_w_free(cn->packed[1]);
 	cn->pos_table = NULL;
+	cn->pos_in_store = false;
 	cn->packed[0] = cn->packed[1] = NULL;
 }

@@ -10,6 +10,7 @@
 
 #include "cpu/kernels.h"
 #include "cpu/packed.h"
+#include "util/wstore.h"
 #include "exec/op_cpu.h"
 
 /* Elementwise ops copy their input into y first, then work in place. */
@@ -27,17 +28,29 @@ static void copy_in(const struct pn_op_run *r)
  * times per position; the node then runs as LEARNED.
  */
 static int prepare_embed(const struct pnb_file *f, const struct pn_gnode *n,
-			 struct pn_cpu_node *cn, struct pn_err *err)
+			 struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err)
 {
 	const float *inv = n->w[PNB_W_EMBED_INV_FREQ];
 	uint32_t T = f->hdr->max_tokens, D = n->d_out, half = D / 2;
+	size_t bytes = (size_t)T * D * sizeof(float);
+	bool fill = true;
 	float *p;
 
 	if (n->iattr[PNB_IA_EMBED_POS_KIND] != PNB_POS_SINCOS)
 		return 0;
-	p = malloc((size_t)T * D * sizeof(float));
-	if (!p)
-		return pn_errf(err, -ENOMEM, "out of memory");
+	if (store) {
+		p = pn_wstore_take(store, bytes, (uint64_t)T << 32 | D, &fill);
+		if (!p)		/* MEASURE, or no room: the node computes sin/cos */
+			return 0;
+		cn->pos_in_store = true;
+		cn->pos_table = p;
+		if (!fill)
+			return 0;	/* ATTACH: tabulated by whoever filled the store */
+	} else {
+		p = malloc(bytes);
+		if (!p)
+			return pn_errf(err, -ENOMEM, "out of memory");
+	}
 	for (uint32_t t = 0; t < T; t++) {
 		for (uint32_t i = 0; i < half; i++) {
 			float a = (float)t * inv[i];
@@ -151,11 +164,11 @@ const struct pn_op_cpu pn_op_cpu_softmax = {
 /* Weights of the GEMMs that small batches run through packed.h: a copy in
  * oneDNN's layout, made once per model. A failure only costs the fast path. */
 static int prepare_linear(const struct pnb_file *f, const struct pn_gnode *n,
-			  struct pn_cpu_node *cn, struct pn_err *err)
+			  struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err)
 {
 	(void)f;
 	(void)err;
-	cn->packed[0] = pn_packed_w_new(n->w[PNB_W_LINEAR_W], n->d_in, n->d_out);
+	cn->packed[0] = pn_packed_w_new(n->w[PNB_W_LINEAR_W], n->d_in, n->d_out, store);
 	return 0;
 }
 
@@ -207,14 +220,14 @@ const struct pn_op_cpu pn_op_cpu_add = { .code = PNB_OP_ADD, .run = run_add };
 /* ---- FFN (lib/ops/op_ffn.c) ----------------------------------------------- */
 
 static int prepare_ffn(const struct pnb_file *f, const struct pn_gnode *n,
-		       struct pn_cpu_node *cn, struct pn_err *err)
+		       struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err)
 {
 	(void)f;
 	(void)err;
 	if (n->iattr[PNB_IA_FFN_GATED])
 		return 0;
-	cn->packed[0] = pn_packed_w_new(n->w[PNB_W_FFN_W1], n->d_in, n->ff);
-	cn->packed[1] = pn_packed_w_new(n->w[PNB_W_FFN_W2], n->ff, n->d_in);
+	cn->packed[0] = pn_packed_w_new(n->w[PNB_W_FFN_W1], n->d_in, n->ff, store);
+	cn->packed[1] = pn_packed_w_new(n->w[PNB_W_FFN_W2], n->ff, n->d_in, store);
 	return 0;
 }
 

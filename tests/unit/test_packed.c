@@ -31,7 +31,7 @@ static void check(uint32_t M, uint32_t K, uint32_t N, uint32_t act, int bias)
 	float *x = rand_buf((size_t)M * K), *W = rand_buf((size_t)K * N);
 	float *b = bias ? rand_buf(N) : NULL;
 	float *y = malloc((size_t)M * N * sizeof(float)), *r = malloc((size_t)M * N * sizeof(float));
-	struct pn_packed_w *w = pn_packed_w_new(W, K, N);
+	struct pn_packed_w *w = pn_packed_w_new(W, K, N, NULL);
 	struct pn_packed_ctx *c = pn_packed_ctx_new();
 	double tol = 1e-5 * sqrt((double)K) * (1 + sqrt((double)K));
 
@@ -64,18 +64,21 @@ static void test_shapes(void **state)
 	check(3, 33, 17, PNB_ACT_GELU, 1);	/* odd sizes */
 }
 
-/* Two executors share one packed copy; each has its own primitives. */
+/* Two executors share one packed copy; each has its own primitives (b's all
+ * made up front by pn_packed_ctx_prepare, a's on first use): same floats. */
 static void test_shared_weights_many_rows(void **state)
 {
 	const uint32_t K = 128, N = 192;
 	float *x = rand_buf((size_t)PN_PACKED_MAX_ROWS * K), *W = rand_buf((size_t)K * N);
 	float *y1 = malloc((size_t)PN_PACKED_MAX_ROWS * N * 4), *y2 = malloc((size_t)PN_PACKED_MAX_ROWS * N * 4);
 	float *r = malloc((size_t)PN_PACKED_MAX_ROWS * N * 4);
-	struct pn_packed_w *w = pn_packed_w_new(W, K, N);
+	struct pn_packed_w *w = pn_packed_w_new(W, K, N, NULL);
 	struct pn_packed_ctx *a = pn_packed_ctx_new(), *b = pn_packed_ctx_new();
 
 	(void)state;
 	assert_non_null(w);
+	assert_int_equal(pn_packed_ctx_prepare(b, w), PN_PACKED_MAX_ROWS);
+	assert_int_equal(pn_packed_ctx_prepare(b, w), PN_PACKED_MAX_ROWS);	/* idempotent */
 	for (uint32_t M = 1; M <= PN_PACKED_MAX_ROWS; M++) {
 		assert_int_equal(pn_packed_linear(a, w, M, x, NULL, PNB_ACT_NONE, y1), 0);
 		assert_int_equal(pn_packed_linear(b, w, M, x, NULL, PNB_ACT_NONE, y2), 0);
@@ -93,7 +96,7 @@ static void test_shared_weights_many_rows(void **state)
 static void test_refusals(void **state)
 {
 	float W[8 * 8] = { 0 }, x[(PN_PACKED_MAX_ROWS + 1) * 8] = { 0 }, y[(PN_PACKED_MAX_ROWS + 1) * 8];
-	struct pn_packed_w *w = pn_packed_w_new(W, 8, 8);
+	struct pn_packed_w *w = pn_packed_w_new(W, 8, 8, NULL);
 	struct pn_packed_ctx *c = pn_packed_ctx_new();
 
 	(void)state;

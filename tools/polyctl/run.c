@@ -517,11 +517,13 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	if (!o.json && lat.n) {
+		double first = lat.v[0];	/* before pn_stats_pct sorts the samples */
+
 		printf("\n%llu lines, %llu failed; batch up to %u: latency per "
-		       "batch p50 %.0f us, p99 %.0f us, p99.9 %.0f us\n",
+		       "batch p50 %.0f us, p99 %.0f us, p99.9 %.0f us, first %.0f us\n",
 		       (unsigned long long)done, (unsigned long long)failed,
 		       o.batch, pn_stats_pct(&lat, 50), pn_stats_pct(&lat, 99),
-		       pn_stats_pct(&lat, 99.9));
+		       pn_stats_pct(&lat, 99.9), first);
 	}
 	rc = failed ? 1 : 0;
 	if (!done)
