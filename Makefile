@@ -45,9 +45,10 @@ UNIT_BINS:= $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 # Test and bench programs run by scripts (they find them under $(B)).
 DAEMON_CLIENT := $(B)/rel/tests/daemon_client
+WAKE_CLIENT := $(B)/rel/tests/wake_client
 BENCH_BINS := $(B)/rel/bench/kernels $(B)/rel/bench/region_bench $(B)/rel/bench/sched_sim \
 	      $(B)/rel/bench/poly_components
-TOOLS    := $(DAEMON_CLIENT) $(BENCH_BINS)
+TOOLS    := $(DAEMON_CLIENT) $(WAKE_CLIENT) $(BENCH_BINS)
 
 # Keep objects of test and bench binaries: they are intermediates of a chain
 # rule. Only those: a bare .SECONDARY would also let a new library source whose
@@ -99,6 +100,8 @@ $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(ASAN_LIB)
 $(DAEMON_CLIENT): $(B)/rel/tests/integration/daemon_client.o $(REL_LIB)
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/rel/tests/integration/daemon_client.o: CPPFLAGS += -Itests/unit
+$(WAKE_CLIENT): $(B)/rel/tests/integration/wake_client.o $(REL_LIB)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Benchmarks (make bench runs them through bench/*.sh).
 $(B)/rel/bench/sched_sim: $(B)/rel/bench/sched_sim.o $(REL_SCHED) $(REL_LIB)

@@ -276,7 +276,6 @@ static void on_open_session(struct pnd_control *ctl, struct pnd_conn *c, const s
 	c->sessions = s;
 	t->sessions++;
 	t->session_bytes += s->seg_size;
-	ctl->io->arm_doorbell(ctl->io->arg, s);
 	rep.session_id = s->id;
 	rep.seg_size = s->seg_size;
 	fds[0] = s->seg_fd;

@@ -9,11 +9,12 @@
  *          -> worker.h -> backend.h -> sched/sched.h
  *
  * A part calls only the parts below it; what goes up (a load finished, a
- * session broke, a doorbell to arm) goes through a callback the caller
+ * session broke) goes through a callback the caller
  * handed down (struct pnd_io, struct pnd_load_done, struct pnd_worker_host).
  *
- * Threads: one io_uring loop thread owns connections, loads and doorbells;
- * N workers drain submission rings, run jobs and post completions. Locks,
+ * Threads: one io_uring loop thread owns connections and loads; N workers
+ * drain submission rings, run jobs, post completions and, idle, sleep on
+ * the sessions' doorbells in their own io_urings (waiter.h). Locks,
  * outermost first: the sessions' lock, the scheduler's lock (worker.h), a
  * session's cq_lock, the models' lock, a model's stat_lock.
  */
@@ -50,7 +51,6 @@ enum pnd_ev_kind {
 	PND_EV_ACCEPT = 1,
 	PND_EV_CONN,
 	PND_EV_SIGNAL,
-	PND_EV_DOORBELL,
 	PND_EV_LOAD,
 	PND_EV_NOTIFY,
 	PND_EV_CANCEL,		/* the completion of a cancel request: ignored */
@@ -120,8 +120,6 @@ struct pnd_io {
 	void *arg;
 	/* Queues a read on the loop's io_uring; ev gets the result (loop thread). */
 	int (*read)(void *arg, struct pnd_ev *ev, int fd, void *buf, size_t len, uint64_t off);
-	/* Arms a read of the session's doorbell (loop thread). */
-	int (*arm_doorbell)(void *arg, struct pnd_session *s);
 	/* From any thread: the loop wakes up and reaps broken sessions. */
 	void (*notify)(void *arg);
 };

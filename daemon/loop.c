@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * loop.c - polynetd's one io_uring event loop: accepts on the control
- * socket, polls connections, reads doorbell eventfds (waking the workers),
- * the signalfd (SIGTERM: clean stop), the notify eventfd (a worker saw a
+ * socket, polls connections, reads the signalfd (SIGTERM: clean stop), the notify eventfd (a worker saw a
  * session break) and the model files being loaded. Single-threaded: only
  * this thread touches the ring and the connections.
  *
@@ -10,6 +9,9 @@
  * PND_CONN_BUDGET requests, then its poll is re-armed behind every other
  * completion (the accept too). At the fd limit the accept backs off for
  * PND_BACKOFF_MS instead of spinning.
+ *
+ * Doorbells are not read here: each worker waits on them in its own
+ * io_uring (waiter.c), so a client's wake-up reaches a worker directly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -160,17 +162,6 @@ static int io_read(void *arg, struct pnd_ev *ev, int fd, void *buf, size_t len, 
 	return loop_read(arg, ev, fd, buf, len, off);
 }
 
-static int arm_doorbell(void *arg, struct pnd_session *s)
-{
-	struct pnd_loop *d = arg;
-
-	s->db_ev.kind = PND_EV_DOORBELL;
-	s->db_ev.obj = s;
-	atomic_fetch_add(&s->refs, 1);	/* dropped by the read's last completion */
-	d->doorbells++;
-	return loop_read(d, &s->db_ev, s->db_fd, &s->db_buf, sizeof(s->db_buf), 0);
-}
-
 static void notify(void *arg)
 {
 	struct pnd_loop *d = arg;
@@ -183,15 +174,13 @@ static void notify(void *arg)
 
 void pnd_loop_init(struct pnd_loop *d)
 {
-	d->io = (struct pnd_io){ .arg = d, .read = io_read, .arm_doorbell = arm_doorbell,
-				 .notify = notify };
+	d->io = (struct pnd_io){ .arg = d, .read = io_read, .notify = notify };
 }
 
 /* Unlinks s from its connection and closes it (loop thread). */
 static void close_session(struct pnd_loop *d, struct pnd_session *s)
 {
 	struct pnd_conn *c = s->conn;
-	struct io_uring_sqe *sqe;
 	struct pnd_tenant *t;
 
 	for (struct pnd_session **p = &c->sessions; *p; p = &(*p)->conn_next) {
@@ -204,10 +193,6 @@ static void close_session(struct pnd_loop *d, struct pnd_session *s)
 	t->sessions--;
 	t->session_bytes -= s->seg_size;
 	atomic_store(&s->dead, true);
-	/* the pending doorbell read completes -ECANCELED and drops its reference */
-	sqe = get_sqe(d);
-	io_uring_prep_cancel(sqe, &s->db_ev, 0);
-	io_uring_sqe_set_data(sqe, &cancel_ev);
 	pnd_session_close(d->sessions, s);
 }
 
@@ -326,17 +311,6 @@ static void on_conn(struct pnd_loop *d, struct pnd_conn *c, int res)
 	arm_conn(d, c);
 }
 
-static void on_doorbell(struct pnd_loop *d, struct pnd_session *s, int res)
-{
-	if (res < 0 || atomic_load(&s->dead)) {
-		d->doorbells--;
-		pnd_session_put(d->sessions, s);
-		return;
-	}
-	pnd_work_wake(d->work);
-	loop_read(d, &s->db_ev, s->db_fd, &s->db_buf, sizeof(s->db_buf), 0);
-}
-
 /* Closes sessions a worker found broken (their client scribbled on a ring). */
 static void reap_broken(struct pnd_loop *d)
 {
@@ -383,9 +357,6 @@ static void dispatch(struct pnd_loop *d, struct io_uring_cqe *cqe)
 		break;
 	case PND_EV_SIGNAL:
 		begin_stop(d);
-		break;
-	case PND_EV_DOORBELL:
-		on_doorbell(d, ev->obj, res);
 		break;
 	case PND_EV_LOAD:
 		pnd_load_event(ev->obj, res);
@@ -462,22 +433,6 @@ int pnd_loop_run(struct pnd_loop *d, struct pn_err *e)
 		conn_close(d, c);
 		c->next = grave;
 		grave = c;
-	}
-	/* collect the cancelled doorbell reads: each holds a session reference */
-	for (int i = 0; i < 100 && d->doorbells; i++) {
-		struct __kernel_timespec ts = { .tv_nsec = 10000000 };
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-
-		io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
-		io_uring_for_each_cqe(&ring, head, cqe) {
-			struct pnd_ev *ev = io_uring_cqe_get_data(cqe);
-
-			if (ev->kind == PND_EV_DOORBELL)
-				on_doorbell(d, ev->obj, cqe->res);
-			n++;
-		}
-		io_uring_cq_advance(&ring, n);
 	}
 	io_uring_queue_exit(&ring);
 	d->ring = NULL;

@@ -2,7 +2,7 @@
 /*
  * loop.h - polynetd's one io_uring event loop (loop.c): accepts on the
  * control socket, polls connections (handing each message to control.c),
- * reads doorbell eventfds (waking the workers), the signalfd (SIGTERM:
+ * reads the signalfd (SIGTERM:
  * clean stop), the notify eventfd (a worker saw a session break) and the
  * model files being loaded. It hands its services down as loop->io
  * (struct pnd_io in core.h). Threads: the loop thread only, except
@@ -34,7 +34,6 @@ struct pnd_loop {
 	uint64_t log_s, log_dropped;	/* accept errors: one line a second */
 	uint64_t notify_buf;
 	struct pnd_conn *conns;
-	uint32_t doorbells;		/* armed doorbell reads */
 	void *ring;			/* struct io_uring while running */
 };
 

@@ -42,6 +42,7 @@ struct pnd {
 	uint32_t admin_uid;
 	uint32_t max_models;		/* --max-models: all tenants together */
 	bool pin;
+	bool wake_futex;		/* --wake futex|auto (the default) vs eventfd */
 	/* the parts, top down */
 	struct pnd_loop loop;
 	struct pnd_control ctl;
@@ -61,9 +62,9 @@ static uint32_t host_drain(void *arg)
 	return pnd_sessions_drain(arg);
 }
 
-static bool host_prepare_sleep(void *arg)
+static bool host_prepare_sleep(void *arg, struct pnd_waiter *wt, uint64_t *poll_by)
 {
-	return pnd_sessions_prepare_sleep(arg);
+	return pnd_sessions_prepare_sleep(arg, wt, poll_by);
 }
 
 static void host_clear_wakeup(void *arg)
@@ -87,7 +88,8 @@ static int usage(int rc)
 		"usage: polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] "
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
 		"[--admin-uid UID] [--max-conns-per-uid N] [--rt-permille N] "
-		"[--tenants FILE] [--state NAME] [--max-models N] [--no-pin]\n");
+		"[--tenants FILE] [--state NAME] [--max-models N] [--no-pin]\n"
+		"                [--wake auto|eventfd]\n");
 	return rc;
 }
 
@@ -131,6 +133,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "max-models", required_argument, NULL, 'M' },
 		{ "max-conns-per-uid", required_argument, NULL, 'C' },
 		{ "rt-permille", required_argument, NULL, 'r' },
+		{ "wake", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -144,9 +147,10 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->max_batch = 16;
 	d->admin_uid = 0;
 	d->pin = true;
+	d->wake_futex = true;
 	d->loop.max_conns_per_uid = 64;
 	d->rt_permille = 250;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:W:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -195,6 +199,16 @@ static int parse(int argc, char **argv, struct pnd *d)
 		case 'r':
 			if (parse_u32("--rt-permille", optarg, 0, 1000, &d->rt_permille))
 				return 2;
+			break;
+		case 'W':
+			/* auto: io_uring futexes where the kernel has them (6.7+) */
+			if (strcmp(optarg, "auto") && strcmp(optarg, "futex") &&
+			    strcmp(optarg, "eventfd")) {
+				fprintf(stderr, "polynetd: --wake %s: expected auto or eventfd\n",
+					optarg);
+				return 2;
+			}
+			d->wake_futex = strcmp(optarg, "eventfd") != 0;
 			break;
 		case 'h': exit(usage(0));
 		default: return usage(2);
@@ -291,7 +305,8 @@ static int setup(struct pnd *d, struct pn_err *e)
 	sched = pn_sched_create(&sc, e);
 	if (!sched)
 		return -EINVAL;
-	pnd_work_init(&d->work, sched);
+	if (pnd_work_init(&d->work, sched, d->wake_futex, e))
+		return -EINVAL;
 	/* wiring: each part learns the parts below it and the loop's io */
 	pnd_loop_init(&d->loop);
 	d->loop.ctl = &d->ctl;
@@ -361,9 +376,9 @@ int main(int argc, char **argv)
 		pnd_log("%s", e.msg);
 		return 1;
 	}
-	printf("ready socket=%s pid=%d workers=%u rt_workers=%u backend=%s models=%u\n",
+	printf("ready socket=%s pid=%d workers=%u rt_workers=%u backend=%s models=%u wake=%s\n",
 	       d.socket_path, (int)getpid(), d.nworkers, d.rt_workers, d.bops->name,
-	       pnd_models_count(&d.models));
+	       pnd_models_count(&d.models), d.work.futex ? "futex" : "eventfd");
 	fflush(stdout);
 	notify_ready();
 	r = pnd_loop_run(&d.loop, &e);

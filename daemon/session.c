@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * session.c - one client's data plane: the segment (rings + arena), its
- * eventfds, its job slots; draining the SQ into the scheduler and posting
- * CQEs.
+ * wake mode and eventfds, its job slots; draining the SQ into the scheduler
+ * (many SQEs per head store), arming its doorbell in sleeping workers'
+ * waiters and posting CQEs (waking the client by futex or eventfd).
+ *
+ * A client may scribble its doorbell word (or write its doorbell eventfd)
+ * in a loop: every worker's wait then completes at once and, re-armed,
+ * again. That is caught per session: doorbell completions counted against
+ * the SQEs taken; past PND_DB_SLACK + PND_DB_PER_SQE per SQE in a window,
+ * the doorbell is muted for PND_DB_MUTE_NS (not armed; the workers look at
+ * that ring every PND_DB_POLL_NS instead). It costs that client latency,
+ * nobody else anything; the daemon's memory is never in reach.
  *
  * Never lose a job, never overflow the CQ: an SQE is popped only with a CQ
  * slot reserved for its completion (inflight counts them), and an SQE the
@@ -20,6 +29,14 @@
 
 #include "session.h"
 #include "transport/segment.h"
+#include "transport/wake.h"
+
+#define PND_DB_SLACK	256u		/* futile wakes a window forgives */
+#define PND_DB_PER_SQE	8u		/* wakes per SQE: one per worker that sleeps */
+#define PND_DB_WINDOW	4096u		/* SQEs after which the count starts over */
+#define PND_DB_MUTE_NS	100000000ull	/* 100 ms */
+#define PND_DB_POLL_NS	10000000ull	/* a muted ring is looked at every 10 ms */
+#define PND_DRAIN_BATCH	32u		/* SQEs copied per head store */
 
 static bool pow2(uint32_t v)
 {
@@ -27,7 +44,8 @@ static bool pow2(uint32_t v)
 }
 
 /* Lays out and formats a fresh segment (lib/transport/segment.c). */
-static int seg_create(struct pnd_session *s, const struct pn_session_req *q, struct pn_err *e)
+static int seg_create(struct pnd_session *s, const struct pn_session_req *q, bool futex,
+		      struct pn_err *e)
 {
 	struct pn_seg_layout l;
 	struct pn_seg_view v;
@@ -36,6 +54,9 @@ static int seg_create(struct pnd_session *s, const struct pn_session_req *q, str
 	uint8_t *p;
 
 	pn_seg_layout(q->sq_entries, q->cq_entries, q->arena_size, &l);
+	l.wake_mode = futex && !(q->flags & PN_SESSION_F_EVENTFD) ? PN_WAKE_FUTEX :
+		      PN_WAKE_EVENTFD;
+	s->wake_mode = l.wake_mode;
 	size = (size_t)l.size;
 	if (fd < 0)
 		return pn_errf(e, -errno, "session: memfd_create: %s", strerror(errno));
@@ -140,9 +161,10 @@ int pnd_session_open(struct pnd_sessions *ss, uint32_t uid, const struct pn_sess
 	pthread_mutex_lock(&ss->lock);
 	s->id = ++ss->next_id;
 	pthread_mutex_unlock(&ss->lock);
-	r = seg_create(s, q, e);
+	r = seg_create(s, q, ss->work->futex, e);
 	if (!r) {
-		s->db_fd = eventfd(0, EFD_CLOEXEC);
+		/* non-blocking: workers empty it after its poll fired, two may race */
+		s->db_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		s->cq_fd = eventfd(0, EFD_CLOEXEC);
 		if (s->db_fd < 0 || s->cq_fd < 0)
 			r = pn_errf(e, -errno, "OPEN_SESSION: eventfd: %s", strerror(errno));
@@ -159,6 +181,8 @@ int pnd_session_open(struct pnd_sessions *ss, uint32_t uid, const struct pn_sess
 		}
 	}
 	pthread_mutex_unlock(&ss->lock);
+	/* sleeping workers wait on the doorbells they knew: have them arm this one */
+	pnd_work_wake(ss->work);
 	*out = s;
 	return 0;
 }
@@ -220,13 +244,10 @@ static void post(struct pnd_sessions *ss, struct pnd_session *s, const struct pn
 	}
 	/* ring.c: the fence in needs_wakeup pairs with the client's prepare_sleep */
 	wake = pn_ring_needs_wakeup(&s->cq);
-	if (wake) {
-		uint64_t one = 1;
-
-		if (write(s->cq_fd, &one, sizeof(one)) < 0) {
-			/* an eventfd write fails only on counter overflow: it is awake then */
-		}
-	}
+	if (wake && s->wake_mode == PN_WAKE_FUTEX)
+		pn_wake_futex(&s->cq.hdr->wake, true);	/* ring.c, ordering 3 */
+	else if (wake)
+		pn_wake_eventfd(s->cq_fd);
 }
 
 /* Posts a CQE that has no job slot behind it (NOP, CANCEL, a refused SQE). */
@@ -415,22 +436,34 @@ static uint32_t drain_one(struct pnd_sessions *ss, struct pnd_session *s)
 		}
 		if (!k)
 			return done;	/* the client is not reaping CQEs: wait for it */
-		for (uint32_t i = 0; i < k; i++) {
-			struct pn_sqe q;
+		while (k) {
+			struct pn_sqe q[PND_DRAIN_BATCH];
+			int got = pn_ring_peek_n(&s->sq, q, k < PND_DRAIN_BATCH ? k :
+						 PND_DRAIN_BATCH);
+			uint32_t i = 0, took;
 
-			if (pn_ring_pop(&s->sq, &q)) {
+			if (got <= 0) {
 				pthread_mutex_lock(&s->cq_lock);
-				s->inflight -= k - i;
+				s->inflight -= k;
 				pthread_mutex_unlock(&s->cq_lock);
-				broken(ss, s);
+				broken(ss, s);	/* ready said k: only a scribbled tail shrinks */
 				return done;
 			}
-			done++;
-			if (!handle_sqe(ss, s, &q)) {
-				s->held = q;
+			/* the copies in q are what we check and run (the ring's may change) */
+			for (; i < (uint32_t)got; i++)
+				if (!handle_sqe(ss, s, &q[i]))
+					break;
+			/* one head store for the batch: a held one was taken too */
+			took = i < (uint32_t)got ? i + 1 : i;
+			pn_ring_advance(&s->sq, took);
+			done += took;
+			s->popped += took;
+			k -= took;
+			if (i < (uint32_t)got) {
+				s->held = q[i];
 				s->has_held = true;
 				pthread_mutex_lock(&s->cq_lock);
-				s->inflight -= k - i - 1;	/* the held one keeps its slot */
+				s->inflight -= k;	/* the held one keeps its slot */
 				pthread_mutex_unlock(&s->cq_lock);
 				return done;
 			}
@@ -461,16 +494,65 @@ uint32_t pnd_sessions_drain(struct pnd_sessions *ss)
 	return done;
 }
 
-bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss)
+/*
+ * Counts the doorbell completions wt saw for s since it last looked, and
+ * mutes a doorbell that wakes workers far more often than its client
+ * submits (ss->lock held). Returns false when s's doorbell must not be armed.
+ */
+static bool doorbell_ok_locked(struct pnd_session *s, uint32_t slot, struct pnd_waiter *wt,
+			       uint64_t now)
 {
+	uint32_t fired = pnd_waiter_take_fired(wt, slot, s->id);
+
+	if (fired && s->wake_mode == PN_WAKE_EVENTFD)
+		pn_wake_eventfd_drain(s->db_fd);
+	s->db_fires += fired;
+	if (s->muted_until_ns > now)
+		return false;
+	if (s->db_fires > PND_DB_SLACK + PND_DB_PER_SQE * (s->popped - s->db_base)) {
+		s->muted_until_ns = now + PND_DB_MUTE_NS;
+		if (!s->mute_logged)
+			pnd_log("session %u of uid %u: its doorbell woke the workers %llu times "
+				"for %llu SQEs: muted, its ring is polled every %llu ms",
+				s->id, s->uid, (unsigned long long)s->db_fires,
+				(unsigned long long)(s->popped - s->db_base),
+				PND_DB_POLL_NS / 1000000ull);
+		s->mute_logged = true;
+		s->db_fires = 0;
+		s->db_base = s->popped;
+		return false;
+	}
+	if (s->popped - s->db_base > PND_DB_WINDOW) {
+		s->db_fires = 0;
+		s->db_base = s->popped;
+	}
+	return true;
+}
+
+bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss, struct pnd_waiter *wt,
+				uint64_t *poll_by)
+{
+	uint64_t now = pnd_now_ns();
 	bool idle = true;
 
 	pthread_mutex_lock(&ss->lock);
 	for (uint32_t i = 0; i < PND_MAX_SESSIONS && idle; i++) {
 		struct pnd_session *s = ss->tab[i];
+		uint32_t v;
+		bool arm;
 
-		if (!s || atomic_load(&s->dead))
+		if (!s || atomic_load(&s->dead)) {
+			pnd_waiter_disarm(wt, i);	/* its session went */
 			continue;
+		}
+		arm = doorbell_ok_locked(s, i, wt, now);
+		if (!arm) {
+			pnd_waiter_disarm(wt, i);
+			if (*poll_by > now + PND_DB_POLL_NS)
+				*poll_by = now + PND_DB_POLL_NS;
+		}
+		/* before NEED_WAKEUP and the last look at tail (ring.c, ordering 3) */
+		v = pn_ring_wake_value(&s->sq);
 		if (atomic_flag_test_and_set(&s->sq_busy)) {
 			idle = false;	/* another worker is draining it */
 			break;
@@ -478,6 +560,12 @@ bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss)
 		if (s->has_held || !pn_ring_prepare_sleep(&s->sq))
 			idle = false;
 		atomic_flag_clear(&s->sq_busy);
+		if (!idle || !arm)
+			continue;
+		if (s->wake_mode == PN_WAKE_FUTEX)
+			pnd_waiter_arm_futex(wt, i, s->id, &s->sq.hdr->wake, v);
+		else
+			pnd_waiter_arm_poll(wt, i, s->id, s->db_fd);
 	}
 	pthread_mutex_unlock(&ss->lock);
 	return idle;

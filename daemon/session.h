@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * session.h - one client's data plane (session.c): the segment (laid out by
- * lib/transport/segment.c), its eventfds, its job slots; draining the SQ
- * into the scheduler and posting CQEs. The loop is reached only through
- * struct pnd_io (arm a doorbell, notify a broken session).
+ * lib/transport/segment.c), its wake mode and eventfds, its job slots;
+ * draining the SQ into the scheduler, arming its doorbell in a sleeping
+ * worker's waiter, and posting CQEs. The loop is reached only through
+ * struct pnd_io (notify a broken session).
  *
  * Threads: open on the loop thread; close on the loop thread; drain,
  * prepare_sleep, clear_wakeup and job completion from any worker.
@@ -22,7 +23,7 @@ struct pnd_session {
 	uint32_t id;
 	uint32_t uid;
 	bool admin;			/* its tenant's, at OPEN_SESSION: runs any model */
-	atomic_int refs;		/* the table, queued/running jobs, the doorbell read */
+	atomic_int refs;		/* the table, queued/running jobs */
 	atomic_bool dead;		/* client gone: drain no more */
 	struct pnd_conn *conn;		/* loop thread only (control.c's) */
 	struct pnd_session *conn_next;	/* loop thread only */
@@ -43,8 +44,13 @@ struct pnd_session {
 	struct pnd_job *jobs;		/* cq_entries slots */
 	size_t jobs_size;
 	uint32_t free_job;
-	struct pnd_ev db_ev;
-	uint64_t db_buf;
+	uint32_t wake_mode;		/* enum pn_wake_mode, both rings */
+	/* a doorbell that wakes workers for nothing is muted (ss->lock) */
+	uint64_t db_fires;		/* doorbell completions in this window */
+	uint64_t db_base;		/* popped at the window's start */
+	uint64_t popped;		/* SQEs taken from the SQ */
+	uint64_t muted_until_ns;
+	bool mute_logged;
 	uint64_t submitted, completed;
 };
 
@@ -73,8 +79,13 @@ struct pnd_session *pnd_sessions_find_dead(struct pnd_sessions *ss);
 void pnd_sessions_shutdown(struct pnd_sessions *ss);
 /* Drains every live session's SQ into the scheduler; returns jobs queued. */
 uint32_t pnd_sessions_drain(struct pnd_sessions *ss);
-/* Before a worker sleeps: NEED_WAKEUP on every SQ; false if one has work. */
-bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss);
+/*
+ * Before a worker sleeps: NEED_WAKEUP on every SQ and each doorbell armed
+ * in wt; false if one has work. A muted doorbell is not armed: *poll_by
+ * then says when to look at the rings again.
+ */
+bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss, struct pnd_waiter *wt,
+				uint64_t *poll_by);
 void pnd_sessions_clear_wakeup(struct pnd_sessions *ss);
 /* Posts the CQE of a job and frees its slot (any worker). */
 void pnd_job_complete(struct pnd_sessions *ss, struct pnd_job *j, int res, uint64_t t_run,

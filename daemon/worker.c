@@ -3,8 +3,8 @@
  * worker.c - the workers of every backend (worker.h): each a thread, pinned
  * to a core (libnuma) unless --no-pin, with its own backend executor per
  * model (an executor is single-threaded and plans its arena once), polling
- * the submission rings while busy and sleeping on the scheduler's condition
- * when idle for idle_spin_us. Dedicated realtime workers (--rt-workers,
+ * the submission rings while busy and sleeping in its own io_uring (waiter.c:
+ * every session's doorbell and the kick) when idle for idle_spin_us. Dedicated realtime workers (--rt-workers,
  * pinned to the last cores) take only realtime jobs (pn_sched_pick_realtime)
  * but drain the rings like the others, so a realtime job never waits for a
  * busy worker to read it.
@@ -21,8 +21,11 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "transport/wake.h"
 #include "worker.h"
 
 struct worker {
@@ -41,6 +44,7 @@ struct worker {
 	size_t out_cap;
 	struct pn_sched_batch b;
 	uint64_t seen_submits;
+	struct pnd_waiter waiter;		/* where it sleeps */
 };
 
 struct pnd_workers {
@@ -53,41 +57,51 @@ struct pnd_workers {
 	struct worker *w;
 };
 
-void pnd_work_init(struct pnd_work *w, struct pn_sched *sched)
+int pnd_work_init(struct pnd_work *w, struct pn_sched *sched, bool futex, struct pn_err *e)
 {
-	pthread_condattr_t ca;
-
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);	/* deadlines are monotonic */
-	pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	w->sched = sched;
 	w->wake_gen = 0;
 	w->sleeping = 0;
+	w->kick_word = 0;
+	w->futex = futex && pn_wake_futex_supported();
+	w->kick_fd = w->futex ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	atomic_init(&w->stop, false);
 	atomic_init(&w->submits, 0);
 	atomic_init(&w->models_gen, 0);
+	if (!w->futex && w->kick_fd < 0)
+		return pn_errf(e, -errno, "workers' kick eventfd: %s", strerror(errno));
+	return 0;
 }
 
 void pnd_work_fini(struct pnd_work *w)
 {
-	pthread_cond_destroy(&w->cond);
+	if (w->kick_fd >= 0)
+		close(w->kick_fd);
 	pthread_mutex_destroy(&w->lock);
+}
+
+/* Wakes every sleeping worker (lock held: kick_word moves under it). */
+static void kick_sleepers_locked(struct pnd_work *w)
+{
+	if (w->futex)
+		pn_wake_futex(&w->kick_word, false);
+	else
+		pn_wake_eventfd(w->kick_fd);
 }
 
 void pnd_work_kick_locked(struct pnd_work *w)
 {
 	w->wake_gen++;
 	if (w->sleeping)
-		pthread_cond_broadcast(&w->cond);
+		kick_sleepers_locked(w);
 }
 
 void pnd_work_wake(struct pnd_work *w)
 {
 	pthread_mutex_lock(&w->lock);
 	w->wake_gen++;
-	pthread_cond_broadcast(&w->cond);
+	kick_sleepers_locked(w);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -357,23 +371,39 @@ static uint32_t pick_and_run(struct worker *w, uint64_t *next)
 }
 
 /*
- * Sleeps until a doorbell, a submit or the next batch deadline. Every submit
- * bumps wake_gen under the lock, and the last pick happens under that lock
- * right before waiting: a job queued by another worker (or a doorbell) either
- * is picked here or moves the generation, so it never waits for a sleeper.
+ * Sleeps until a doorbell, a kick or the next batch deadline, in the
+ * worker's own io_uring (waiter.c). Why no wake-up is lost:
+ *  - a job that reaches the scheduler (a submit from any worker, a freed
+ *    slot, an unload, stop) moves wake_gen under the lock, and the last
+ *    pick happens under that lock right before sleeping: it is picked here,
+ *    or wake_gen moved (no sleep), or it moves after we counted ourselves
+ *    in `sleeping` under the lock, and then the kicker increments kick_word
+ *    and wakes it (pnd_work_kick_locked), after we read kick_word under the
+ *    same lock: the armed FUTEX_WAIT sees another value (-EAGAIN) or is
+ *    woken (eventfd: the multishot poll fires);
+ *  - a client's SQE: prepare_sleep reads each SQ's wake word, sets
+ *    NEED_WAKEUP, then looks at its tail (ring.c, orderings 2 and 3), and
+ *    arms the doorbell with the word's value: the SQE is seen there, or the
+ *    client's increment comes after our read and the FUTEX_WAIT does not
+ *    sleep (or is woken);
+ *  - a wait armed in an earlier sleep and still pending is as good: any
+ *    wake after it was armed completes it, and its completion, unreaped,
+ *    makes this sleep return at once.
  */
 static void worker_sleep(struct worker *w, uint64_t next)
 {
 	struct pnd_workers *ws = w->ws;
 	struct pnd_work *k = ws->work;
-	uint64_t gen;
+	uint64_t gen, poll_by = PN_SCHED_NEVER;
+	uint32_t kv;
 	int n;
 
+	pnd_waiter_reap(&w->waiter, k->kick_fd);
 	pthread_mutex_lock(&k->lock);
 	gen = k->wake_gen;
 	pthread_mutex_unlock(&k->lock);
-	/* NEED_WAKEUP on every SQ, then one more look (ring.c explains the race) */
-	if (!ws->host.prepare_sleep(ws->host.arg))
+	/* NEED_WAKEUP on every SQ and its doorbell armed, then one more look */
+	if (!ws->host.prepare_sleep(ws->host.arg, &w->waiter, &poll_by))
 		return;
 	pthread_mutex_lock(&k->lock);
 	n = pick_locked(w, &next);
@@ -383,20 +413,18 @@ static void worker_sleep(struct worker *w, uint64_t next)
 		run_picked(w);
 		return;
 	}
-	while (k->wake_gen == gen && !atomic_load(&k->stop)) {
-		k->sleeping++;
-		if (next == PN_SCHED_NEVER) {
-			pthread_cond_wait(&k->cond, &k->lock);
-		} else {
-			struct timespec ts = { .tv_sec = next / 1000000000ull,
-					       .tv_nsec = next % 1000000000ull };
-
-			pthread_cond_timedwait(&k->cond, &k->lock, &ts);
-		}
-		k->sleeping--;
-		if (next != PN_SCHED_NEVER && pnd_now_ns() >= next)
-			break;
+	if (k->wake_gen != gen || atomic_load(&k->stop)) {
+		pthread_mutex_unlock(&k->lock);
+		ws->host.clear_wakeup(ws->host.arg);
+		return;
 	}
+	k->sleeping++;
+	kv = __atomic_load_n(&k->kick_word, __ATOMIC_RELAXED);	/* under the lock */
+	pthread_mutex_unlock(&k->lock);
+	pnd_waiter_arm_kick(&w->waiter, &k->kick_word, kv, k->kick_fd);
+	pnd_waiter_sleep(&w->waiter, next < poll_by ? next : poll_by, k->kick_fd);
+	pthread_mutex_lock(&k->lock);
+	k->sleeping--;
 	pthread_mutex_unlock(&k->lock);
 	ws->host.clear_wakeup(ws->host.arg);
 }
@@ -412,8 +440,13 @@ static void *worker_main(void *arg)
 
 	if (ws->cfg.pin)
 		pin(w);
+	if (pnd_waiter_init(&w->waiter, &e)) {
+		pnd_log("worker %u: %s", w->idx, e.msg);
+		return NULL;
+	}
 	if (ws->ops->thread_init && ws->ops->thread_init(ws->be, w->idx, &e)) {
 		pnd_log("worker %u: %s: %s", w->idx, ws->ops->name, e.msg);
+		pnd_waiter_fini(&w->waiter);
 		return NULL;
 	}
 	while (!atomic_load(&k->stop)) {
@@ -445,6 +478,7 @@ static void *worker_main(void *arg)
 			exec_drop(w, i);
 	if (ws->ops->thread_fini)
 		ws->ops->thread_fini(ws->be, w->idx);
+	pnd_waiter_fini(&w->waiter);
 	free(w->ids);
 	free(w->lens);
 	free(w->out);

@@ -4,7 +4,8 @@
  * that pick batches from the scheduler, copy and check their ids, run them
  * on the backend (backend.h) in groups that fit max_batch, scatter the rows
  * into each job's output and complete the jobs; idle, they poll the rings
- * for idle_spin_us, then sleep on the scheduler's condition.
+ * for idle_spin_us, then sleep in their own io_uring (waiter.h) on every
+ * session's doorbell and on the kick.
  *
  * struct pnd_work is the state shared with the parts above: the scheduler
  * and its lock, and the wake generation. Whoever queues work (a submit, a
@@ -28,13 +29,18 @@
 #include "backend.h"
 #include "core.h"
 #include "sched/sched.h"
+#include "waiter.h"
 
 struct pnd_work {
 	pthread_mutex_t lock;		/* the scheduler's lock */
-	pthread_cond_t cond;		/* sleeping workers (CLOCK_MONOTONIC) */
 	struct pn_sched *sched;		/* under lock */
 	uint64_t wake_gen;		/* lock: doorbells and submits */
-	uint32_t sleeping;		/* lock: workers waiting on cond */
+	uint32_t sleeping;		/* lock: workers asleep in their waiter */
+	/* the kick that wakes sleepers: a private futex word (incremented under
+	 * lock) or, without io_uring futexes, an eventfd */
+	uint32_t kick_word;
+	int kick_fd;			/* eventfd; used when !futex */
+	bool futex;			/* io_uring futexes (pnd_work_init probes; --wake) */
 	atomic_bool stop;
 	atomic_uint_fast64_t submits;	/* accepted SQEs: a spinning worker picks when it moved */
 	atomic_uint models_gen;		/* bumped on unload: workers drop executors */
@@ -45,8 +51,12 @@ struct pnd_worker_host {
 	void *arg;
 	/* Drains every live session's SQ into the scheduler; returns jobs queued. */
 	uint32_t (*drain)(void *arg);
-	/* Before a worker sleeps: NEED_WAKEUP on every SQ; false if one has work. */
-	bool (*prepare_sleep)(void *arg);
+	/*
+	 * Before a worker sleeps: NEED_WAKEUP on every SQ and its doorbell armed
+	 * in wt; false if one has work. *poll_by: the latest time to look at the
+	 * rings again (a session whose doorbell is muted), else left alone.
+	 */
+	bool (*prepare_sleep)(void *arg, struct pnd_waiter *wt, uint64_t *poll_by);
 	void (*clear_wakeup)(void *arg);
 	/* Posts the job's CQE and drops its references. */
 	void (*complete)(void *arg, struct pnd_job *j, int res, uint64_t t_run, bool batched);
@@ -62,8 +72,11 @@ struct pnd_workers_config {
 
 struct pnd_workers;
 
-/* The scheduler's lock and condition around sched (taken, not copied). */
-void pnd_work_init(struct pnd_work *w, struct pn_sched *sched);
+/*
+ * The scheduler's lock and the kick around sched (taken, not copied);
+ * futex: io_uring futexes are used where the kernel has them.
+ */
+int pnd_work_init(struct pnd_work *w, struct pn_sched *sched, bool futex, struct pn_err *e);
 void pnd_work_fini(struct pnd_work *w);
 /* Work was queued: move the generation, wake sleepers (lock held). */
 void pnd_work_kick_locked(struct pnd_work *w);

@@ -123,9 +123,12 @@ struct pn_session_req {
 	uint32_t sq_entries;	/* power of two, 1..PN_RING_MAX_ENTRIES */
 	uint32_t cq_entries;	/* power of two, >= sq_entries */
 	uint64_t arena_size;	/* bytes, <= the tenant's arena quota */
-	uint32_t flags;		/* none defined: 0 */
+	uint32_t flags;		/* PN_SESSION_F_* */
 	uint32_t pad;
 };
+
+/* pn_session_req.flags */
+#define PN_SESSION_F_EVENTFD	(1u << 0)	/* wake-ups by eventfd even where futexes work */
 
 struct pn_session_rep {
 	uint32_t session_id;

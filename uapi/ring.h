@@ -3,7 +3,8 @@
  * ring.h - the data plane between polynetd and a client: stable ABI.
  *
  * OPEN_SESSION (uapi/proto.h) hands the client, by SCM_RIGHTS, one sealed
- * memfd (the session segment) and two eventfds (doorbell, completion):
+ * memfd (the session segment) and two eventfds (doorbell, completion; used
+ * only by sessions whose rings say PN_WAKE_EVENTFD):
  *
  *   [pn_seg_hdr][pad to 4096][SQ: pn_ring_hdr + sq_entries * pn_sqe]
  *   [pad to 4096][CQ: pn_ring_hdr + cq_entries * pn_cqe][pad][arena]
@@ -18,9 +19,22 @@
  * copy and checks the other's (0 <= tail - head <= entries).
  *
  * Wakeups (as SQPOLL's IORING_SQ_NEED_WAKEUP): a consumer about to sleep
- * sets PN_RING_NEED_WAKEUP in its ring's flags; a producer that sees the
- * flag after publishing writes the ring's eventfd (SQ: doorbell, CQ:
- * completion). A busy consumer clears it and nobody makes a syscall.
+ * reads its ring's wake word, sets PN_RING_NEED_WAKEUP in its ring's flags
+ * and looks at tail once more; a producer that sees the flag after
+ * publishing wakes it. A busy consumer clears the flag and nobody makes a
+ * syscall. How it wakes is the ring's wake mode (pn_ring_hdr.wake_mode,
+ * written by the daemon before the segment is shared, the same on both
+ * rings; docs/daemon.md "Wake-ups"):
+ *  - PN_WAKE_FUTEX (Linux 6.7+: io_uring FUTEX_WAIT/FUTEX_WAKE): the
+ *    producer increments the ring's wake word (pn_ring_hdr.wake, in the
+ *    producer's line) and does a FUTEX_WAKE on it (shared, not private: the
+ *    word is in a memfd mapping); the consumer sleeps in FUTEX_WAIT on the
+ *    value it read before setting the flag. SQ: the client wakes the
+ *    daemon's workers with an io_uring FUTEX_WAKE; CQ: a worker wakes the
+ *    client with futex(2).
+ *  - PN_WAKE_EVENTFD (older kernels, or asked for with
+ *    PN_SESSION_F_EVENTFD): the producer writes the ring's eventfd (SQ:
+ *    doorbell, CQ: completion); the wake word is not used.
  *
  * Inputs and outputs live in the arena at offsets the SQE names: the client
  * writes ids there, the daemon writes results there, nothing is copied
@@ -35,12 +49,18 @@
 
 #define PN_RING_MAGIC		0x474e5250u	/* "PRNG" */
 #define PN_SEG_MAGIC		0x47455350u	/* "PSEG" */
-#define PN_RING_VERSION		1u
+#define PN_RING_VERSION		2u	/* 2: wake word and wake mode */
 #define PN_RING_ALIGN		4096u		/* SQ, CQ and arena offsets */
 #define PN_RING_MAX_ENTRIES	32768u
 
 /* pn_ring_hdr.flags */
-#define PN_RING_NEED_WAKEUP	(1u << 0)	/* the consumer sleeps: ring its eventfd */
+#define PN_RING_NEED_WAKEUP	(1u << 0)	/* the consumer sleeps: wake it */
+
+/* pn_ring_hdr.wake_mode */
+enum pn_wake_mode {
+	PN_WAKE_EVENTFD = 0,	/* write(2) the ring's eventfd */
+	PN_WAKE_FUTEX = 1,	/* increment pn_ring_hdr.wake, FUTEX_WAKE it */
+};
 
 /*
  * Three cache lines so that the producer's and the consumer's stores never
@@ -49,7 +69,8 @@
 struct pn_ring_hdr {
 	/* line 0: written by the producer only */
 	uint32_t tail;			/* next index the producer will fill */
-	uint32_t pad0[15];
+	uint32_t wake;			/* PN_WAKE_FUTEX: the futex word, bumped to wake */
+	uint32_t pad0[14];
 	/* line 1: written by the consumer only */
 	uint32_t head;			/* next index the consumer will read */
 	uint32_t flags;			/* PN_RING_NEED_WAKEUP */
@@ -59,7 +80,8 @@ struct pn_ring_hdr {
 	uint32_t version;		/* PN_RING_VERSION */
 	uint32_t entries;		/* power of two, 1..PN_RING_MAX_ENTRIES */
 	uint32_t entry_size;		/* sizeof(struct pn_sqe) or (struct pn_cqe) */
-	uint32_t pad2[12];
+	uint32_t wake_mode;		/* enum pn_wake_mode */
+	uint32_t pad2[11];
 	/* entries * entry_size bytes of entries follow */
 };
 

@@ -14,35 +14,17 @@
 #include <unistd.h>
 
 #include "transport/client.h"
+#include "transport/client_impl.h"
 #include "exec/model.h"
 #include "transport/proto.h"
 #include "transport/ring.h"
 #include "transport/segment.h"
-
-struct pn_client {
-	int fd;
-	uint32_t seq;
-	struct pn_hello_rep hello;
-	char path[108];
-};
+#include "transport/wake.h"
 
 struct pn_client_model {
 	struct pn_model_desc desc;
 	void *map;
 	struct pn_model *local;
-};
-
-struct pn_session {
-	struct pn_client *c;
-	int seg_fd, db_fd, cq_fd;
-	void *seg;
-	size_t seg_size;
-	struct pn_seg_hdr *hdr;
-	uint8_t *arena;
-	uint64_t arena_size;
-	struct pn_ring sq, cq;
-	uint64_t efd_buf;		/* pn_prep_wait_sqe's read target */
-	struct io_uring *uring;		/* PN_WAIT_URING, created on first use */
 };
 
 int pn_connect(const char *path, struct pn_client **out, struct pn_err *e)
@@ -314,6 +296,7 @@ int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entrie
 {
 	struct pn_session_req q = { .sq_entries = sq_entries, .cq_entries = cq_entries,
 				    .arena_size = arena_bytes };
+	const char *wake = getenv("PN_WAKE");
 	struct pn_session_rep rep;
 	struct pn_session *s;
 	void *body;
@@ -321,6 +304,9 @@ int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entrie
 	int fds[3], nfd, r;
 
 	*out = NULL;
+	/* PN_WAKE=eventfd, or a kernel without io_uring futexes: ask for eventfds */
+	if ((wake && !strcmp(wake, "eventfd")) || !pn_wake_futex_supported())
+		q.flags |= PN_SESSION_F_EVENTFD;
 	r = pn_client_call(c, PN_MSG_OPEN_SESSION, &q, sizeof(q), NULL, 0, &body, &n, fds, 3,
 			   &nfd, e);
 	if (r)
@@ -349,7 +335,10 @@ int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entrie
 		return r;
 	}
 	s->hdr = s->seg;
+	s->spin_ns = PN_SPIN_US_DEFAULT * 1000ull;
 	r = seg_check(s, e);
+	if (!r)
+		r = pn_session_wake_init(s, e);
 	if (r) {
 		pn_session_close(s);
 		return r;
@@ -362,10 +351,7 @@ void pn_session_close(struct pn_session *s)
 {
 	if (!s)
 		return;
-	if (s->uring) {
-		io_uring_queue_exit(s->uring);
-		free(s->uring);
-	}
+	pn_session_wake_fini(s);
 	if (s->seg)
 		munmap(s->seg, s->seg_size);
 	close(s->seg_fd);
@@ -405,175 +391,4 @@ void pn_sqe_run(struct pn_sqe *q, uint32_t model, uint64_t in_off, uint32_t batc
 	q->out_len = out_len;
 	q->batch = batch;
 	q->T = T;
-}
-
-/* -ESHUTDOWN / -EPROTO when the daemon marked the segment, else 0. */
-static int seg_state(const struct pn_session *s)
-{
-	uint32_t st = __atomic_load_n(&s->hdr->state, __ATOMIC_ACQUIRE);
-
-	return st == PN_SEG_LIVE ? 0 : st == PN_SEG_SHUTDOWN ? -ESHUTDOWN : -EPROTO;
-}
-
-int pn_submit(struct pn_session *s, const struct pn_sqe *q)
-{
-	int r = seg_state(s);
-
-	if (r)
-		return r;
-	r = pn_ring_push(&s->sq, q);
-	if (r)
-		return r;
-	/* ring.c: the fence in needs_wakeup pairs with the daemon's prepare_sleep */
-	if (pn_ring_needs_wakeup(&s->sq)) {
-		uint64_t one = 1;
-
-		if (write(s->db_fd, &one, sizeof(one)) < 0)
-			return -errno;
-	}
-	return 0;
-}
-
-int pn_poll(struct pn_session *s, struct pn_cqe *cqe)
-{
-	return pn_ring_pop(&s->cq, cqe);
-}
-
-/* Has polynetd gone (the control socket hung up)? -ECONNRESET then. */
-static int daemon_gone(struct pn_session *s)
-{
-	struct pollfd p = { .fd = s->c->fd, .events = POLLIN };
-
-	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLIN)))
-		return seg_state(s) ? seg_state(s) : -ECONNRESET;
-	return 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_uring(struct pn_session *s, int timeout_ms)
-{
-	struct io_uring_cqe *cqe;
-	struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000,
-					.tv_nsec = (timeout_ms % 1000) * 1000000ll };
-	int r;
-
-	if (!s->uring) {
-		s->uring = calloc(1, sizeof(*s->uring));
-		if (!s->uring || io_uring_queue_init(4, s->uring, 0)) {
-			free(s->uring);
-			s->uring = NULL;
-			return -ENOMEM;
-		}
-	}
-	r = pn_prep_wait_sqe(s->uring, s, 1);
-	if (r)
-		return r == 1 ? 0 : r;
-	r = io_uring_submit_and_wait_timeout(s->uring, &cqe, 1,
-					     timeout_ms < 0 ? NULL : &ts, NULL);
-	if (r < 0) {
-		/* the read stays armed: the next wait completes at once */
-		return r == -ETIME ? -ETIMEDOUT : r;
-	}
-	io_uring_cqe_seen(s->uring, cqe);
-	return 0;
-}
-
-int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, int timeout_ms)
-{
-	int64_t until = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms, left;
-	uint32_t spins = 0;
-	int r, slice;
-
-	for (;;) {
-		r = pn_ring_pop(&s->cq, cqe);
-		if (r != -EAGAIN)
-			return r;
-		if (seg_state(s) == -EPROTO)
-			return -EPROTO;	/* the daemon closed this session */
-		if (mode == PN_WAIT_SPIN) {
-			/* a SIGKILLed daemon writes nothing: look at the socket now and then */
-			if (++spins % 65536 == 0) {
-				if ((r = daemon_gone(s)))
-					return r;
-				if (now_ms() > until)
-					return -ETIMEDOUT;
-			}
-			continue;
-		}
-		if ((r = daemon_gone(s)))
-			return r;
-		/* one reading of the clock per turn: two could disagree on the sign */
-		left = until - now_ms();
-		if (left < 0)
-			return -ETIMEDOUT;
-		/* wake at least every 100 ms to look at the daemon and the timeout */
-		slice = timeout_ms < 0 || left > 100 ? 100 : (int)left;
-		if (mode == PN_WAIT_URING) {
-			r = wait_uring(s, slice);
-			if (r && r != -ETIMEDOUT)
-				return r;
-			continue;
-		}
-		if (!pn_ring_prepare_sleep(&s->cq))
-			continue;	/* a CQE slipped in */
-		struct pollfd p[2] = {
-			{ .fd = s->cq_fd, .events = POLLIN },
-			{ .fd = s->c->fd, .events = POLLIN },
-		};
-		r = poll(p, 2, slice);
-		if (p[0].revents & POLLIN) {
-			uint64_t v;
-
-			if (read(s->cq_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				return -errno;
-		}
-		pn_ring_clear_wakeup(&s->cq);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-int pn_cancel(struct pn_session *s, uint64_t target, uint64_t user_data)
-{
-	struct pn_sqe q = { .user_data = user_data, .opcode = PN_OP_CANCEL, .arg = target };
-
-	return pn_submit(s, &q);
-}
-
-int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
-	   struct pn_cqe *cqe)
-{
-	int r = pn_submit(s, q);
-
-	if (r)
-		return r;
-	r = pn_wait(s, cqe, mode, -1);
-	if (r)
-		return r;
-	if (cqe->user_data != q->user_data)
-		return -EPROTO;
-	return cqe->res;
-}
-
-int pn_prep_wait_sqe(struct io_uring *ring, struct pn_session *s, uint64_t user_data)
-{
-	struct io_uring_sqe *sqe;
-
-	if (!pn_ring_prepare_sleep(&s->cq))
-		return 1;
-	sqe = io_uring_get_sqe(ring);
-	if (!sqe) {
-		pn_ring_clear_wakeup(&s->cq);
-		return -EBUSY;
-	}
-	io_uring_prep_read(sqe, s->cq_fd, &s->efd_buf, sizeof(s->efd_buf), 0);
-	io_uring_sqe_set_data64(sqe, user_data);
-	return 0;
 }

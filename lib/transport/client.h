@@ -82,14 +82,30 @@ void pn_sqe_run(struct pn_sqe *q, uint32_t model, uint64_t in_off, uint32_t batc
 
 /* -EAGAIN when the SQ is full (back-pressure: reap completions, retry). */
 int pn_submit(struct pn_session *s, const struct pn_sqe *q);
+/*
+ * Publishes up to n SQEs with one tail store and at most one wake-up (as
+ * io_uring_submit). Returns how many were queued (>= 1), -EAGAIN when the
+ * SQ is full, or -errno.
+ */
+int pn_submit_n(struct pn_session *s, const struct pn_sqe *q, uint32_t n);
 /* One completion if there is one: 0, or -EAGAIN. */
 int pn_poll(struct pn_session *s, struct pn_cqe *cqe);
+/* Up to max completions with one head store: how many (0: none). */
+int pn_poll_n(struct pn_session *s, struct pn_cqe *cqe, uint32_t max);
 
+/*
+ * How pn_wait waits. Sleeping is in the session's wake mode (uapi/ring.h):
+ * an io_uring FUTEX_WAIT on the CQ's wake word where the daemon chose
+ * futexes, else the completion eventfd.
+ */
 enum pn_wait_mode {
 	PN_WAIT_SPIN = 0,	/* poll the CQ: the lowest latency, a core busy */
-	PN_WAIT_SLEEP = 1,	/* sleep on the completion eventfd (poll(2)) */
-	PN_WAIT_URING = 2,	/* sleep in io_uring on the eventfd (pn_prep_wait_sqe) */
+	PN_WAIT_SLEEP = 1,	/* sleep (futex in io_uring, or poll(2) on the eventfd) */
+	PN_WAIT_URING = 2,	/* sleep in io_uring (futex, or a read of the eventfd) */
+	PN_WAIT_ADAPTIVE = 3,	/* spin for the session's spin time, then sleep */
 };
+/* PN_WAIT_ADAPTIVE's spin for this session (default 20 us). */
+void pn_session_set_spin_us(struct pn_session *s, uint32_t us);
 /* Waits for one completion; timeout_ms < 0: forever (-ETIMEDOUT after it). */
 int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, int timeout_ms);
 /* Asks to cancel the queued job target; its CQE says -ECANCELED if it was. */
@@ -99,12 +115,14 @@ int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
 	   struct pn_cqe *cqe);
 
 /*
- * For an application with its own io_uring: prepares a read of the
- * session's completion eventfd tagged user_data, after telling the daemon
- * to signal it. Returns 1 (nothing prepared) when completions are already
- * waiting: pn_poll them. When the read completes, pn_poll until -EAGAIN,
- * then prepare again (a read may also complete for an earlier wakeup and
- * find no CQE: prepare again then). -EBUSY when the ring has no free SQE.
+ * For an application with its own io_uring: prepares a wait tagged
+ * user_data, after telling the daemon to wake it: a FUTEX_WAIT on the CQ's
+ * wake word (futex sessions; it may complete -EAGAIN at once: the word
+ * moved) or a read of the completion eventfd. Returns 1 (nothing prepared)
+ * when completions are already waiting: pn_poll them. When the wait
+ * completes, pn_poll until -EAGAIN, then prepare again (a wait may also
+ * complete for an earlier wakeup and find no CQE: prepare again then).
+ * -EBUSY when the ring has no free SQE.
  */
 int pn_prep_wait_sqe(struct io_uring *ring, struct pn_session *s, uint64_t user_data);
 

@@ -17,6 +17,18 @@
  * NEED_WAKEUP and rings the eventfd. Without the fences both loads could
  * be satisfied before the stores become visible (store buffering, allowed
  * even on x86) and the wakeup would be lost.
+ *  3. The futex wake word (PN_WAKE_FUTEX). Consumer: wake acquire-load (v),
+ *     then the flags store and the fence of the Dekker pair, then the tail
+ *     load, then FUTEX_WAIT(wake, v). Producer: tail store, fence, flags
+ *     load, then wake increment (release, wake.c) and FUTEX_WAKE. If the
+ *     producer saw the flag, its increment comes after the flag store, so
+ *     either it also comes after the consumer's load of v (the kernel's
+ *     FUTEX_WAIT compares the word with v under the futex's hash-bucket
+ *     lock: it refuses to sleep, -EAGAIN, or is queued before the wake and
+ *     woken) or before it, and then the consumer's tail load (after its
+ *     fence) sees the new tail: no sleep. Batching (push_n, peek_n +
+ *     advance) changes nothing: one tail store publishes all, one head
+ *     store frees all, each with the ordering of 1 and 2.
  */
 #include <errno.h>
 #include <string.h>
@@ -93,6 +105,8 @@ int pn_ring_attach(struct pn_ring *r, void *mem, size_t bytes, uint32_t entry_si
 	r->entries = entries;
 	r->mask = entries - 1;
 	r->entry_size = esize;
+	r->wake_mode = LOAD_RLX(&h->wake_mode) == PN_WAKE_FUTEX ? PN_WAKE_FUTEX :
+		       PN_WAKE_EVENTFD;
 	/* Each side starts from the shared value once and owns its copy after. */
 	r->head = LOAD_ACQ(&h->head);
 	r->tail = LOAD_ACQ(&h->tail);
@@ -125,6 +139,29 @@ int pn_ring_push(struct pn_ring *r, const void *entry)
 	/* release: the entry's bytes are visible before the new tail (ordering 1) */
 	STORE_REL(&r->hdr->tail, r->tail);
 	return 0;
+}
+
+int pn_ring_push_n(struct pn_ring *r, const void *entries, uint32_t n)
+{
+	int64_t space = pn_ring_space(r);
+	const uint8_t *src = entries;
+	uint32_t k, first;
+
+	if (space < 0)
+		return (int)space;
+	k = n < space ? n : (uint32_t)space;
+	/* at most two copies: up to the end of the slots, then from the start */
+	first = r->entries - (r->tail & r->mask);
+	if (first > k)
+		first = k;
+	memcpy(r->slots + (size_t)(r->tail & r->mask) * r->entry_size, src,
+	       (size_t)first * r->entry_size);
+	memcpy(r->slots, src + (size_t)first * r->entry_size, (size_t)(k - first) * r->entry_size);
+	r->tail += k;
+	/* release: every entry's bytes are visible before the new tail (ordering 1) */
+	if (k)
+		STORE_REL(&r->hdr->tail, r->tail);
+	return (int)k;
 }
 
 bool pn_ring_needs_wakeup(const struct pn_ring *r)
@@ -160,6 +197,50 @@ int pn_ring_pop(struct pn_ring *r, void *entry)
 	/* release: our copy of the entry is done before the slot is freed (ordering 2) */
 	STORE_REL(&r->hdr->head, r->head);
 	return 0;
+}
+
+int pn_ring_peek_n(struct pn_ring *r, void *entries, uint32_t max)
+{
+	int64_t n = pn_ring_ready(r);	/* the acquire of ordering 1 */
+	uint8_t *dst = entries;
+	uint32_t k, first;
+
+	if (n < 0)
+		return (int)n;
+	k = max < n ? max : (uint32_t)n;
+	first = r->entries - (r->head & r->mask);
+	if (first > k)
+		first = k;
+	memcpy(dst, r->slots + (size_t)(r->head & r->mask) * r->entry_size,
+	       (size_t)first * r->entry_size);
+	memcpy(dst + (size_t)first * r->entry_size, r->slots, (size_t)(k - first) * r->entry_size);
+	return (int)k;
+}
+
+void pn_ring_advance(struct pn_ring *r, uint32_t k)
+{
+	if (!k)
+		return;
+	r->head += k;
+	/* release: our copies of the k entries are done before their slots are freed
+	 * (ordering 2) */
+	STORE_REL(&r->hdr->head, r->head);
+}
+
+int pn_ring_pop_n(struct pn_ring *r, void *entries, uint32_t max)
+{
+	int k = pn_ring_peek_n(r, entries, max);
+
+	if (k > 0)
+		pn_ring_advance(r, (uint32_t)k);
+	return k;
+}
+
+uint32_t pn_ring_wake_value(const struct pn_ring *r)
+{
+	/* acquire: pairs with the producer's release increment (ordering 3); the
+	 * fence in prepare_sleep keeps this load before the tail load there */
+	return LOAD_ACQ(&r->hdr->wake);
 }
 
 bool pn_ring_prepare_sleep(struct pn_ring *r)

@@ -26,6 +26,7 @@ struct pn_ring {
 	uint8_t *slots;			/* shared: entries * entry_size bytes */
 	uint32_t entries, mask, entry_size;
 	uint32_t head, tail;		/* private: the index this side owns */
+	uint32_t wake_mode;		/* enum pn_wake_mode, read once at attach */
 };
 
 /* Bytes a ring of entries * entry_size takes (header included). */
@@ -44,6 +45,12 @@ int pn_ring_attach(struct pn_ring *r, void *mem, size_t bytes, uint32_t entry_si
 
 /* Producer. -EAGAIN when full, -EPROTO when the consumer's head is impossible. */
 int pn_ring_push(struct pn_ring *r, const void *entry);
+/*
+ * Pushes up to n entries (n * entry_size bytes at entries) with one release
+ * store of tail, as io_uring_submit. Returns how many (0 when full), or
+ * -EPROTO.
+ */
+int pn_ring_push_n(struct pn_ring *r, const void *entries, uint32_t n);
 /* Entries the producer may still push; < 0 (-EPROTO) on a bad head. */
 int64_t pn_ring_space(struct pn_ring *r);
 /* After a push: does the consumer sleep (write its eventfd then)? */
@@ -51,8 +58,22 @@ bool pn_ring_needs_wakeup(const struct pn_ring *r);
 
 /* Consumer. -EAGAIN when empty, -EPROTO when the producer's tail is impossible. */
 int pn_ring_pop(struct pn_ring *r, void *entry);
+/*
+ * Copies up to max ready entries into entries without freeing their slots;
+ * returns how many (0 when empty), or -EPROTO. pn_ring_advance(r, k) then
+ * frees the first k of them with one release store of head.
+ */
+int pn_ring_peek_n(struct pn_ring *r, void *entries, uint32_t max);
+void pn_ring_advance(struct pn_ring *r, uint32_t k);
+/* peek_n then advance all: up to max entries, one head store. */
+int pn_ring_pop_n(struct pn_ring *r, void *entries, uint32_t max);
 /* Entries ready to pop; < 0 (-EPROTO) on a bad tail. */
 int64_t pn_ring_ready(struct pn_ring *r);
+/*
+ * PN_WAKE_FUTEX, before pn_ring_prepare_sleep: the wake word's value to
+ * FUTEX_WAIT on (ordering 3 in ring.c).
+ */
+uint32_t pn_ring_wake_value(const struct pn_ring *r);
 /*
  * Before sleeping: sets PN_RING_NEED_WAKEUP, then looks again. Returns true
  * when the ring is still empty (sleep now: a producer will wake us), false

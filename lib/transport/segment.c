@@ -22,6 +22,7 @@ void pn_seg_layout(uint32_t sq_entries, uint32_t cq_entries, uint64_t arena_size
 					    PN_RING_ALIGN);
 	l->arena_size = align_up(arena_size, PN_RING_ALIGN);
 	l->size = l->arena_off + l->arena_size;
+	l->wake_mode = PN_WAKE_EVENTFD;
 }
 
 int pn_seg_format(void *mem, const struct pn_seg_layout *l, uint32_t session_id,
@@ -40,6 +41,8 @@ int pn_seg_format(void *mem, const struct pn_seg_layout *l, uint32_t session_id,
 	    pn_ring_format(p + l->cq_off, l->arena_off - l->cq_off, l->cq_entries,
 			   sizeof(struct pn_cqe), e))
 		return -EINVAL;
+	((struct pn_ring_hdr *)(p + l->sq_off))->wake_mode = l->wake_mode;
+	((struct pn_ring_hdr *)(p + l->cq_off))->wake_mode = l->wake_mode;
 	return 0;
 }
 

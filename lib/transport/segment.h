@@ -26,6 +26,7 @@
 struct pn_seg_layout {
 	uint32_t sq_entries, cq_entries;
 	uint64_t sq_off, cq_off, arena_off, arena_size, size;
+	uint32_t wake_mode;		/* both rings' (uapi/ring.h); pn_seg_layout: eventfd */
 };
 
 /* Offsets of every part from the sizes (arena_size rounded up to the alignment). */

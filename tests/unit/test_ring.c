@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* test_ring.c - lib/ring.c: SPSC rings, their checks, and two processes. */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +22,7 @@
 #include <cmocka.h>
 
 #include "transport/ring.h"
+#include "transport/wake.h"
 
 struct item {
 	uint64_t seq;
@@ -61,7 +66,7 @@ static void test_format_and_attach_checks(void **state)
 	h->entries = 7;
 	assert_int_equal(pn_ring_attach(&r, m, bytes, sizeof(struct item), &e), -EPROTO);
 	h->entries = 8;
-	h->version = 2;
+	h->version = PN_RING_VERSION + 1;
 	assert_int_equal(pn_ring_attach(&r, m, bytes, sizeof(struct item), &e), -EPROTO);
 	h->version = PN_RING_VERSION;
 	h->magic = 0;
@@ -280,6 +285,147 @@ static void test_two_process_stress(void **state)
 	close(efd);
 }
 
+/*
+ * Batched push and pop across two threads: the producer publishes bursts
+ * of 1..BATCH_MAX items with pn_ring_push_n (one tail store each), the
+ * consumer takes up to BATCH_MAX with pn_ring_peek_n and frees a random
+ * part of them with pn_ring_advance (the rest it sees again), sleeping on
+ * the ring's futex wake word now and then (ordering 3). Every item must
+ * arrive exactly once, in order, untorn.
+ */
+#define BATCH_ENTRIES	64u
+#define BATCH_MAX	48u
+#define BATCH_ITEMS	400000u
+
+struct batch_ctx {
+	struct pn_ring_hdr *hdr;
+	size_t bytes;
+	uint64_t sleeps, wakes;
+};
+
+static uint32_t xorshift(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static void *batch_producer(void *arg)
+{
+	struct batch_ctx *b = arg;
+	struct item buf[BATCH_MAX];
+	struct pn_ring p;
+	struct pn_err e;
+	uint64_t seq = 0;
+	uint32_t x = 12345;
+
+	if (pn_ring_attach(&p, b->hdr, b->bytes, sizeof(struct item), &e))
+		return (void *)1;
+	while (seq < BATCH_ITEMS) {
+		uint32_t n = 1 + xorshift(&x) % BATCH_MAX;
+		int k;
+
+		if (n > BATCH_ITEMS - seq)
+			n = (uint32_t)(BATCH_ITEMS - seq);
+		for (uint32_t i = 0; i < n; i++)
+			buf[i] = (struct item){ .seq = seq + i, .check = check_of(seq + i) };
+		k = pn_ring_push_n(&p, buf, n);
+		if (k < 0)
+			return (void *)2;
+		seq += (uint32_t)k;
+		if (k && pn_ring_needs_wakeup(&p)) {
+			pn_wake_futex(&b->hdr->wake, false);
+			b->wakes++;
+		}
+		if (!k)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void test_batched_threads(void **state)
+{
+	struct batch_ctx b = { .bytes = pn_ring_bytes(BATCH_ENTRIES, sizeof(struct item)) };
+	struct item got[BATCH_MAX];
+	struct pn_ring c;
+	struct pn_err e;
+	pthread_t t;
+	uint64_t expect = 0;
+	uint32_t x = 777;
+	void *ret;
+
+	b.hdr = calloc(1, b.bytes);
+	assert_non_null(b.hdr);
+	assert_int_equal(pn_ring_format(b.hdr, b.bytes, BATCH_ENTRIES, sizeof(struct item), &e),
+			 0);
+	assert_int_equal(pn_ring_attach(&c, b.hdr, b.bytes, sizeof(struct item), &e), 0);
+	assert_int_equal(pthread_create(&t, NULL, batch_producer, &b), 0);
+	while (expect < BATCH_ITEMS) {
+		uint32_t max = 1 + xorshift(&x) % BATCH_MAX, take;
+		int k = pn_ring_peek_n(&c, got, max);
+
+		assert_true(k >= 0 && (uint32_t)k <= max);
+		if (!k) {
+			uint32_t v = pn_ring_wake_value(&c);
+
+			if ((xorshift(&x) & 3) == 0 && pn_ring_prepare_sleep(&c)) {
+				/* the futex compares the word with v: a wake after the load
+				 * is never lost (EAGAIN or woken); 10 s: a lost one fails */
+				struct timespec ts = { .tv_sec = 10 };
+				long r = syscall(SYS_futex, &b.hdr->wake, FUTEX_WAIT_PRIVATE, v,
+						 &ts, NULL, 0);
+
+				assert_true(r == 0 || errno == EAGAIN || errno == EINTR);
+				pn_ring_clear_wakeup(&c);
+				b.sleeps++;
+			}
+			continue;
+		}
+		for (int i = 0; i < k; i++) {
+			assert_int_equal(got[i].seq, expect + (uint64_t)i);
+			assert_int_equal(got[i].check, check_of(expect + (uint64_t)i));
+		}
+		/* free only part of them: the rest must come back, the same */
+		take = 1 + xorshift(&x) % (uint32_t)k;
+		pn_ring_advance(&c, take);
+		expect += take;
+	}
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_null(ret);
+	assert_int_equal(pn_ring_pop_n(&c, got, BATCH_MAX), 0);
+	assert_true(b.sleeps > 0);
+	free(b.hdr);
+}
+
+/* Batches wrap around the end of the slots and stop at full and empty. */
+static void test_batched_wrap_full(void **state)
+{
+	size_t bytes;
+	void *m = ring_mem(8, &bytes);
+	struct item in[12], out[12];
+	struct pn_ring p, c;
+	struct pn_err e;
+
+	for (int i = 0; i < 12; i++)
+		in[i] = (struct item){ .seq = (uint64_t)i, .check = check_of((uint64_t)i) };
+	assert_int_equal(pn_ring_format(m, bytes, 8, sizeof(struct item), &e), 0);
+	assert_int_equal(pn_ring_attach(&p, m, bytes, sizeof(struct item), &e), 0);
+	assert_int_equal(pn_ring_attach(&c, m, bytes, sizeof(struct item), &e), 0);
+	assert_int_equal(pn_ring_push_n(&p, in, 5), 5);
+	assert_int_equal(pn_ring_pop_n(&c, out, 3), 3);
+	assert_int_equal(pn_ring_push_n(&p, in + 5, 7), 6);	/* 8 - 2 queued */
+	assert_int_equal(((struct pn_ring_hdr *)m)->tail, 11);
+	assert_int_equal(pn_ring_push_n(&p, in + 11, 1), 0);	/* full */
+	assert_int_equal(pn_ring_pop_n(&c, out + 3, 12), 8);	/* across the end */
+	for (int i = 0; i < 11; i++)
+		assert_int_equal(out[i].seq, (uint64_t)i);
+	assert_int_equal(pn_ring_pop_n(&c, out, 12), 0);
+	((struct pn_ring_hdr *)m)->tail += 100;	/* a hostile producer */
+	assert_int_equal(pn_ring_peek_n(&c, out, 12), -EPROTO);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +435,8 @@ int main(void)
 		cmocka_unit_test(test_bad_peer_index_is_eproto),
 		cmocka_unit_test(test_need_wakeup),
 		cmocka_unit_test(test_two_process_stress),
+		cmocka_unit_test(test_batched_threads),
+		cmocka_unit_test(test_batched_wrap_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
