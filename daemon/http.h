@@ -6,7 +6,7 @@
  * idle timeout. The text is rendered on the loop thread (metrics.c reads
  * the loop's tables): the HTTP thread asks through io.notify and waits at
  * most 2 s for pnd_http_answer (503 if the loop is stopping). It shows
- * everything: it serves the scraper the admin configured (docs/ops.md).
+ * everything: it serves the scraper the admin configured (docs/daemon.md).
  */
 #ifndef PND_HTTP_H
 #define PND_HTTP_H

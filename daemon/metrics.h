@@ -3,7 +3,7 @@
  * metrics.h - polynetd's counters, gauges and histograms as one Prometheus
  * text exposition (format 0.0.4), rendered in one place (metrics.c) for
  * both readers: METRICS on the control socket (polyctl stat --prometheus)
- * and the --metrics HTTP listener (http.c). docs/ops.md lists every metric.
+ * and the --metrics HTTP listener (http.c). docs/daemon.md lists every metric.
  * Threads: the loop thread only (it reads the tenant table, which is the
  * loop's); the HTTP thread asks the loop for a rendering (http.c). Cold.
  */

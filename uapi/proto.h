@@ -119,7 +119,7 @@ struct pn_model_ref {
 /* LIST and STAT have an empty request body; the reply body is one JSON
  * document (docs/daemon.md), NUL-terminated. METRICS (version 2) has an
  * empty request body too; its reply body is the Prometheus text exposition
- * format 0.0.4 (docs/ops.md), NUL-terminated, filtered like STAT. */
+ * format 0.0.4 (docs/daemon.md), NUL-terminated, filtered like STAT. */
 
 /* OPEN_SESSION */
 struct pn_session_req {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# polynetd's metrics (docs/ops.md, "Metrics"):
+# polynetd's metrics (docs/daemon.md, "Metrics"):
 #  - --metrics 127.0.0.1:0 binds a port the kernel picks and names it in the
 #    ready line (metrics_port=N): no port race between parallel tests;
 #  - GET /metrics is the Prometheus text exposition 0.0.4 and passes a strict

@@ -6,7 +6,7 @@
  * p50/p99/p99.9 from submit to completion) and each tenant (sessions,
  * queue depth per class, running, submitted, completed, refusals). A
  * table, or with --json the daemon's STAT document (docs/daemon.md), or
- * with --prometheus its METRICS text (the exposition format, docs/ops.md).
+ * with --prometheus its METRICS text (the exposition format, docs/daemon.md).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
