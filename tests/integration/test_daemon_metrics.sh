@@ -15,7 +15,8 @@
 #  - a non-admin's --prometheus shows its own tenant only, not root's private
 #    model (root only: the second uid needs runuser); the HTTP listener, for
 #    the admin's scraper, shows both;
-#  - a bad --metrics is refused at start naming the option.
+#  - a bad --metrics is refused at start naming the option;
+#  - every family is listed, with its type, in docs/daemon.md.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/daemon_lib.sh
@@ -156,5 +157,11 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	echo "note: not root, the non-admin visibility part needs runuser: skipped"
 fi
+# every family the scraper sees is documented, with its type
+scrape docs
+sed -n 's/^# TYPE \([^ ]*\) \(.*\)/\1 \2/p' "$T/docs.txt" | while read -r name type; do
+	grep -q "^| \`$name\` | $type |" docs/daemon.md || fail "$name ($type) is not in docs/daemon.md's table"
+done || exit 1
+echo "ok: every family is in docs/daemon.md"
 stop_daemon
 echo "metrics: ok"
