@@ -85,10 +85,11 @@ $(POLYCTL): $(call objs,rel,$(POLYCTL_SRCS)) $(REL_LIB)
 $(POLYCTL_ASAN): $(call objs,asan,$(POLYCTL_SRCS)) $(ASAN_LIB)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# polynetd alone serves HTTP (--metrics): libmicrohttpd is linked into it only.
 $(POLYNETD): $(call objs,rel,$(DAEMON_SRCS)) $(REL_SCHED) $(REL_LIB)
-	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
 $(POLYNETD_ASAN): $(call objs,asan,$(DAEMON_SRCS)) $(ASAN_SCHED) $(ASAN_LIB)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
 
 # The scheduler's suites link libpnsched.a too (before libpolynet.a, which it uses).
 $(filter $(B)/asan/tests/test_sched%,$(UNIT_BINS)): $(ASAN_SCHED)

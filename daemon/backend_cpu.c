@@ -197,7 +197,14 @@ static void cpu_exec_free(struct pnd_backend_exec *x)
 
 static int cpu_prepare_exec(struct pnd_backend_exec *x, struct pn_err *e)
 {
-	return pn_exec_prepare((struct pn_exec *)x, e);
+	struct pn_exec *px = (struct pn_exec *)x;
+	int r = pn_exec_prepare(px, e);
+
+	if (!r)
+		pnd_log("model '%s': executor prepared, activation arena %zu bytes",
+			pnb_str(&pn_exec_model(px)->file, pn_exec_model(px)->file.hdr->name),
+			pn_exec_arena_bytes(px, NULL));
+	return r;
 }
 
 static int cpu_run_group(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "metrics.h"
 #include "transport/proto.h"
 #include "transport/segment.h"
 #include "util/stats.h"
@@ -207,6 +208,29 @@ static void on_stat(struct pnd_control *ctl, struct pnd_conn *c, const struct pn
 	reply_json(c, h, doc);
 }
 
+/* METRICS: the Prometheus text (metrics.c), filtered for the caller like STAT. */
+static void on_metrics(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h)
+{
+	struct pnd_caller who;
+	struct pn_err e;
+	size_t n = 0;
+	char *text;
+
+	pnd_caller(ctl->tenants, c->uid, &who);
+	text = pnd_metrics_render(ctl, &who, &n);
+	if (!text) {
+		pn_errf(&e, -ENOMEM, "METRICS: out of memory");
+		reply_err(c, h, -ENOMEM, &e);
+	} else if (n + 1 > PN_MSG_MAX - 64) {
+		pn_errf(&e, -EMSGSIZE, "METRICS: the text has %zu bytes, more than a message "
+			"holds (scrape --metrics instead)", n);
+		reply_err(c, h, -EMSGSIZE, &e);
+	} else {
+		pnd_conn_reply(c, h->type, h->seq, 0, text, n + 1, NULL, NULL, 0);
+	}
+	free(text);
+}
+
 static void on_model_info(struct pnd_control *ctl, struct pnd_conn *c, const struct pn_msg_hdr *h,
 			  const struct pn_model_ref *ref)
 {
@@ -356,7 +380,8 @@ void pnd_control(struct pnd_control *ctl, struct pnd_conn *c, const void *buf, s
 		reply_err(c, h, r, &e);
 		return;
 	}
-	if (atomic_load(&ctl->sessions->stopping) && h->type != PN_MSG_STAT && h->type != PN_MSG_LIST) {
+	if (atomic_load(&ctl->sessions->stopping) && h->type != PN_MSG_STAT && h->type != PN_MSG_LIST &&
+	    h->type != PN_MSG_METRICS) {
 		pn_errf(&e, -ESHUTDOWN, "%s: polynetd is shutting down", pn_msg_name(h->type));
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -390,6 +415,9 @@ void pnd_control(struct pnd_control *ctl, struct pnd_conn *c, const void *buf, s
 		break;
 	case PN_MSG_STAT:
 		on_stat(ctl, c, h);
+		break;
+	case PN_MSG_METRICS:
+		on_metrics(ctl, c, h);
 		break;
 	case PN_MSG_MODEL_INFO:
 		on_model_info(ctl, c, h, body);

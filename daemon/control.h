@@ -16,6 +16,8 @@
 #include "tenants.h"
 #include "worker.h"
 
+struct pnd_http;
+
 /* A client connection (the loop accepts and polls it, control owns it). */
 struct pnd_conn {
 	struct pnd_ev ev;
@@ -43,6 +45,8 @@ struct pnd_control {
 	uint64_t t_start_ns;
 	/* the loop's count, for STAT */
 	uint32_t n_conns;
+	/* the --metrics listener, or NULL; the loop answers its requests (http.h) */
+	struct pnd_http *http;
 };
 
 /* One request from a connection; replies itself. */

@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "exec/model.h"
+#include "hist.h"
 #include "util/pn_err.h"
 #include "transport/region.h"
 #include "uapi/proto.h"
@@ -95,6 +96,9 @@ struct pnd_model {
 	uint64_t jobs, errors, batched;
 	double lat_us[PND_LAT_SAMPLES];	/* queue + run, a ring of the latest */
 	uint64_t n_lat;
+	/* Prometheus histograms (hist.h): atomics, no lock */
+	struct pnd_hist lat_hist;	/* submit to completion, every job */
+	struct pnd_hist rows_hist;	/* sequences per executor call */
 };
 
 /* Who asks, as models.c checks it (tenants.c's pnd_caller fills it). */

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "loop.h"
 #include "transport/proto.h"
 
@@ -363,6 +364,7 @@ static void dispatch(struct pnd_loop *d, struct io_uring_cqe *cqe)
 		break;
 	case PND_EV_NOTIFY:
 		reap_broken(d);
+		pnd_http_answer(d->ctl->http);	/* a --metrics scrape waits (http.h) */
 		loop_read(d, &d->notify_ev, d->notify_fd, &d->notify_buf,
 			      sizeof(d->notify_buf), 0);
 		break;

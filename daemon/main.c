@@ -5,7 +5,7 @@
  *   polynetd [--socket PATH] [--foreground] [--workers N] [--rt-workers N] [--idle-spin-us N]
  *            [--max-batch N] [--batch-delay-us N] [--admin-uid UID]
  *            [--tenants FILE] [--state NAME] [--max-models N] [--no-pin]
- *            [--max-conns-per-uid N] [--rt-permille N]
+ *            [--max-conns-per-uid N] [--rt-permille N] [--metrics ADDR:PORT]
  *
  * Prints "ready socket=PATH pid=N ..." on stdout once it accepts clients
  * (and READY=1 to $NOTIFY_SOCKET when set); SIGTERM or SIGINT: finishes
@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "http.h"
 #include "loop.h"
 #include "transport/proto.h"
 
@@ -34,6 +35,8 @@ struct pnd {
 	/* configuration */
 	const char *socket_path;
 	const char *tenants_path;	/* --tenants, or NULL */
+	const char *metrics_spec;	/* --metrics ADDR:PORT, or NULL */
+	uint16_t metrics_port;		/* the port bound (ADDR:0: the kernel's pick) */
 	char state_prefix[32];		/* names this daemon's persistent regions */
 	uint32_t nworkers, idle_spin_us, max_batch;
 	uint32_t rt_workers;		/* dedicated realtime workers, beyond nworkers */
@@ -89,7 +92,7 @@ static int usage(int rc)
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
 		"[--admin-uid UID] [--max-conns-per-uid N] [--rt-permille N] "
 		"[--tenants FILE] [--state NAME] [--max-models N] [--no-pin]\n"
-		"                [--wake auto|eventfd]\n");
+		"                [--wake auto|eventfd] [--metrics ADDR:PORT]\n");
 	return rc;
 }
 
@@ -134,6 +137,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "max-conns-per-uid", required_argument, NULL, 'C' },
 		{ "rt-permille", required_argument, NULL, 'r' },
 		{ "wake", required_argument, NULL, 'W' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -150,7 +154,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->wake_futex = true;
 	d->loop.max_conns_per_uid = 64;
 	d->rt_permille = 250;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:W:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:W:m:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -186,6 +190,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 			snprintf(d->state_prefix, sizeof(d->state_prefix), "%s", optarg);
 			break;
 		case 'T': d->tenants_path = optarg; break;
+		case 'm': d->metrics_spec = optarg; break;
 		case 'P': d->pin = false; break;
 		case 'M':
 			if (parse_u32("--max-models", optarg, 1, PND_MAX_MODELS, &d->max_models))
@@ -348,6 +353,8 @@ static int setup(struct pnd *d, struct pn_err *e)
 	}
 	if (!r)
 		r = listen_on(d, e);
+	if (!r && d->metrics_spec)
+		r = pnd_http_start(d->metrics_spec, &d->ctl, &d->ctl.http, &d->metrics_port, e);
 	return r;
 }
 
@@ -376,14 +383,18 @@ int main(int argc, char **argv)
 		pnd_log("%s", e.msg);
 		return 1;
 	}
-	printf("ready socket=%s pid=%d workers=%u rt_workers=%u backend=%s models=%u wake=%s\n",
+	printf("ready socket=%s pid=%d workers=%u rt_workers=%u backend=%s models=%u wake=%s",
 	       d.socket_path, (int)getpid(), d.nworkers, d.rt_workers, d.bops->name,
 	       pnd_models_count(&d.models), d.work.futex ? "futex" : "eventfd");
+	if (d.ctl.http)
+		printf(" metrics_port=%u", d.metrics_port);
+	printf("\n");
 	fflush(stdout);
 	notify_ready();
 	r = pnd_loop_run(&d.loop, &e);
 	if (r)
 		pnd_log("%s", e.msg);
+	pnd_http_stop(d.ctl.http);
 	pnd_workers_stop(d.workers);
 	close(d.loop.listen_fd);
 	unlink(d.socket_path);

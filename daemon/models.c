@@ -109,6 +109,8 @@ int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, si
 			 ms->state_prefix, m->m->file.content_hash);
 	atomic_init(&m->refs, 1);
 	pthread_mutex_init(&m->stat_lock, NULL);
+	pnd_hist_init(&m->lat_hist, PND_HIST_LATENCY);
+	pnd_hist_init(&m->rows_hist, PND_HIST_ROWS);
 	r = ms->ops->prepare_model(ms->be, m, &m->bm, e);
 	if (!r)
 		r = prepare_execs(ms, m, e);
@@ -268,6 +270,7 @@ void pnd_model_record(struct pnd_model *m, double lat_us, int res, bool batched)
 	if (!res)
 		m->lat_us[m->n_lat++ % PND_LAT_SAMPLES] = lat_us;
 	pthread_mutex_unlock(&m->stat_lock);
+	pnd_hist_add(&m->lat_hist, (uint64_t)(lat_us * 1e3));
 }
 
 uint32_t pnd_models_count(struct pnd_models *ms)

@@ -282,6 +282,7 @@ static void run_group(struct worker *w, struct pnd_model *m, struct pnd_job **jo
 		B += q->batch;
 	}
 	r = ws->ops->run_group(x, w->ids, w->lens, B, T, w->out, &err);
+	pnd_hist_add(&m->rows_hist, B);
 	if (r) {
 		if (ws->ops->recover && !ws->ops->recover(x, r))
 			exec_drop(w, m->slot);

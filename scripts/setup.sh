@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config clang libclang-rt-dev
       libdnnl-dev libcmocka-dev liburing-dev libnuma-dev libdrm-dev
-      libutf8proc-dev libcjson-dev
+      libutf8proc-dev libcjson-dev libmicrohttpd-dev curl
       python3-numpy python3-onnx ca-certificates gnuplot-nox)
 # node and npm fetch the real model; any working node will do.
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)

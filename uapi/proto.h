@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define PN_PROTO_MAGIC		0x4f52504eu	/* "NPRO" */
-#define PN_PROTO_VERSION	1u
+#define PN_PROTO_VERSION	2u	/* 2: PN_MSG_METRICS */
 #define PN_SOCKET_DEFAULT	"/run/polynet/polynetd.sock"
 #define PN_MSG_MAX		(256u * 1024u)	/* a whole message, header included */
 #define PN_NAME_MAX		64u		/* model and tenant names, with the NUL */
@@ -44,7 +44,8 @@ enum pn_msg_type {
 	PN_MSG_STAT = 5,
 	PN_MSG_OPEN_SESSION = 6,	/* reply + 3 fds: segment, doorbell, completion */
 	PN_MSG_MODEL_INFO = 7,	/* reply + 1 fd: the model's region, read-only */
-	PN_MSG_TYPE_COUNT = 8,
+	PN_MSG_METRICS = 8,	/* version 2: the counters as Prometheus text */
+	PN_MSG_TYPE_COUNT = 9,
 	PN_MSG_REPLY = 0x8000,
 };
 
@@ -116,7 +117,9 @@ struct pn_model_ref {
 };
 
 /* LIST and STAT have an empty request body; the reply body is one JSON
- * document (docs/daemon.md), NUL-terminated. */
+ * document (docs/daemon.md), NUL-terminated. METRICS (version 2) has an
+ * empty request body too; its reply body is the Prometheus text exposition
+ * format 0.0.4 (docs/daemon.md), NUL-terminated, filtered like STAT. */
 
 /* OPEN_SESSION */
 struct pn_session_req {

@@ -198,20 +198,27 @@ int pn_client_unload(struct pn_client *c, uint32_t id, const char *name, struct 
 			      NULL, e);
 }
 
-int pn_client_list(struct pn_client *c, char **json, struct pn_err *e)
+/* LIST, STAT, METRICS: an empty request, one NUL-terminated text back */
+static int call_text(struct pn_client *c, uint32_t type, char **text, struct pn_err *e)
 {
 	size_t n;
 
-	return pn_client_call(c, PN_MSG_LIST, NULL, 0, NULL, 0, (void **)json, &n, NULL, 0,
-			      NULL, e);
+	return pn_client_call(c, type, NULL, 0, NULL, 0, (void **)text, &n, NULL, 0, NULL, e);
+}
+
+int pn_client_list(struct pn_client *c, char **json, struct pn_err *e)
+{
+	return call_text(c, PN_MSG_LIST, json, e);
 }
 
 int pn_client_stat(struct pn_client *c, char **json, struct pn_err *e)
 {
-	size_t n;
+	return call_text(c, PN_MSG_STAT, json, e);
+}
 
-	return pn_client_call(c, PN_MSG_STAT, NULL, 0, NULL, 0, (void **)json, &n, NULL, 0,
-			      NULL, e);
+int pn_client_metrics(struct pn_client *c, char **text, struct pn_err *e)
+{
+	return call_text(c, PN_MSG_METRICS, text, e);
 }
 
 int pn_client_model_open(struct pn_client *c, const char *name,

@@ -50,6 +50,8 @@ int pn_client_unload(struct pn_client *c, uint32_t id, const char *name, struct 
 /* One JSON document each (docs/daemon.md); free() it. */
 int pn_client_list(struct pn_client *c, char **json, struct pn_err *e);
 int pn_client_stat(struct pn_client *c, char **json, struct pn_err *e);
+/* The counters as Prometheus text (METRICS, protocol version 2); free() it. */
+int pn_client_metrics(struct pn_client *c, char **text, struct pn_err *e);
 
 /*
  * A loaded model by name (or "#ID"): its description, and its weights

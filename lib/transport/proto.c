@@ -13,6 +13,7 @@ static const char *const names[PN_MSG_TYPE_COUNT] = {
 	[PN_MSG_HELLO] = "HELLO", [PN_MSG_LOAD] = "LOAD", [PN_MSG_UNLOAD] = "UNLOAD",
 	[PN_MSG_LIST] = "LIST", [PN_MSG_STAT] = "STAT",
 	[PN_MSG_OPEN_SESSION] = "OPEN_SESSION", [PN_MSG_MODEL_INFO] = "MODEL_INFO",
+	[PN_MSG_METRICS] = "METRICS",
 };
 
 const char *pn_msg_name(uint32_t type)
@@ -291,7 +292,8 @@ static int check_reply(uint32_t type, const void *b, size_t n, struct pn_err *e)
 			       pn_msg_name(type), r->status);
 	if (!type && !r->status)
 		return pn_errf(e, -EPROTO, "reply of type 0 with status 0, expected an error");
-	if (r->status || type == PN_MSG_LIST || type == PN_MSG_STAT) {
+	if (r->status || type == PN_MSG_LIST || type == PN_MSG_STAT ||
+	    type == PN_MSG_METRICS) {
 		if (!left || rest[left - 1] != '\0')
 			return pn_errf(e, -EPROTO, "%s reply: text not NUL-terminated",
 				       pn_msg_name(type));

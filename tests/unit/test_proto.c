@@ -109,7 +109,7 @@ static void test_header_checks(void **state)
 	assert_int_equal(check_req(n, &e), -EPROTO);
 	assert_non_null(strstr(e.msg, "magic"));
 	n = raw(PN_MSG_HELLO, &hq, sizeof(hq));
-	((struct pn_msg_hdr *)buf)->version = 2;
+	((struct pn_msg_hdr *)buf)->version = PN_PROTO_VERSION + 1;
 	assert_int_equal(check_req(n, &e), -EPROTONOSUPPORT);
 	n = raw(PN_MSG_HELLO, &hq, sizeof(hq));
 	assert_int_equal(check_req(n - 1, &e), -EPROTO);	/* len says more than came */
@@ -163,6 +163,17 @@ static void test_reply_checks(void **state)
 	list.text[3] = 'x';	/* not NUL-terminated */
 	n = raw(PN_MSG_LIST | PN_MSG_REPLY, &list, sizeof(list));
 	assert_int_equal(pn_proto_check(buf, n, 1, &h, &b, &bl, &e), -EPROTO);
+	/* METRICS (version 2): an empty request; the reply is text, NUL-terminated too */
+	n = raw(PN_MSG_METRICS, NULL, 0);
+	assert_int_equal(pn_proto_check(buf, n, 0, &h, &b, &bl, &e), 0);
+	n = raw(PN_MSG_METRICS, &ok0, sizeof(ok0));
+	assert_int_equal(pn_proto_check(buf, n, 0, &h, &b, &bl, &e), -EINVAL);
+	n = raw(PN_MSG_METRICS | PN_MSG_REPLY, &list, sizeof(list));
+	assert_int_equal(pn_proto_check(buf, n, 1, &h, &b, &bl, &e), -EPROTO);
+	list.text[3] = '\0';
+	n = raw(PN_MSG_METRICS | PN_MSG_REPLY, &list, sizeof(list));
+	assert_int_equal(pn_proto_check(buf, n, 1, &h, &b, &bl, &e), 0);
+	list.text[3] = 'x';
 	n = raw(PN_MSG_HELLO | PN_MSG_REPLY, &ok0, sizeof(ok0));	/* HELLO body missing */
 	assert_int_equal(pn_proto_check(buf, n, 1, &h, &b, &bl, &e), -EPROTO);
 	n = raw(PN_MSG_REPLY, &ok0, sizeof(ok0));	/* type 0 only for errors */

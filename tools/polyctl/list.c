@@ -44,5 +44,5 @@ static void table(const cJSON *doc)
 
 int cmd_list(int argc, char **argv)
 {
-	return polyctl_daemon_json("list", argc, argv, pn_client_list, table);
+	return polyctl_daemon_json("list", argc, argv, pn_client_list, table, NULL);
 }

@@ -21,14 +21,16 @@ int cmd_compile_poly(int argc, char **argv);
 
 /*
  * list and stat: parse --json/--socket, fetch one JSON document from the
- * daemon, print it or its table. Returns the exit status.
+ * daemon, print it or its table. With fetch_text (stat), --prometheus
+ * prints that text instead. Returns the exit status.
  */
 struct pn_client;
 struct pn_err;
 struct cJSON;
 int polyctl_daemon_json(const char *verb, int argc, char **argv,
 			int (*fetch)(struct pn_client *, char **, struct pn_err *),
-			void (*table)(const struct cJSON *));
+			void (*table)(const struct cJSON *),
+			int (*fetch_text)(struct pn_client *, char **, struct pn_err *));
 
 /* polyctl inspect --ops: the op table as Markdown (inspect_ops.c). */
 int polyctl_inspect_ops(void);

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * polyctl stat [--json] [--socket PATH]
+ * polyctl stat [--json | --prometheus] [--socket PATH]
  *
  * polynetd's counters: the daemon, each model (jobs, errors, latency
  * p50/p99/p99.9 from submit to completion) and each tenant (sessions,
  * queue depth per class, running, submitted, completed, refusals). A
- * table, or with --json the daemon's STAT document (docs/daemon.md).
+ * table, or with --json the daemon's STAT document (docs/daemon.md), or
+ * with --prometheus its METRICS text (the exposition format, docs/daemon.md).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -50,5 +51,6 @@ static void table(const cJSON *doc)
 
 int cmd_stat(int argc, char **argv)
 {
-	return polyctl_daemon_json("stat", argc, argv, pn_client_stat, table);
+	return polyctl_daemon_json("stat", argc, argv, pn_client_stat, table,
+				   pn_client_metrics);
 }
