@@ -14,7 +14,10 @@
  *           {"ids":[...],"embedding":[...]}   (ids: the full tokenization,
  *           the model sees at most its max_tokens of them), or, for a line
  *           that cannot be embedded, {"line":N,"error":"..."}
- *   default a readable line per input and a latency summary.
+ *   default a readable line per input and a latency summary: "N lines, N
+ *           failed; batch up to B: latency per batch p50 X us, p99 X us,
+ *           p99.9 X us, first X us" (first: the first batch's, which pays for
+ *           whatever the runtime had not prepared).
  * A bad line (empty, invalid UTF-8) is reported on stderr with its line
  * number; the other lines are still embedded; the exit status is then 1.
  */
