@@ -26,9 +26,11 @@
  *                                  locks its own backend-wide state.
  *   thread_init, thread_fini       the worker thread itself, once each, first
  *                                  and last (CUDA: cudaSetDevice, streams).
- *   exec_new, prepare_exec         the loop thread, at LOAD and reattach,
- *                                  one executor for each worker, before the
- *                                  model is reported ready; or the worker
+ *   exec_new, prepare_exec         at LOAD and reattach, one executor for
+ *                                  each worker, from threads the loop thread
+ *                                  starts and joins, several at once (each on
+ *                                  its own executor), before the model is
+ *                                  reported ready; or the worker
  *                                  that needs one later (after recover
  *                                  said false).
  *   exec_free, run_group, recover

@@ -13,11 +13,14 @@
  * A model the caller cannot see is "not loaded", so nothing leaks.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "exec/model.h"
 #include "models_impl.h"
@@ -60,26 +63,76 @@ void pnd_model_put(struct pnd_model *m)
 		pnd_model_free(m);
 }
 
+struct prep_run {
+	struct pnd_models *ms;
+	struct pnd_model *m;
+	atomic_uint next;		/* the next executor to make */
+	atomic_int r;			/* the first error, 0 for none */
+	pthread_mutex_t lock;		/* err */
+	struct pn_err err;
+};
+
+static void *prep_thread(void *arg)
+{
+	struct prep_run *p = arg;
+	struct pnd_models *ms = p->ms;
+	struct pnd_model *m = p->m;
+	struct pn_err e;
+	uint32_t i;
+	int r = 0;
+
+	while (!r && !atomic_load(&p->r) && (i = atomic_fetch_add(&p->next, 1)) < m->n_pre_ex) {
+		r = ms->ops->exec_new(ms->be, m, m->bm, m->max_batch, m->m->max_tokens,
+				      &m->pre_ex[i], &e);
+		if (!r && ms->ops->prepare_exec)
+			r = ms->ops->prepare_exec(m->pre_ex[i], &e);
+	}
+	if (r) {
+		int zero = 0;
+
+		pthread_mutex_lock(&p->lock);
+		if (atomic_compare_exchange_strong(&p->r, &zero, r))
+			p->err = e;
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
 /*
  * Every worker's executor, made and prepared now (backend.h prepare_exec):
  * the LOAD is answered, or the daemon says ready, only after it, so no job
- * pays for a primitive, an arena page or a kernel's first compilation.
+ * pays for a primitive, an arena page or a kernel's first run. One thread
+ * per online CPU makes them side by side (measured: preparing USE lite's is
+ * ~165 ms each, one after the other they were most of a restart), and the
+ * caller waits for all.
  */
 static int prepare_execs(struct pnd_models *ms, struct pnd_model *m, struct pn_err *e)
 {
-	int r = 0;
+	struct prep_run p = { .ms = ms, .m = m, .lock = PTHREAD_MUTEX_INITIALIZER };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint32_t nt = ms->nexec < (ncpu > 0 ? (uint32_t)ncpu : 1) ? ms->nexec :
+		      (ncpu > 0 ? (uint32_t)ncpu : 1);
+	pthread_t th[64];
+	uint32_t started = 0;
 
 	m->pre_ex = calloc(ms->nexec ? ms->nexec : 1, sizeof(*m->pre_ex));
 	if (!m->pre_ex)
 		return pn_errf(e, -ENOMEM, "out of memory");
 	m->n_pre_ex = ms->nexec;
-	for (uint32_t i = 0; !r && i < m->n_pre_ex; i++) {
-		r = ms->ops->exec_new(ms->be, m, m->bm, m->max_batch, m->m->max_tokens,
-				      &m->pre_ex[i], e);
-		if (!r && ms->ops->prepare_exec)
-			r = ms->ops->prepare_exec(m->pre_ex[i], e);
-	}
-	return r;
+	atomic_init(&p.next, 0);
+	atomic_init(&p.r, 0);
+	if (nt > 64)
+		nt = 64;
+	for (uint32_t i = 1; i < nt; i++)
+		if (!pthread_create(&th[started], NULL, prep_thread, &p))
+			started++;
+	prep_thread(&p);	/* this thread too: with no helper thread it does all */
+	for (uint32_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.lock);
+	if (atomic_load(&p.r))
+		*e = p.err;
+	return atomic_load(&p.r);
 }
 
 int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,

@@ -8,6 +8,7 @@
  * Scratchpads are user-managed so that no two executors, whose primitives
  * oneDNN's cache may back by one implementation, ever share one.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +51,21 @@ struct pn_packed_ctx {
 	size_t scratch_size;
 };
 
+static dnnl_engine_t the_engine;	/* created once, kept: engines are cheap but global */
+
+static void engine_once(void)
+{
+	if (dnnl_engine_create(&the_engine, dnnl_cpu, 0) != dnnl_success)
+		the_engine = NULL;
+}
+
+/* Once, whichever thread comes first (polynetd prepares executors in parallel). */
 static dnnl_engine_t shared_engine(void)
 {
-	static dnnl_engine_t eng;	/* created once, kept: engines are cheap but global */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (!eng && dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success)
-		eng = NULL;
-	return eng;
+	pthread_once(&once, engine_once);
+	return the_engine;
 }
 
 /* The matmul [M,K] x [K,N] descriptor with weights in layout wmd. */
