@@ -205,6 +205,53 @@ static int check_blob(const char *pieces, size_t pieces_size, const float *fscor
 	return 0;
 }
 
+/*
+ * build_trie sized the edge table for the bound (every code point a node) at
+ * half load; shared prefixes leave most of it empty, and every process that
+ * tokenizes keeps it private. Rehash into the smallest power of two at most
+ * 3/4 full (USE lite: 1.5 MB of private memory per client down to a third).
+ */
+static int trie_compact(struct pn_tokenizer *t)
+{
+	size_t edges = t->nnodes - 1, cap = 2, old_cap = t->edge_mask + 1;
+	uint64_t *key, *old_key = t->edge_key;
+	uint32_t *child, *old_child = t->edge_child;
+	int32_t *ids;
+
+	while (cap * 3 / 4 < edges + 1)
+		cap *= 2;
+	ids = realloc(t->node_id, t->nnodes * sizeof(*t->node_id));
+	if (ids)
+		t->node_id = ids;
+	if (cap >= old_cap)
+		return 0;
+	key = malloc(cap * sizeof(*key));
+	child = malloc(cap * sizeof(*child));
+	if (!key || !child) {
+		free(key);
+		free(child);
+		return 0;	/* keep the big table: it works */
+	}
+	memset(key, 0xff, cap * sizeof(*key));	/* EDGE_EMPTY */
+	t->edge_key = key;
+	t->edge_child = child;
+	t->edge_mask = cap - 1;
+	t->edge_shift = 64 - (unsigned)__builtin_ctzll(cap);
+	for (size_t j = 0; j < old_cap; j++) {
+		uint64_t i;
+
+		if (old_key[j] == EDGE_EMPTY)
+			continue;
+		for (i = edge_slot(t, old_key[j]); key[i] != EDGE_EMPTY; i = (i + 1) & t->edge_mask)
+			;
+		key[i] = old_key[j];
+		child[i] = old_child[j];
+	}
+	free(old_key);
+	free(old_child);
+	return 0;
+}
+
 static int build_trie(struct pn_tokenizer *t, size_t max_nodes)
 {
 	size_t cap = 2, off = 0;
@@ -241,7 +288,7 @@ static int build_trie(struct pn_tokenizer *t, size_t max_nodes)
 			t->node_id[node] = (int32_t)i;
 		off += len + 1;
 	}
-	return 0;
+	return trie_compact(t);
 }
 
 /* scores (doubles) may be NULL: then the float scores are what is added. */
