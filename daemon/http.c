@@ -137,7 +137,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static int parse_spec(const char *spec, struct sockaddr_storage *sa, bool *v6, struct pn_err *e)
 {
 	char host[64];
-	const char *colon = strrchr(spec, ':');
+	const char *colon = strrchr(spec, ':'), *h0 = spec;
 	size_t hl;
 	char *end;
 	unsigned long port;
@@ -146,14 +146,14 @@ static int parse_spec(const char *spec, struct sockaddr_storage *sa, bool *v6, s
 		return pn_errf(e, -EINVAL, "--metrics %s: expected ADDR:PORT (127.0.0.1:9464)", spec);
 	hl = (size_t)(colon - spec);
 	if (spec[0] == '[' && colon[-1] == ']') {
-		spec++;
+		h0++;
 		hl -= 2;
 	}
 	port = strtoul(colon + 1, &end, 10);
 	if (hl >= sizeof(host) || !colon[1] || *end || port > 65535)
 		return pn_errf(e, -EINVAL, "--metrics %s: expected ADDR:PORT with a numeric "
 			       "address and a port 0..65535", spec);
-	memcpy(host, spec, hl);
+	memcpy(host, h0, hl);
 	host[hl] = '\0';
 	memset(sa, 0, sizeof(*sa));
 	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)sa)->sin_addr) == 1) {
