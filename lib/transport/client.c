@@ -374,6 +374,11 @@ void *pn_session_arena(const struct pn_session *s, uint64_t *size)
 	return s->arena;
 }
 
+enum pn_wake_mode pn_session_wake_mode(const struct pn_session *s)
+{
+	return (enum pn_wake_mode)s->sq.wake_mode;
+}
+
 int pn_session_completion_fd(const struct pn_session *s)
 {
 	return s->cq_fd;

@@ -69,6 +69,8 @@ int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entrie
 		    uint64_t arena_bytes, struct pn_session **out, struct pn_err *e);
 void pn_session_close(struct pn_session *s);
 void *pn_session_arena(const struct pn_session *s, uint64_t *size);
+/* How this session's rings wake their sleepers (uapi/ring.h). */
+enum pn_wake_mode pn_session_wake_mode(const struct pn_session *s);
 int pn_session_completion_fd(const struct pn_session *s);
 /* The segment's header (for tools and tests: offsets, state). */
 struct pn_seg_hdr *pn_session_seg(const struct pn_session *s);
@@ -108,6 +110,16 @@ enum pn_wait_mode {
 };
 /* PN_WAIT_ADAPTIVE's spin for this session (default 20 us). */
 void pn_session_set_spin_us(struct pn_session *s, uint32_t us);
+/*
+ * How this session's sleeps in pn_wait ended. A sleep lasts at most 100 ms
+ * (pn_wait looks at the daemon and the timeout that often); one that ran
+ * out while a job was in flight is a lost wake-up, or a job that long.
+ */
+struct pn_wait_stats {
+	uint64_t sleeps;	/* sleeps begun (after the CQ was found empty) */
+	uint64_t timed_out;	/* ... that ended by running out, not by a wake */
+};
+void pn_session_wait_stats(const struct pn_session *s, struct pn_wait_stats *st);
 /* Waits for one completion; timeout_ms < 0: forever (-ETIMEDOUT after it). */
 int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, int timeout_ms);
 /* Asks to cancel the queued job target; its CQE says -ECANCELED if it was. */

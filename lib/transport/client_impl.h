@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transport/client.h"
 #include "transport/ring.h"
 #include "uapi/proto.h"
 #include "uapi/ring.h"
@@ -48,6 +49,8 @@ struct pn_session {
 	bool cq_wait_armed;		/* a FUTEX_WAIT (or eventfd read) is pending */
 	bool sock_armed;		/* the poll on the control socket is pending */
 	bool uring_wake;		/* io_uring FUTEX_WAKE works (else futex(2)) */
+	bool defer_doorbell;		/* pn_run: the sleep's io_uring_enter submits it */
+	struct pn_wait_stats wstats;	/* pn_session_wait_stats */
 };
 
 /* Futex sessions: their io_uring (session_io.c). Cold. */

@@ -80,6 +80,8 @@ static int ring_doorbell(struct pn_session *s)
 	pn_wake_prep_wake(sqe, &s->sq.hdr->wake);
 	io_uring_sqe_set_data64(sqe, UD_WAKE);
 	io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+	if (s->defer_doorbell)
+		return 0;	/* pn_run: submitted with the sleep's FUTEX_WAIT, one syscall */
 	return io_uring_submit(s->uring) < 0 ? -EIO : 0;
 }
 
@@ -113,6 +115,11 @@ int pn_poll(struct pn_session *s, struct pn_cqe *cqe)
 int pn_poll_n(struct pn_session *s, struct pn_cqe *cqe, uint32_t max)
 {
 	return pn_ring_pop_n(&s->cq, cqe, max);
+}
+
+void pn_session_wait_stats(const struct pn_session *s, struct pn_wait_stats *st)
+{
+	*st = s->wstats;
 }
 
 void pn_session_set_spin_us(struct pn_session *s, uint32_t us)
@@ -167,7 +174,9 @@ static int sleep_futex(struct pn_session *s, int slice_ms)
 		io_uring_sqe_set_data64(sqe, UD_SOCK);
 		s->sock_armed = true;
 	}
-	io_uring_submit_and_wait_timeout(s->uring, &cqe, 1, &ts, NULL);
+	s->wstats.sleeps++;
+	if (io_uring_submit_and_wait_timeout(s->uring, &cqe, 1, &ts, NULL) == -ETIME)
+		s->wstats.timed_out++;
 	io_uring_for_each_cqe(s->uring, head, cqe) {
 		if (cqe->user_data == UD_CQ_WAIT)
 			s->cq_wait_armed = false;
@@ -199,7 +208,9 @@ static int sleep_eventfd(struct pn_session *s, int slice_ms)
 		return r;
 	if (!pn_ring_prepare_sleep(&s->cq))
 		return 1;
+	s->wstats.sleeps++;
 	r = poll(p, 2, slice_ms);
+	s->wstats.timed_out += r == 0;
 	if (p[0].revents & POLLIN) {
 		uint64_t v;
 
@@ -227,7 +238,9 @@ static int sleep_uring_read(struct pn_session *s, int slice_ms)
 	r = pn_prep_wait_sqe(s->uring, s, 1);
 	if (r)
 		return r;
+	s->wstats.sleeps++;
 	r = io_uring_submit_and_wait_timeout(s->uring, &cqe, 1, &ts, NULL);
+	s->wstats.timed_out += r == -ETIME;
 	if (r < 0)	/* the read stays armed: the next wait completes at once */
 		return r == -ETIME ? 0 : r;
 	io_uring_cqe_seen(s->uring, cqe);
@@ -290,11 +303,22 @@ int pn_cancel(struct pn_session *s, uint64_t target, uint64_t user_data)
 int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
 	   struct pn_cqe *cqe)
 {
-	int r = pn_submit(s, q);
+	int r;
 
-	if (r)
-		return r;
-	r = pn_wait(s, cqe, mode, -1);
+	/*
+	 * A sleeping round trip on a futex session: the doorbell's FUTEX_WAKE
+	 * waits in the session's io_uring for the sleep, which submits it
+	 * ahead of its FUTEX_WAIT in one io_uring_enter (in SQ order: the wake
+	 * runs first). pn_wait sleeps at once here: the worker was asleep.
+	 */
+	s->defer_doorbell = mode == PN_WAIT_SLEEP && s->sq.wake_mode == PN_WAKE_FUTEX;
+	r = pn_submit(s, q);
+	s->defer_doorbell = false;
+	if (!r)
+		r = pn_wait(s, cqe, mode, -1);
+	/* a CQE that came before the sleep left the wake queued: a late wake is harmless */
+	if (s->uring && io_uring_sq_ready(s->uring))
+		io_uring_submit(s->uring);
 	if (r)
 		return r;
 	if (cqe->user_data != q->user_data)

@@ -13,7 +13,7 @@
  *   daemon_client waitdeath SOCK MODEL
  *   daemon_client malformed SOCK MODEL
  *   daemon_client tenant SOCK MODEL UID
- *   daemon_client throughput SOCK MODEL SECONDS DEPTH
+ *   daemon_client throughput SOCK MODEL SECONDS DEPTH [batched]
  *   daemon_client api SOCK MODEL        (io_uring waits, cancel)
  *   daemon_client idlewait SOCK MODEL N MS   (N timed waits on an idle session, each mode)
  *   daemon_client lenscheck SOCK MODEL N   (a bad short job next to a long one, N times)
@@ -632,30 +632,51 @@ static void api(const char *sock, const char *model)
 	close_all(&k);
 }
 
-/* Jobs completed in SECONDS with DEPTH in flight (spinning): one line. */
-static void throughput(const char *sock, const char *model, double secs, uint32_t depth)
+/*
+ * Jobs completed in SECONDS with DEPTH in flight, sleeping for completions:
+ * one line "JOBS SECONDS". batched: the refill is published by one
+ * pn_submit_n (one tail store, at most one doorbell) and completions reaped
+ * by pn_poll_n (one head store); else one pn_submit / pn_poll per job.
+ */
+static void throughput(const char *sock, const char *model, double secs, uint32_t depth,
+		       bool batched)
 {
 	struct conn k;
+	struct pn_sqe q[64];
+	struct pn_cqe cqe[64];
 	uint64_t sent = 0, done = 0;
 	double t0, t1;
 
+	if (depth > 64)
+		FAIL("depth > 64");
 	open_all(&k, sock, model, 64, 64);
 	t0 = now_s();
 	while ((t1 = now_s()) - t0 < secs) {
-		struct pn_sqe q;
-		struct pn_cqe cqe;
+		uint32_t want = depth - (uint32_t)(sent - done);
+		int n;
 
-		while (sent - done < depth) {
-			tiny_sqe(&k, &q, sent);
-			if (pn_submit(k.s, &q))
-				break;
-			sent++;
+		for (uint32_t i = 0; i < want; i++)
+			tiny_sqe(&k, &q[i], sent + i);
+		if (batched) {
+			for (uint32_t i = 0; i < want; i += (uint32_t)n) {
+				n = pn_submit_n(k.s, q + i, want - i);
+				if (n < 0)
+					break;
+				sent += (uint64_t)n;
+			}
+		} else {
+			for (uint32_t i = 0; i < want && !pn_submit(k.s, &q[i]); i++)
+				sent++;
 		}
-		if (pn_wait(k.s, &cqe, PN_WAIT_SLEEP, 5000))
+		if (pn_wait(k.s, cqe, PN_WAIT_SLEEP, 5000))
 			FAIL("wait failed");
 		done++;
-		while (pn_poll(k.s, &cqe) == 0)
-			done++;
+		if (batched)
+			while ((n = pn_poll_n(k.s, cqe, 64)) > 0)
+				done += (uint64_t)n;
+		else
+			while (pn_poll(k.s, cqe) == 0)
+				done++;
 	}
 	printf("%llu %.3f\n", (unsigned long long)done, t1 - t0);
 	close_all(&k);
@@ -1317,8 +1338,9 @@ int main(int argc, char **argv)
 		lenscheck(argv[2], argv[3], (uint32_t)atoi(argv[4]));
 	else if (argc == 6 && !strcmp(argv[1], "idlewait"))
 		idlewait(argv[2], argv[3], (uint32_t)atoi(argv[4]), atoi(argv[5]));
-	else if (argc == 6 && !strcmp(argv[1], "throughput"))
-		throughput(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
+	else if ((argc == 6 || argc == 7) && !strcmp(argv[1], "throughput"))
+		throughput(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]),
+			   argc == 7 && !strcmp(argv[6], "batched"));
 	else if (argc == 4 && !strcmp(argv[1], "info"))
 		info(argv[2], argv[3]);
 	else if (argc == 5 && !strcmp(argv[1], "rtflood"))

@@ -1,30 +1,45 @@
 // SPDX-License-Identifier: MIT
 /*
- * polyctl bench --ring [--socket PATH] [--model NAME] [--iters N] [--cpu N] [--json]
+ * polyctl bench --ring [--socket PATH] [--model NAME] [--iters N] [--cpu N]
+ *                      [--wait LIST] [--gap-us N] [--json]
  *
- * Round trip of an empty job through polynetd's rings, one client, and in
- * the same run the same request/response over a plain Unix socket:
- *  - polling:  submit, spin on the CQ; the daemon's worker is hot (it polls
- *              the SQ while busy);
- *  - sleeping: wait longer than the daemon's idle spin before each job, so
- *              its worker sleeps: the doorbell eventfd wakes it; the client
- *              sleeps on its completion eventfd;
- *  - unix_socket: a forked echo process on CPU 0 (the worker's), a 64-byte
- *              request (an SQE) and a 32-byte reply (a CQE) over
- *              SOCK_SEQPACKET, blocking reads;
- *  - polling_nop: as polling with PN_OP_NOP, answered by the worker at once
- *              without the scheduler or the executor: the rings' own cost.
- * The client pins itself to --cpu (default: the last CPU; polynetd pins its
- * first worker to CPU 0), so a spinning client never shares a core with the
+ * Round trip of an empty job through polynetd's rings, one client, next to
+ * the same request/response over a plain Unix socket in the same run.
+ * LIST is a comma-separated choice of wait modes (default
+ * poll,sleep,adaptive:20); each brings its rows:
+ *  - poll:  "polling" (submit, spin on the CQ; the daemon's worker is hot:
+ *           it polls the SQ while busy), "polling_nop" (PN_OP_NOP, answered
+ *           by the worker without the scheduler or the executor: the rings'
+ *           own cost) and "unix_socket" (back to back, as polling);
+ *  - sleep: "sleeping" (an idle gap longer than the daemon's idle spin
+ *           before each job, so the worker sleeps: the doorbell wakes it, the
+ *           client sleeps until the completion wakes it) and
+ *           "unix_socket_idle" (the socket after the same gap), the two
+ *           alternated job by job: both pay two wake-ups after the same idle;
+ *  - adaptive[:US]: "adaptive" (the client spins US microseconds, default
+ *           20, then sleeps; back to back as polling, so the jobs are shorter
+ *           than its spin).
+ * The back-to-back rows run in alternated blocks (polling, adaptive, nop,
+ * socket, again), each after a warm-up; the socket block after the gap, so
+ * the worker's idle spin is over and leaves the echo's CPU alone.
+ * --gap-us defaults to 2 x the daemon's idle spin + 200.
+ * The socket peer is a forked echo process on CPU 0 (polynetd's first
+ * worker), a 64-byte request (an SQE) and a 32-byte reply (a CQE) over
+ * SOCK_SEQPACKET, blocking reads. The client pins itself to --cpu (default:
+ * the last CPU), so a spinning client never shares a core with the
  * spinning worker it waits for.
  * The empty job runs a one-node model (EMBED of a 4 x 4 table, 1 token),
  * written here and loaded transient unless --model names another.
- * Percentiles are nearest-rank (lib/stats.h) in microseconds.
+ * Output: a table, or with --json one object: "socket", "wake" ("futex" or
+ * "eventfd": the session's wake mode), "gap_us", "adaptive_spin_us", one
+ * object per row {iters, p50_us, p99_us, p999_us, mean_us} (nearest-rank
+ * percentiles, lib/util/stats.h), "socket_over_polling_p50",
+ * "sleeping_over_socket_p50", "adaptive_over_polling_p50" and "targets"
+ * (issue 11's, true or false; only those whose rows ran).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +54,24 @@
 #include "transport/proto.h"
 #include "util/stats.h"
 
-struct mode_res {
-	const char *name;
-	uint32_t iters;
+enum row { POLLING, ADAPTIVE, POLLING_NOP, SOCKET, SLEEPING, SOCKET_IDLE, NROWS };
+static const char *const row_name[NROWS] = {
+	"polling", "adaptive", "polling_nop", "unix_socket", "sleeping", "unix_socket_idle",
+};
+
+struct row_res {
+	struct pn_stats st;
+	bool on;
 	double p50, p99, p999, mean;
+};
+
+struct bench {
+	struct pn_session *s;
+	struct pn_sqe job, nop;
+	int sock;		/* the echo peer */
+	uint64_t seq;
+	double gap_us;
+	struct row_res r[NROWS];
 };
 
 static double now_us(void)
@@ -53,68 +82,111 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static void finish(struct mode_res *m, struct pn_stats *st)
+/* Idle for gap_us: sleep most of it, spin the rest (usleep overshoots). */
+static void idle_gap(double gap_us)
 {
-	m->iters = (uint32_t)st->n;
-	m->mean = pn_stats_mean(st);
-	m->p50 = pn_stats_pct(st, 50);
-	m->p99 = pn_stats_pct(st, 99);
-	m->p999 = pn_stats_pct(st, 99.9);
+	double until = now_us() + gap_us;
+
+	usleep((useconds_t)gap_us);
+	while (now_us() < until)
+		;
 }
 
-static int ring_mode(struct pn_session *s, const struct pn_sqe *tmpl, enum pn_wait_mode wm,
-		     uint32_t iters, double gap_us, struct mode_res *res)
+static int ring_once(struct bench *b, const struct pn_sqe *tmpl, enum pn_wait_mode wm,
+		     double *us)
 {
-	struct pn_stats st;
 	struct pn_sqe q = *tmpl;
 	struct pn_cqe cqe;
-	uint32_t warm = iters / 10 + 10;
-	int r = 0;
+	double t0;
+	int r;
 
-	if (pn_stats_init(&st, iters))
-		return -ENOMEM;
-	for (uint32_t i = 0; i < warm + iters && !r; i++) {
-		double t0, t1;
-
-		if (gap_us > 0) {
-			/* idle longer than the daemon's spin: its worker is asleep */
-			double until = now_us() + gap_us;
-
-			usleep((useconds_t)gap_us);
-			while (now_us() < until)
-				;
-		}
-		q.user_data = i;
-		t0 = now_us();
-		r = pn_run(s, &q, wm, &cqe);
-		t1 = now_us();
-		if (i >= warm)
-			pn_stats_add(&st, t1 - t0);
-	}
-	finish(res, &st);
-	pn_stats_free(&st);
+	q.user_data = ++b->seq;
+	t0 = now_us();
+	r = pn_run(b->s, &q, wm, &cqe);
+	*us = now_us() - t0;
 	return r;
 }
 
-/*
- * The baseline: an echo process across a Unix socket, request 64 B, reply
- * 32 B. The echo process runs on server_cpu (where polynetd's worker runs,
- * idle by then) and the client where it ran the rings: the same placement.
- */
-static int socket_mode(uint32_t iters, int server_cpu, struct mode_res *res)
+static int socket_once(struct bench *b, double *us)
 {
-	struct pn_sqe req = { 0 };
+	struct pn_sqe req = { .user_data = ++b->seq };
+	struct pn_cqe rep;
+	double t0 = now_us();
+
+	if (write(b->sock, &req, sizeof(req)) != sizeof(req) ||
+	    read(b->sock, &rep, sizeof(rep)) != sizeof(rep) || rep.user_data != req.user_data)
+		return -EIO;
+	*us = now_us() - t0;
+	return 0;
+}
+
+/* One round trip of row w; measured unless warm-up. */
+static int once(struct bench *b, enum row w, bool measure)
+{
+	double us = 0;
+	int r;
+
+	switch (w) {
+	case POLLING: r = ring_once(b, &b->job, PN_WAIT_SPIN, &us); break;
+	case ADAPTIVE: r = ring_once(b, &b->job, PN_WAIT_ADAPTIVE, &us); break;
+	case POLLING_NOP: r = ring_once(b, &b->nop, PN_WAIT_SPIN, &us); break;
+	case SLEEPING: r = ring_once(b, &b->job, PN_WAIT_SLEEP, &us); break;
+	default: r = socket_once(b, &us); break;
+	}
+	if (!r && measure)
+		pn_stats_add(&b->r[w].st, us);
+	return r;
+}
+
+/* The back-to-back rows, in 10 alternated blocks of iters / 10 each. */
+static int run_back_to_back(struct bench *b, uint32_t iters)
+{
+	static const enum row order[] = { POLLING, ADAPTIVE, POLLING_NOP, SOCKET };
+	uint32_t per = iters / 10;
+
+	for (int blk = 0; blk < 10; blk++)
+		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+			enum row w = order[k];
+
+			if (!b->r[w].on)
+				continue;
+			if (w == SOCKET)
+				idle_gap(b->gap_us);	/* the worker's spin ends */
+			for (uint32_t i = 0; i < per / 10 + 10; i++)
+				if (once(b, w, false))
+					return -EIO;
+			for (uint32_t i = 0; i < per; i++)
+				if (once(b, w, true))
+					return -EIO;
+		}
+	return 0;
+}
+
+/* Sleeping and the socket after the same idle gap, alternated job by job. */
+static int run_after_idle(struct bench *b, uint32_t iters)
+{
+	for (uint32_t i = 0; i < iters + 20; i++)
+		for (enum row w = SLEEPING; w <= SOCKET_IDLE; w++) {
+			idle_gap(b->gap_us);
+			if (once(b, w, i >= 20))
+				return -EIO;
+		}
+	return 0;
+}
+
+/* The echo peer on server_cpu: returns its pid, the client end in *fd. */
+static pid_t echo_start(int server_cpu, int *fd)
+{
+	struct pn_sqe req;
 	struct pn_cqe rep = { 0 };
-	struct pn_stats st;
-	uint32_t warm = iters / 10 + 10;
-	int sv[2], status, r = 0;
+	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
+		return -1;
 	pid = fork();
 	if (pid < 0)
-		return -errno;
+		return -1;
 	if (pid == 0) {
 		if (server_cpu >= 0) {
 			cpu_set_t set;
@@ -132,38 +204,121 @@ static int socket_mode(uint32_t iters, int server_cpu, struct mode_res *res)
 		_exit(0);
 	}
 	close(sv[1]);
-	if (pn_stats_init(&st, iters))
-		return -ENOMEM;
-	for (uint32_t i = 0; i < warm + iters; i++) {
-		double t0 = now_us();
-
-		req.user_data = i;
-		if (write(sv[0], &req, sizeof(req)) != sizeof(req) ||
-		    read(sv[0], &rep, sizeof(rep)) != sizeof(rep) || rep.user_data != i) {
-			r = -EIO;
-			break;
-		}
-		if (i >= warm)
-			pn_stats_add(&st, now_us() - t0);
-	}
-	close(sv[0]);
-	waitpid(pid, &status, 0);
-	finish(res, &st);
-	pn_stats_free(&st);
-	return r;
+	*fd = sv[0];
+	return pid;
 }
 
-static void print_json(const struct mode_res *m, int n, const char *sock)
+/* --wait LIST: the rows it turns on; -1 on a word it does not know. */
+static int parse_wait(char *list, struct bench *b, uint32_t *spin_us)
 {
-	printf("{\"bench\":\"ring\",\"socket\":\"%s\"", sock);
-	for (int i = 0; i < n; i++)
-		printf(",\"%s\":{\"iters\":%u,\"p50_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,"
-		       "\"mean_us\":%.3f}", m[i].name, m[i].iters, m[i].p50, m[i].p99, m[i].p999,
-		       m[i].mean);
-	printf(",\"socket_over_polling_p50\":%.2f,\"targets\":{\"polling_p50_le_2us\":%s,"
-	       "\"polling_p999_le_10us\":%s,\"polling_10x_below_socket\":%s}}\n",
-	       m[2].p50 / m[0].p50, m[0].p50 <= 2 ? "true" : "false",
-	       m[0].p999 <= 10 ? "true" : "false", m[2].p50 >= 10 * m[0].p50 ? "true" : "false");
+	for (char *w = strtok(list, ","); w; w = strtok(NULL, ",")) {
+		char *end;
+
+		if (!strcmp(w, "poll")) {
+			b->r[POLLING].on = b->r[POLLING_NOP].on = b->r[SOCKET].on = true;
+		} else if (!strcmp(w, "sleep")) {
+			b->r[SLEEPING].on = b->r[SOCKET_IDLE].on = true;
+		} else if (!strncmp(w, "adaptive", 8) && (w[8] == 0 || w[8] == ':')) {
+			b->r[ADAPTIVE].on = true;
+			if (w[8] == ':') {
+				unsigned long v = strtoul(w + 9, &end, 10);
+
+				if (end == w + 9 || *end || v > 1000000)
+					return -1;
+				*spin_us = (uint32_t)v;
+			}
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static double ratio(const struct bench *b, enum row num, enum row den)
+{
+	return b->r[num].on && b->r[den].on ? b->r[num].p50 / b->r[den].p50 : 0;
+}
+
+static void print_json(const struct bench *b, const char *sock, uint32_t spin_us)
+{
+	const struct row_res *r = b->r;
+	const char *sep = "";
+
+	printf("{\"bench\":\"ring\",\"socket\":\"%s\",\"wake\":\"%s\",\"gap_us\":%.0f,"
+	       "\"adaptive_spin_us\":%u", sock,
+	       pn_session_wake_mode(b->s) == PN_WAKE_FUTEX ? "futex" : "eventfd", b->gap_us,
+	       spin_us);
+	for (int i = 0; i < NROWS; i++)
+		if (r[i].on)
+			printf(",\"%s\":{\"iters\":%zu,\"p50_us\":%.3f,\"p99_us\":%.3f,"
+			       "\"p999_us\":%.3f,\"mean_us\":%.3f}", row_name[i], r[i].st.n,
+			       r[i].p50, r[i].p99, r[i].p999, r[i].mean);
+	printf(",\"socket_over_polling_p50\":%.2f,\"sleeping_over_socket_p50\":%.3f,"
+	       "\"adaptive_over_polling_p50\":%.3f,\"targets\":{", ratio(b, SOCKET, POLLING),
+	       ratio(b, SLEEPING, SOCKET_IDLE), ratio(b, ADAPTIVE, POLLING));
+	if (r[POLLING].on) {
+		printf("\"polling_p50_le_1us\":%s", r[POLLING].p50 <= 1 ? "true" : "false");
+		sep = ",";
+	}
+	if (r[SLEEPING].on) {
+		printf("%s\"sleeping_p50_le_socket\":%s,\"sleeping_p999_le_socket\":%s", sep,
+		       r[SLEEPING].p50 <= r[SOCKET_IDLE].p50 ? "true" : "false",
+		       r[SLEEPING].p999 <= r[SOCKET_IDLE].p999 ? "true" : "false");
+		sep = ",";
+	}
+	if (r[ADAPTIVE].on && r[POLLING].on)
+		printf("%s\"adaptive_p50_within_2x_polling\":%s", sep,
+		       r[ADAPTIVE].p50 <= 2 * r[POLLING].p50 ? "true" : "false");
+	printf("}}\n");
+}
+
+static void print_table(const struct bench *b, const char *sock, uint32_t spin_us)
+{
+	printf("round trip of an empty job (%s, 1 client, %s wake-ups, idle gap %.0f us, "
+	       "adaptive spin %u us), microseconds:\n", sock,
+	       pn_session_wake_mode(b->s) == PN_WAKE_FUTEX ? "futex" : "eventfd", b->gap_us,
+	       spin_us);
+	printf("%-16s %8s %9s %9s %9s %9s\n", "mode", "iters", "p50", "p99", "p99.9", "mean");
+	for (int i = 0; i < NROWS; i++)
+		if (b->r[i].on)
+			printf("%-16s %8zu %9.2f %9.2f %9.2f %9.2f\n", row_name[i], b->r[i].st.n,
+			       b->r[i].p50, b->r[i].p99, b->r[i].p999, b->r[i].mean);
+	if (b->r[POLLING].on)
+		printf("unix socket p50 / polling p50 = %.1fx\n", ratio(b, SOCKET, POLLING));
+	if (b->r[SLEEPING].on)
+		printf("sleeping p50 / unix socket (same idle gap) p50 = %.2fx\n",
+		       ratio(b, SLEEPING, SOCKET_IDLE));
+	if (b->r[ADAPTIVE].on && b->r[POLLING].on)
+		printf("adaptive p50 / polling p50 = %.2fx\n", ratio(b, ADAPTIVE, POLLING));
+}
+
+static int measure(struct bench *b, uint32_t iters, int cpu)
+{
+	pid_t echo;
+	int st, r = 0;
+
+	for (int i = 0; i < NROWS; i++)
+		if (b->r[i].on && pn_stats_init(&b->r[i].st, iters))
+			return -ENOMEM;
+	echo = echo_start(cpu > 0 ? 0 : -1, &b->sock);
+	if (echo < 0)
+		return -errno;
+	r = run_back_to_back(b, iters);
+	if (!r && b->r[SLEEPING].on)
+		r = run_after_idle(b, iters / 10 > 1000 ? iters / 10 : 1000);
+	close(b->sock);
+	waitpid(echo, &st, 0);
+	for (int i = 0; i < NROWS; i++) {
+		struct row_res *m = &b->r[i];
+
+		if (!m->on)
+			continue;
+		m->mean = pn_stats_mean(&m->st);
+		m->p50 = pn_stats_pct(&m->st, 50);
+		m->p99 = pn_stats_pct(&m->st, 99);
+		m->p999 = pn_stats_pct(&m->st, 99.9);
+	}
+	return r;
 }
 
 int cmd_bench_ring(int argc, char **argv)
@@ -174,44 +329,50 @@ int cmd_bench_ring(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },
 		{ "iters", required_argument, NULL, 'n' },
 		{ "cpu", required_argument, NULL, 'c' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "gap-us", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct mode_res res[4] = { { .name = "polling" }, { .name = "sleeping" },
-				   { .name = "unix_socket" }, { .name = "polling_nop" } };
+	struct bench b = { .gap_us = -1 };
 	const char *sock = NULL, *model = NULL;
 	struct pn_client *c = NULL;
 	struct pn_client_model *cm = NULL;
-	struct pn_session *s = NULL;
 	struct pn_model_desc d;
-	struct pn_sqe q;
 	struct pn_err e;
-	uint32_t iters = 20000;
+	uint32_t iters = 20000, spin_us = 20;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int json = 0, o, r = 1, cpu = ncpu > 1 ? (int)ncpu - 1 : -1;
 	cpu_set_t set;
-	char ref[16], tmp[] = "/tmp/polyctl-ring-XXXXXX";
+	char ref[16], tmp[] = "/tmp/polyctl-ring-XXXXXX", waits[64] = "poll,sleep,adaptive", tmp_w[64];
 	int32_t *in;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "rs:m:n:c:jh", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "rs:m:n:c:w:g:jh", lo, NULL)) != -1) {
 		switch (o) {
 		case 'r': break;
 		case 's': sock = optarg; break;
 		case 'm': model = optarg; break;
 		case 'n': iters = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'c': cpu = atoi(optarg); break;
+		case 'w': snprintf(waits, sizeof(waits), "%s", optarg); break;
+		case 'g': b.gap_us = atof(optarg); break;
 		case 'j': json = 1; break;
 		case 'h':
 			printf("usage: polyctl bench --ring [--socket PATH] [--model NAME] "
-			       "[--iters N] [--cpu N] [--json]\n");
+			       "[--iters N] [--cpu N]\n                     "
+			       "[--wait poll,sleep,adaptive[:US]] [--gap-us N] [--json]\n");
 			return 0;
 		default: return 2;
 		}
 	}
-	if (iters < 100 || optind != argc)
-		return polyctl_fail("bench", "--ring: expected --iters >= 100 and no operand");
+	if (iters < 1000 || optind != argc)
+		return polyctl_fail("bench", "--ring: expected --iters >= 1000 and no operand");
+	snprintf(tmp_w, sizeof(tmp_w), "%s", waits);	/* strtok cuts waits */
+	if (parse_wait(waits, &b, &spin_us))
+		return polyctl_fail("bench", "--wait %s: expected a comma-separated list of "
+				    "poll, sleep, adaptive[:US]", tmp_w);
 	if (cpu >= 0) {
 		CPU_ZERO(&set);
 		CPU_SET(cpu, &set);
@@ -220,6 +381,8 @@ int cmd_bench_ring(int argc, char **argv)
 	}
 	if (pn_connect(sock, &c, &e))
 		return polyctl_fail("bench", "%s", e.msg);
+	if (b.gap_us < 0)
+		b.gap_us = 2.0 * pn_client_hello(c)->idle_spin_us + 200;
 	if (!model) {
 		int fd = mkstemp(tmp);
 
@@ -234,41 +397,33 @@ int cmd_bench_ring(int argc, char **argv)
 		model = ref;
 	}
 	if (pn_client_model_open(c, model, &cm, &e) ||
-	    pn_session_open(c, 16, 16, 1 << 16, &s, &e)) {
+	    pn_session_open(c, 16, 16, 1 << 16, &b.s, &e)) {
 		polyctl_fail("bench", "%s", e.msg);
 		goto out;
 	}
+	pn_session_set_spin_us(b.s, spin_us);
 	d = *pn_client_model_desc(cm);
-	in = pn_session_arena(s, NULL);
+	in = pn_session_arena(b.s, NULL);
 	in[0] = 0;	/* id */
 	in[1] = 1;	/* len */
-	pn_sqe_run(&q, d.id, 0, 1, 1, 64, d.out_width * 4, 0);
-	if (ring_mode(s, &q, PN_WAIT_SPIN, iters, 0, &res[0]) ||
-	    ring_mode(s, &q, PN_WAIT_SLEEP, iters / 10 > 100 ? iters / 10 : 100,
-		      2.0 * pn_client_hello(c)->idle_spin_us + 200, &res[1]) ||
-	    socket_mode(iters, cpu > 0 ? 0 : -1, &res[2]) ||
-	    ring_mode(s, &(struct pn_sqe){ .opcode = PN_OP_NOP }, PN_WAIT_SPIN, iters, 0,
-		      &res[3])) {
+	pn_sqe_run(&b.job, d.id, 0, 1, 1, 64, d.out_width * 4, 0);
+	b.nop.opcode = PN_OP_NOP;
+	if (measure(&b, iters, cpu)) {
 		polyctl_fail("bench", "--ring: a round trip failed");
 		goto out;
 	}
-	if (json) {
-		print_json(res, 4, pn_client_socket(c));
-	} else {
-		printf("round trip of an empty job (%s, 1 client), microseconds:\n",
-		       pn_client_socket(c));
-		printf("%-12s %8s %9s %9s %9s %9s\n", "mode", "iters", "p50", "p99", "p99.9",
-		       "mean");
-		for (int i = 0; i < 4; i++)
-			printf("%-12s %8u %9.2f %9.2f %9.2f %9.2f\n", res[i].name, res[i].iters,
-			       res[i].p50, res[i].p99, res[i].p999, res[i].mean);
-		printf("unix socket p50 / polling p50 = %.1fx\n", res[2].p50 / res[0].p50);
-	}
+	if (json)
+		print_json(&b, pn_client_socket(c), spin_us);
+	else
+		print_table(&b, pn_client_socket(c), spin_us);
 	r = 0;
 out:
+	for (int i = 0; i < NROWS; i++)
+		if (b.r[i].on)
+			pn_stats_free(&b.r[i].st);
 	if (model == ref)
 		pn_client_unload(c, d.id, NULL, NULL);	/* our hold on the transient model */
-	pn_session_close(s);
+	pn_session_close(b.s);
 	pn_client_model_close(cm);
 	pn_disconnect(c);
 	return r;
