@@ -110,6 +110,22 @@ $(B)/rel/bench/sched_sim: $(B)/rel/bench/sched_sim.o $(REL_SCHED) $(REL_LIB)
 $(B)/rel/bench/%: $(B)/rel/bench/%.o $(REL_LIB)
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The PTX interpreter (tests/ptx/ptxi*.c, a test tool) and the suites that run
+# the kernels of kernels/ptx/ in it (tests/ptx/test_*.c): libptxi.a, under
+# ASan, linked with libpolynet.a (the kernels' CPU twins). The suites land next
+# to the unit suites, so tests/run_all.sh runs them. Also found by wildcard.
+PTXI_SRCS    := $(sort $(wildcard tests/ptx/ptxi*.c))
+PTX_TEST_SRCS:= $(sort $(wildcard tests/ptx/test_*.c))
+ASAN_PTXI    := $(B)/asan/libptxi.a
+PTX_TEST_BINS:= $(patsubst tests/ptx/%.c,$(B)/asan/tests/%,$(PTX_TEST_SRCS))
+build: $(PTX_TEST_BINS)
+$(ASAN_PTXI): $(call objs,asan,$(PTXI_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(PTX_TEST_BINS): $(B)/asan/tests/%: $(B)/asan/tests/ptx/%.o $(ASAN_PTXI) $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+.SECONDARY: $(patsubst tests/ptx/%.c,$(B)/asan/tests/ptx/%.o,$(PTX_TEST_SRCS))
+
 # libFuzzer targets: clang, the parser sources only (no oneDNN, no OpenMP).
 FUZZ_LIB_SRCS := $(wildcard lib/format/*.c lib/ops/*.c) lib/util/err.c
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard uapi/*.h lib/format/*.h lib/ops/*.h lib/util/*.h)

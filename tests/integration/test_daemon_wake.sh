@@ -33,6 +33,10 @@ if grep -q 'wake=futex' "$T/daemon.out"; then
 	run_jobs eventfd uring PN_WAKE=eventfd
 else
 	FUTEX=
+	# io_uring has had FUTEX_WAIT/WAKE since 6.7: there the probe must find them
+	kv=$(uname -r | awk -F. '{ print $1 * 1000 + $2 }')
+	[ "$kv" -ge 6007 ] && [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ] &&
+		fail "Linux $(uname -r) has io_uring futex ops, the daemon chose $(grep -o 'wake=[a-z]*' "$T/daemon.out")"
 	echo "note: this kernel's io_uring has no futex ops: the futex path is not run"
 fi
 
