@@ -250,7 +250,22 @@ static int share_locked(struct pnd_models *ms, struct pnd_model *dup, const stru
 	return 0;
 }
 
-/* The reads are done: seal, validate, share or insert, report. */
+static struct pnd_model *find_dup_locked(struct pnd_models *ms, const struct pnd_model *m)
+{
+	for (uint32_t i = 0; i < PND_MAX_MODELS; i++)
+		if (ms->tab[i] && !atomic_load(&ms->tab[i]->gone) &&
+		    ms->tab[i]->m->file.content_hash == m->m->file.content_hash)
+			return ms->tab[i];
+	return NULL;
+}
+
+/*
+ * The reads are done: seal, validate, share or prepare and insert, report.
+ * A duplicate (the same bytes as a live model) is shared before anything
+ * is prepared for it. LOADs finish one at a time on the loop thread, so no
+ * other LOAD inserts between the checks and the insert; the preparation
+ * (hundreds of ms) runs outside the lock, and jobs of other models go on.
+ */
 static void load_finish(struct pnd_load *l)
 {
 	struct pnd_models *ms = l->ms;
@@ -269,19 +284,17 @@ static void load_finish(struct pnd_load *l)
 		r = pn_region_map(l->region, PROT_READ, &ro, &e);
 	if (r)
 		goto fail;
-	r = pnd_model_new(ms, l->region, ro, l->size, l->req.path,
-			  l->req.flags & PN_LOAD_F_TRANSIENT, &m, &e);
+	r = pnd_model_open(ms, l->region, ro, l->size, l->req.path,
+			   l->req.flags & PN_LOAD_F_TRANSIENT, &m, &e);
 	if (r) {
 		munmap(ro, l->size);
 		goto fail;
 	}
-	l->region = NULL;	/* the model owns it now */
+	l->region = NULL;	/* the model owns it now, and destroys it if it is not kept */
 	snprintf(m->region_name, sizeof(m->region_name), "%s", l->rname);
+	l->rname[0] = '\0';
 	pthread_mutex_lock(&ms->lock);
-	for (uint32_t i = 0; i < PND_MAX_MODELS && !dup; i++)
-		if (ms->tab[i] && !atomic_load(&ms->tab[i]->gone) &&
-		    ms->tab[i]->m->file.content_hash == m->m->file.content_hash)
-			dup = ms->tab[i];
+	dup = find_dup_locked(ms, m);
 	r = name_taken_locked(ms, dup ? dup : m, l->who.uid, public || (dup && dup->public), &e);
 	if (!r && dup) {
 		r = share_locked(ms, dup, l, &e);
@@ -289,17 +302,22 @@ static void load_finish(struct pnd_load *l)
 			pnd_model_desc(dup, &desc);
 			desc.flags |= PN_MODEL_F_SHARED;
 		}
-	} else if (!r) {
+	}
+	pthread_mutex_unlock(&ms->lock);
+	if (!r && !dup) {
+		r = pnd_model_prepare(ms, m, &e);
+		pthread_mutex_lock(&ms->lock);
 		m->holders[0] = l->who.uid;
 		m->n_holders = 1;
 		m->public = public;
-		r = pnd_model_insert_locked(ms, m, l->id, &e);
+		if (!r)
+			r = pnd_model_insert_locked(ms, m, l->id, &e);
 		if (!r) {
 			pnd_index_update_locked(ms, m, l->req.path);
 			pnd_model_desc(m, &desc);
 		}
+		pthread_mutex_unlock(&ms->lock);
 	}
-	pthread_mutex_unlock(&ms->lock);
 	if (dup || r) {
 		if (dup)	/* the same bytes, the same derived region: dup's */
 			m->derived_name[0] = '\0';
@@ -310,7 +328,6 @@ static void load_finish(struct pnd_load *l)
 		pnd_log("model %u '%s' loaded from %s (%zu bytes, uid %u%s)", desc.id, desc.name,
 			l->req.path, l->size, l->who.uid, public ? ", public" : "");
 	}
-	l->rname[0] = '\0';	/* the model's now, or destroyed with it */
 	load_end(l, 0, &desc, NULL);
 	return;
 fail:

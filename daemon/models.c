@@ -135,8 +135,8 @@ static int prepare_execs(struct pnd_models *ms, struct pnd_model *m, struct pn_e
 	return atomic_load(&p.r);
 }
 
-int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
-		  const char *what, bool transient, struct pnd_model **out, struct pn_err *e)
+int pnd_model_open(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
+		   const char *what, bool transient, struct pnd_model **out, struct pn_err *e)
 {
 	struct pnd_model *m = calloc(1, sizeof(*m));
 	int r;
@@ -164,9 +164,26 @@ int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, si
 	pthread_mutex_init(&m->stat_lock, NULL);
 	pnd_hist_init(&m->lat_hist, PND_HIST_LATENCY);
 	pnd_hist_init(&m->rows_hist, PND_HIST_ROWS);
-	r = ms->ops->prepare_model(ms->be, m, &m->bm, e);
-	if (!r)
-		r = prepare_execs(ms, m, e);
+	*out = m;
+	return 0;
+}
+
+int pnd_model_prepare(struct pnd_models *ms, struct pnd_model *m, struct pn_err *e)
+{
+	int r = ms->ops->prepare_model(ms->be, m, &m->bm, e);
+
+	return r ? r : prepare_execs(ms, m, e);
+}
+
+int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
+		  const char *what, bool transient, struct pnd_model **out, struct pn_err *e)
+{
+	struct pnd_model *m;
+	int r = pnd_model_open(ms, region, map, size, what, transient, &m, e);
+
+	if (r)
+		return r;
+	r = pnd_model_prepare(ms, m, e);
 	if (r) {
 		/* the caller keeps the region and the mapping */
 		m->region = NULL;

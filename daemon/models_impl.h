@@ -10,9 +10,15 @@
 #include "models.h"
 
 /*
- * A model over a read-only mapping of region, prepared for the backend;
- * takes the region on success. A transient model keeps no derived region.
+ * A model over a read-only mapping of region, checked but not yet prepared
+ * for the backend; takes the region and the mapping on success. A transient
+ * model keeps no derived region.
  */
+int pnd_model_open(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
+		   const char *what, bool transient, struct pnd_model **out, struct pn_err *e);
+/* Derived weights and every worker's executor, made and prepared (slow). */
+int pnd_model_prepare(struct pnd_models *ms, struct pnd_model *m, struct pn_err *e);
+/* pnd_model_open, then pnd_model_prepare; the caller keeps both on failure. */
 int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
 		  const char *what, bool transient, struct pnd_model **out, struct pn_err *e);
 /* Destroys the names of m's persistent regions (unload): memory goes with

@@ -29,6 +29,7 @@ struct pn_exec {
 	struct pn_arena_plan plan;
 	uint8_t *arena;
 	float *scratch;
+	size_t scratch_bytes;
 	int32_t *ids;			/* [max_batch * max_tokens], padded with 0 */
 	int profile;
 	struct pn_node_time *times;	/* per node */
@@ -165,8 +166,9 @@ int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_
 	}
 	ids_n = (size_t)max_batch * max_tokens;
 	x->arena = alloc64(x->plan.total);
-	x->scratch = alloc64(scratch_floats(g, max_batch, max_tokens,
-					    pn_pool_size(pool)) * sizeof(float));
+	x->scratch_bytes = scratch_floats(g, max_batch, max_tokens, pn_pool_size(pool)) *
+			   sizeof(float);
+	x->scratch = alloc64(x->scratch_bytes);
 	x->ids = alloc64(ids_n * sizeof(int32_t));
 	x->times = calloc(g->n_nodes + 1, sizeof(*x->times));
 	/* Packed GEMMs run on the calling thread: for a one-thread executor. */
@@ -243,8 +245,7 @@ int pn_exec_prepare(struct pn_exec *x, struct pn_err *err)
 			pn_packed_ctx_prepare(x->pk, x->cm->nodes[i].packed[k]);
 	/* fault every page in now, not on a job's latency */
 	memset(x->arena, 0, x->plan.total);
-	memset(x->scratch, 0, scratch_floats(g, x->max_batch, x->max_tokens,
-					     pn_pool_size(x->pool)) * sizeof(float));
+	memset(x->scratch, 0, x->scratch_bytes);
 	memset(x->ids, 0, (size_t)x->max_batch * x->max_tokens * sizeof(int32_t));
 	if (!g->vocab_size)
 		goto out;	/* no id is valid: nothing to run */

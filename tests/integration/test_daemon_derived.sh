@@ -36,6 +36,15 @@ embed "$T/a.jsonl"
 cmp -s "$T/a.jsonl" "$T/local.jsonl" || fail "daemon and in-process embeddings differ"
 echo "ok: LOAD packed into $d, sealed; embeddings equal the in-process run"
 
+# the same bytes loaded again are shared before anything is prepared for them
+n_prep=$(grep -c "model 'use-lite': executor prepared" "$T/daemon.err")
+pctl load "$USE" --json >"$T/dup.json" || fail "second load of the same bytes"
+grep -q '"shared":true' "$T/dup.json" || fail "the second LOAD was not shared: $(cat "$T/dup.json")"
+[ "$(grep -c "model 'use-lite': executor prepared" "$T/daemon.err")" -eq "$n_prep" ] ||
+	fail "a duplicate LOAD prepared executors again"
+[ "$(derived)" = "$d" ] || fail "a duplicate LOAD changed the derived region"
+echo "ok: a duplicate LOAD is shared and prepares nothing"
+
 restart() {	# restart WHY: stop, start, expect WHY in the new daemon's log
 	stop_daemon
 	: >"$T/daemon.err"
