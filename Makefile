@@ -126,6 +126,9 @@ $(PTX_TEST_BINS): $(B)/asan/tests/%: $(B)/asan/tests/ptx/%.o $(ASAN_PTXI) $(ASAN
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 .SECONDARY: $(patsubst tests/ptx/%.c,$(B)/asan/tests/ptx/%.o,$(PTX_TEST_SRCS))
 
+# The kernels' assembly check by ptxas (kernels/ptx/ptx.mk, when it exists).
+-include kernels/ptx/ptx.mk
+
 # libFuzzer targets: clang, the parser sources only (no oneDNN, no OpenMP).
 FUZZ_LIB_SRCS := $(wildcard lib/format/*.c lib/ops/*.c) lib/util/err.c
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard uapi/*.h lib/format/*.h lib/ops/*.h lib/util/*.h)
