@@ -331,6 +331,8 @@ static int setup(struct pnd *d, struct pn_err *e)
 	d->models.max_models = d->max_models;
 	d->models.max_batch = d->max_batch;
 	d->models.nexec = d->nworkers + d->rt_workers;
+	d->models.nworkers = d->nworkers;
+	d->models.pin = d->pin;
 	d->models.batch_delay_ns = d->batch_delay_ns;
 	d->models.work = &d->work;
 	d->models.io = &d->loop.io;

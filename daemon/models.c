@@ -13,7 +13,9 @@
  * A model the caller cannot see is "not loaded", so nothing leaks.
  */
 #include <errno.h>
+#include <numa.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 
 #include "exec/model.h"
 #include "models_impl.h"
+#include "worker.h"
 
 const char *pnd_model_name(const struct pnd_model *m)
 {
@@ -70,7 +73,26 @@ struct prep_run {
 	atomic_int r;			/* the first error, 0 for none */
 	pthread_mutex_t lock;		/* err */
 	struct pn_err err;
+	int *cpu, *node;		/* executor i's worker's; NULL: not pinned */
 };
+
+/*
+ * Runs this thread where executor i's worker will, so that the executor's
+ * pages (arena, scratch, primitives) are first touched on that worker's
+ * NUMA node, not on the loop thread's.
+ */
+static void prep_place(const struct prep_run *p, uint32_t i)
+{
+	cpu_set_t set;
+
+	if (!p->cpu)
+		return;
+	if (p->node[i] >= 0)
+		numa_set_preferred(p->node[i]);
+	CPU_ZERO(&set);
+	CPU_SET(p->cpu[i], &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 static void *prep_thread(void *arg)
 {
@@ -82,10 +104,14 @@ static void *prep_thread(void *arg)
 	int r = 0;
 
 	while (!r && !atomic_load(&p->r) && (i = atomic_fetch_add(&p->next, 1)) < m->n_pre_ex) {
+		prep_place(p, i);
 		r = ms->ops->exec_new(ms->be, m, m->bm, m->max_batch, m->m->max_tokens,
 				      &m->pre_ex[i], &e);
 		if (!r && ms->ops->prepare_exec)
 			r = ms->ops->prepare_exec(m->pre_ex[i], &e);
+		if (!r && p->cpu)
+			pnd_log("model '%s': executor %u placed on CPU %d (node %d), its worker's",
+				pnd_model_name(m), i, p->cpu[i], p->node[i]);
 	}
 	if (r) {
 		int zero = 0;
@@ -114,11 +140,27 @@ static int prepare_execs(struct pnd_models *ms, struct pnd_model *m, struct pn_e
 		      (ncpu > 0 ? (uint32_t)ncpu : 1);
 	pthread_t th[64];
 	uint32_t started = 0;
+	cpu_set_t own;
+	int r;
 
 	m->pre_ex = calloc(ms->nexec ? ms->nexec : 1, sizeof(*m->pre_ex));
 	if (!m->pre_ex)
 		return pn_errf(e, -ENOMEM, "out of memory");
 	m->n_pre_ex = ms->nexec;
+	/* placement here, on one thread: libnuma fills its masks lazily, unsafely */
+	if (ms->pin && ms->nexec && !pthread_getaffinity_np(pthread_self(), sizeof(own), &own)) {
+		p.cpu = calloc(ms->nexec, sizeof(int));
+		p.node = calloc(ms->nexec, sizeof(int));
+		for (uint32_t i = 0; p.cpu && p.node && i < ms->nexec; i++) {
+			p.cpu[i] = pnd_worker_cpu(i, ms->nworkers, numa_num_configured_cpus());
+			p.node[i] = numa_available() >= 0 ? numa_node_of_cpu(p.cpu[i]) : -1;
+		}
+		if (!p.cpu || !p.node) {	/* unplaced is slower, not wrong */
+			free(p.cpu);
+			free(p.node);
+			p.cpu = p.node = NULL;
+		}
+	}
 	atomic_init(&p.next, 0);
 	atomic_init(&p.r, 0);
 	if (nt > 64)
@@ -129,10 +171,17 @@ static int prepare_execs(struct pnd_models *ms, struct pnd_model *m, struct pn_e
 	prep_thread(&p);	/* this thread too: with no helper thread it does all */
 	for (uint32_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	if (p.cpu) {	/* this thread is the loop's: back where it was */
+		pthread_setaffinity_np(pthread_self(), sizeof(own), &own);
+		numa_set_localalloc();
+	}
+	free(p.cpu);
+	free(p.node);
 	pthread_mutex_destroy(&p.lock);
-	if (atomic_load(&p.r))
+	r = atomic_load(&p.r);
+	if (r)
 		*e = p.err;
-	return atomic_load(&p.r);
+	return r;
 }
 
 int pnd_model_open(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,

@@ -29,6 +29,8 @@ struct pnd_models {
 	uint32_t max_models;		/* --max-models: all tenants together (0: the table) */
 	uint32_t max_batch;
 	uint32_t nexec;			/* executors prepared per model: one per worker */
+	uint32_t nworkers;		/* of which general (the rest realtime) */
+	bool pin;			/* workers pinned: prepare each on its worker's CPU */
 	uint64_t batch_delay_ns;
 	struct pnd_work *work;		/* the scheduler learns each model */
 	const struct pnd_backend_ops *ops;

@@ -131,13 +131,16 @@ static inline void cpu_relax(void)
  */
 static void place(struct worker *w)
 {
-	int ncpu = numa_num_configured_cpus();
+	w->cpu = pnd_worker_cpu(w->idx, w->ws->cfg.nworkers, numa_num_configured_cpus());
+	w->node = numa_available() >= 0 ? numa_node_of_cpu(w->cpu) : -1;
+}
 
+int pnd_worker_cpu(uint32_t idx, uint32_t nworkers, int ncpu)
+{
 	if (ncpu <= 0)
 		ncpu = 1;
-	w->cpu = w->rt ? ncpu - 1 - (int)((w->idx - w->ws->cfg.nworkers) % (uint32_t)ncpu) :
-		 (int)(w->idx % (uint32_t)ncpu);
-	w->node = numa_available() >= 0 ? numa_node_of_cpu(w->cpu) : -1;
+	return idx >= nworkers ? ncpu - 1 - (int)((idx - nworkers) % (uint32_t)ncpu) :
+	       (int)(idx % (uint32_t)ncpu);
 }
 
 static void pin(struct worker *w)

@@ -93,5 +93,11 @@ int pnd_workers_start(struct pnd_work *w, const struct pnd_workers_config *cfg,
 		      struct pn_err *e);
 /* Workers finish the batch in hand, drop their executors and exit. */
 void pnd_workers_stop(struct pnd_workers *ws);
+/*
+ * The CPU worker idx runs on when pinned: general workers (idx < nworkers)
+ * from CPU 0 up, realtime ones from the last CPU down. Pure: the models'
+ * preparation uses it to fault each executor in on its worker's node.
+ */
+int pnd_worker_cpu(uint32_t idx, uint32_t nworkers, int ncpu);
 
 #endif /* PND_WORKER_H */

@@ -36,6 +36,18 @@ embed "$T/a.jsonl"
 cmp -s "$T/a.jsonl" "$T/local.jsonl" || fail "daemon and in-process embeddings differ"
 echo "ok: LOAD packed into $d, sealed; embeddings equal the in-process run"
 
+# each worker's executor is prepared on that worker's CPU (first touch on its
+# NUMA node), and the loop thread that did it gets its own affinity back
+for i in 0 1; do
+	grep -q "model 'use-lite': executor $i placed on CPU $i (node" "$T/daemon.err" ||
+		fail "executor $i not prepared on its worker's CPU $i"
+done
+allowed=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/self/status)
+main_allowed=$(awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$DAEMON_PID/task/$DAEMON_PID/status")
+[ "$main_allowed" = "$allowed" ] ||
+	fail "the loop thread stayed pinned after preparing: CPUs $main_allowed, not $allowed"
+echo "ok: executors prepared on their workers' CPUs ($(grep -c "placed on CPU" "$T/daemon.err")), the loop thread unpinned"
+
 # the same bytes loaded again are shared before anything is prepared for them
 n_prep=$(grep -c "model 'use-lite': executor prepared" "$T/daemon.err")
 pctl load "$USE" --json >"$T/dup.json" || fail "second load of the same bytes"
