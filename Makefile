@@ -194,6 +194,8 @@ bench: setup
 	@$(MAKE) --no-print-directory build model
 	@B=$(B) bash bench/run.sh
 	@B=$(B) bash bench/ring_bench.sh
+	@B=$(B) bash bench/wake_bench.sh
+	@bash bench/shared_weights.sh $(USE_PNB) $(B)
 	@bash bench/region_bench.sh
 	@B=$(B) bash bench/frontier.sh
 	@B=$(B) bash bench/frontier_swap.sh
