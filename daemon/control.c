@@ -299,12 +299,12 @@ static void on_open_session(struct pnd_control *ctl, struct pnd_conn *c, const s
 	s->conn_next = c->sessions;
 	c->sessions = s;
 	t->sessions++;
-	t->session_bytes += s->seg_size;
+	t->session_bytes += s->seg.size;
 	rep.session_id = s->id;
-	rep.seg_size = s->seg_size;
-	fds[0] = s->seg_fd;
-	fds[1] = s->db_fd;
-	fds[2] = s->cq_fd;
+	rep.seg_size = s->seg.size;
+	fds[0] = s->seg.seg_fd;
+	fds[1] = s->seg.db_fd;
+	fds[2] = s->seg.cq_fd;
 	pnd_conn_reply(c, h->type, h->seq, 0, &rep, sizeof(rep), NULL, fds, 3);
 }
 

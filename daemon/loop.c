@@ -192,7 +192,7 @@ static void close_session(struct pnd_loop *d, struct pnd_session *s)
 	}
 	t = pnd_tenant(d->tenants, s->uid);
 	t->sessions--;
-	t->session_bytes -= s->seg_size;
+	t->session_bytes -= s->seg.size;
 	atomic_store(&s->dead, true);
 	pnd_session_close(d->sessions, s);
 }

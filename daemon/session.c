@@ -48,7 +48,6 @@ static int seg_create(struct pnd_session *s, const struct pn_session_req *q, boo
 		      struct pn_err *e)
 {
 	struct pn_seg_layout l;
-	struct pn_seg_view v;
 	int fd = memfd_create("polynet-session", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	size_t size;
 	uint8_t *p;
@@ -75,31 +74,26 @@ static int seg_create(struct pnd_session *s, const struct pn_session_req *q, boo
 		close(fd);
 		return pn_errf(e, r, "session: mmap %zu bytes: %s", size, strerror(-r));
 	}
-	s->seg_fd = fd;
-	s->seg = p;
-	s->seg_size = size;
-	s->hdr = (struct pn_seg_hdr *)p;
-	if (pn_seg_format(p, &l, s->id, e) || pn_seg_attach(p, size, &v, e))
+	s->seg.seg_fd = fd;
+	s->seg.mem = p;
+	s->seg.size = size;
+	if (pn_seg_format(p, &l, s->id, e) || pn_seg_attach(p, size, &s->seg, e))
 		return -EINVAL;
-	s->arena = v.arena;
-	s->arena_size = v.arena_size;
-	s->sq = v.sq;
-	s->cq = v.cq;
 	/* start asleep: the client's first submit rings the doorbell */
-	s->sq.hdr->flags = PN_RING_NEED_WAKEUP;
+	s->seg.sq.hdr->flags = PN_RING_NEED_WAKEUP;
 	return 0;
 }
 
 static void session_free(struct pnd_sessions *ss, struct pnd_session *s)
 {
-	if (s->seg)
-		munmap(s->seg, s->seg_size);
-	if (s->seg_fd >= 0)
-		close(s->seg_fd);
-	if (s->db_fd >= 0)
-		close(s->db_fd);
-	if (s->cq_fd >= 0)
-		close(s->cq_fd);
+	if (s->seg.mem)
+		munmap(s->seg.mem, s->seg.size);
+	if (s->seg.seg_fd >= 0)
+		close(s->seg.seg_fd);
+	if (s->seg.db_fd >= 0)
+		close(s->seg.db_fd);
+	if (s->seg.cq_fd >= 0)
+		close(s->seg.cq_fd);
 	if (s->mcache)
 		pnd_model_put(s->mcache);
 	pthread_mutex_destroy(&s->cq_lock);
@@ -137,7 +131,7 @@ int pnd_session_open(struct pnd_sessions *ss, uint32_t uid, const struct pn_sess
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return pn_errf(e, -ENOMEM, "OPEN_SESSION: out of memory");
-	s->seg_fd = s->db_fd = s->cq_fd = -1;
+	s->seg.seg_fd = s->seg.db_fd = s->seg.cq_fd = -1;
 	s->uid = uid;
 	pthread_mutex_init(&s->cq_lock, NULL);
 	atomic_flag_clear(&s->sq_busy);
@@ -164,9 +158,9 @@ int pnd_session_open(struct pnd_sessions *ss, uint32_t uid, const struct pn_sess
 	r = seg_create(s, q, ss->work->futex, e);
 	if (!r) {
 		/* non-blocking: workers empty it after its poll fired, two may race */
-		s->db_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		s->cq_fd = eventfd(0, EFD_CLOEXEC);
-		if (s->db_fd < 0 || s->cq_fd < 0)
+		s->seg.db_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		s->seg.cq_fd = eventfd(0, EFD_CLOEXEC);
+		if (s->seg.db_fd < 0 || s->seg.cq_fd < 0)
 			r = pn_errf(e, -errno, "OPEN_SESSION: eventfd: %s", strerror(errno));
 	}
 	if (r) {
@@ -227,7 +221,7 @@ static void post(struct pnd_sessions *ss, struct pnd_session *s, const struct pn
 	int r;
 
 	pthread_mutex_lock(&s->cq_lock);
-	r = pn_ring_push(&s->cq, cqe);
+	r = pn_ring_push(&s->seg.cq, cqe);
 	s->inflight--;
 	if (slot) {
 		slot->next_free = s->free_job;
@@ -237,17 +231,17 @@ static void post(struct pnd_sessions *ss, struct pnd_session *s, const struct pn
 	pthread_mutex_unlock(&s->cq_lock);
 	if (r) {
 		/* only a client rewriting the CQ head gets here (-EPROTO) */
-		__atomic_store_n(&s->hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->seg.hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
 		atomic_store(&s->dead, true);
 		ss->io->notify(ss->io->arg);
 		return;
 	}
 	/* ring.c: the fence in needs_wakeup pairs with the client's prepare_sleep */
-	wake = pn_ring_needs_wakeup(&s->cq);
+	wake = pn_ring_needs_wakeup(&s->seg.cq);
 	if (wake && s->wake_mode == PN_WAKE_FUTEX)
-		pn_wake_futex(&s->cq.hdr->wake, true);	/* ring.c, ordering 3 */
+		pn_wake_futex(&s->seg.cq.hdr->wake, true);	/* ring.c, ordering 3 */
 	else if (wake)
-		pn_wake_eventfd(s->cq_fd);
+		pn_wake_eventfd(s->seg.cq_fd);
 }
 
 /* Posts a CQE that has no job slot behind it (NOP, CANCEL, a refused SQE). */
@@ -295,8 +289,8 @@ static int check_sqe(const struct pnd_session *s, const struct pnd_model *m,
 	if (q->in_len != need_in || q->out_len < need_out)
 		return -EINVAL;
 	/* each range inside the arena, without overflow; outputs 4-byte aligned */
-	if (q->in_off > s->arena_size || s->arena_size - q->in_off < q->in_len ||
-	    q->out_off > s->arena_size || s->arena_size - q->out_off < q->out_len ||
+	if (q->in_off > s->seg.arena_size || s->seg.arena_size - q->in_off < q->in_len ||
+	    q->out_off > s->seg.arena_size || s->seg.arena_size - q->out_off < q->out_len ||
 	    q->in_off % 4 || q->out_off % 4)
 		return -EINVAL;
 	return 0;
@@ -359,7 +353,7 @@ static int handle_sqe(struct pnd_sessions *ss, struct pnd_session *s, const stru
 	s->free_job = j->next_free;
 	pthread_mutex_unlock(&s->cq_lock);
 	j->sqe = *q;
-	j->arena = s->arena;
+	j->arena = s->seg.arena;
 	j->t_submit_ns = pnd_now_ns();
 	j->model = m;
 	atomic_fetch_add(&m->refs, 1);
@@ -397,7 +391,7 @@ static int handle_sqe(struct pnd_sessions *ss, struct pnd_session *s, const stru
 
 static void broken(struct pnd_sessions *ss, struct pnd_session *s)
 {
-	__atomic_store_n(&s->hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->seg.hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
 	atomic_store(&s->dead, true);
 	ss->io->notify(ss->io->arg);
 }
@@ -417,14 +411,14 @@ static uint32_t drain_one(struct pnd_sessions *ss, struct pnd_session *s)
 			s->has_held = false;
 			done++;
 		}
-		ready = pn_ring_ready(&s->sq);
+		ready = pn_ring_ready(&s->seg.sq);
 		if (ready <= 0) {
 			if (ready < 0)
 				broken(ss, s);
 			return done;
 		}
 		pthread_mutex_lock(&s->cq_lock);
-		space = pn_ring_space(&s->cq);
+		space = pn_ring_space(&s->seg.cq);
 		k = space > (int64_t)s->inflight ? (uint32_t)(space - s->inflight) : 0;
 		if (k > ready)
 			k = (uint32_t)ready;
@@ -438,7 +432,7 @@ static uint32_t drain_one(struct pnd_sessions *ss, struct pnd_session *s)
 			return done;	/* the client is not reaping CQEs: wait for it */
 		while (k) {
 			struct pn_sqe q[PND_DRAIN_BATCH];
-			int got = pn_ring_peek_n(&s->sq, q, k < PND_DRAIN_BATCH ? k :
+			int got = pn_ring_peek_n(&s->seg.sq, q, k < PND_DRAIN_BATCH ? k :
 						 PND_DRAIN_BATCH);
 			uint32_t i = 0, took;
 
@@ -455,7 +449,7 @@ static uint32_t drain_one(struct pnd_sessions *ss, struct pnd_session *s)
 					break;
 			/* one head store for the batch: a held one was taken too */
 			took = i < (uint32_t)got ? i + 1 : i;
-			pn_ring_advance(&s->sq, took);
+			pn_ring_advance(&s->seg.sq, took);
 			done += took;
 			s->popped += took;
 			k -= took;
@@ -505,7 +499,7 @@ static bool doorbell_ok_locked(struct pnd_session *s, uint32_t slot, struct pnd_
 	uint32_t fired = pnd_waiter_take_fired(wt, slot, s->id);
 
 	if (fired && s->wake_mode == PN_WAKE_EVENTFD)
-		pn_wake_eventfd_drain(s->db_fd);
+		pn_wake_eventfd_drain(s->seg.db_fd);
 	s->db_fires += fired;
 	if (s->muted_until_ns > now)
 		return false;
@@ -552,20 +546,20 @@ bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss, struct pnd_waiter *wt,
 				*poll_by = now + PND_DB_POLL_NS;
 		}
 		/* before NEED_WAKEUP and the last look at tail (ring.c, ordering 3) */
-		v = pn_ring_wake_value(&s->sq);
+		v = pn_ring_wake_value(&s->seg.sq);
 		if (atomic_flag_test_and_set(&s->sq_busy)) {
 			idle = false;	/* another worker is draining it */
 			break;
 		}
-		if (s->has_held || !pn_ring_prepare_sleep(&s->sq))
+		if (s->has_held || !pn_ring_prepare_sleep(&s->seg.sq))
 			idle = false;
 		atomic_flag_clear(&s->sq_busy);
 		if (!idle || !arm)
 			continue;
 		if (s->wake_mode == PN_WAKE_FUTEX)
-			pnd_waiter_arm_futex(wt, i, s->id, &s->sq.hdr->wake, v);
+			pnd_waiter_arm_futex(wt, i, s->id, &s->seg.sq.hdr->wake, v);
 		else
-			pnd_waiter_arm_poll(wt, i, s->id, s->db_fd);
+			pnd_waiter_arm_poll(wt, i, s->id, s->seg.db_fd);
 	}
 	pthread_mutex_unlock(&ss->lock);
 	return idle;
@@ -578,7 +572,7 @@ void pnd_sessions_clear_wakeup(struct pnd_sessions *ss)
 		struct pnd_session *s = ss->tab[i];
 
 		if (s && !atomic_load(&s->dead) && !atomic_flag_test_and_set(&s->sq_busy)) {
-			pn_ring_clear_wakeup(&s->sq);
+			pn_ring_clear_wakeup(&s->seg.sq);
 			atomic_flag_clear(&s->sq_busy);
 		}
 	}
@@ -615,7 +609,7 @@ void pnd_sessions_shutdown(struct pnd_sessions *ss)
 	pthread_mutex_lock(&ss->lock);
 	for (uint32_t i = 0; i < PND_MAX_SESSIONS; i++)
 		if (ss->tab[i])
-			__atomic_store_n(&ss->tab[i]->hdr->state, PN_SEG_SHUTDOWN,
+			__atomic_store_n(&ss->tab[i]->seg.hdr->state, PN_SEG_SHUTDOWN,
 					 __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&ss->lock);
 }

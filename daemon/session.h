@@ -15,6 +15,7 @@
 #include "core.h"
 #include "models.h"
 #include "transport/ring.h"
+#include "transport/segment.h"
 #include "worker.h"
 
 struct pnd_conn;
@@ -27,13 +28,7 @@ struct pnd_session {
 	atomic_bool dead;		/* client gone: drain no more */
 	struct pnd_conn *conn;		/* loop thread only (control.c's) */
 	struct pnd_session *conn_next;	/* loop thread only */
-	int seg_fd, db_fd, cq_fd;
-	void *seg;
-	size_t seg_size;
-	struct pn_seg_hdr *hdr;
-	uint8_t *arena;
-	uint64_t arena_size;
-	struct pn_ring sq, cq;
+	struct pn_seg_map seg;		/* the segment, its fds and rings */
 	atomic_flag sq_busy;		/* one worker drains the SQ at a time */
 	pthread_mutex_t cq_lock;	/* the CQ producer side, job slots */
 	uint32_t inflight;		/* popped SQEs not yet completed (cq_lock) */

@@ -286,16 +286,7 @@ const struct pn_model *pn_client_model_local(const struct pn_client_model *m)
 /* The segment header is the daemon's word: check it before using an offset. */
 static int seg_check(struct pn_session *s, struct pn_err *e)
 {
-	struct pn_seg_view v;
-	int r = pn_seg_attach(s->seg, s->seg_size, &v, e);
-
-	if (r)
-		return r;
-	s->arena = v.arena;
-	s->arena_size = v.arena_size;
-	s->sq = v.sq;
-	s->cq = v.cq;
-	return 0;
+	return pn_seg_attach(s->seg.mem, s->seg.size, &s->seg, e);
 }
 
 int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entries,
@@ -329,19 +320,19 @@ int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entrie
 			       s ? "expected 3 fds with the reply" : "out of memory");
 	}
 	s->c = c;
-	s->seg_fd = fds[0];
-	s->db_fd = fds[1];
-	s->cq_fd = fds[2];
-	s->seg_size = rep.seg_size;
-	s->seg = mmap(NULL, s->seg_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->seg_fd, 0);
-	if (s->seg == MAP_FAILED) {
-		r = pn_errf(e, -errno, "session segment: mmap %zu bytes: %s", s->seg_size,
+	s->seg.seg_fd = fds[0];
+	s->seg.db_fd = fds[1];
+	s->seg.cq_fd = fds[2];
+	s->seg.size = rep.seg_size;
+	s->seg.mem = mmap(NULL, s->seg.size, PROT_READ | PROT_WRITE, MAP_SHARED, s->seg.seg_fd, 0);
+	if (s->seg.mem == MAP_FAILED) {
+		r = pn_errf(e, -errno, "session segment: mmap %zu bytes: %s", s->seg.size,
 			    strerror(errno));
-		s->seg = NULL;
+		s->seg.mem = NULL;
 		pn_session_close(s);
 		return r;
 	}
-	s->hdr = s->seg;
+	s->seg.hdr = s->seg.mem;
 	s->spin_ns = PN_SPIN_US_DEFAULT * 1000ull;
 	r = seg_check(s, e);
 	if (!r)
@@ -359,34 +350,34 @@ void pn_session_close(struct pn_session *s)
 	if (!s)
 		return;
 	pn_session_wake_fini(s);
-	if (s->seg)
-		munmap(s->seg, s->seg_size);
-	close(s->seg_fd);
-	close(s->db_fd);
-	close(s->cq_fd);
+	if (s->seg.mem)
+		munmap(s->seg.mem, s->seg.size);
+	close(s->seg.seg_fd);
+	close(s->seg.db_fd);
+	close(s->seg.cq_fd);
 	free(s);
 }
 
 void *pn_session_arena(const struct pn_session *s, uint64_t *size)
 {
 	if (size)
-		*size = s->arena_size;
-	return s->arena;
+		*size = s->seg.arena_size;
+	return s->seg.arena;
 }
 
 enum pn_wake_mode pn_session_wake_mode(const struct pn_session *s)
 {
-	return (enum pn_wake_mode)s->sq.wake_mode;
+	return (enum pn_wake_mode)s->seg.sq.wake_mode;
 }
 
 int pn_session_completion_fd(const struct pn_session *s)
 {
-	return s->cq_fd;
+	return s->seg.cq_fd;
 }
 
 struct pn_seg_hdr *pn_session_seg(const struct pn_session *s)
 {
-	return s->hdr;
+	return s->seg.hdr;
 }
 
 void pn_sqe_run(struct pn_sqe *q, uint32_t model, uint64_t in_off, uint32_t batch, uint32_t T,

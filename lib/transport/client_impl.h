@@ -13,6 +13,7 @@
 
 #include "transport/client.h"
 #include "transport/ring.h"
+#include "transport/segment.h"
 #include "uapi/proto.h"
 #include "uapi/ring.h"
 
@@ -29,13 +30,7 @@ struct pn_client {
 
 struct pn_session {
 	struct pn_client *c;
-	int seg_fd, db_fd, cq_fd;
-	void *seg;
-	size_t seg_size;
-	struct pn_seg_hdr *hdr;
-	uint8_t *arena;
-	uint64_t arena_size;
-	struct pn_ring sq, cq;
+	struct pn_seg_map seg;		/* the segment, its fds and rings */
 	uint64_t spin_ns;		/* PN_WAIT_ADAPTIVE */
 	uint64_t efd_buf;		/* pn_prep_wait_sqe's read target (eventfd) */
 	/*

@@ -46,12 +46,18 @@ int pn_seg_format(void *mem, const struct pn_seg_layout *l, uint32_t session_id,
 	return 0;
 }
 
-int pn_seg_attach(void *mem, size_t size, struct pn_seg_view *v, struct pn_err *e)
+int pn_seg_attach(void *mem, size_t size, struct pn_seg_map *v, struct pn_err *e)
 {
 	struct pn_seg_hdr *h = mem;
 	uint8_t *p = mem;
 
-	memset(v, 0, sizeof(*v));
+	v->mem = mem;
+	v->size = size;
+	v->hdr = NULL;
+	v->arena = NULL;
+	v->arena_size = 0;
+	memset(&v->sq, 0, sizeof(v->sq));
+	memset(&v->cq, 0, sizeof(v->cq));
 	if (size < sizeof(*h) || h->magic != PN_SEG_MAGIC ||
 	    h->version != PN_RING_VERSION || h->size != size ||
 	    h->sq_off >= h->cq_off || h->cq_off >= h->arena_off ||

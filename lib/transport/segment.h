@@ -40,8 +40,15 @@ void pn_seg_layout(uint32_t sq_entries, uint32_t cq_entries, uint64_t arena_size
 int pn_seg_format(void *mem, const struct pn_seg_layout *l, uint32_t session_id,
 		  struct pn_err *e);
 
-/* A mapped segment's parts, once its header checked out. */
-struct pn_seg_view {
+/*
+ * One side's hold on a session segment: its fds, its mapping and the parts
+ * pn_seg_attach found in it. polynetd's struct pnd_session and the client's
+ * struct pn_session each embed one, as .seg.
+ */
+struct pn_seg_map {
+	int seg_fd, db_fd, cq_fd;	/* the memfd; the doorbell and completion eventfds */
+	void *mem;			/* the mapping, size bytes */
+	size_t size;
 	struct pn_seg_hdr *hdr;
 	struct pn_ring sq, cq;
 	uint8_t *arena;
@@ -50,8 +57,9 @@ struct pn_seg_view {
 
 /*
  * Checks the header of the size bytes mapped at mem (untrusted: the other
- * process wrote it) and attaches both rings. -EPROTO on a bad header or ring.
+ * process wrote it) and attaches both rings: fills every field of m but the
+ * fds. -EPROTO on a bad header or ring.
  */
-int pn_seg_attach(void *mem, size_t size, struct pn_seg_view *out, struct pn_err *e);
+int pn_seg_attach(void *mem, size_t size, struct pn_seg_map *m, struct pn_err *e);
 
 #endif /* PN_SEGMENT_H */

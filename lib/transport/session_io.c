@@ -40,7 +40,7 @@ static int uring_create(struct pn_session *s)
 
 int pn_session_wake_init(struct pn_session *s, struct pn_err *e)
 {
-	if (s->sq.wake_mode != PN_WAKE_FUTEX)
+	if (s->seg.sq.wake_mode != PN_WAKE_FUTEX)
 		return 0;
 	if (uring_create(s))
 		return pn_errf(e, -ENOMEM, "session: io_uring_queue_init failed");
@@ -60,7 +60,7 @@ void pn_session_wake_fini(struct pn_session *s)
 /* -ESHUTDOWN / -EPROTO when the daemon marked the segment, else 0. */
 static int seg_state(const struct pn_session *s)
 {
-	uint32_t st = __atomic_load_n(&s->hdr->state, __ATOMIC_ACQUIRE);
+	uint32_t st = __atomic_load_n(&s->seg.hdr->state, __ATOMIC_ACQUIRE);
 
 	return st == PN_SEG_LIVE ? 0 : st == PN_SEG_SHUTDOWN ? -ESHUTDOWN : -EPROTO;
 }
@@ -70,14 +70,14 @@ static int ring_doorbell(struct pn_session *s)
 {
 	struct io_uring_sqe *sqe;
 
-	if (s->sq.wake_mode != PN_WAKE_FUTEX)
-		return pn_wake_eventfd(s->db_fd);
+	if (s->seg.sq.wake_mode != PN_WAKE_FUTEX)
+		return pn_wake_eventfd(s->seg.db_fd);
 	if (!s->uring_wake || !(sqe = io_uring_get_sqe(s->uring))) {
-		pn_wake_futex(&s->sq.hdr->wake, true);	/* futex(2): the same wake */
+		pn_wake_futex(&s->seg.sq.hdr->wake, true);	/* futex(2): the same wake */
 		return 0;
 	}
-	pn_wake_bump(&s->sq.hdr->wake);		/* ring.c, ordering 3 */
-	pn_wake_prep_wake(sqe, &s->sq.hdr->wake);
+	pn_wake_bump(&s->seg.sq.hdr->wake);		/* ring.c, ordering 3 */
+	pn_wake_prep_wake(sqe, &s->seg.sq.hdr->wake);
 	io_uring_sqe_set_data64(sqe, UD_WAKE);
 	io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
 	if (s->defer_doorbell)
@@ -91,11 +91,11 @@ int pn_submit_n(struct pn_session *s, const struct pn_sqe *q, uint32_t n)
 
 	if (r)
 		return r;
-	k = pn_ring_push_n(&s->sq, q, n);	/* one tail store for all */
+	k = pn_ring_push_n(&s->seg.sq, q, n);	/* one tail store for all */
 	if (k <= 0)
 		return k ? k : -EAGAIN;
 	/* ring.c: the fence in needs_wakeup pairs with the daemon's prepare_sleep */
-	if (pn_ring_needs_wakeup(&s->sq) && (r = ring_doorbell(s)))
+	if (pn_ring_needs_wakeup(&s->seg.sq) && (r = ring_doorbell(s)))
 		return r;
 	return k;
 }
@@ -109,12 +109,12 @@ int pn_submit(struct pn_session *s, const struct pn_sqe *q)
 
 int pn_poll(struct pn_session *s, struct pn_cqe *cqe)
 {
-	return pn_ring_pop(&s->cq, cqe);
+	return pn_ring_pop(&s->seg.cq, cqe);
 }
 
 int pn_poll_n(struct pn_session *s, struct pn_cqe *cqe, uint32_t max)
 {
-	return pn_ring_pop_n(&s->cq, cqe, max);
+	return pn_ring_pop_n(&s->seg.cq, cqe, max);
 }
 
 void pn_session_wait_stats(const struct pn_session *s, struct pn_wait_stats *st)
@@ -155,17 +155,17 @@ static int sleep_futex(struct pn_session *s, int slice_ms)
 {
 	struct __kernel_timespec ts = { .tv_sec = slice_ms / 1000,
 					.tv_nsec = (slice_ms % 1000) * 1000000ll };
-	uint32_t v = pn_ring_wake_value(&s->cq);
+	uint32_t v = pn_ring_wake_value(&s->seg.cq);
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 	bool sock = false;
 
-	if (!pn_ring_prepare_sleep(&s->cq))
+	if (!pn_ring_prepare_sleep(&s->seg.cq))
 		return 1;
 	/* an armed wait from an earlier sleep is as good: any wake since completes it */
 	if (!s->cq_wait_armed && (sqe = io_uring_get_sqe(s->uring))) {
-		pn_wake_prep_wait(sqe, &s->cq.hdr->wake, v, true);
+		pn_wake_prep_wait(sqe, &s->seg.cq.hdr->wake, v, true);
 		io_uring_sqe_set_data64(sqe, UD_CQ_WAIT);
 		s->cq_wait_armed = true;
 	}
@@ -187,7 +187,7 @@ static int sleep_futex(struct pn_session *s, int slice_ms)
 		n++;
 	}
 	io_uring_cq_advance(s->uring, n);
-	pn_ring_clear_wakeup(&s->cq);
+	pn_ring_clear_wakeup(&s->seg.cq);
 	if (sock) {
 		s->sock_armed = false;
 		return daemon_gone(s);	/* or a reply we read since: re-armed next time */
@@ -199,14 +199,14 @@ static int sleep_futex(struct pn_session *s, int slice_ms)
 static int sleep_eventfd(struct pn_session *s, int slice_ms)
 {
 	struct pollfd p[2] = {
-		{ .fd = s->cq_fd, .events = POLLIN },
+		{ .fd = s->seg.cq_fd, .events = POLLIN },
 		{ .fd = s->c->fd, .events = POLLIN },
 	};
 	int r;
 
 	if ((r = daemon_gone(s)))
 		return r;
-	if (!pn_ring_prepare_sleep(&s->cq))
+	if (!pn_ring_prepare_sleep(&s->seg.cq))
 		return 1;
 	s->wstats.sleeps++;
 	r = poll(p, 2, slice_ms);
@@ -214,10 +214,10 @@ static int sleep_eventfd(struct pn_session *s, int slice_ms)
 	if (p[0].revents & POLLIN) {
 		uint64_t v;
 
-		if (read(s->cq_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		if (read(s->seg.cq_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			return -errno;
 	}
-	pn_ring_clear_wakeup(&s->cq);
+	pn_ring_clear_wakeup(&s->seg.cq);
 	if (r < 0 && errno != EINTR)
 		return -errno;
 	return 0;
@@ -256,7 +256,7 @@ int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, in
 	int r, slice;
 
 	for (;;) {
-		r = pn_ring_pop(&s->cq, cqe);
+		r = pn_ring_pop(&s->seg.cq, cqe);
 		if (r != -EAGAIN)
 			return r;
 		if (seg_state(s) == -EPROTO)
@@ -282,7 +282,7 @@ int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, in
 		/* wake at least every 100 ms to look at the daemon and the timeout */
 		slice = timeout_ms < 0 || left_ns > 100000000 ? 100 :
 			(int)(left_ns / 1000000) + 1;
-		if (s->sq.wake_mode == PN_WAKE_FUTEX)
+		if (s->seg.sq.wake_mode == PN_WAKE_FUTEX)
 			r = sleep_futex(s, slice);
 		else if (mode == PN_WAIT_URING)
 			r = sleep_uring_read(s, slice);
@@ -311,7 +311,7 @@ int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
 	 * ahead of its FUTEX_WAIT in one io_uring_enter (in SQ order: the wake
 	 * runs first). pn_wait sleeps at once here: the worker was asleep.
 	 */
-	s->defer_doorbell = mode == PN_WAIT_SLEEP && s->sq.wake_mode == PN_WAKE_FUTEX;
+	s->defer_doorbell = mode == PN_WAIT_SLEEP && s->seg.sq.wake_mode == PN_WAKE_FUTEX;
 	r = pn_submit(s, q);
 	s->defer_doorbell = false;
 	if (!r)
@@ -329,19 +329,19 @@ int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
 int pn_prep_wait_sqe(struct io_uring *ring, struct pn_session *s, uint64_t user_data)
 {
 	struct io_uring_sqe *sqe;
-	uint32_t v = pn_ring_wake_value(&s->cq);	/* before NEED_WAKEUP: ordering 3 */
+	uint32_t v = pn_ring_wake_value(&s->seg.cq);	/* before NEED_WAKEUP: ordering 3 */
 
-	if (!pn_ring_prepare_sleep(&s->cq))
+	if (!pn_ring_prepare_sleep(&s->seg.cq))
 		return 1;
 	sqe = io_uring_get_sqe(ring);
 	if (!sqe) {
-		pn_ring_clear_wakeup(&s->cq);
+		pn_ring_clear_wakeup(&s->seg.cq);
 		return -EBUSY;
 	}
-	if (s->cq.wake_mode == PN_WAKE_FUTEX)
-		pn_wake_prep_wait(sqe, &s->cq.hdr->wake, v, true);
+	if (s->seg.cq.wake_mode == PN_WAKE_FUTEX)
+		pn_wake_prep_wait(sqe, &s->seg.cq.hdr->wake, v, true);
 	else
-		io_uring_prep_read(sqe, s->cq_fd, &s->efd_buf, sizeof(s->efd_buf), 0);
+		io_uring_prep_read(sqe, s->seg.cq_fd, &s->efd_buf, sizeof(s->efd_buf), 0);
 	io_uring_sqe_set_data64(sqe, user_data);
 	return 0;
 }

@@ -43,7 +43,7 @@ static void test_layout(void **state)
 static void test_format_then_attach(void **state)
 {
 	struct pn_seg_layout l;
-	struct pn_seg_view v;
+	struct pn_seg_map v;
 	struct pn_err e;
 	uint8_t *p = seg_new(64, 128, 1 << 16, &l);
 
@@ -61,7 +61,7 @@ static void test_format_then_attach(void **state)
 static void test_bad_headers_are_eproto(void **state)
 {
 	struct pn_seg_layout l;
-	struct pn_seg_view v;
+	struct pn_seg_map v;
 	struct pn_err e;
 	uint8_t *p = seg_new(8, 8, 4096, &l);
 	struct pn_seg_hdr *h = (struct pn_seg_hdr *)p, good = *h;
