@@ -201,9 +201,10 @@ static int cpu_prepare_exec(struct pnd_backend_exec *x, struct pn_err *e)
 	int r = pn_exec_prepare(px, e);
 
 	if (!r)
-		pnd_log("model '%s': executor prepared, activation arena %zu bytes",
+		pnd_log("model '%s': executor prepared, activation arena %zu bytes "
+			"(with the largest node scratch, %zu bytes)",
 			pnb_str(&pn_exec_model(px)->file, pn_exec_model(px)->file.hdr->name),
-			pn_exec_arena_bytes(px, NULL));
+			pn_exec_arena_bytes(px, NULL), pn_exec_scratch_bytes(px));
 	return r;
 }
 

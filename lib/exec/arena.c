@@ -69,15 +69,16 @@ static void release(struct live *l, uint32_t *n, uint32_t value)
 }
 
 int pn_arena_plan(const struct pn_graph *g, uint32_t max_batch,
-		  uint32_t max_tokens, struct pn_arena_plan *p)
+		  uint32_t max_tokens, const size_t *scratch, struct pn_arena_plan *p)
 {
 	struct live *l;
 	uint32_t n_live = 0;
 
 	p->offset = malloc(g->n_values * sizeof(size_t) + 1);
 	p->size = calloc(g->n_values + 1, sizeof(size_t));
+	p->scratch_off = calloc(g->n_nodes + 1, sizeof(size_t));
 	l = malloc((g->n_values + 1) * sizeof(*l));
-	if (!p->offset || !p->size || !l) {
+	if (!p->offset || !p->size || !p->scratch_off || !l) {
 		free(l);
 		pn_arena_plan_free(p);
 		return -ENOMEM;
@@ -98,6 +99,17 @@ int pn_arena_plan(const struct pn_graph *g, uint32_t max_batch,
 		p->naive += x.size;
 		if (x.off + x.size > p->total)
 			p->total = x.off + x.size;
+		if (scratch && scratch[i]) {
+			struct live t = { .value = UINT32_MAX };
+
+			t.size = (scratch[i] + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+			t.off = first_fit(l, n_live, t.size);
+			p->scratch_off[i] = t.off;
+			p->naive += t.size;
+			if (t.off + t.size > p->total)
+				p->total = t.off + t.size;
+			/* not kept live: free again once the node ran */
+		}
 		for (uint32_t k = 0; k < nd->n_in; k++)
 			if (g->last_use[nd->in[k]] == i)
 				release(l, &n_live, nd->in[k]);
@@ -110,5 +122,6 @@ void pn_arena_plan_free(struct pn_arena_plan *p)
 {
 	free(p->offset);
 	free(p->size);
-	p->offset = p->size = NULL;
+	free(p->scratch_off);
+	p->offset = p->size = p->scratch_off = NULL;
 }

@@ -15,13 +15,19 @@
 struct pn_arena_plan {
 	size_t *offset;		/* per value, bytes; SIZE_MAX when never stored */
 	size_t *size;		/* per value, bytes */
+	size_t *scratch_off;	/* per node: its scratch, live only while it runs */
 	size_t total;		/* bytes of the whole arena */
 	size_t naive;		/* bytes had every value its own buffer */
 };
 
-/* Sizes values for max_batch sequences of max_tokens; 64-byte aligned. */
+/*
+ * Sizes values for max_batch sequences of max_tokens; 64-byte aligned.
+ * scratch (NULL: none) gives each node's scratch bytes: planned like a value
+ * that lives only while its node runs, so it reuses what is dead by then
+ * and never overlaps the node's inputs or output.
+ */
 int pn_arena_plan(const struct pn_graph *g, uint32_t max_batch,
-		  uint32_t max_tokens, struct pn_arena_plan *p);
+		  uint32_t max_tokens, const size_t *scratch, struct pn_arena_plan *p);
 void pn_arena_plan_free(struct pn_arena_plan *p);
 
 #endif /* PN_ARENA_H */

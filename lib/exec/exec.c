@@ -4,7 +4,7 @@
  * through its op's CPU binding (op_cpu.h); and the CPU model they share.
  *
  * Everything a run needs is sized in pn_exec_new: the activation arena
- * (lib/arena.c), the scratch of the largest FFN and attention, and the
+ * (lib/exec/arena.c, each node's scratch planned in it too), and the
  * padded id buffer. pn_exec_run is then a loop over nodes with no
  * allocation and no syscall (unless profiling).
  */
@@ -28,8 +28,7 @@ struct pn_exec {
 	uint32_t max_batch, max_tokens;
 	struct pn_arena_plan plan;
 	uint8_t *arena;
-	float *scratch;
-	size_t scratch_bytes;
+	size_t scratch_bytes;		/* the largest node's scratch (in the arena) */
 	int32_t *ids;			/* [max_batch * max_tokens], padded with 0 */
 	int profile;
 	struct pn_node_time *times;	/* per node */
@@ -116,22 +115,24 @@ const struct pn_model *pn_cpu_model_model(const struct pn_cpu_model *cm)
 	return cm->m;
 }
 
-static size_t scratch_floats(const struct pn_graph *g, uint32_t max_batch,
-			     uint32_t max_tokens, uint32_t nthreads)
+/* Each node's scratch bytes at the planned sizes (planned in the arena); NULL: ENOMEM. */
+static size_t *node_scratch(const struct pn_graph *g, uint32_t max_batch, uint32_t max_tokens,
+			    uint32_t nthreads, size_t *largest)
 {
-	size_t need = 0, rows = (size_t)max_batch * max_tokens, s;
+	size_t rows = (size_t)max_batch * max_tokens, *s = calloc(g->n_nodes + 1, sizeof(*s));
 
-	for (uint32_t i = 0; i < g->n_nodes; i++) {
+	*largest = 0;
+	for (uint32_t i = 0; s && i < g->n_nodes; i++) {
 		const struct pn_gnode *n = &g->nodes[i];
 		const struct pn_op_cpu *c = pn_op_cpu_get(n->op);
 
-		s = c->scratch ? c->scratch(g->file, n, g->values[n->in[0]].layout ==
-					    PNB_LAYOUT_SEQ ? max_batch : rows, max_tokens,
-					    nthreads) : 0;
-		if (s > need)
-			need = s;
+		s[i] = c->scratch ? c->scratch(g->file, n, g->values[n->in[0]].layout ==
+					       PNB_LAYOUT_SEQ ? max_batch : rows, max_tokens,
+					       nthreads) * sizeof(float) : 0;
+		if (s[i] > *largest)
+			*largest = s[i];
 	}
-	return need;
+	return s;
 }
 
 int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
@@ -140,7 +141,7 @@ int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_
 	struct pn_exec *x;
 	const struct pn_model *m = cm->m;
 	const struct pn_graph *g = cm->g;
-	size_t ids_n;
+	size_t ids_n, *scratch;
 	int r;
 
 	*out = NULL;
@@ -159,22 +160,21 @@ int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_
 	x->pool = pool;
 	x->max_batch = max_batch;
 	x->max_tokens = max_tokens;
-	r = pn_arena_plan(g, max_batch, max_tokens, &x->plan);
+	scratch = node_scratch(g, max_batch, max_tokens, pn_pool_size(pool), &x->scratch_bytes);
+	r = scratch ? pn_arena_plan(g, max_batch, max_tokens, scratch, &x->plan) : -ENOMEM;
+	free(scratch);
 	if (r) {
 		free(x);
 		return pn_errf(err, r, "out of memory planning the arena");
 	}
 	ids_n = (size_t)max_batch * max_tokens;
 	x->arena = alloc64(x->plan.total);
-	x->scratch_bytes = scratch_floats(g, max_batch, max_tokens, pn_pool_size(pool)) *
-			   sizeof(float);
-	x->scratch = alloc64(x->scratch_bytes);
 	x->ids = alloc64(ids_n * sizeof(int32_t));
 	x->times = calloc(g->n_nodes + 1, sizeof(*x->times));
 	/* Packed GEMMs run on the calling thread: for a one-thread executor. */
 	if (pn_pool_size(pool) == 1)
 		x->pk = pn_packed_ctx_new();	/* NULL: sgemm throughout */
-	if (!x->arena || !x->scratch || !x->ids || !x->times) {
+	if (!x->arena || !x->ids || !x->times) {
 		size_t total = x->plan.total;
 
 		pn_exec_free(x);
@@ -197,7 +197,6 @@ void pn_exec_free(struct pn_exec *x)
 	pn_arena_plan_free(&x->plan);
 	pn_packed_ctx_free(x->pk);
 	free(x->arena);
-	free(x->scratch);
 	free(x->ids);
 	free(x->times);
 	free(x);
@@ -206,6 +205,11 @@ void pn_exec_free(struct pn_exec *x)
 const struct pn_model *pn_exec_model(const struct pn_exec *x)
 {
 	return x->m;
+}
+
+size_t pn_exec_scratch_bytes(const struct pn_exec *x)
+{
+	return x->scratch_bytes;
 }
 
 size_t pn_exec_arena_bytes(const struct pn_exec *x, size_t *naive)
@@ -245,7 +249,6 @@ int pn_exec_prepare(struct pn_exec *x, struct pn_err *err)
 			pn_packed_ctx_prepare(x->pk, x->cm->nodes[i].packed[k]);
 	/* fault every page in now, not on a job's latency */
 	memset(x->arena, 0, x->plan.total);
-	memset(x->scratch, 0, x->scratch_bytes);
 	memset(x->ids, 0, (size_t)x->max_batch * x->max_tokens * sizeof(int32_t));
 	if (!g->vocab_size)
 		goto out;	/* no id is valid: nothing to run */
@@ -278,7 +281,7 @@ static void run_node(struct pn_exec *x, uint32_t i, const uint32_t *lens, uint32
 		.pool = x->pool, .pk = x->pk, .f = g->file, .n = n, .cn = &x->cm->nodes[i],
 		.ids = x->ids, .lens = lens, .B = B, .T = T,
 		.rows = g->values[n->in[0]].layout == PNB_LAYOUT_SEQ ? B : B * T,
-		.y = val(x, n->out), .scratch = x->scratch,
+		.y = val(x, n->out), .scratch = (float *)(x->arena + x->plan.scratch_off[i]),
 	};
 
 	for (uint32_t k = 0; k < n->n_in; k++) {

@@ -53,6 +53,8 @@ int pn_exec_prepare(struct pn_exec *x, struct pn_err *err);
 const struct pn_model *pn_exec_model(const struct pn_exec *x);
 /* Bytes of the planned activation arena, and without reuse (for reports). */
 size_t pn_exec_arena_bytes(const struct pn_exec *x, size_t *naive);
+/* Bytes of the largest node's scratch at the planned sizes (planned inside the arena). */
+size_t pn_exec_scratch_bytes(const struct pn_exec *x);
 
 /*
  * ids: [batch, T] row-major, padded; sequence b has lens[b] <= T valid ids
