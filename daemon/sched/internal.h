@@ -170,6 +170,7 @@ struct pn_sched {
 	uint32_t model_free;		/* SCHED_NIL-terminated, chained by next_free */
 	uint32_t *model_hash, model_mask;
 	struct sched_flow *flows;	/* [class k - 1][tenant][model] */
+	uint64_t *flow_used;		/* bit i: flows[i] initialised (sched_flow_of) */
 	struct sched_heap edf;		/* queued REALTIME jobs */
 	uint64_t rt_running_est;	/* admission estimates of running REALTIME jobs */
 	struct sched_drr drr[SCHED_NDRR];
@@ -178,11 +179,21 @@ struct pn_sched {
 	uint64_t seq;
 };
 
+/* sched.c: flow i made usable (its lists, its coordinates), on its first use. */
+void sched_flow_init(struct pn_sched *s, size_t i);
+
+/*
+ * The flow table is dense (class x tenant x model: 40 MB at the daemon's
+ * limits) and calloc'd untouched; a flow is initialised on its first use,
+ * so only the pages of flows ever used are resident.
+ */
 static inline struct sched_flow *sched_flow_of(struct pn_sched *s, uint32_t klass,
 					       uint32_t tenant, uint32_t model)
 {
 	size_t i = ((size_t)(klass - 1) * s->c.max_tenants + tenant) * s->c.max_models + model;
 
+	if (!(s->flow_used[i / 64] >> (i % 64) & 1))
+		sched_flow_init(s, i);
 	return &s->flows[i];
 }
 

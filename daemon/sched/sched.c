@@ -261,6 +261,20 @@ void sched_job_release(struct pn_sched *s, struct sched_job *j)
 
 /* --- create / destroy / admin (cold) ------------------------------------- */
 
+void sched_flow_init(struct pn_sched *s, size_t i)
+{
+	struct sched_flow *f = &s->flows[i];
+	uint32_t nm = s->c.max_models, nt = s->c.max_tenants;
+
+	sched_list_init(&f->jobs);
+	sched_list_init(&f->ready);
+	f->wait.pos = SCHED_NIL;
+	f->model = (uint32_t)(i % nm);
+	f->tenant = (uint32_t)(i / nm % nt);
+	f->klass = (uint32_t)(i / nm / nt) + 1;
+	s->flow_used[i / 64] |= 1ull << (i % 64);
+}
+
 struct pn_sched *pn_sched_create(const struct pn_sched_config *c, struct pn_err *e)
 {
 	struct pn_sched *s;
@@ -305,8 +319,9 @@ struct pn_sched *pn_sched_create(const struct pn_sched_config *c, struct pn_err 
 	s->models = calloc(c->max_models, sizeof(*s->models));
 	s->model_hash = calloc((size_t)s->model_mask + 1, sizeof(*s->model_hash));
 	s->flows = calloc(nflows, sizeof(*s->flows));
+	s->flow_used = calloc((nflows + 63) / 64, sizeof(*s->flow_used));
 	if (!s->jobs || !s->id_hash || !s->tenants || !s->tenant_hash || !s->models ||
-	    !s->model_hash || !s->flows || sched_heap_init(&s->edf, c->max_jobs) ||
+	    !s->model_hash || !s->flows || !s->flow_used || sched_heap_init(&s->edf, c->max_jobs) ||
 	    sched_heap_init(&s->drr[0].release, (uint32_t)(nflows / 2)) ||
 	    sched_heap_init(&s->drr[1].release, (uint32_t)(nflows / 2))) {
 		pn_sched_destroy(s);
@@ -318,16 +333,6 @@ struct pn_sched *pn_sched_create(const struct pn_sched_config *c, struct pn_err 
 		s->jobs[i].next = i + 1 < c->max_jobs ? i + 1 : SCHED_NIL;
 		s->jobs[i].edf.pos = SCHED_NIL;
 		sched_list_init(&s->jobs[i].link);
-	}
-	for (size_t i = 0; i < nflows; i++) {
-		struct sched_flow *f = &s->flows[i];
-
-		sched_list_init(&f->jobs);
-		sched_list_init(&f->ready);
-		f->wait.pos = SCHED_NIL;
-		f->model = (uint32_t)(i % c->max_models);
-		f->tenant = (uint32_t)(i / c->max_models % c->max_tenants);
-		f->klass = (uint32_t)(i / c->max_models / c->max_tenants) + 1;
 	}
 	for (uint32_t k = 0; k < SCHED_NDRR; k++)
 		sched_list_init(&s->drr[k].ring);
@@ -342,6 +347,7 @@ void pn_sched_destroy(struct pn_sched *s)
 	sched_heap_free(&s->drr[0].release);
 	sched_heap_free(&s->drr[1].release);
 	free(s->flows);
+	free(s->flow_used);
 	free(s->model_hash);
 	free(s->models);
 	free(s->tenant_hash);

@@ -129,6 +129,43 @@ static void test_sched_tenant_configured_kept(void **state)
 	pn_sched_destroy(s);
 }
 
+static uint32_t flows_used(const struct pn_sched *s)
+{
+	size_t n = (size_t)SCHED_NDRR * s->c.max_tenants * s->c.max_models;
+	uint32_t k = 0;
+
+	for (size_t i = 0; i < (n + 63) / 64; i++)
+		k += (uint32_t)__builtin_popcountll(s->flow_used[i]);
+	return k;
+}
+
+/*
+ * The dense flow table stays untouched until a flow is used (polynetd's is
+ * 40 MB at its limits): a job initialises its own flow and no other, and a
+ * flow used again keeps its queue.
+ */
+static void test_sched_flows_made_on_first_use(void **state)
+{
+	struct pn_sched *s = mk();
+
+	(void)state;
+	assert_int_equal(flows_used(s), 0);
+	assert_int_equal(sub(s, 3, 2, 1), 0);
+	assert_int_equal(flows_used(s), 1);
+	assert_int_equal(sub(s, 3, 2, 2), 0);
+	assert_int_equal(flows_used(s), 1);
+	assert_int_equal(sub(s, 5, 1, 3), 0);
+	assert_int_equal(flows_used(s), 2);
+	assert_int_equal(sched_flow_of(s, PN_SCHED_INTERACTIVE, s->jobs[0].tenant,
+				       s->jobs[0].model)->n +
+			 sched_flow_of(s, PN_SCHED_INTERACTIVE, s->jobs[2].tenant,
+				       s->jobs[2].model)->n, 3);
+	for (int i = 0; i < 3; i++)
+		run_one(s);
+	assert_int_equal(flows_used(s), 2);
+	pn_sched_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_sched_model_forget_busy),
 		cmocka_unit_test(test_sched_tenant_reuse),
 		cmocka_unit_test(test_sched_tenant_configured_kept),
+		cmocka_unit_test(test_sched_flows_made_on_first_use),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
