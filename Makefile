@@ -151,6 +151,12 @@ $(VM_OUT)/bin/vm_%: tests/vm/vm_%.c
 	@mkdir -p $(dir $@)
 	@mkdir -p $(VM_OUT)/deps
 	gcc $(VM_CFLAGS) $(CPPFLAGS) -MMD -MP -MF $(VM_OUT)/deps/$(notdir $@).d -o $@ $<
+# the wake-up probe and the eventfd fallback on the VM's kernel (liburing, static)
+$(VM_OUT)/bin/vm_uring_wake: tests/vm/vm_uring_wake.c lib/transport/wake.c
+	@mkdir -p $(dir $@)
+	@mkdir -p $(VM_OUT)/deps
+	gcc $(VM_CFLAGS) $(CPPFLAGS) -MMD -MP -MF $(VM_OUT)/deps/$(notdir $@).d -o $@ $(filter %.c,$^) \
+		-luring -lpthread
 # the unit suite of lib/transport/region.c, on a tiny cmocka stand-in
 $(VM_OUT)/bin/test_region: tests/unit/test_region.c $(VM_LIB)
 	@mkdir -p $(dir $@)

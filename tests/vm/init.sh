@@ -43,7 +43,7 @@ if [ "${pn_mode:-test}" = bench ]; then
 fi
 
 for t in version share_fork share_name readonly seal refcount persistent perm badargs stress \
-	 unload; do
+	 unload uring_wake; do
 	run "vm_$t" /t/vm_$t
 done
 export POLYNET_REGION_TEST_BACKEND=driver
