@@ -109,6 +109,7 @@ struct ptxi_module {
 	uint32_t nk;
 	struct ptxi_stats last;
 	uint64_t budget;	/* 0: PTXI_BUDGET_ALL */
+	int race_check;		/* -1: as the environment says (default on) */
 };
 
 /* ---- memory (ptxi_mem.c) ---- */
@@ -167,7 +168,20 @@ struct ptxi_cta {
 	uint8_t *regi;
 	int failed;
 	uint64_t budget;	/* instructions left before "runaway" */
+	/* where the last ptxi_addr() landed: the space after generic resolution */
+	int last_space;
+	uint32_t last_off;
+	/* the optional race check (ptxi_race.c); epoch: barrier phases over the launch */
+	int race_on;
+	uint32_t epoch;
+	uint16_t *race_wt, *race_rw;
+	uint32_t *race_wep, *race_rep;
 };
+
+int ptxi_race_init(struct ptxi_cta *c);
+void ptxi_race_free(struct ptxi_cta *c);
+int ptxi_race_access(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
+		     uint32_t off, uint32_t n, const void *wdata);
 
 /* Fault: formats the message with kernel, CTA, thread and file:line. Returns -EFAULT-ish code. */
 int ptxi_fault(struct ptxi_cta *c, const struct ptxi_thread *t,
@@ -192,7 +206,8 @@ int ptxi_mem_addr(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_i
 int ptxi_ldst(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in);
 int ptxi_atom(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in);
 int ptxi_cp_async(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in);
-void ptxi_cp_wait(struct ptxi_cta *c, struct ptxi_thread *t, int64_t keep, int all);
+int ptxi_cp_wait(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
+		 int64_t keep, int all);
 
 /* Collectives (ptxi_warp.c): called when thread t arrives at one. */
 int ptxi_collective_arrive(struct ptxi_cta *c, struct ptxi_thread *t,
