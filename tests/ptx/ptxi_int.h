@@ -37,7 +37,7 @@ enum { SP_NONE, SP_PARAM, SP_GLOBAL, SP_SHARED, SP_LOCAL };
 /* .mode: shfl modes, vote modes, atom ops, mul halves, setp bool ops, testp. */
 enum { M_NONE, M_UP, M_DOWN, M_BFLY, M_IDX, M_ALL, M_ANY, M_UNI, M_BALLOT,
        M_ADD, M_MINOP, M_MAXOP, M_EXCH, M_CAS, M_LO, M_HI, M_WIDE, M_AND,
-       M_OR, M_FINITE, M_INFINITE, M_NAN, M_CA, M_CG };
+       M_OR, M_FINITE, M_INFINITE, M_NAN, M_NUMBER, M_CA, M_CG };
 enum {
 	F_FTZ = 1u << 0, F_SAT = 1u << 1, F_APPROX = 1u << 2, F_FULL = 1u << 3,
 	F_NC = 1u << 4, F_UNI = 1u << 5, F_TRANS = 1u << 6, F_TO = 1u << 7,
