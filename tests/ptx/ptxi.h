@@ -76,4 +76,19 @@ struct ptxi_stats {
 };
 void ptxi_last_stats(const struct ptxi_module *m, struct ptxi_stats *st);
 
+/*
+ * Instructions one launch may execute (summed over threads) before it
+ * fails as a runaway loop; 0 restores the default (4e9).
+ */
+void ptxi_set_budget(struct ptxi_module *m, uint64_t instructions);
+
+/*
+ * The race check: a fault when two threads of different warps touch a
+ * shared byte between two barriers, one of them writing, or when a CTA
+ * reads or changes a global byte another CTA wrote in the same launch
+ * (what it does not see: docs/ptx_dialect.md). On by default, or as PTXI_RACE_CHECK=0/1 in the
+ * environment says; a call here overrides both for the module.
+ */
+void ptxi_set_race_check(struct ptxi_module *m, int on);
+
 #endif /* PTXI_H */
