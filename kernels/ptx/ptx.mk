@@ -5,7 +5,7 @@
 # leaves its table in $(B)/ptx_resources.md. `build` depends on it only where
 # a ptxas exists, so a machine without CUDA still builds, and one with it
 # fails the build on a spill or a kernel over budget.
-PTXAS_BIN := $(or $(PTXAS),$(shell command -v ptxas 2>/dev/null),$(wildcard /usr/local/cuda/bin/ptxas))
+PTXAS_BIN := $(firstword $(wildcard $(PTXAS) $(shell command -v ptxas 2>/dev/null) /usr/local/cuda/bin/ptxas))
 PTX_SRCS  := $(sort $(wildcard kernels/ptx/*.ptx))
 
 .PHONY: ptx-check
