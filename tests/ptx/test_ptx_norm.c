@@ -62,6 +62,8 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 
+	if (!e)		/* setup failed */
+		return 0;
 	ptxi_dev_free(e->d);
 	ptxi_free(e->m);
 	return 0;
