@@ -170,6 +170,47 @@ static void test_act(void **state)
 		}
 }
 
+/*
+ * The activations against pn_ref_act1 (double math, rounded once) on a dense
+ * grid of [-12, 12]: the kernel's own error, not only its distance to the
+ * CPU. Bounds: tanh 1.6e-7 relative (measured) + the reference's half ulp:
+ * 4 u. silu: exp's 1.3 ulp and three roundings: 6 u. gelu, gelu_tanh:
+ * erf / tanh within 1.3e-7 absolute, the rounding of x / sqrt 2 (or of the
+ * tanh argument) moving it by at most another u, 1 + erf rounded: < 3.4e-7
+ * absolute times 0.5 |x|, plus 3 u of y.
+ */
+static void test_act_vs_double(void **state)
+{
+	struct env *e = *state;
+	uint64_t n = 24001;
+	float *x = fvec(n), *y = fvec(n);
+
+	for (uint64_t i = 0; i < n; i++)
+		x[i] = -12.0f + (float)i * 0.001f;
+	uint64_t dx = upload(e->d, x, n * 4, 0), dy = upload(e->d, x, n * 4, 0);
+	for (uint32_t act = PNB_ACT_GELU; act < PNB_ACT_COUNT; act++) {
+		void *p[] = { &dx, &dy, &n, &act };
+
+		launch(e, "act_f32", 8, 256, p, 4);
+		assert_int_equal(ptxi_read(e->d, dy, y, n * 4), 0);
+		for (uint64_t i = 0; i < n; i++) {
+			double ref = pn_ref_act1(act, x[i]), tol;
+
+			if (act == PNB_ACT_TANH)
+				tol = 4 * U * fabs(ref);
+			else if (act == PNB_ACT_SILU)
+				tol = 6 * U * fabs(ref) + 1e-38;
+			else
+				tol = 3.4e-7 * 0.5 * fabsf(x[i]) + 3 * U * fabs(ref) + 1e-38;
+			if (!(fabs(y[i] - ref) <= tol))
+				fail_msg("act %u x=%.9g: %.9g, double %.9g (tol %.3g)", act, x[i], y[i],
+					 ref, tol);
+		}
+	}
+	free(x);
+	free(y);
+}
+
 /* Residual add: one IEEE addition per element on both sides, so exact; y may alias a. */
 static void test_add(void **state)
 {
@@ -349,6 +390,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_act),
+		cmocka_unit_test(test_act_vs_double),
 		cmocka_unit_test(test_add),
 		cmocka_unit_test(test_add_rows),
 		cmocka_unit_test(test_l2norm),
