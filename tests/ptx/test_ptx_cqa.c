@@ -2,8 +2,8 @@
 /*
  * test_ptx_cqa: kernels/ptx/cqa.ptx run in the PTX interpreter. cqa_hash
  * against hashes computed in double; cqa_hash + cqa_attend (the plain
- * variant, topk 0) against the CPU twin pn_cqa and the plain twin
- * pn_ref_cqa: T 1, 5, 17, 64; heads 1, 2, 4; lens ragged, 1 and past T;
+ * variant, topk 0, and the improved top-k one) against the CPU twin pn_cqa
+ * and the plain twin pn_ref_cqa: T 1, 5, 17, 64; heads 1, 2, 4; lens ragged, 1 and past T;
  * clusters 1, 3, 8 and >= L (exact attention); bits 1 to 64; iters 1 to 10.
  *
  * Hashes: a bit is the sign of a float dot product, and the kernel's order
@@ -20,7 +20,9 @@
  * online softmax with the same bound (test_ptx_attention.c): per output,
  * 1e-6 * L for the interpreter's ex2.approx perturbation (at most 4.1e-7
  * on each of L weights that sum to >= 1, times |v - o| <= 2) plus 2e-5
- * for float rounding of the scores and sums. Padded rows of qkv are NaN,
+ * for float rounding of the scores and sums. The top-k variant adds, on
+ * each of its k top keys, one perturbed weight in base and in the mass and
+ * one in the member's own softmax: 2e-6 * k more. Padded rows of qkv are NaN,
  * so a masked key that leaked into a valid row would show.
  */
 #include <errno.h>
@@ -85,7 +87,8 @@ static int teardown(void **state)
 }
 
 struct shape {
-	uint32_t B, T, D, heads, bits, clusters, iters, warps;
+	uint32_t B, T, D, heads, bits, clusters, iters, warps, topk;
+	int dup_keys;		/* odd rows' keys copy the even rows' (exact score ties) */
 	const uint32_t *lens;
 };
 
@@ -130,11 +133,12 @@ static void run_cqa(struct fixture *f, const struct shape *s, const float *qkv,
 	if (out) {
 		void *ap[] = { &a_qkv, &a_lens, &a_hash, &a_out, (void *)&s->T, (void *)&s->D,
 			       &hd, (void *)&s->bits, (void *)&s->clusters, (void *)&s->iters,
-			       &scale };
+			       &scale, (void *)&s->topk };
 		struct ptxi_launch al = {
 			.grid = { s->heads, s->B, 1 }, .block = { 32 * s->warps, 1, 1 },
-			.dyn_shared = 12 * s->T + 12 * Cm + 256 + 4 * Cm * hd,
-			.params = ap, .n_params = 11,
+			.dyn_shared = 12 * s->T + 12 * Cm + 256 + 4 * Cm * hd +
+				      (s->topk ? 12 * s->T * s->warps : 0),
+			.params = ap, .n_params = 12,
 		};
 
 		if (ptxi_run(f->m, d, "cqa_attend", &al, &e))
@@ -159,6 +163,8 @@ static float *make_qkv(const struct shape *s, int dyadic, uint32_t *seed)
 
 			if (dyadic && c < s->D)
 				v = (float)((int32_t)(rng_next(seed) % 17) - 8) / 8.0f;
+			if (s->dup_keys && t % 2 && c >= s->D && c < 2 * s->D)
+				v = qkv[(r - 1) * 3 * s->D + c];
 			qkv[r * 3 * s->D + c] = t < s->lens[b] ? v : NAN;
 		}
 	}
@@ -234,7 +240,7 @@ static void check_cqa(struct fixture *f, const struct shape *s, uint32_t seed)
 	float *ref = malloc(n_out * sizeof(float));
 	uint64_t *hash = calloc(rows * s->heads, sizeof(*hash));
 	struct pn_cqa c = { .heads = s->heads, .clusters = s->clusters, .bits = s->bits,
-			    .topk = 0, .iters = s->iters, .scale = 1.0f / sqrtf((float)hd),
+			    .topk = s->topk, .iters = s->iters, .scale = 1.0f / sqrtf((float)hd),
 			    .planes = pl };
 	float *scr = malloc(pn_cqa_scratch(s->T, s->D, &c, 1) * sizeof(float) + 1);
 
@@ -246,7 +252,8 @@ static void check_cqa(struct fixture *f, const struct shape *s, uint32_t seed)
 	pn_ref_cqa(qkv, s->B, s->T, s->lens, s->D, &c, ref);
 	for (uint32_t b = 0; b < s->B; b++) {
 		uint32_t L = s->lens[b] < s->T ? s->lens[b] : s->T;
-		double tol = 1e-6 * L + 2e-5;
+		uint32_t k = s->topk < L ? s->topk : L;
+		double tol = 1e-6 * (L + 2 * k) + 2e-5;
 
 		for (uint32_t t = 0; t < s->T; t++)
 			for (uint32_t col = 0; col < s->D; col++) {
@@ -258,10 +265,12 @@ static void check_cqa(struct fixture *f, const struct shape *s, uint32_t seed)
 							 out[i]);
 					continue;
 				}
-				if (!(fabs(out[i] - twin[i]) <= tol) || !(fabs(out[i] - ref[i]) <= tol))
-					fail_msg("T %u heads %u C %u bits %u iters %u: out[%u, %u, %u] = "
+				/* exact ties: the twin's GEMM may round copies apart, the reference cannot */
+				if ((!s->dup_keys && !(fabs(out[i] - twin[i]) <= tol)) ||
+				    !(fabs(out[i] - ref[i]) <= tol))
+					fail_msg("T %u heads %u C %u bits %u iters %u topk %u: out[%u, %u, %u] = "
 						 "%.7g, twin %.7g, ref %.7g, tol %.2g", s->T, s->heads,
-						 s->clusters, s->bits, s->iters, b, t, col, out[i],
+						 s->clusters, s->bits, s->iters, s->topk, b, t, col, out[i],
 						 twin[i], ref[i], tol);
 			}
 	}
@@ -308,12 +317,53 @@ static void test_bits_iters_lens(void **state)
 		}
 }
 
+/*
+ * The improved variant: k 1, 5, 32 (one chunk), 40 (two), and >= L (all
+ * keys: the re-weighting then spans the whole row); with C >= L it must
+ * reduce to exact attention.
+ */
+static void test_topk(void **state)
+{
+	static const uint32_t ks[] = { 1, 5, 32, 40, 64 }, Cs[] = { 3, 8, 64 };
+	uint32_t lens[2] = { 64, 23 }, seed = 131;
+
+	for (size_t i = 0; i < sizeof(ks) / sizeof(*ks); i++)
+		for (size_t j = 0; j < sizeof(Cs) / sizeof(*Cs); j++) {
+			struct shape s = { .B = 2, .T = 64, .D = 64, .heads = 2, .bits = 20,
+					   .clusters = Cs[j], .iters = 4, .warps = 2 + (uint32_t)j,
+					   .topk = ks[i], .lens = lens };
+
+			check_cqa(*state, &s, seed++);
+		}
+}
+
+/*
+ * Exact ties among the centroid scores (pairs of identical keys with
+ * different values): the top-k keeps the lower key of a pair split by the
+ * k-th place, as pn_ref_cqa does (compared with it alone: only it is sure
+ * to score two copies alike).
+ */
+static void test_topk_ties(void **state)
+{
+	static const uint32_t ks[] = { 1, 3, 6 };
+	uint32_t lens[1] = { 30 }, seed = 171;
+
+	for (size_t i = 0; i < sizeof(ks) / sizeof(*ks); i++) {
+		struct shape s = { .B = 1, .T = 30, .D = 32, .heads = 2, .bits = 16, .clusters = 4,
+				   .iters = 3, .warps = 4, .topk = ks[i], .dup_keys = 1, .lens = lens };
+
+		check_cqa(*state, &s, seed++);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_bits),
 		cmocka_unit_test(test_clustered),
 		cmocka_unit_test(test_bits_iters_lens),
+		cmocka_unit_test(test_topk),
+		cmocka_unit_test(test_topk_ties),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
