@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_ptx_vq: kernels/ptx/vq.ptx (vq_assign) run in the PTX interpreter
+ * test_ptx_vq: kernels/ptx/vq.ptx (vq_assign, vq_gather) run in the PTX interpreter
  * against its CPU twin pn_vq_assign and the plain double twin
  * pn_ref_vq_assign: K 1, 7, 64 (and 65: three codes per lane), D 1, 5, 33,
  * rows 1 to 70 over blocks of 1 to 8 warps, duplicated codes (exact ties),
@@ -20,6 +20,7 @@
  *    same d for both copies, so it must return the lower index: c is never
  *    a copy of an earlier code;
  *  - dist2 = ||x - e_c||^2 to tol (the kernel adds ||x||^2 in float).
+ * vq_gather only copies floats: it must equal pn_vq_gather bit for bit.
  */
 #include <errno.h>
 #include <math.h>
@@ -265,11 +266,57 @@ static void test_ties_and_nan(void **state)
 	free(x);
 }
 
+/* Quantize (table = codebook, W = D) and cache (table [K, W]) gathers, ragged W. */
+static void test_gather(void **state)
+{
+	static const uint32_t Ws[] = { 1, 7, 64, 100 };
+	struct fixture *f = *state;
+	uint32_t seed = 61, K = 13, rows = 37;
+
+	for (size_t i = 0; i < sizeof(Ws) / sizeof(*Ws); i++) {
+		uint32_t W = Ws[i];
+		float *table = rand_buf((size_t)K * W, &seed), *out = malloc((size_t)rows * W * 4);
+		float *want = malloc((size_t)rows * W * 4);
+		int32_t codes[37];
+		struct ptxi_dev *d = ptxi_dev_new();
+		struct ptxi_err e;
+		uint64_t a_c, a_t, a_o;
+
+		assert_true(out && want && d);
+		for (uint32_t r = 0; r < rows; r++)
+			codes[r] = (int32_t)(rng_next(&seed) % K);
+		codes[0] = 0;
+		codes[1] = (int32_t)K - 1;	/* both ends of the table */
+		a_c = ptxi_alloc(d, sizeof(codes));
+		a_t = ptxi_alloc(d, (size_t)K * W * 4);
+		a_o = ptxi_alloc(d, (size_t)rows * W * 4);
+		assert_true(a_c && a_t && a_o);
+		assert_int_equal(ptxi_write(d, a_c, codes, sizeof(codes)), 0);
+		assert_int_equal(ptxi_write(d, a_t, table, (size_t)K * W * 4), 0);
+
+		void *params[] = { &a_c, &rows, &a_t, &W, &a_o };
+		struct ptxi_launch l = {
+			.grid = { 3, 1, 1 }, .block = { 64, 1, 1 }, .params = params, .n_params = 5,
+		};
+
+		if (ptxi_run(f->m, d, "vq_gather", &l, &e))
+			fail_msg("vq_gather: %s", e.msg);
+		assert_int_equal(ptxi_read(d, a_o, out, (size_t)rows * W * 4), 0);
+		pn_vq_gather(codes, rows, table, W, want);
+		assert_memory_equal(out, want, (size_t)rows * W * 4);
+		ptxi_dev_free(d);
+		free(table);
+		free(out);
+		free(want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_ties_and_nan),
+		cmocka_unit_test(test_gather),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
