@@ -76,4 +76,10 @@ struct ptxi_stats {
 };
 void ptxi_last_stats(const struct ptxi_module *m, struct ptxi_stats *st);
 
+/*
+ * Instructions one launch may execute (summed over threads) before it
+ * fails as a runaway loop; 0 restores the default (4e9).
+ */
+void ptxi_set_budget(struct ptxi_module *m, uint64_t instructions);
+
 #endif /* PTXI_H */

@@ -30,6 +30,8 @@ void ptxi_set(struct ptxi_thread *t, int32_t reg, uint64_t v)
 int ptxi_get_reg(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
 		 int32_t reg, uint64_t *v)
 {
+	if (reg < 0)
+		return ptxi_fault(c, t, in, -EINVAL, "'_' (the sink) read as a source");
 	if (!t->ri[reg]) {
 		const struct ptxi_kernel *k = c->k;
 		const char *name = "?";

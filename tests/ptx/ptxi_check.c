@@ -43,7 +43,7 @@ static int check_mem(const struct ptxi_insn *in, int ntypes)
 			return -1;
 	} else if (in->o[data].kind == K_VEC)
 		return -1;
-	if (in->op == OP_LD && in->o[0].kind != K_REG)
+	if (in->op == OP_LD && !in->vec && in->o[0].kind != K_REG)
 		return -1;
 	return 0;
 }

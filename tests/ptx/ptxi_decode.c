@@ -116,7 +116,7 @@ static int modifiers(struct ptxi_pctx *p, struct ptxi_insn *in, char *mods, int 
 		else if (!strcmp(w, "aligned") && (op == OP_MMA || op == OP_LDMATRIX || op == OP_BAR))
 			;
 		else if (op == OP_MMA && (!strcmp(w, "m16n8k16") || !strcmp(w, "m16n8k32")))
-			in->width = (uint8_t)(w[5] == '1' ? 16 : 32);
+			in->width = (uint8_t)(strcmp(w, "m16n8k16") ? 32 : 16);
 		else if (op == OP_MMA && (!strcmp(w, "row") || !strcmp(w, "col")))
 			;
 		else if (op == OP_LDMATRIX && !strcmp(w, "m8n8"))

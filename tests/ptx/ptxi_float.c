@@ -100,7 +100,7 @@ float ptxi_approx(int op, float x, int ftz, uint64_t salt)
 	case OP_TANH: ex = tanh(x); abs_ = 0x1p-11; break;	/* < 2^-10.987 with rounding */
 	default: return NAN;
 	}
-	if (!isfinite(ex) || (ex == 0 && op != OP_LG2 && op != OP_SIN))
+	if (!isfinite(ex) || ex == 0)
 		return (float)ex;	/* inf, nan, exact zeros stay exact */
 	double r = ex + unit(salt) * 0.75 * (rel * fabs(ex) + abs_);
 	/* the hardware never leaves the function's range; neither do we */

@@ -108,6 +108,7 @@ struct ptxi_module {
 	struct ptxi_kernel *k;
 	uint32_t nk;
 	struct ptxi_stats last;
+	uint64_t budget;	/* 0: PTXI_BUDGET_ALL */
 };
 
 /* ---- memory (ptxi_mem.c) ---- */

@@ -32,6 +32,11 @@ void ptxi_last_stats(const struct ptxi_module *m, struct ptxi_stats *st)
 	*st = m->last;
 }
 
+void ptxi_set_budget(struct ptxi_module *m, uint64_t instructions)
+{
+	m->budget = instructions;
+}
+
 static void setup_threads(struct ptxi_cta *c)
 {
 	uint32_t nr = c->k->nregs;
@@ -106,7 +111,7 @@ int ptxi_run(struct ptxi_module *m, struct ptxi_dev *d, const char *kernel,
 			memcpy(c.param + k->syms[i].off, l->params[p++], k->syms[i].size);
 	for (uint32_t i = 0; i < c.nthreads; i++)
 		c.t[i].local = local + (size_t)i * (k->local_bytes + 1);
-	c.budget = PTXI_BUDGET_ALL;
+	c.budget = m->budget ? m->budget : PTXI_BUDGET_ALL;
 	for (uint32_t z = 0; z < c.nctaid[2] && !rc; z++)
 		for (uint32_t y = 0; y < c.nctaid[1] && !rc; y++)
 			for (uint32_t x = 0; x < c.nctaid[0] && !rc; x++) {
@@ -115,6 +120,7 @@ int ptxi_run(struct ptxi_module *m, struct ptxi_dev *d, const char *kernel,
 				c.ctaid[2] = z;
 				/* shared memory starts as garbage on a GPU: so it does here */
 				memset(c.shared, 0xcd, c.shared_bytes);
+				memset(local, 0, (size_t)c.nthreads * (k->local_bytes + 1));
 				setup_threads(&c);
 				rc = ptxi_run_cta(&c);
 			}

@@ -27,6 +27,13 @@ struct ptxi_pctx {
 int ptxi_perr(struct ptxi_pctx *p, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int ptxi_type_of(const char *t);
+/* Declarations (ptxi_decl.c). */
+void ptxi_copy_name(char *dst, size_t cap, const char *src);
+uint32_t ptxi_align_up(uint32_t v, uint32_t a);
+int ptxi_add_sym(struct ptxi_pctx *p, struct ptxi_kernel *k, const struct ptxi_sym *s, int line);
+int ptxi_decl_array(struct ptxi_pctx *p, struct ptxi_kernel *k, char *st, int line);
+int ptxi_decl_reg(struct ptxi_pctx *p, struct ptxi_kernel *k, char *st, int line);
+int ptxi_parse_params(struct ptxi_pctx *p, struct ptxi_kernel *k, char *list, int line);
 struct ptxi_sym *ptxi_find_sym(struct ptxi_kernel *k, const char *name);
 int ptxi_find_reg(struct ptxi_kernel *k, const char *name);
 /* Decodes one instruction statement (guard, mnemonic, operands) into *in. */
