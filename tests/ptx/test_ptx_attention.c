@@ -250,6 +250,16 @@ static void test_sharp_logits(void **state)
 	check(*state, &s, 400);
 }
 
+/* USE lite's shape: T 128 (its max_tokens), D 512 in 8 heads of 64, scale 0.125. */
+static void test_use_lite_shape(void **state)
+{
+	uint32_t lens[2] = { 128, 77 };
+	struct shape s = { .B = 2, .T = 128, .D = 512, .heads = 8, .causal = 0, .warps = 4,
+			   .scale = 0.125f, .lens = lens };
+
+	check(*state, &s, 500);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_chunks_and_blocks),
 		cmocka_unit_test(test_empty_and_long_lens),
 		cmocka_unit_test(test_sharp_logits),
+		cmocka_unit_test(test_use_lite_shape),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
