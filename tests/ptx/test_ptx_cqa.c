@@ -356,6 +356,22 @@ static void test_topk_ties(void **state)
 	}
 }
 
+/*
+ * USE lite's T 128 and head width 64 (2 of its 8 heads: the interpreter is
+ * slow), plain and top-16.
+ */
+static void test_use_lite_shape(void **state)
+{
+	uint32_t lens[1] = { 128 };
+
+	for (uint32_t topk = 0; topk <= 16; topk += 16) {
+		struct shape s = { .B = 1, .T = 128, .D = 128, .heads = 2, .bits = 32,
+				   .clusters = 16, .iters = 5, .warps = 4, .topk = topk, .lens = lens };
+
+		check_cqa(*state, &s, 700 + topk);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_bits_iters_lens),
 		cmocka_unit_test(test_topk),
 		cmocka_unit_test(test_topk_ties),
+		cmocka_unit_test(test_use_lite_shape),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

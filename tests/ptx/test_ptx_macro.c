@@ -16,8 +16,9 @@
  * another order than the twin's GEMM, so a near tie may go either way.
  *  - a kernel gate differing from a twin's must come from a near tie
  *    across the kernel's pick boundary (e picked and e' not, or the
- *    reverse, exact scores within 2 sb: the pick sets may differ there), sb = 2 D 2^-24 max_e (2 sum_i |x_i w_ie| +
- *    ||c_e||^2 + |bias_e|), a bound on the float rounding of one score;
+ *    reverse, exact scores within 2 sb: the pick sets may differ there),
+ *    sb = 2 D 2^-24 max_e (2 sum_i |x_i w_ie| + ||c_e||^2 + |bias_e|), a
+ *    bound on the float rounding of one score;
  *  - exact ties (an expert duplicated bit for bit: the kernel computes the
  *    same score twice) go to the lower index: the first pick is never a
  *    copy of a lower expert, the second never a copy of a lower one other
@@ -163,7 +164,8 @@ static void twin_gates(const struct rcase *c, const float *x, const float *w, co
 	uint32_t E = c->E, D = c->D, rows = c->rows;
 	float *W1 = calloc((size_t)E * D, sizeof(float)), *W2 = calloc(E, (size_t)D * sizeof(float));
 	float *b2 = calloc((size_t)E * D, sizeof(float)), *coefs = calloc((size_t)E * 2, sizeof(float));
-	float *out = malloc((size_t)rows * D * sizeof(float)), *ref = malloc((size_t)rows * D * sizeof(float));
+	float *out = malloc((size_t)rows * D * sizeof(float));
+	float *ref = malloc((size_t)rows * D * sizeof(float));
 	struct pn_macro m = {
 		.E = E, .rank = 1, .router = c->router, .topk = c->topk,
 		.temperature = c->temperature, .router_w = w, .router_b = b, .W1 = W1,
@@ -200,7 +202,7 @@ static int is_pick(const uint32_t *pick, uint32_t topk, uint32_t e)
 	return pick[0] == e || (topk == 2 && pick[1] == e);
 }
 
-/* The kernel's pick t of row r agrees with twin gates g [E] (a pick = a nonzero gate, or the top one). */
+/* The kernel's gates of row r (picks pick, gates gate) against a twin's gates g [E]. */
 static void check_against(const struct rcase *c, const float *x, const float *w, const float *b,
 			  uint32_t r, const uint32_t *pick, const float *gate, const float *g,
 			  double sb, const char *who)
