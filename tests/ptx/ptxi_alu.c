@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <string.h>
 
 #include "ptxi_int.h"
 
@@ -83,10 +84,16 @@ int ptxi_get(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *
 		*v = type == T_F32 ? ptxi_fbits((float)o->imm) : (uint64_t)o->imm & wmask(bits);
 		return 0;
 	case K_FIMM:
-		if (type != T_F32)
-			return ptxi_fault(c, t, in, -EINVAL, "a float literal as a .%d-bit integer", bits);
-		*v = ptxi_fbits((float)o->fimm);
-		return 0;
+		/* 0fXXXXXXXX / 0dX... are bit patterns: mov.b32 %r, 0f3F800000 is fine */
+		if (bits == 32) {
+			*v = ptxi_fbits((float)o->fimm);
+			return 0;
+		}
+		if (bits == 64) {
+			memcpy(v, &o->fimm, 8);
+			return 0;
+		}
+		return ptxi_fault(c, t, in, -EINVAL, "a float literal as a .%d-bit value", bits);
 	case K_SPECIAL:
 		*v = special(c, t, o->sym);
 		return 0;
@@ -292,7 +299,8 @@ static int float_op(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi
 		r = ptxi_approx(in->op, a, 0, salt(c, t));
 		break;
 	case OP_TESTP:
-		*d = in->mode == M_FINITE ? isfinite(a) : in->mode == M_INFINITE ? isinf(a) : isnan(a);
+		*d = in->mode == M_FINITE ? isfinite(a) : in->mode == M_INFINITE ? isinf(a) != 0 :
+		     in->mode == M_NAN ? isnan(a) : !isnan(a);
 		return 0;
 	default:
 		return ptxi_fault(c, t, in, -EINVAL, "no f32 form");

@@ -108,7 +108,9 @@ static int modifiers(struct ptxi_pctx *p, struct ptxi_insn *in, char *mods, int 
 		else if ((op == OP_ATOM || op == OP_RED) &&
 			 (i = word(w, (const char *const[]){ "add", "min", "max", "exch", "cas" }, 5)) >= 0)
 			in->mode = (uint8_t)(M_ADD + i);
-		else if (op == OP_TESTP && (i = word(w, (const char *const[]){ "finite", "infinite", "nan" }, 3)) >= 0)
+		/* ptxas spells NaN tests .notanumber (.nan is refused there too) */
+		else if (op == OP_TESTP && (i = word(w, (const char *const[]){ "finite", "infinite",
+				"notanumber", "number" }, 4)) >= 0)
 			in->mode = (uint8_t)(M_FINITE + i);
 		else if (!strcmp(w, "sync") && (op == OP_BAR || op == OP_SHFL || op == OP_VOTE ||
 						 op == OP_MMA || op == OP_LDMATRIX))

@@ -92,10 +92,12 @@ static int run_thread(struct ptxi_cta *c, struct ptxi_thread *t)
 			t->cpa_group++;
 			break;
 		case OP_CPWAIT:
-			ptxi_cp_wait(c, t, in->o[0].imm, 0);
+			if ((rc = ptxi_cp_wait(c, t, in, in->o[0].imm, 0)))
+				goto out;
 			break;
 		case OP_CPWAITALL:
-			ptxi_cp_wait(c, t, 0, 1);
+			if ((rc = ptxi_cp_wait(c, t, in, 0, 1)))
+				goto out;
 			break;
 		case OP_SHFL: case OP_VOTE: case OP_MMA: case OP_LDMATRIX:
 			if ((rc = ptxi_collective_arrive(c, t, in)))
@@ -209,5 +211,6 @@ int ptxi_run_cta(struct ptxi_cta *c)
 			c->t[i].pc++;
 		}
 		c->m->last.barriers++;
+		c->epoch++;	/* a new phase for the race check */
 	}
 }

@@ -102,7 +102,8 @@ float ptxi_approx(int op, float x, int ftz, uint64_t salt)
 	}
 	if (!isfinite(ex) || ex == 0)
 		return (float)ex;	/* inf, nan, exact zeros stay exact */
-	double r = ex + unit(salt) * 0.75 * (rel * fabs(ex) + abs_);
+	/* the input joins the salt: a loop at one pc gets no systematic bias */
+	double r = ex + unit(salt ^ ptxi_fbits(x) * 0x9e3779b97f4a7c15ull) * 0.75 * (rel * fabs(ex) + abs_);
 	/* the hardware never leaves the function's range; neither do we */
 	if (op == OP_EX2 && r < 0)
 		r = 0;

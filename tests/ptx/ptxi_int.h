@@ -37,7 +37,7 @@ enum { SP_NONE, SP_PARAM, SP_GLOBAL, SP_SHARED, SP_LOCAL };
 /* .mode: shfl modes, vote modes, atom ops, mul halves, setp bool ops, testp. */
 enum { M_NONE, M_UP, M_DOWN, M_BFLY, M_IDX, M_ALL, M_ANY, M_UNI, M_BALLOT,
        M_ADD, M_MINOP, M_MAXOP, M_EXCH, M_CAS, M_LO, M_HI, M_WIDE, M_AND,
-       M_OR, M_FINITE, M_INFINITE, M_NAN, M_CA, M_CG };
+       M_OR, M_FINITE, M_INFINITE, M_NAN, M_NUMBER, M_CA, M_CG };
 enum {
 	F_FTZ = 1u << 0, F_SAT = 1u << 1, F_APPROX = 1u << 2, F_FULL = 1u << 3,
 	F_NC = 1u << 4, F_UNI = 1u << 5, F_TRANS = 1u << 6, F_TO = 1u << 7,
@@ -109,6 +109,7 @@ struct ptxi_module {
 	uint32_t nk;
 	struct ptxi_stats last;
 	uint64_t budget;	/* 0: PTXI_BUDGET_ALL */
+	int race_check;		/* -1: as the environment says (default on) */
 };
 
 /* ---- memory (ptxi_mem.c) ---- */
@@ -167,7 +168,20 @@ struct ptxi_cta {
 	uint8_t *regi;
 	int failed;
 	uint64_t budget;	/* instructions left before "runaway" */
+	/* where the last ptxi_addr() landed: the space after generic resolution */
+	int last_space;
+	uint32_t last_off;
+	/* the optional race check (ptxi_race.c); epoch: barrier phases over the launch */
+	int race_on;
+	uint32_t epoch;
+	uint16_t *race_wt, *race_rw;
+	uint32_t *race_wep, *race_rep;
 };
+
+int ptxi_race_init(struct ptxi_cta *c);
+void ptxi_race_free(struct ptxi_cta *c);
+int ptxi_race_access(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
+		     uint32_t off, uint32_t n, const void *wdata);
 
 /* Fault: formats the message with kernel, CTA, thread and file:line. Returns -EFAULT-ish code. */
 int ptxi_fault(struct ptxi_cta *c, const struct ptxi_thread *t,
@@ -192,7 +206,8 @@ int ptxi_mem_addr(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_i
 int ptxi_ldst(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in);
 int ptxi_atom(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in);
 int ptxi_cp_async(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in);
-void ptxi_cp_wait(struct ptxi_cta *c, struct ptxi_thread *t, int64_t keep, int all);
+int ptxi_cp_wait(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
+		 int64_t keep, int all);
 
 /* Collectives (ptxi_warp.c): called when thread t arrives at one. */
 int ptxi_collective_arrive(struct ptxi_cta *c, struct ptxi_thread *t,

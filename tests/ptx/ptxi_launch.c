@@ -37,6 +37,11 @@ void ptxi_set_budget(struct ptxi_module *m, uint64_t instructions)
 	m->budget = instructions;
 }
 
+void ptxi_set_race_check(struct ptxi_module *m, int on)
+{
+	m->race_check = on != 0;
+}
+
 static void setup_threads(struct ptxi_cta *c)
 {
 	uint32_t nr = c->k->nregs;
@@ -112,6 +117,12 @@ int ptxi_run(struct ptxi_module *m, struct ptxi_dev *d, const char *kernel,
 	for (uint32_t i = 0; i < c.nthreads; i++)
 		c.t[i].local = local + (size_t)i * (k->local_bytes + 1);
 	c.budget = m->budget ? m->budget : PTXI_BUDGET_ALL;
+	const char *env = getenv("PTXI_RACE_CHECK");
+	c.race_on = m->race_check >= 0 ? m->race_check : !(env && env[0] == '0');
+	if (c.race_on && ptxi_race_init(&c)) {
+		rc = launch_err(e, m, k, "out of memory");
+		goto done;
+	}
 	for (uint32_t z = 0; z < c.nctaid[2] && !rc; z++)
 		for (uint32_t y = 0; y < c.nctaid[1] && !rc; y++)
 			for (uint32_t x = 0; x < c.nctaid[0] && !rc; x++) {
@@ -122,9 +133,11 @@ int ptxi_run(struct ptxi_module *m, struct ptxi_dev *d, const char *kernel,
 				memset(c.shared, 0xcd, c.shared_bytes);
 				memset(local, 0, (size_t)c.nthreads * (k->local_bytes + 1));
 				setup_threads(&c);
+				c.epoch++;	/* CTAs never share an epoch: no reset needed */
 				rc = ptxi_run_cta(&c);
 			}
 done:
+	ptxi_race_free(&c);
 	if (c.t)
 		for (uint32_t i = 0; i < c.nthreads; i++)
 			free(c.t[i].cpa);

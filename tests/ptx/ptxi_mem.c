@@ -135,6 +135,8 @@ uint8_t *ptxi_addr(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_
 			p = c->param + addr;
 		break;
 	}
+	c->last_space = space;
+	c->last_off = (uint32_t)addr;
 	if (!p) {
 		uint64_t size = space == SP_SHARED ? c->shared_bytes :
 				space == SP_LOCAL ? c->k->local_bytes :
@@ -183,6 +185,10 @@ int ptxi_ldst(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn 
 		return -EFAULT;
 	if (!(p = ptxi_addr(c, t, in, in->space, addr, esz * nv, !ld)))
 		return -EFAULT;
+	int race = c->race_on && c->last_space == SP_SHARED;
+	uint32_t off = c->last_off;
+	if (race && ld && ptxi_race_access(c, t, in, off, esz * nv, NULL))
+		return -EAGAIN;
 	for (uint32_t i = 0; i < nv; i++) {
 		int32_t r = data->kind == K_VEC ? data->r[i] : data->r[0];
 		if (ld) {
@@ -200,6 +206,8 @@ int ptxi_ldst(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn 
 					return -EFAULT;
 			} else if (ptxi_get(c, t, in, data, in->type, &v))
 				return -EFAULT;
+			if (race && ptxi_race_access(c, t, in, off + i * esz, esz, &v))
+				return -EAGAIN;
 			memcpy(p + i * esz, &v, esz);
 		}
 	}
@@ -281,7 +289,8 @@ int ptxi_cp_async(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_i
 }
 
 /* Completes the copies of groups older than `keep` most recent committed ones. */
-void ptxi_cp_wait(struct ptxi_cta *c, struct ptxi_thread *t, int64_t keep, int all)
+int ptxi_cp_wait(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
+		 int64_t keep, int all)
 {
 	uint32_t w = 0;
 	for (uint32_t i = 0; i < t->ncpa; i++) {
@@ -292,10 +301,14 @@ void ptxi_cp_wait(struct ptxi_cta *c, struct ptxi_thread *t, int64_t keep, int a
 			t->cpa[w++] = *a;
 			continue;
 		}
-		uint8_t *d = c->shared + a->dst;
+		uint8_t bytes[16] = { 0 };	/* past src-size: the zero fill */
 		if (a->srcn)
-			memcpy(d, ptxi_dev_span(c->dev, a->src, a->srcn), a->srcn);
-		memset(d + a->srcn, 0, a->n - a->srcn);	/* the zero fill of src-size */
+			memcpy(bytes, ptxi_dev_span(c->dev, a->src, a->srcn), a->srcn);
+		/* the copy is the issuing thread's write, made now */
+		if (c->race_on && ptxi_race_access(c, t, in, a->dst, a->n, bytes))
+			return -EAGAIN;
+		memcpy(c->shared + a->dst, bytes, a->n);
 	}
 	t->ncpa = w;
+	return 0;
 }

@@ -363,6 +363,7 @@ int ptxi_load_text(const char *text, const char *name, struct ptxi_module **out,
 		snprintf(e->msg, sizeof e->msg, "%s: out of memory", name);
 		return -ENOMEM;
 	}
+	m->race_check = -1;	/* the default: PTXI_RACE_CHECK decides, on when unset */
 	ptxi_copy_name(m->file, sizeof m->file, name);
 	p.file = m->file;
 	strip_comments(buf);

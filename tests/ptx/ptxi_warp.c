@@ -165,6 +165,8 @@ static int ldmatrix(struct ptxi_cta *c, struct ptxi_thread *w, const struct ptxi
 					  "16-byte aligned", (unsigned long long)addr);
 		if (!(p = ptxi_addr(c, &w[l], in, SP_SHARED, addr, 16, 0)))
 			return -EFAULT;
+		if (c->race_on && ptxi_race_access(c, &w[l], in, (uint32_t)addr, 16, NULL))
+			return -EAGAIN;
 		memcpy(M[l / 8][l % 8], p, 16);
 	}
 	for (uint32_t l = 0; l < 32; l++) {

@@ -145,6 +145,42 @@ static void test_shfl_lane_exited(void **state)
 	expect_fault("shfl_exited", 32, 0, 0, "shfl.sync", "lane 9 of the member mask 0xffffffff exited");
 }
 
+/* The race check (on by default): a missing bar.sync between warps faults, the fixed kernel runs. */
+static void test_shared_race_check(void **state)
+{
+	(void)state;
+	const char *path = DIR "race_no_barrier.ptx";
+	struct ptxi_module *m = NULL;
+	struct ptxi_err e;
+	struct ptxi_dev *d = ptxi_dev_new();
+	uint32_t out[64], barrier = 0;
+	uint64_t dout = ptxi_alloc(d, sizeof out);
+	void *params[] = { &barrier, &dout };
+	char want[128];
+
+	ptxas_file_ok(path);
+	assert_int_equal(ptxi_load(path, &m, &e), 0);
+	ptxi_set_race_check(m, 1);	/* on by default, unless PTXI_RACE_CHECK=0: be sure */
+	assert_int_not_equal(ptxt_run(m, d, "race_no_barrier", 1, 64, 1, 0, &e, 2, params), 0);
+	assert_has(e.msg, "shared-memory race");
+	/* threads run in order: warp 0 read tile[32..63] before thread 32 writes tile[32] */
+	assert_has(e.msg, "thread (32,0,0)");
+	assert_has(e.msg, "a thread of warp 0 read it");
+	snprintf(want, sizeof want, "%s:%d:", path, line_of(path, "st.shared"));
+	assert_has(e.msg, want);
+	/* turned off, the racy kernel runs (and reads what the sequential order left) */
+	ptxi_set_race_check(m, 0);
+	assert_int_equal(ptxt_run(m, d, "race_no_barrier", 1, 64, 1, 0, &e, 2, params), 0);
+	ptxi_set_race_check(m, 1);
+	barrier = 1;
+	assert_int_equal(ptxt_run(m, d, "race_no_barrier", 1, 64, 1, 0, &e, 2, params), 0);
+	ptxi_read(d, dout, out, sizeof out);
+	for (uint32_t i = 0; i < 64; i++)
+		assert_int_equal(out[i], 63 - i);
+	ptxi_free(m);
+	ptxi_dev_free(d);
+}
+
 static void test_outside_dialect_file(void **state)
 {
 	(void)state;
@@ -199,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_shfl_mask_without_self),
 		cmocka_unit_test(test_shfl_masks_disagree),
 		cmocka_unit_test(test_shfl_lane_exited),
+		cmocka_unit_test(test_shared_race_check),
 		cmocka_unit_test(test_outside_dialect_file),
 		cmocka_unit_test(test_outside_dialect_text),
 	};

@@ -150,11 +150,66 @@ static void test_approx_bounds(void **state)
 	ptxi_free(m);
 }
 
+/* f32 odds and ends per x[i]: testp (.notanumber, as ptxas spells it), unordered compares, .sat, NaN in min, .ftz, literal bits. */
+static const char fmisc_ptx[] =
+	".version 8.0\n.target sm_80\n.address_size 64\n"
+	".visible .entry fmisc(.param .u64 x, .param .u64 out)\n{\n"
+	"  .reg .b32 %r<12>;\n  .reg .f32 %f<8>;\n  .reg .b64 %rd<8>;\n  .reg .pred %p<4>;\n"
+	"  mov.u32 %r1, %tid.x;\n  ld.param.u64 %rd1, [x];\n  mul.wide.u32 %rd2, %r1, 4;\n"
+	"  add.s64 %rd3, %rd1, %rd2;\n  ld.global.f32 %f1, [%rd3];\n"
+	"  testp.finite.f32 %p1, %f1;\n  testp.notanumber.f32 %p2, %f1;\n  setp.ltu.f32 %p3, %f1, 0f00000000;\n"
+	"  selp.u32 %r2, 1, 0, %p1;\n  selp.u32 %r3, 2, 0, %p2;\n  selp.u32 %r4, 4, 0, %p3;\n"
+	"  or.b32 %r2, %r2, %r3;\n  or.b32 %r2, %r2, %r4;\n"
+	"  cvt.sat.f32.f32 %f2, %f1;\n  min.f32 %f3, %f1, 0f7FC00000;\n"
+	"  mul.ftz.f32 %f4, %f1, 0f3F000000;\n  mov.b32 %r5, 0f3F800000;\n"
+	"  ld.param.u64 %rd4, [out];\n  mul.wide.u32 %rd5, %r1, 32;\n  add.s64 %rd6, %rd4, %rd5;\n"
+	"  st.global.v4.u32 [%rd6], {%r2, %r5, %r5, %r5};\n"
+	"  st.global.v4.f32 [%rd6+16], {%f2, %f3, %f4, %f4};\n  ret;\n}\n";
+
+static void test_f32_misc(void **state)
+{
+	(void)state;
+	struct ptxi_module *m = ptxt_load(fmisc_ptx, "fmisc");
+	struct ptxi_dev *d = ptxi_dev_new();
+	struct ptxi_err e;
+	enum { N = 8 };
+	float x[N] = { 0.25f, -3.0f, 2.0f, 0x1p-127f, -0x1p-130f, 1e30f, 0, 0 };
+	uint32_t o[N * 8];
+	uint64_t dx = ptxi_alloc(d, sizeof x), dout = ptxi_alloc(d, sizeof o);
+	void *params[] = { &dx, &dout };
+
+	x[6] = NAN;
+	x[7] = -INFINITY;
+	ptxi_write(d, dx, x, sizeof x);
+	assert_int_equal(ptxt_run(m, d, "fmisc", 1, N, 1, 0, &e, 2, params), 0);
+	ptxi_read(d, dout, o, sizeof o);
+	for (int i = 0; i < N; i++) {
+		float a = x[i], f[4];
+		uint32_t bits = (uint32_t)isfinite(a) | (uint32_t)isnan(a) << 1 |
+				(uint32_t)(isnan(a) || a < 0) << 2;
+		assert_int_equal(o[8 * i], bits);
+		assert_int_equal(o[8 * i + 1], 0x3f800000u);
+		memcpy(f, &o[8 * i + 4], 16);
+		float sat = isnan(a) ? 0.0f : fminf(fmaxf(a, 0.0f), 1.0f);
+		assert_true(f[0] == sat);
+		/* min with a NaN operand gives the other one */
+		assert_true(isnan(a) ? isnan(f[1]) : f[1] == a);
+		/* .ftz: subnormal inputs and results are flushed (sign kept) */
+		float h = fpclassify(a) == FP_SUBNORMAL ? copysignf(0.0f, a) : a * 0.5f;
+		if (fpclassify(h) == FP_SUBNORMAL)
+			h = copysignf(0.0f, h);
+		assert_true(isnan(a) ? isnan(f[2]) : (f[2] == h && signbit(f[2]) == signbit(h)));
+	}
+	ptxi_dev_free(d);
+	ptxi_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cvt_bf16),
 		cmocka_unit_test(test_approx_bounds),
+		cmocka_unit_test(test_f32_misc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
