@@ -83,9 +83,10 @@ void ptxi_last_stats(const struct ptxi_module *m, struct ptxi_stats *st);
 void ptxi_set_budget(struct ptxi_module *m, uint64_t instructions);
 
 /*
- * The shared-memory race check: a fault when two threads of different warps
- * touch a byte between two barriers, one of them writing (what it does not
- * see: docs/ptx_dialect.md). On by default, or as PTXI_RACE_CHECK=0/1 in the
+ * The race check: a fault when two threads of different warps touch a
+ * shared byte between two barriers, one of them writing, or when a CTA
+ * reads or changes a global byte another CTA wrote in the same launch
+ * (what it does not see: docs/ptx_dialect.md). On by default, or as PTXI_RACE_CHECK=0/1 in the
  * environment says; a call here overrides both for the module.
  */
 void ptxi_set_race_check(struct ptxi_module *m, int on);

@@ -72,8 +72,11 @@ int ptxi_check_insn(const struct ptxi_insn *in, int nt, const struct ptxi_kernel
 	case OP_MOV:
 		if (n != 2 || nt != 1 || !has(movt, t))
 			return -1;
-		if (in->o[0].kind == K_VEC || in->o[1].kind == K_VEC)
-			return t == T_B32 || t == T_B64 ? 0 : -1;
+		if (in->o[0].kind == K_VEC || in->o[1].kind == K_VEC) {
+			/* b32 = {b16, b16}; b64 = {b32, b32} or four b16 */
+			int nv = in->o[0].kind == K_VEC ? in->o[0].n : in->o[1].n;
+			return (t == T_B32 && nv == 2) || (t == T_B64 && (nv == 2 || nv == 4)) ? 0 : -1;
+		}
 		return in->o[1].kind == K_MEM || in->o[1].kind == K_LABEL ? -1 : 0;
 	case OP_CVTA:
 		return n == 2 && nt == 1 && (t == T_U64 || t == T_U32) &&

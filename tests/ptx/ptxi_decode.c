@@ -219,7 +219,7 @@ static int operand(struct ptxi_pctx *p, struct ptxi_kernel *k, struct ptxi_insn 
 			if (reg_or_err(p, k, trim(e), line, &o->r[o->n++]))
 				return -EINVAL;
 		}
-		return 0;
+		return o->n ? 0 : ptxi_perr(p, line, "empty vector operand");
 	}
 	if (*s == '[') {
 		size_t n = strlen(s);

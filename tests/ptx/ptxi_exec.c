@@ -42,11 +42,10 @@ int ptxi_fault(struct ptxi_cta *c, const struct ptxi_thread *t,
 	return err;
 }
 
-static void thread_exit(struct ptxi_cta *c, struct ptxi_thread *t, uint32_t line)
+static void thread_exit(struct ptxi_thread *t, uint32_t line)
 {
 	t->state = TS_EXIT;
-	t->exit_line = line;
-	(void)c;
+	t->exit_line = line;	/* for the divergence message of those who wait for it */
 }
 
 /* Runs one thread until it blocks or exits. */
@@ -59,7 +58,7 @@ static int run_thread(struct ptxi_cta *c, struct ptxi_thread *t)
 
 	for (;;) {
 		if (t->pc >= n) {	/* falling off the end is an exit */
-			thread_exit(c, t, n ? (uint32_t)code[n - 1].line : 0);
+			thread_exit(t, n ? (uint32_t)code[n - 1].line : 0);
 			break;
 		}
 		const struct ptxi_insn *in = &code[t->pc];
@@ -83,7 +82,7 @@ static int run_thread(struct ptxi_cta *c, struct ptxi_thread *t)
 			t->pc = (uint32_t)in->o[0].sym;
 			continue;
 		case OP_RET: case OP_EXIT:
-			thread_exit(c, t, (uint32_t)in->line);
+			thread_exit(t, (uint32_t)in->line);
 			goto out;
 		case OP_BAR:
 			t->state = TS_BAR;
@@ -137,7 +136,7 @@ static const struct ptxi_thread *find_state(struct ptxi_cta *c, int state)
 static int diagnose(struct ptxi_cta *c)
 {
 	const struct ptxi_insn *code = c->k->code;
-	const struct ptxi_thread *w = find_state(c, TS_BAR), *x = find_state(c, TS_EXIT);
+	const struct ptxi_thread *w = find_state(c, TS_BAR);
 
 	if (w) {
 		const struct ptxi_insn *bar = &code[w->pc];
@@ -175,7 +174,6 @@ static int diagnose(struct ptxi_cta *c)
 					  code[o->pc].line);
 		}
 	}
-	(void)x;
 	return ptxi_fault(c, NULL, NULL, -EDEADLK, "deadlock");
 }
 

@@ -118,12 +118,19 @@ struct ptxi_module {
 #define PTXI_LOCAL_WIN  0x7f0000000000ull
 #define PTXI_WIN_SIZE   0x10000000000ull
 
-struct ptxi_alloc { uint64_t base; size_t size; uint8_t *data; };
+struct ptxi_alloc {
+	uint64_t base;
+	size_t size;
+	uint8_t *data;
+	/* the race check's shadow, made on first use: per byte, writer CTA + 1 and launch */
+	uint32_t *wcta, *wlaunch;
+};
 struct ptxi_dev {
 	struct ptxi_alloc *a;
 	size_t n, cap;
 	uint64_t next;
 	size_t last;		/* index of the last allocation hit */
+	uint32_t launch;	/* launches so far: the global race check's epoch */
 };
 /* The bytes of [addr, addr+n) of one allocation, or NULL. */
 uint8_t *ptxi_dev_span(struct ptxi_dev *d, uint64_t addr, size_t n);
@@ -171,6 +178,7 @@ struct ptxi_cta {
 	/* where the last ptxi_addr() landed: the space after generic resolution */
 	int last_space;
 	uint32_t last_off;
+	uint64_t last_addr;
 	/* the optional race check (ptxi_race.c); epoch: barrier phases over the launch */
 	int race_on;
 	uint32_t epoch;
@@ -182,6 +190,9 @@ int ptxi_race_init(struct ptxi_cta *c);
 void ptxi_race_free(struct ptxi_cta *c);
 int ptxi_race_access(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
 		     uint32_t off, uint32_t n, const void *wdata);
+/* The same for global memory across CTAs; addr must be the last span ptxi_dev_span hit. */
+int ptxi_grace_access(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
+		      uint64_t addr, uint32_t n, const void *wdata);
 
 /* Fault: formats the message with kernel, CTA, thread and file:line. Returns -EFAULT-ish code. */
 int ptxi_fault(struct ptxi_cta *c, const struct ptxi_thread *t,

@@ -117,6 +117,7 @@ int ptxi_run(struct ptxi_module *m, struct ptxi_dev *d, const char *kernel,
 	for (uint32_t i = 0; i < c.nthreads; i++)
 		c.t[i].local = local + (size_t)i * (k->local_bytes + 1);
 	c.budget = m->budget ? m->budget : PTXI_BUDGET_ALL;
+	d->launch++;	/* a new epoch for the global race check */
 	const char *env = getenv("PTXI_RACE_CHECK");
 	c.race_on = m->race_check >= 0 ? m->race_check : !(env && env[0] == '0');
 	if (c.race_on && ptxi_race_init(&c)) {

@@ -26,8 +26,11 @@ void ptxi_dev_free(struct ptxi_dev *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < d->n; i++) {
 		free(d->a[i].data);
+		free(d->a[i].wcta);
+		free(d->a[i].wlaunch);
+	}
 	free(d->a);
 	free(d);
 }
@@ -48,9 +51,7 @@ uint64_t ptxi_alloc(struct ptxi_dev *d, size_t bytes)
 		return 0;
 	memset(data, 0xcd, bytes ? bytes : 1);
 	struct ptxi_alloc *a = &d->a[d->n++];
-	a->base = d->next;
-	a->size = bytes;
-	a->data = data;
+	*a = (struct ptxi_alloc){ .base = d->next, .size = bytes, .data = data };
 	d->next = (a->base + bytes + RED_ZONE + 255) & ~255ull;
 	return a->base;
 }
@@ -137,6 +138,7 @@ uint8_t *ptxi_addr(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_
 	}
 	c->last_space = space;
 	c->last_off = (uint32_t)addr;
+	c->last_addr = addr;
 	if (!p) {
 		uint64_t size = space == SP_SHARED ? c->shared_bytes :
 				space == SP_LOCAL ? c->k->local_bytes :
@@ -186,8 +188,12 @@ int ptxi_ldst(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn 
 	if (!(p = ptxi_addr(c, t, in, in->space, addr, esz * nv, !ld)))
 		return -EFAULT;
 	int race = c->race_on && c->last_space == SP_SHARED;
+	int grace = c->race_on && c->last_space == SP_GLOBAL;
 	uint32_t off = c->last_off;
+	uint64_t gaddr = c->last_addr;
 	if (race && ld && ptxi_race_access(c, t, in, off, esz * nv, NULL))
+		return -EAGAIN;
+	if (grace && ld && ptxi_grace_access(c, t, in, gaddr, esz * nv, NULL))
 		return -EAGAIN;
 	for (uint32_t i = 0; i < nv; i++) {
 		int32_t r = data->kind == K_VEC ? data->r[i] : data->r[0];
@@ -207,6 +213,8 @@ int ptxi_ldst(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn 
 			} else if (ptxi_get(c, t, in, data, in->type, &v))
 				return -EFAULT;
 			if (race && ptxi_race_access(c, t, in, off + i * esz, esz, &v))
+				return -EAGAIN;
+			if (grace && ptxi_grace_access(c, t, in, gaddr + i * esz, esz, &v))
 				return -EAGAIN;
 			memcpy(p + i * esz, &v, esz);
 		}
@@ -302,8 +310,11 @@ int ptxi_cp_wait(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_in
 			continue;
 		}
 		uint8_t bytes[16] = { 0 };	/* past src-size: the zero fill */
-		if (a->srcn)
+		if (a->srcn) {
 			memcpy(bytes, ptxi_dev_span(c->dev, a->src, a->srcn), a->srcn);
+			if (c->race_on && ptxi_grace_access(c, t, in, a->src, a->srcn, NULL))
+				return -EAGAIN;
+		}
 		/* the copy is the issuing thread's write, made now */
 		if (c->race_on && ptxi_race_access(c, t, in, a->dst, a->n, bytes))
 			return -EAGAIN;

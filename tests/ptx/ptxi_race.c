@@ -10,9 +10,16 @@
  * the collectives the kernel uses), nor atomics (they are meant to race),
  * nor a write of the byte a write of this epoch left there (the benign
  * "every writer stores 1" flag).
+ *
+ * Global memory gets the same between CTAs of one launch (there is no grid
+ * barrier in the dialect): a CTA reading a byte another CTA wrote in the
+ * launch, or overwriting it with a different value, faults. CTAs run one
+ * after another here, so such a kernel would pass on the CPU and depend
+ * on scheduling on the GPU.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ptxi_int.h"
 
@@ -79,6 +86,38 @@ int ptxi_race_access(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptx
 			c->race_rep[i] = ep;
 		} else if (c->race_rw[i] != t->warp)
 			c->race_rw[i] = MULTI_WARP;
+	}
+	return 0;
+}
+
+int ptxi_grace_access(struct ptxi_cta *c, struct ptxi_thread *t, const struct ptxi_insn *in,
+		      uint64_t addr, uint32_t n, const void *wdata)
+{
+	struct ptxi_dev *d = c->dev;
+	struct ptxi_alloc *a = &d->a[d->last];
+	const uint8_t *wd = wdata;
+	uint32_t me = 1 + c->ctaid[0] + c->nctaid[0] * (c->ctaid[1] + c->nctaid[1] * c->ctaid[2]);
+
+	if (!a->wcta) {
+		a->wcta = calloc(a->size + 1, sizeof *a->wcta);
+		a->wlaunch = calloc(a->size + 1, sizeof *a->wlaunch);
+		if (!a->wcta || !a->wlaunch)
+			return ptxi_fault(c, t, in, -ENOMEM, "out of memory (race check)");
+	}
+	for (uint64_t i = addr - a->base; i < addr - a->base + n; i++) {
+		uint32_t w = a->wcta[i];
+		if (a->wlaunch[i] == d->launch && w != me && (!wd || a->data[i] != wd[i - (addr - a->base)])) {
+			uint32_t o = w - 1, x = o % c->nctaid[0], y = o / c->nctaid[0] % c->nctaid[1],
+				 z = o / (c->nctaid[0] * c->nctaid[1]);
+			return ptxi_fault(c, t, in, -EAGAIN, "global-memory race at 0x%llx: CTA "
+					  "(%u,%u,%u) wrote it in this launch, and this CTA %s it",
+					  (unsigned long long)(a->base + i), x, y, z,
+					  wd ? "overwrites" : "reads");
+		}
+		if (wd) {
+			a->wcta[i] = me;
+			a->wlaunch[i] = d->launch;
+		}
 	}
 	return 0;
 }

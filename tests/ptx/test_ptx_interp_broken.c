@@ -181,6 +181,37 @@ static void test_shared_race_check(void **state)
 	ptxi_dev_free(d);
 }
 
+/* Across CTAs in global memory: overlapping writes of different values fault, equal ones not. */
+static void test_global_race_check(void **state)
+{
+	(void)state;
+	const char *path = DIR "global_overlap.ptx";
+	struct ptxi_module *m = NULL;
+	struct ptxi_err e;
+	struct ptxi_dev *d = ptxi_dev_new();
+	uint32_t out[32 * 4 + 32], same = 0;
+	uint64_t dout = ptxi_alloc(d, sizeof out);
+	void *params[] = { &same, &dout };
+	char want[128];
+
+	ptxas_file_ok(path);
+	assert_int_equal(ptxi_load(path, &m, &e), 0);
+	ptxi_set_race_check(m, 1);
+	assert_int_not_equal(ptxt_run(m, d, "global_overlap", 4, 64, 1, 0, &e, 2, params), 0);
+	assert_has(e.msg, "global-memory race");
+	assert_has(e.msg, "CTA (1,0,0), thread (0,0,0)");
+	assert_has(e.msg, "CTA (0,0,0) wrote it in this launch");
+	snprintf(want, sizeof want, "%s:%d:", path, line_of(path, "st.global"));
+	assert_has(e.msg, want);
+	same = 1;
+	assert_int_equal(ptxt_run(m, d, "global_overlap", 4, 64, 1, 0, &e, 2, params), 0);
+	ptxi_read(d, dout, out, sizeof out);
+	for (uint32_t i = 0; i < 32 * 4 + 32; i++)
+		assert_int_equal(out[i], i);
+	ptxi_free(m);
+	ptxi_dev_free(d);
+}
+
 static void test_outside_dialect_file(void **state)
 {
 	(void)state;
@@ -236,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_shfl_masks_disagree),
 		cmocka_unit_test(test_shfl_lane_exited),
 		cmocka_unit_test(test_shared_race_check),
+		cmocka_unit_test(test_global_race_check),
 		cmocka_unit_test(test_outside_dialect_file),
 		cmocka_unit_test(test_outside_dialect_text),
 	};

@@ -188,11 +188,58 @@ static void test_atomics(void **state)
 	ptxi_free(m);
 }
 
+/*
+ * shfl.sync in sub-warp segments of 8 lanes (CUDA's width argument: c =
+ * (32 - 8) << 8, | 0x1f except for up): out[4*lane + mode] for up 3,
+ * down 3, bfly 9 (leaves the segment), idx 5.
+ */
+static const char seg_ptx[] =
+	".version 8.0\n.target sm_80\n.address_size 64\n"
+	".visible .entry seg(.param .u64 out)\n{\n"
+	"  .reg .b32 %r<12>;\n  .reg .b64 %rd<4>;\n"
+	"  mov.u32 %r1, %laneid;\n  mad.lo.u32 %r2, %r1, 3, 1;\n"
+	"  shfl.sync.up.b32 %r3, %r2, 3, 0x1800, -1;\n"
+	"  shfl.sync.down.b32 %r4, %r2, 3, 0x181f, -1;\n"
+	"  shfl.sync.bfly.b32 %r5, %r2, 9, 0x181f, -1;\n"
+	"  shfl.sync.idx.b32 %r6, %r2, 5, 0x181f, -1;\n"
+	"  ld.param.u64 %rd1, [out];\n  mul.wide.u32 %rd2, %r1, 16;\n  add.s64 %rd3, %rd1, %rd2;\n"
+	"  st.global.v4.u32 [%rd3], {%r3, %r4, %r5, %r6};\n  ret;\n}\n";
+
+static void test_shfl_segments(void **state)
+{
+	(void)state;
+	struct ptxi_module *m = ptxt_load(seg_ptx, "seg");
+	struct ptxi_dev *d = ptxi_dev_new();
+	struct ptxi_err e;
+	uint32_t o[128];
+	uint64_t dout = ptxi_alloc(d, sizeof o);
+	void *params[] = { &dout };
+
+	assert_int_equal(ptxt_run(m, d, "seg", 1, 32, 1, 0, &e, 1, params), 0);
+	ptxi_read(d, dout, o, sizeof o);
+	for (uint32_t l = 0; l < 32; l++) {
+		uint32_t w = 8, base = l / w * w, x;
+		/* CUDA's __shfl_*_sync(mask, v, b, 8): out-of-segment sources give the lane's own v */
+		uint32_t up = l % w >= 3 ? l - 3 : l;
+		uint32_t down = l % w + 3 < w ? l + 3 : l;
+		x = l ^ 9;	/* earlier segments may be read, later ones not */
+		uint32_t bfly = x < base + w ? x : l;
+		uint32_t idx = base + 5;
+		assert_int_equal(o[4 * l + 0], up * 3 + 1);
+		assert_int_equal(o[4 * l + 1], down * 3 + 1);
+		assert_int_equal(o[4 * l + 2], bfly * 3 + 1);
+		assert_int_equal(o[4 * l + 3], idx * 3 + 1);
+	}
+	ptxi_dev_free(d);
+	ptxi_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shfl_vote_full_warp),
 		cmocka_unit_test(test_shfl_half_warp_masks),
+		cmocka_unit_test(test_shfl_segments),
 		cmocka_unit_test(test_vote),
 		cmocka_unit_test(test_atomics),
 	};
