@@ -11,13 +11,18 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export POLYNET_BUILD=$B
 pass=0 fail=0 skip=0 failed=()
+# kernels of kernels/ptx/ that ran in the PTX interpreter, in suites that passed
+PTX_RAN=$(mktemp)
+trap 'rm -f "$PTX_RAN"' EXIT
 
 run() {	# name, command...
 	local name=$1; shift
 	local log; log=$(mktemp)
 	local t0=$SECONDS
-	"$@" >"$log" 2>&1
+	PTXI_RUN_LOG=$log.ptx "$@" >"$log" 2>&1
 	local rc=$?
+	[ $rc -eq 0 ] && [ -f "$log.ptx" ] && cat "$log.ptx" >>"$PTX_RAN"
+	rm -f "$log.ptx"
 	case $rc in
 	0) pass=$((pass + 1)); printf 'PASS %-44s %3ds\n' "$name" $((SECONDS - t0)) ;;
 	77) skip=$((skip + 1)); printf 'SKIP %-44s %s\n' "$name" "$(tail -n 1 "$log")" ;;
@@ -55,5 +60,18 @@ done
 
 echo
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
-echo "$pass passed, $fail failed, $skip skipped"
+# every .entry of kernels/ptx/ against those a passing suite ran (checked
+# against its CPU twin there: the kernels' suites compare every launch)
+ptx_all=$(for f in kernels/ptx/*.ptx; do
+	[ -f "$f" ] && sed -n "s/^[[:space:]]*\.visible[[:space:]]*\.entry[[:space:]]*\([A-Za-z_0-9]\{1,\}\).*/$(basename "$f") \1/p" "$f"
+done | sort -u)
+ptx_ran=$(awk '{ n = split($1, p, "/"); print p[n], $2 }' "$PTX_RAN" | sort -u |
+	  comm -12 - <(echo "$ptx_all"))
+ptx_line=
+if [ -n "$ptx_all" ]; then
+	ptx_line="; PTX kernels run in the interpreter: $(echo "$ptx_ran" | grep -c .) of $(echo "$ptx_all" | grep -c .)"
+	missing=$(comm -23 <(echo "$ptx_all") <(echo "$ptx_ran") | awk '{ print $2 }' | tr '\n' ' ')
+	[ -n "$missing" ] && ptx_line="$ptx_line (not run: ${missing% })"
+fi
+echo "$pass passed, $fail failed, $skip skipped$ptx_line"
 [ "$fail" -eq 0 ]

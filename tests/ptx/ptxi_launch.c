@@ -42,6 +42,22 @@ void ptxi_set_race_check(struct ptxi_module *m, int on)
 	m->race_check = on != 0;
 }
 
+/*
+ * PTXI_RUN_LOG=FILE: one line "MODULE KERNEL" per launch that ran without a
+ * fault, so that tests/run_all.sh can say which kernels of kernels/ptx/ ran
+ * in suites that passed. Cold: a launch interprets far more than an fopen.
+ */
+static void log_run(const struct ptxi_module *m, const struct ptxi_kernel *k)
+{
+	const char *path = getenv("PTXI_RUN_LOG");
+	FILE *f;
+
+	if (!path || !*path || !(f = fopen(path, "a")))
+		return;
+	fprintf(f, "%s %s\n", m->file, k->name);
+	fclose(f);
+}
+
 static void setup_threads(struct ptxi_cta *c)
 {
 	uint32_t nr = c->k->nregs;
@@ -137,6 +153,8 @@ int ptxi_run(struct ptxi_module *m, struct ptxi_dev *d, const char *kernel,
 				c.epoch++;	/* CTAs never share an epoch: no reset needed */
 				rc = ptxi_run_cta(&c);
 			}
+	if (!rc)
+		log_run(m, k);
 done:
 	ptxi_race_free(&c);
 	if (c.t)
