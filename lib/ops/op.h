@@ -79,7 +79,12 @@ struct pn_op {
 	int (*build)(struct pn_build *b);
 	/* FLOPs beyond flops_per_row * rows (attention's T^2 terms), or NULL. */
 	double (*flops_extra)(const struct pn_gnode *n, uint32_t batch, uint32_t T);
-	const char *ptx;		/* GPU kernel entry name; NULL for now */
+	/*
+	 * The GPU kernels that run it: entries of the .ptx files in kernels/ptx/, space-
+	 * separated (alternatives by shape or precision, then the steps);
+	 * NULL: none yet. polyctl inspect --ops prints them (docs/ops_table.md).
+	 */
+	const char *ptx;
 };
 
 /* The descriptor of op, or NULL for an unknown or unimplemented op. */

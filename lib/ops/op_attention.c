@@ -55,4 +55,5 @@ const struct pn_op pn_op_attention = {
 	.check = check_attention,
 	.build = build_attention,
 	.flops_extra = flops_attention,
+	.ptx = "attention_fwd attention_tiled",
 };

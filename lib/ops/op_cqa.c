@@ -79,4 +79,5 @@ const struct pn_op pn_op_cqa = {
 	.check = check_cqa,
 	.build = build_cqa,
 	.flops_extra = flops_cqa,
+	.ptx = "cqa_hash cqa_attend",
 };

@@ -91,4 +91,5 @@ const struct pn_op pn_op_embed = {
 	.fa = { [PNB_FA_EMBED_SCALE] = { "scale", "token scale (1.0 normally)", PN_SLOT_FLOAT } },
 	.check = check_embed,
 	.build = build_embed,
+	.ptx = "embed_f32",
 };

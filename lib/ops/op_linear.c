@@ -54,6 +54,7 @@ const struct pn_op pn_op_linear = {
 	.ia = { [PNB_IA_LINEAR_ACT] = { "act", "enum pnb_act after the bias", PN_SLOT_ACT } },
 	.check = check_linear,
 	.build = build_linear,
+	.ptx = "gemm_f32_rows gemm_f32 gemm_bf16",
 };
 
 const struct pn_op pn_op_act = {
@@ -62,6 +63,7 @@ const struct pn_op pn_op_act = {
 	.ia = { [PNB_IA_ACT_ACT] = { "act", "enum pnb_act", PN_SLOT_ACT } },
 	.check = check_act,
 	.build = build_act,
+	.ptx = "act_f32",
 };
 
 const struct pn_op pn_op_add = {
@@ -69,4 +71,5 @@ const struct pn_op pn_op_add = {
 	.in = { "a", "b" },
 	.check = pn_op_check_none,
 	.build = build_add,
+	.ptx = "add_f32 add_rows_f32",
 };

@@ -93,4 +93,5 @@ const struct pn_op pn_op_macro = {
 	},
 	.check = check_macro,
 	.build = build_macro,
+	.ptx = "macro_route",
 };

@@ -48,6 +48,7 @@ const struct pn_op pn_op_layernorm = {
 	.fa = { [PNB_FA_NORM_EPS] = { "eps", "added to the (biased) variance", PN_SLOT_FLOAT } },
 	.check = check_eps,
 	.build = build_layernorm,
+	.ptx = "layernorm_f32",
 };
 
 const struct pn_op pn_op_rmsnorm = {
@@ -57,6 +58,7 @@ const struct pn_op pn_op_rmsnorm = {
 	.fa = { [PNB_FA_NORM_EPS] = { "eps", "added to the mean square", PN_SLOT_FLOAT } },
 	.check = check_eps,
 	.build = build_rmsnorm,
+	.ptx = "rmsnorm_f32",
 };
 
 const struct pn_op pn_op_l2norm = {
@@ -65,6 +67,7 @@ const struct pn_op pn_op_l2norm = {
 	.fa = { [PNB_FA_L2NORM_EPS] = { "eps", "floor of the squared norm", PN_SLOT_FLOAT } },
 	.check = check_eps,
 	.build = build_l2norm,
+	.ptx = "l2norm_f32",
 };
 
 const struct pn_op pn_op_softmax = {
@@ -72,4 +75,5 @@ const struct pn_op pn_op_softmax = {
 	.in = { "x" },
 	.check = pn_op_check_none,
 	.build = pn_op_same_shape,
+	.ptx = "softmax_f32",
 };

@@ -16,6 +16,7 @@ const struct pn_op pn_op_pool_mean = {
 	.in = { "x" },
 	.check = pn_op_check_none,
 	.build = build_pool,
+	.ptx = "pool_mean_f32",
 };
 
 const struct pn_op pn_op_pool_cls = {
@@ -23,4 +24,5 @@ const struct pn_op pn_op_pool_cls = {
 	.in = { "x" },
 	.check = pn_op_check_none,
 	.build = build_pool,
+	.ptx = "pool_cls_f32",
 };

@@ -80,4 +80,5 @@ const struct pn_op pn_op_vq = {
 	.ia = { [PNB_IA_VQ_MODE] = { "mode", "0 codes, 1 quantize, 2 cache" } },
 	.check = check_vq,
 	.build = build_vq,
+	.ptx = "vq_assign vq_gather",
 };

@@ -17,4 +17,11 @@ if ! diff -u docs/ops_table.md "$out"; then
 	echo "FAIL: docs/ops_table.md differs from polyctl inspect --ops (regenerate it)"
 	exit 1
 fi
-echo "docs/ops_table.md matches the op table ($(grep -c '^| [0-9]' "$out") ops)"
+# every GPU kernel an op names is an .entry of kernels/ptx/ (the last column)
+entries=$(cat kernels/ptx/*.ptx 2>/dev/null |
+	  sed -n 's/^[[:space:]]*\.visible[[:space:]]*\.entry[[:space:]]*\([A-Za-z_0-9]\{1,\}\).*/\1/p')
+named=$(grep '^| [0-9]' "$out" | awk -F'|' '{ print $(NF - 1) }' | grep -o '`[A-Za-z_0-9]*`' | tr -d '`' | sort -u)
+for k in $named; do
+	echo "$entries" | grep -qx "$k" || { echo "FAIL: an op names GPU kernel $k, not an entry of kernels/ptx/"; exit 1; }
+done
+echo "docs/ops_table.md matches the op table ($(grep -c '^| [0-9]' "$out") ops, $(echo "$named" | grep -c .) GPU kernels named, each in kernels/ptx/)"
