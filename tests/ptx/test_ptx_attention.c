@@ -37,52 +37,16 @@
 #include <cmocka.h>
 
 #include "cpu/kernels.h"
-#include "ptxi.h"
+#include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 
 #define PTX_FILE "kernels/ptx/attention.ptx"
 #define SENTINEL 12345.0f
 #define ROWS_PER_WARP 4		/* attention_fwd's query rows per warp */
 
-struct fixture {
-	struct ptxi_module *m;
-};
-
-static uint32_t rng_next(uint32_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
-static float rng_unit(uint32_t *s)	/* uniform in [-1, 1] */
-{
-	return (float)(rng_next(s) >> 8) / (float)(1u << 23) - 1.0f;
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct ptxi_err e;
-
-	assert_non_null(f);
-	if (ptxi_load(PTX_FILE, &f->m, &e)) {
-		fprintf(stderr, "%s\n", e.msg);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f)	/* NULL when setup failed to load the module */
-		ptxi_free(f->m);
-	free(f);
-	return 0;
+	return ptx_suite_setup_module(state, PTX_FILE);
 }
 
 struct shape {
@@ -123,12 +87,12 @@ static int run_kernel(struct ptxi_module *m, const char *kernel, const struct sh
 		l.dyn_shared = 4 * (32 * (2 * hd + 1) + 2 * rpb * hd + 64 * rpb);
 	r = ptxi_run(m, d, kernel, &l, e);
 	if (!r)
-		assert_int_equal(ptxi_read(d, a_out, out, rows * s->D * sizeof(float)), 0);
+		ptx_download(d, a_out, out, rows * s->D * sizeof(float));
 	ptxi_dev_free(d);
 	return r;
 }
 
-static void check_kernel(struct fixture *f, const char *kernel, const struct shape *s,
+static void check_kernel(struct ptx_suite *f, const char *kernel, const struct shape *s,
 			 uint32_t seed)
 {
 	size_t rows = (size_t)s->B * s->T, n_out = rows * s->D;
@@ -146,7 +110,7 @@ static void check_kernel(struct fixture *f, const char *kernel, const struct sha
 		uint32_t b = (uint32_t)(r / s->T), t = (uint32_t)(r % s->T);
 
 		for (uint32_t c = 0; c < 3 * s->D; c++)
-			qkv[r * 3 * s->D + c] = t < s->lens[b] ? rng_unit(&seed) : NAN;
+			qkv[r * 3 * s->D + c] = t < s->lens[b] ? ptx_unit32(&seed) : NAN;
 	}
 	for (size_t i = 0; i < n_out; i++)
 		out[i] = twin[i] = ref[i] = SENTINEL;
@@ -185,7 +149,7 @@ static void check_kernel(struct fixture *f, const char *kernel, const struct sha
 	free(scr);
 }
 
-static void check(struct fixture *f, const struct shape *s, uint32_t seed)
+static void check(struct ptx_suite *f, const struct shape *s, uint32_t seed)
 {
 	check_kernel(f, "attention_fwd", s, seed);
 	check_kernel(f, "attention_tiled", s, seed);
@@ -281,5 +245,5 @@ int main(void)
 		cmocka_unit_test(test_use_lite_shape),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

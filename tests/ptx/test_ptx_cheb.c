@@ -28,65 +28,28 @@
 #include <cmocka.h>
 
 #include "cpu/cheb.h"
-#include "ptxi.h"
+#include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 #include "uapi/pnb.h"
 
 #define PTX_FILE "kernels/ptx/cheb.ptx"
 
-struct fixture {
-	struct ptxi_module *m;
-};
-
-static uint32_t rng_next(uint32_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
-static float rng_unit(uint32_t *s)	/* uniform in [-1, 1] */
-{
-	return (float)(rng_next(s) >> 8) / (float)(1u << 23) - 1.0f;
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct ptxi_err e;
-
-	assert_non_null(f);
-	if (ptxi_load(PTX_FILE, &f->m, &e)) {
-		fprintf(stderr, "%s\n", e.msg);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f)	/* NULL when setup failed to load the module */
-		ptxi_free(f->m);
-	free(f);
-	return 0;
+	return ptx_suite_setup_module(state, PTX_FILE);
 }
 
 /*
  * y = cheb_series(x) in the interpreter: n outputs; gated reads x as
  * [n / ff, 2ff]. in_place: y is x's buffer. grid x block threads.
  */
-static void run_series(struct fixture *f, const struct pn_cheb *p, const float *x,
+static void run_series(struct ptx_suite *f, const struct pn_cheb *p, const float *x,
 		       size_t nx, float *y, uint32_t n, uint32_t ff, uint32_t gated,
 		       int in_place, uint32_t grid, uint32_t block)
 {
 	struct ptxi_dev *d = ptxi_dev_new();
 	uint32_t ncoef = pn_cheb_ncoef(p->degree, p->even), even = (uint32_t)p->even;
 	uint64_t a_x, a_y, a_c;
-	struct ptxi_err e;
 
 	assert_non_null(d);
 	a_x = ptxi_alloc(d, nx * sizeof(float));
@@ -103,9 +66,8 @@ static void run_series(struct fixture *f, const struct pn_cheb *p, const float *
 		.params = params, .n_params = 10,
 	};
 
-	if (ptxi_run(f->m, d, "cheb_series", &l, &e))
-		fail_msg("cheb_series: %s", e.msg);
-	assert_int_equal(ptxi_read(d, a_y, y, (size_t)n * sizeof(float)), 0);
+	ptx_launch_on(f->m, d, "cheb_series", &l);
+	ptx_download(d, a_y, y, (size_t)n * sizeof(float));
 	ptxi_dev_free(d);
 }
 
@@ -142,7 +104,7 @@ static void make_inputs(const struct pn_cheb *p, float *x, uint32_t n, uint32_t 
 	for (uint32_t j = 0; i < n && j < sizeof(special) / sizeof(*special); j++)
 		x[i++] = special[j];
 	for (; i < n; i++)
-		x[i] = (p->a + p->b) / 2 + rng_unit(&seed) * (w / 2 + 0.5f);
+		x[i] = (p->a + p->b) / 2 + ptx_unit32(&seed) * (w / 2 + 0.5f);
 }
 
 static void fit(uint32_t act, uint32_t degree, int even, float a, float b, float *c,
@@ -154,7 +116,7 @@ static void fit(uint32_t act, uint32_t degree, int even, float a, float b, float
 	*p = (struct pn_cheb){ .c = c, .degree = degree, .act = act, .even = even, .a = a, .b = b };
 }
 
-static void check_plain(struct fixture *f, const struct pn_cheb *p, uint32_t n,
+static void check_plain(struct ptx_suite *f, const struct pn_cheb *p, uint32_t n,
 			uint32_t grid, uint32_t block, int in_place, uint32_t seed)
 {
 	float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
@@ -233,7 +195,7 @@ static void test_gated(void **state)
 
 			assert_true(h && y && g);
 			for (uint32_t i = 0; i < 2 * n; i++)
-				h[i] = 8.0f * rng_unit(&seed);	/* past the range on both sides too */
+				h[i] = 8.0f * ptx_unit32(&seed);	/* past the range on both sides too */
 			run_series(*state, &p, h, 2 * (size_t)n, y, n, ff, 1, 0, 2, 64);
 			for (uint32_t r = 0; r < rows; r++)
 				memcpy(g + (size_t)r * ff, h + (size_t)r * 2 * ff, ff * sizeof(float));
@@ -284,5 +246,5 @@ int main(void)
 		cmocka_unit_test(test_close_to_activation),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

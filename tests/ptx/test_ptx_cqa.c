@@ -38,52 +38,16 @@
 #include <cmocka.h>
 
 #include "cpu/poly.h"
-#include "ptxi.h"
+#include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 
 #define PTX_FILE "kernels/ptx/cqa.ptx"
 #define SENTINEL 12345.0f
 #define HASH_SENTINEL 0x5a5a5a5a5a5a5a5aull
 
-struct fixture {
-	struct ptxi_module *m;
-};
-
-static uint32_t rng_next(uint32_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
-static float rng_unit(uint32_t *s)	/* uniform in [-1, 1] */
-{
-	return (float)(rng_next(s) >> 8) / (float)(1u << 23) - 1.0f;
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct ptxi_err e;
-
-	assert_non_null(f);
-	if (ptxi_load(PTX_FILE, &f->m, &e)) {
-		fprintf(stderr, "%s\n", e.msg);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f)	/* NULL when setup failed to load the module */
-		ptxi_free(f->m);
-	free(f);
-	return 0;
+	return ptx_suite_setup_module(state, PTX_FILE);
 }
 
 struct shape {
@@ -96,7 +60,7 @@ struct shape {
  * cqa_hash into hash [B*heads*T] (entries of padded rows keep what hash
  * held), then, when out is not NULL, cqa_attend into out.
  */
-static void run_cqa(struct fixture *f, const struct shape *s, const float *qkv,
+static void run_cqa(struct ptx_suite *f, const struct shape *s, const float *qkv,
 		    const float *planes, uint64_t *hash, float *out)
 {
 	struct ptxi_dev *d = ptxi_dev_new();
@@ -104,7 +68,6 @@ static void run_cqa(struct fixture *f, const struct shape *s, const float *qkv,
 	uint32_t hd = s->D / s->heads, Cm = s->clusters < s->T ? s->clusters : s->T;
 	float scale = 1.0f / sqrtf((float)hd);
 	uint64_t a_qkv, a_lens, a_hash, a_planes, a_out;
-	struct ptxi_err e;
 
 	assert_non_null(d);
 	a_qkv = ptxi_alloc(d, rows * 3 * s->D * sizeof(float));
@@ -127,9 +90,8 @@ static void run_cqa(struct fixture *f, const struct shape *s, const float *qkv,
 		.block = { 32 * s->warps, 1, 1 }, .params = hp, .n_params = 8,
 	};
 
-	if (ptxi_run(f->m, d, "cqa_hash", &hl, &e))
-		fail_msg("cqa_hash: %s", e.msg);
-	assert_int_equal(ptxi_read(d, a_hash, hash, nh * sizeof(uint64_t)), 0);
+	ptx_launch_on(f->m, d, "cqa_hash", &hl);
+	ptx_download(d, a_hash, hash, nh * sizeof(uint64_t));
 	if (out) {
 		void *ap[] = { &a_qkv, &a_lens, &a_hash, &a_out, (void *)&s->T, (void *)&s->D,
 			       &hd, (void *)&s->bits, (void *)&s->clusters, (void *)&s->iters,
@@ -141,9 +103,8 @@ static void run_cqa(struct fixture *f, const struct shape *s, const float *qkv,
 			.params = ap, .n_params = 12,
 		};
 
-		if (ptxi_run(f->m, d, "cqa_attend", &al, &e))
-			fail_msg("cqa_attend: %s", e.msg);
-		assert_int_equal(ptxi_read(d, a_out, out, rows * s->D * sizeof(float)), 0);
+		ptx_launch_on(f->m, d, "cqa_attend", &al);
+		ptx_download(d, a_out, out, rows * s->D * sizeof(float));
 	}
 	ptxi_dev_free(d);
 }
@@ -159,10 +120,10 @@ static float *make_qkv(const struct shape *s, int dyadic, uint32_t *seed)
 		uint32_t b = (uint32_t)(r / s->T), t = (uint32_t)(r % s->T);
 
 		for (uint32_t c = 0; c < 3 * s->D; c++) {
-			float v = rng_unit(seed);
+			float v = ptx_unit32(seed);
 
 			if (dyadic && c < s->D)
-				v = (float)((int32_t)(rng_next(seed) % 17) - 8) / 8.0f;
+				v = (float)((int32_t)(ptx_rng32(seed) % 17) - 8) / 8.0f;
 			if (s->dup_keys && t % 2 && c >= s->D && c < 2 * s->D)
 				v = qkv[(r - 1) * 3 * s->D + c];
 			qkv[r * 3 * s->D + c] = t < s->lens[b] ? v : NAN;
@@ -177,7 +138,7 @@ static float *make_planes(uint32_t bits, uint32_t hd, int signs, uint32_t *seed)
 
 	assert_non_null(p);
 	for (size_t i = 0; i < (size_t)bits * hd; i++)
-		p[i] = signs ? (rng_next(seed) & 1 ? 1.0f : -1.0f) : rng_unit(seed);
+		p[i] = signs ? (ptx_rng32(seed) & 1 ? 1.0f : -1.0f) : ptx_unit32(seed);
 	return p;
 }
 
@@ -231,7 +192,7 @@ static void test_hash_bits(void **state)
 		}
 }
 
-static void check_cqa(struct fixture *f, const struct shape *s, uint32_t seed)
+static void check_cqa(struct ptx_suite *f, const struct shape *s, uint32_t seed)
 {
 	size_t rows = (size_t)s->B * s->T, n_out = rows * s->D;
 	uint32_t hd = s->D / s->heads;
@@ -383,5 +344,5 @@ int main(void)
 		cmocka_unit_test(test_use_lite_shape),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

@@ -21,71 +21,22 @@
 
 #include "cpu/kernels.h"
 #include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 #include "uapi/pnb.h"
 
 #define PTX_FILE "kernels/ptx/elementwise.ptx"
 #define U 0x1p-24
 
-struct env {
-	struct ptxi_module *m;
-	struct ptxi_dev *d;
-};
-
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
 static float frand(float lo, float hi)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return lo + (hi - lo) * (float)((rng >> 40) * 0x1p-24);
+	return ptx_frand(&rng, lo, hi);
 }
 
 static int setup(void **state)
 {
-	static struct env e;
-	struct ptxi_err err;
-
-	if (ptxi_load(PTX_FILE, &e.m, &err)) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	e.d = ptxi_dev_new();
-	*state = &e;
-	return e.d ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	if (!e)		/* setup failed */
-		return 0;
-	ptxi_dev_free(e->d);
-	ptxi_free(e->m);
-	return 0;
-}
-
-/* A device copy of bytes at an address that is `mis` bytes past a 16-byte boundary. */
-static uint64_t upload(struct ptxi_dev *d, const void *src, size_t bytes, unsigned mis)
-{
-	uint64_t a = ptxi_alloc(d, bytes + 32);
-
-	assert_true(a != 0);
-	a = ((a + 15) & ~(uint64_t)15) + mis;
-	assert_int_equal(ptxi_write(d, a, src, bytes), 0);
-	return a;
-}
-
-static void launch(struct env *e, const char *kernel, uint32_t grid, uint32_t block,
-		   void *const *params, uint32_t n)
-{
-	struct ptxi_launch l = { .grid = { grid, 1, 1 }, .block = { block, 1, 1 },
-				 .params = params, .n_params = n };
-	struct ptxi_err err;
-
-	if (ptxi_run(e->m, e->d, kernel, &l, &err))
-		fail_msg("%s: %s", kernel, err.msg);
+	return ptx_suite_setup(state, PTX_FILE);
 }
 
 static float *fvec(size_t n)
@@ -130,7 +81,7 @@ static const float edges[] = {
 	88.0f, -88.0f, 100.0f, -100.0f, 5e12f, -5e12f, 1e30f, -1e30f, 3e38f, -3e38f,
 };
 
-static void act_case(struct env *e, uint32_t act, uint32_t n, uint32_t grid, unsigned mis,
+static void act_case(struct ptx_suite *e, uint32_t act, uint32_t n, uint32_t grid, unsigned mis,
 		     int in_place)
 {
 	float *x = fvec(n), *y = fvec(n), *ref = fvec(n);
@@ -141,12 +92,12 @@ static void act_case(struct env *e, uint32_t act, uint32_t n, uint32_t grid, uns
 				  : frand(-8.0f, 8.0f);
 	memcpy(ref, x, (size_t)n * 4);
 	pn_act(act, ref, n);
-	uint64_t dx = upload(e->d, x, (size_t)n * 4, mis);
-	uint64_t dy = in_place ? dx : upload(e->d, x, (size_t)n * 4, mis);
+	uint64_t dx = ptx_upload(e->d, x, (size_t)n * 4, mis);
+	uint64_t dy = in_place ? dx : ptx_upload(e->d, x, (size_t)n * 4, mis);
 	void *p[] = { &dx, &dy, &nn, &act };
 
-	launch(e, "act_f32", grid, 128, p, 4);
-	assert_int_equal(ptxi_read(e->d, dy, y, (size_t)n * 4), 0);
+	ptx_launch1(e, "act_f32", grid, 128, p, 4);
+	ptx_download(e->d, dy, y, (size_t)n * 4);
 	for (uint32_t i = 0; i < n; i++) {
 		double tol = act_tol(act, x[i], ref[i]);
 
@@ -181,18 +132,18 @@ static void test_act(void **state)
  */
 static void test_act_vs_double(void **state)
 {
-	struct env *e = *state;
+	struct ptx_suite *e = *state;
 	uint64_t n = 24001;
 	float *x = fvec(n), *y = fvec(n);
 
 	for (uint64_t i = 0; i < n; i++)
 		x[i] = -12.0f + (float)i * 0.001f;
-	uint64_t dx = upload(e->d, x, n * 4, 0), dy = upload(e->d, x, n * 4, 0);
+	uint64_t dx = ptx_upload(e->d, x, n * 4, 0), dy = ptx_upload(e->d, x, n * 4, 0);
 	for (uint32_t act = PNB_ACT_GELU; act < PNB_ACT_COUNT; act++) {
 		void *p[] = { &dx, &dy, &n, &act };
 
-		launch(e, "act_f32", 8, 256, p, 4);
-		assert_int_equal(ptxi_read(e->d, dy, y, n * 4), 0);
+		ptx_launch1(e, "act_f32", 8, 256, p, 4);
+		ptx_download(e->d, dy, y, n * 4);
 		for (uint64_t i = 0; i < n; i++) {
 			double ref = pn_ref_act1(act, x[i]), tol;
 
@@ -214,7 +165,7 @@ static void test_act_vs_double(void **state)
 /* Residual add: one IEEE addition per element on both sides, so exact; y may alias a. */
 static void test_add(void **state)
 {
-	struct env *e = *state;
+	struct ptx_suite *e = *state;
 
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
 		for (unsigned mis = 0; mis <= 4; mis += 4) {
@@ -226,11 +177,11 @@ static void test_add(void **state)
 				b[i] = i % 7 ? frand(-1.0f, 1.0f) : -a[i];
 			}
 			pn_add(a, b, ref, n);
-			uint64_t da = upload(e->d, a, n * 4, mis), db = upload(e->d, b, n * 4, 0);
+			uint64_t da = ptx_upload(e->d, a, n * 4, mis), db = ptx_upload(e->d, b, n * 4, 0);
 			void *p[] = { &da, &db, &da, &n };
 
-			launch(e, "add_f32", 2, 64, p, 4);
-			assert_int_equal(ptxi_read(e->d, da, y, n * 4), 0);
+			ptx_launch1(e, "add_f32", 2, 64, p, 4);
+			ptx_download(e->d, da, y, n * 4);
 			assert_memory_equal(y, ref, n * 4);
 			free(a);
 			free(b);
@@ -242,7 +193,7 @@ static void test_add(void **state)
 /* Token rows plus their sequence's row, as run_add (lib/exec/op_cpu_std.c) does it: exact. */
 static void test_add_rows(void **state)
 {
-	struct env *e = *state;
+	struct ptx_suite *e = *state;
 	static const uint32_t dims[] = { 1, 3, 31, 64, 384, 1000 };
 
 	for (size_t s = 0; s < sizeof(dims) / sizeof(dims[0]); s++) {
@@ -256,13 +207,13 @@ static void test_add_rows(void **state)
 			b[i] = frand(-10.0f, 10.0f);
 		for (uint32_t k = 0; k < rows; k++)
 			pn_add(a + (size_t)k * D, b + (size_t)(k / T) * D, ref + (size_t)k * D, D);
-		uint64_t da = upload(e->d, a, (size_t)rows * D * 4, 0);
-		uint64_t db = upload(e->d, b, (size_t)B * D * 4, 0);
-		uint64_t dy = upload(e->d, a, (size_t)rows * D * 4, 0);
+		uint64_t da = ptx_upload(e->d, a, (size_t)rows * D * 4, 0);
+		uint64_t db = ptx_upload(e->d, b, (size_t)B * D * 4, 0);
+		uint64_t dy = ptx_upload(e->d, a, (size_t)rows * D * 4, 0);
 		void *p[] = { &da, &db, &dy, &rows, &T, &D };
 
-		launch(e, "add_rows_f32", 5, 64, p, 6);
-		assert_int_equal(ptxi_read(e->d, dy, y, (size_t)rows * D * 4), 0);
+		ptx_launch1(e, "add_rows_f32", 5, 64, p, 6);
+		ptx_download(e->d, dy, y, (size_t)rows * D * 4);
 		assert_memory_equal(y, ref, (size_t)rows * D * 4);
 		free(a);
 		free(b);
@@ -294,7 +245,7 @@ static void fill_rows(float *x, size_t n, enum fill f)
  * orders, (d / ntid + 16) u here and (d / 16 + 32) u for the CPU's 16 lanes,
  * and 1 / sum * e adds 2 u each side.
  */
-static void row_case(struct env *e, int softmax, uint32_t rows, uint32_t d, uint32_t block,
+static void row_case(struct ptx_suite *e, int softmax, uint32_t rows, uint32_t d, uint32_t block,
 		     uint32_t grid, unsigned mis, enum fill f, int in_place)
 {
 	size_t n = (size_t)rows * d;
@@ -303,19 +254,19 @@ static void row_case(struct env *e, int softmax, uint32_t rows, uint32_t d, uint
 
 	fill_rows(x, n, f);
 	memcpy(ref, x, n * 4);
-	uint64_t dx = upload(e->d, x, n * 4, mis), dy = in_place ? dx : upload(e->d, x, n * 4, mis);
+	uint64_t dx = ptx_upload(e->d, x, n * 4, mis), dy = in_place ? dx : ptx_upload(e->d, x, n * 4, mis);
 	if (softmax) {
 		void *p[] = { &dx, &dy, &rows, &d };
 
-		launch(e, "softmax_f32", grid, block, p, 4);
+		ptx_launch1(e, "softmax_f32", grid, block, p, 4);
 		pn_softmax_rows(ref, rows, d);
 	} else {
 		void *p[] = { &dx, &dy, &rows, &d, &eps };
 
-		launch(e, "l2norm_f32", grid, block, p, 5);
+		ptx_launch1(e, "l2norm_f32", grid, block, p, 5);
 		pn_l2norm(ref, rows, d, eps);
 	}
-	assert_int_equal(ptxi_read(e->d, dy, y, n * 4), 0);
+	ptx_download(e->d, dy, y, n * 4);
 	for (size_t j = 0; j < n; j++) {
 		double tol = softmax ? (k + (double)(d / 16) + 32 + 4) * U * fabsf(ref[j])
 				     : (k / 2 + 4) * U * fabsf(ref[j]);
@@ -361,27 +312,27 @@ static void test_softmax(void **state)
 /* Exact anchors: softmax of one element is 1, of a constant row 1/d; l2norm of a zero row is 0. */
 static void test_exact_rows(void **state)
 {
-	struct env *e = *state;
+	struct ptx_suite *e = *state;
 	uint32_t rows = 1, d = 4;
 	float x[4] = { 2, 2, 2, 2 }, y[4], eps = 1e-12f;
-	uint64_t dx = upload(e->d, x, sizeof(x), 0);
+	uint64_t dx = ptx_upload(e->d, x, sizeof(x), 0);
 	void *p[] = { &dx, &dx, &rows, &d };
 
-	launch(e, "softmax_f32", 1, 32, p, 4);
-	assert_int_equal(ptxi_read(e->d, dx, y, sizeof(y)), 0);
+	ptx_launch1(e, "softmax_f32", 1, 32, p, 4);
+	ptx_download(e->d, dx, y, sizeof(y));
 	for (int i = 0; i < 4; i++)
 		assert_true(y[i] == 0.25f);
 	d = 1;
-	launch(e, "softmax_f32", 1, 64, p, 4);
-	assert_int_equal(ptxi_read(e->d, dx, y, 4), 0);
+	ptx_launch1(e, "softmax_f32", 1, 64, p, 4);
+	ptx_download(e->d, dx, y, 4);
 	assert_true(y[0] == 1.0f);
 	memset(x, 0, sizeof(x));
 	d = 4;
 	assert_int_equal(ptxi_write(e->d, dx, x, sizeof(x)), 0);
 	void *q[] = { &dx, &dx, &rows, &d, &eps };
 
-	launch(e, "l2norm_f32", 1, 32, q, 5);
-	assert_int_equal(ptxi_read(e->d, dx, y, sizeof(y)), 0);
+	ptx_launch1(e, "l2norm_f32", 1, 32, q, 5);
+	ptx_download(e->d, dx, y, sizeof(y));
 	for (int i = 0; i < 4; i++)
 		assert_true(y[i] == 0.0f);
 }
@@ -398,5 +349,5 @@ int main(void)
 		cmocka_unit_test(test_exact_rows),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

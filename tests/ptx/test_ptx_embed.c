@@ -26,66 +26,28 @@
 
 #include "cpu/kernels.h"
 #include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 #include "uapi/pnb.h"
 
 #define PTX_FILE "kernels/ptx/embed.ptx"
 #define U 0x1p-24
 #define V 7
 
-struct env {
-	struct ptxi_module *m;
-	struct ptxi_dev *d;
-};
-
 static uint64_t rng = 0xda942042e4dd58b5ull;
 
 static uint32_t urand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 32);
+	return (uint32_t)(ptx_rng64(&rng) >> 32);
 }
 
 static float frand(float lo, float hi)
 {
-	return lo + (hi - lo) * (float)((urand() >> 8) * 0x1p-24);
+	return ptx_frand(&rng, lo, hi);
 }
 
 static int setup(void **state)
 {
-	static struct env e;
-	struct ptxi_err err;
-
-	if (ptxi_load(PTX_FILE, &e.m, &err)) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	e.d = ptxi_dev_new();
-	*state = &e;
-	return e.d ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	if (!e)		/* setup failed */
-		return 0;
-	ptxi_dev_free(e->d);
-	ptxi_free(e->m);
-	return 0;
-}
-
-/* A device copy of bytes at an address that is `mis` bytes past a 16-byte boundary. */
-static uint64_t upload(struct ptxi_dev *d, const void *src, size_t bytes, unsigned mis)
-{
-	uint64_t a = ptxi_alloc(d, bytes + 32);
-
-	assert_true(a != 0);
-	a = ((a + 15) & ~(uint64_t)15) + mis;
-	assert_int_equal(ptxi_write(d, a, src, bytes), 0);
-	return a;
+	return ptx_suite_setup(state, PTX_FILE);
 }
 
 static float *fvec(size_t n, float lo, float hi)
@@ -103,7 +65,7 @@ static float *fvec(size_t n, float lo, float hi)
  * block threads, grid CTAs (fewer than B*T exercises the row loop), every
  * buffer misaligned by mis bytes; inv_hi bounds inv_freq (so angles < T inv_hi).
  */
-static void embed_case(struct env *e, uint32_t B, uint32_t T, uint32_t D, uint32_t pos_kind,
+static void embed_case(struct ptx_suite *e, uint32_t B, uint32_t T, uint32_t D, uint32_t pos_kind,
 		       int with_type, float scale, uint32_t block, uint32_t grid, unsigned mis,
 		       float inv_hi)
 {
@@ -116,23 +78,21 @@ static void embed_case(struct env *e, uint32_t B, uint32_t T, uint32_t D, uint32
 	assert_non_null(ids);
 	for (size_t r = 0; r < (size_t)B * T; r++)
 		ids[r] = (int32_t)(urand() % V);
-	uint64_t dids = upload(e->d, ids, (size_t)B * T * 4, 0);
-	uint64_t dtab = upload(e->d, table, (size_t)V * D * 4, mis);
-	uint64_t dpos = pos_kind == PNB_POS_LEARNED ? upload(e->d, pos, (size_t)T * D * 4, mis) : 0;
-	uint64_t dinv = pos_kind == PNB_POS_SINCOS ? upload(e->d, inv, (D / 2 + 1) * 4, mis) : 0;
-	uint64_t dtype = with_type ? upload(e->d, type, D * 4, mis) : 0;
-	uint64_t dout = upload(e->d, out, n * 4, mis);
+	uint64_t dids = ptx_upload(e->d, ids, (size_t)B * T * 4, 0);
+	uint64_t dtab = ptx_upload(e->d, table, (size_t)V * D * 4, mis);
+	uint64_t dpos = pos_kind == PNB_POS_LEARNED ? ptx_upload(e->d, pos, (size_t)T * D * 4, mis) : 0;
+	uint64_t dinv = pos_kind == PNB_POS_SINCOS ? ptx_upload(e->d, inv, (D / 2 + 1) * 4, mis) : 0;
+	uint64_t dtype = with_type ? ptx_upload(e->d, type, D * 4, mis) : 0;
+	uint64_t dout = ptx_upload(e->d, out, n * 4, mis);
 	void *p[] = { &dids, &dout, &dtab, &dpos, &dinv, &dtype, &B, &T, &D, &pos_kind, &scale };
 	struct ptxi_launch l = { .grid = { grid, 1, 1 }, .block = { block, 1, 1 },
 				 .params = p, .n_params = 11 };
 	struct pn_embed_w w = { .table = table, .D = D, .scale = scale, .pos_kind = pos_kind,
 				.pos = pos, .inv_freq = inv, .type = with_type ? type : NULL };
-	struct ptxi_err err;
 
-	if (ptxi_run(e->m, e->d, "embed_f32", &l, &err))
-		fail_msg("embed_f32: %s", err.msg);
+	ptx_launch_on(e->m, e->d, "embed_f32", &l);
 	pn_embed(ids, B, T, &w, ref);
-	assert_int_equal(ptxi_read(e->d, dout, out, n * 4), 0);
+	ptx_download(e->d, dout, out, n * 4);
 	for (size_t j = 0; j < n; j++) {
 		int exact = pos_kind != PNB_POS_SINCOS;
 		double tol = 0x1p-22 + 4 * U * fabsf(ref[j]);
@@ -177,5 +137,5 @@ int main(void)
 		cmocka_unit_test(test_embed_large_angles),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

@@ -28,6 +28,7 @@
 #include "cpu/kernels.h"
 #include "uapi/pnb.h"
 #include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 
 #define TEST_RNG_SEED 0x6A09E667F3BCC909ull
 #include "tests/unit/test_rand.h"
@@ -65,7 +66,7 @@ static uint64_t dev_copy(struct ptxi_dev *d, const float *src, size_t n)
 }
 
 /* Runs entry on c; y gets C [M, N]. */
-static void run_gemm(struct ptxi_module *m, const char *entry, const struct gemm_case *c,
+static void run_gemm(struct ptx_suite *s, const char *entry, const struct gemm_case *c,
 		     float *y)
 {
 	struct ptxi_dev *d = ptxi_dev_new();
@@ -90,9 +91,9 @@ static void run_gemm(struct ptxi_module *m, const char *entry, const struct gemm
 	launch_shape(entry, c->M, c->N, &l);
 	l.params = params;
 	l.n_params = 8;
-	if (ptxi_run(m, d, entry, &l, &e) != 0)
+	if (ptxi_run(s->m, d, entry, &l, &e) != 0)
 		fail_msg("%s M %u N %u K %u act %u: %s", entry, c->M, c->N, c->K, c->act, e.msg);
-	assert_int_equal(ptxi_read(d, C, y, nc * sizeof(float)), 0);
+	ptx_download(d, C, y, nc * sizeof(float));
 	free(junk);
 	ptxi_dev_free(d);
 }
@@ -106,14 +107,14 @@ static int same_or_close(float got, float want)
 	return fabs((double)got - want) <= TOL * (1.0 + fabs(want));
 }
 
-static void check_case(struct ptxi_module *m, const char *entry, const struct gemm_case *c)
+static void check_case(struct ptx_suite *s, const char *entry, const struct gemm_case *c)
 {
 	size_t nc = (size_t)c->M * c->N;
 	float *y = malloc(nc * sizeof(float) + 4), *ref = malloc(nc * sizeof(float) + 4);
 
 	assert_non_null(y);
 	assert_non_null(ref);
-	run_gemm(m, entry, c, y);
+	run_gemm(s, entry, c, y);
 	pn_linear(NULL, c->A, c->M, c->K, c->B, c->bias, c->N, c->act, ref);
 	for (size_t i = 0; i < nc; i++)
 		if (!same_or_close(y[i], ref[i]))
@@ -124,14 +125,14 @@ static void check_case(struct ptxi_module *m, const char *entry, const struct ge
 	free(ref);
 }
 
-static void check_random(struct ptxi_module *m, const char *entry, uint32_t M, uint32_t N,
+static void check_random(struct ptx_suite *s, const char *entry, uint32_t M, uint32_t N,
 			 uint32_t K, uint32_t act, int with_bias)
 {
 	float *A = rand_buf((size_t)M * K), *B = rand_buf((size_t)K * N);
 	float *bias = with_bias ? rand_buf(N) : NULL;
 	struct gemm_case c = { M, N, K, act, A, B, bias };
 
-	check_case(m, entry, &c);
+	check_case(s, entry, &c);
 	free(A);
 	free(B);
 	free(bias);
@@ -139,21 +140,7 @@ static void check_random(struct ptxi_module *m, const char *entry, uint32_t M, u
 
 static int setup(void **state)
 {
-	struct ptxi_module *m;
-	struct ptxi_err e;
-
-	if (ptxi_load(F32_PTX, &m, &e) != 0) {
-		print_error("%s\n", e.msg);
-		return -1;
-	}
-	*state = m;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	ptxi_free(*state);
-	return 0;
+	return ptx_suite_setup_module(state, F32_PTX);
 }
 
 static const char *const entries[] = { "gemm_f32", "gemm_f32_rows" };
@@ -234,5 +221,5 @@ int main(void)
 		cmocka_unit_test(test_act_edges),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

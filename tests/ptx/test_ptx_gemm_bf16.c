@@ -29,6 +29,7 @@
 #include "cpu/kernels.h"
 #include "uapi/pnb.h"
 #include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 
 #define TEST_RNG_SEED 0xBB67AE8584CAA73Bull
 #include "tests/unit/test_rand.h"
@@ -83,7 +84,7 @@ static uint64_t dev_copy(struct ptxi_dev *d, const void *src, size_t bytes)
 	return a;
 }
 
-static void run_bf16(struct ptxi_module *m, const struct bf16_case *c, float *y)
+static void run_bf16(struct ptx_suite *suite, const struct bf16_case *c, float *y)
 {
 	struct ptxi_dev *d = ptxi_dev_new();
 	struct ptxi_err e;
@@ -108,20 +109,20 @@ static void run_bf16(struct ptxi_module *m, const struct bf16_case *c, float *y)
 		.params = params,
 		.n_params = 10,
 	};
-	if (ptxi_run(m, d, "gemm_bf16", &l, &e) != 0)
+	if (ptxi_run(suite->m, d, "gemm_bf16", &l, &e) != 0)
 		fail_msg("M %u N %u K %u act %u: %s", c->M, c->N, c->K, c->act, e.msg);
-	assert_int_equal(ptxi_read(d, C, y, nc * sizeof(float)), 0);
+	ptx_download(d, C, y, nc * sizeof(float));
 	free(nan);
 	ptxi_dev_free(d);
 }
 
-static void check_case(struct ptxi_module *m, const struct bf16_case *c)
+static void check_case(struct ptx_suite *suite, const struct bf16_case *c)
 {
 	size_t nc = (size_t)c->M * c->N;
 	float *y = malloc(nc * sizeof(float) + 4);
 
 	assert_non_null(y);
-	run_bf16(m, c, y);
+	run_bf16(suite, c, y);
 	for (uint32_t i = 0; i < c->M; i++)
 		for (uint32_t j = 0; j < c->N; j++) {
 			double s = c->bias ? c->bias[j] : 0.0, mag = fabs(s);
@@ -145,7 +146,7 @@ static void check_case(struct ptxi_module *m, const struct bf16_case *c)
 }
 
 /* pad: extra multiples of 8 past the smallest legal leading dimension. */
-static void check_random(struct ptxi_module *m, uint32_t M, uint32_t N, uint32_t K,
+static void check_random(struct ptx_suite *suite, uint32_t M, uint32_t N, uint32_t K,
 			 uint32_t act, int with_bias, uint32_t pad)
 {
 	uint32_t ld = (K + 7) / 8 * 8 + 8 * pad;
@@ -154,7 +155,7 @@ static void check_random(struct ptxi_module *m, uint32_t M, uint32_t N, uint32_t
 	c.A = rand_bf16(M, K, c.lda);
 	c.Bt = rand_bf16(N, K, c.ldb);
 	c.bias = with_bias ? rand_buf(N) : NULL;
-	check_case(m, &c);
+	check_case(suite, &c);
 	free(c.A);
 	free(c.Bt);
 	free(c.bias);
@@ -162,21 +163,7 @@ static void check_random(struct ptxi_module *m, uint32_t M, uint32_t N, uint32_t
 
 static int setup(void **state)
 {
-	struct ptxi_module *m;
-	struct ptxi_err e;
-
-	if (ptxi_load(BF16_PTX, &m, &e) != 0) {
-		print_error("%s\n", e.msg);
-		return -1;
-	}
-	*state = m;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	ptxi_free(*state);
-	return 0;
+	return ptx_suite_setup_module(state, BF16_PTX);
 }
 
 /* M under and across a 16-row mma tile and a 64-row CTA tile; N across an
@@ -222,5 +209,5 @@ int main(void)
 		cmocka_unit_test(test_empty_k),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

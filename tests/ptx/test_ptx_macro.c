@@ -42,51 +42,15 @@
 #include <cmocka.h>
 
 #include "cpu/poly.h"
-#include "ptxi.h"
+#include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 #include "uapi/pnb.h"
 
 #define PTX_FILE "kernels/ptx/macro.ptx"
 
-struct fixture {
-	struct ptxi_module *m;
-};
-
-static uint32_t rng_next(uint32_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
-static float rng_unit(uint32_t *s)	/* uniform in [-1, 1] */
-{
-	return (float)(rng_next(s) >> 8) / (float)(1u << 23) - 1.0f;
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct ptxi_err e;
-
-	assert_non_null(f);
-	if (ptxi_load(PTX_FILE, &f->m, &e)) {
-		fprintf(stderr, "%s\n", e.msg);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f)	/* NULL when setup failed to load the module */
-		ptxi_free(f->m);
-	free(f);
-	return 0;
+	return ptx_suite_setup_module(state, PTX_FILE);
 }
 
 struct rcase {
@@ -95,13 +59,12 @@ struct rcase {
 	float temperature;
 };
 
-static void run_route(struct fixture *f, const struct rcase *c, const float *x, const float *w,
+static void run_route(struct ptx_suite *f, const struct rcase *c, const float *x, const float *w,
 		      const float *b, uint32_t *pick, float *gate)
 {
 	struct ptxi_dev *d = ptxi_dev_new();
 	size_t nw = (size_t)c->E * c->D, rk = (size_t)c->rows * c->topk;
 	uint64_t a_x, a_w, a_b = 0, a_pick, a_gate;
-	struct ptxi_err e;
 
 	assert_non_null(d);
 	a_x = ptxi_alloc(d, (size_t)c->rows * c->D * sizeof(float));
@@ -124,10 +87,9 @@ static void run_route(struct fixture *f, const struct rcase *c, const float *x, 
 		.block = { 32 * c->warps, 1, 1 }, .params = params, .n_params = 11,
 	};
 
-	if (ptxi_run(f->m, d, "macro_route", &l, &e))
-		fail_msg("macro_route: %s", e.msg);
-	assert_int_equal(ptxi_read(d, a_pick, pick, rk * sizeof(uint32_t)), 0);
-	assert_int_equal(ptxi_read(d, a_gate, gate, rk * sizeof(float)), 0);
+	ptx_launch_on(f->m, d, "macro_route", &l);
+	ptx_download(d, a_pick, pick, rk * sizeof(uint32_t));
+	ptx_download(d, a_gate, gate, rk * sizeof(float));
 	ptxi_dev_free(d);
 }
 
@@ -235,7 +197,7 @@ static void check_against(const struct rcase *c, const float *x, const float *w,
 	}
 }
 
-static void check(struct fixture *f, const struct rcase *c, uint32_t seed)
+static void check(struct ptx_suite *f, const struct rcase *c, uint32_t seed)
 {
 	size_t rk = (size_t)c->rows * c->topk, nw = (size_t)c->E * c->D;
 	float *x = malloc((size_t)c->rows * c->D * sizeof(float)), *w = malloc(nw * sizeof(float));
@@ -247,11 +209,11 @@ static void check(struct fixture *f, const struct rcase *c, uint32_t seed)
 
 	assert_true(x && w && (!c->bias || b) && gate && tg && rg && pick);
 	for (size_t i = 0; i < (size_t)c->rows * c->D; i++)
-		x[i] = rng_unit(&seed);
+		x[i] = ptx_unit32(&seed);
 	for (size_t i = 0; i < nw; i++)
-		w[i] = rng_unit(&seed);
+		w[i] = ptx_unit32(&seed);
 	for (uint32_t e = 0; b && e < c->E; e++)
-		b[e] = rng_unit(&seed);
+		b[e] = ptx_unit32(&seed);
 	for (uint32_t e = c->E - c->dup; e < c->E; e++)	/* copies of the first experts */
 		for (uint32_t i = 0; i < c->D; i++) {
 			uint32_t src = e - (c->E - c->dup);
@@ -361,5 +323,5 @@ int main(void)
 		cmocka_unit_test(test_ties_and_nan),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

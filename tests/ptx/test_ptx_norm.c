@@ -25,70 +25,21 @@
 
 #include "cpu/kernels.h"
 #include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 
 #define PTX_FILE "kernels/ptx/norm.ptx"
 #define U 0x1p-24
-
-struct env {
-	struct ptxi_module *m;
-	struct ptxi_dev *d;
-};
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static float frand(float lo, float hi)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return lo + (hi - lo) * (float)((rng >> 40) * 0x1p-24);
+	return ptx_frand(&rng, lo, hi);
 }
 
 static int setup(void **state)
 {
-	static struct env e;
-	struct ptxi_err err;
-
-	if (ptxi_load(PTX_FILE, &e.m, &err)) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	e.d = ptxi_dev_new();
-	*state = &e;
-	return e.d ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	if (!e)		/* setup failed */
-		return 0;
-	ptxi_dev_free(e->d);
-	ptxi_free(e->m);
-	return 0;
-}
-
-/* A device copy of bytes at an address that is `mis` bytes past a 16-byte boundary. */
-static uint64_t upload(struct ptxi_dev *d, const void *src, size_t bytes, unsigned mis)
-{
-	uint64_t a = ptxi_alloc(d, bytes + 32);
-
-	assert_true(a != 0);
-	a = ((a + 15) & ~(uint64_t)15) + mis;
-	assert_int_equal(ptxi_write(d, a, src, bytes), 0);
-	return a;
-}
-
-static void launch(struct env *e, const char *kernel, uint32_t grid, uint32_t block,
-		   void *const *params, uint32_t n)
-{
-	struct ptxi_launch l = { .grid = { grid, 1, 1 }, .block = { block, 1, 1 },
-				 .params = params, .n_params = n };
-	struct ptxi_err err;
-
-	if (ptxi_run(e->m, e->d, kernel, &l, &err))
-		fail_msg("%s: %s", kernel, err.msg);
+	return ptx_suite_setup(state, PTX_FILE);
 }
 
 /* Row statistics in double, for the tolerance only. */
@@ -128,7 +79,7 @@ static void fill_rows(float *x, size_t n, enum fill f)
  * One layernorm or rmsnorm case: rows x d, block threads, grid CTAs (may be
  * fewer than rows: the row loop), mis bytes of misalignment of every buffer.
  */
-static void norm_case(struct env *e, int rms, uint32_t rows, uint32_t d, uint32_t block,
+static void norm_case(struct ptx_suite *e, int rms, uint32_t rows, uint32_t d, uint32_t block,
 		      uint32_t grid, unsigned mis, enum fill f)
 {
 	size_t n = (size_t)rows * d;
@@ -146,20 +97,20 @@ static void norm_case(struct env *e, int rms, uint32_t rows, uint32_t d, uint32_
 		g[i] = frand(0.5f, 1.5f);
 		b[i] = frand(-0.5f, 0.5f);
 	}
-	uint64_t dx = upload(e->d, x, n * 4, mis), dg = upload(e->d, g, d * 4, mis);
-	uint64_t db = upload(e->d, b, d * 4, mis), dy = upload(e->d, x, n * 4, mis);
+	uint64_t dx = ptx_upload(e->d, x, n * 4, mis), dg = ptx_upload(e->d, g, d * 4, mis);
+	uint64_t db = ptx_upload(e->d, b, d * 4, mis), dy = ptx_upload(e->d, x, n * 4, mis);
 	if (rms) {
 		void *p[] = { &dx, &dy, &dg, &rows, &d, &eps };
 
-		launch(e, "rmsnorm_f32", grid, block, p, 6);
+		ptx_launch1(e, "rmsnorm_f32", grid, block, p, 6);
 		pn_rmsnorm(x, rows, d, g, eps, ref);
 	} else {
 		void *p[] = { &dx, &dy, &dg, &db, &rows, &d, &eps };
 
-		launch(e, "layernorm_f32", grid, block, p, 7);
+		ptx_launch1(e, "layernorm_f32", grid, block, p, 7);
 		pn_layernorm(x, rows, d, g, b, eps, ref);
 	}
-	assert_int_equal(ptxi_read(e->d, dy, y, n * 4), 0);
+	ptx_download(e->d, dy, y, n * 4);
 	for (uint32_t r = 0; r < rows; r++) {
 		const float *xr = x + (size_t)r * d;
 		double mean, mabs, ms, var, tol;
@@ -229,7 +180,7 @@ static void test_edges(void **state)
  */
 static void test_vector_path(void **state)
 {
-	struct env *e = *state;
+	struct ptx_suite *e = *state;
 	uint32_t rows = 1, d = 1024;
 	float *x = malloc(d * 4), *g = malloc(d * 4), eps = 1e-5f;
 	uint64_t count[2];
@@ -241,12 +192,12 @@ static void test_vector_path(void **state)
 		g[i] = 1.0f;
 	}
 	for (unsigned mis = 0; mis <= 4; mis += 4) {
-		uint64_t dx = upload(e->d, x, d * 4, mis), dg = upload(e->d, g, d * 4, mis);
-		uint64_t dy = upload(e->d, x, d * 4, mis);
+		uint64_t dx = ptx_upload(e->d, x, d * 4, mis), dg = ptx_upload(e->d, g, d * 4, mis);
+		uint64_t dy = ptx_upload(e->d, x, d * 4, mis);
 		void *p[] = { &dx, &dy, &dg, &rows, &d, &eps };
 		struct ptxi_stats st;
 
-		launch(e, "rmsnorm_f32", 1, 128, p, 6);
+		ptx_launch1(e, "rmsnorm_f32", 1, 128, p, 6);
 		ptxi_last_stats(e->m, &st);
 		count[mis / 4] = st.instructions;
 	}
@@ -261,24 +212,24 @@ static void test_vector_path(void **state)
 /* A constant row normalises to exactly beta; a zero row under RMSNorm to exactly 0. */
 static void test_exact_rows(void **state)
 {
-	struct env *e = *state;
+	struct ptx_suite *e = *state;
 	uint32_t rows = 1, d = 5;
 	float x[5] = { 3, 3, 3, 3, 3 }, g[5] = { 1, 2, 3, 4, 5 }, b[5] = { -1, 0.5f, 2, 0, 9 };
 	float y[5], eps = 1e-6f;
-	uint64_t dx = upload(e->d, x, sizeof(x), 0), dg = upload(e->d, g, sizeof(g), 0);
-	uint64_t db = upload(e->d, b, sizeof(b), 0), dy = upload(e->d, x, sizeof(x), 0);
+	uint64_t dx = ptx_upload(e->d, x, sizeof(x), 0), dg = ptx_upload(e->d, g, sizeof(g), 0);
+	uint64_t db = ptx_upload(e->d, b, sizeof(b), 0), dy = ptx_upload(e->d, x, sizeof(x), 0);
 	void *p[] = { &dx, &dy, &dg, &db, &rows, &d, &eps };
 
-	launch(e, "layernorm_f32", 1, 32, p, 7);
-	assert_int_equal(ptxi_read(e->d, dy, y, sizeof(y)), 0);
+	ptx_launch1(e, "layernorm_f32", 1, 32, p, 7);
+	ptx_download(e->d, dy, y, sizeof(y));
 	for (int i = 0; i < 5; i++)
 		assert_true(y[i] == b[i]);
 	memset(x, 0, sizeof(x));
 	assert_int_equal(ptxi_write(e->d, dx, x, sizeof(x)), 0);
 	void *q[] = { &dx, &dy, &dg, &rows, &d, &eps };
 
-	launch(e, "rmsnorm_f32", 1, 64, q, 6);
-	assert_int_equal(ptxi_read(e->d, dy, y, sizeof(y)), 0);
+	ptx_launch1(e, "rmsnorm_f32", 1, 64, q, 6);
+	ptx_download(e->d, dy, y, sizeof(y));
 	for (int i = 0; i < 5; i++)
 		assert_true(y[i] == 0.0f);
 }
@@ -293,5 +244,5 @@ int main(void)
 		cmocka_unit_test(test_vector_path),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

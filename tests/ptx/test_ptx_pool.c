@@ -22,73 +22,24 @@
 
 #include "cpu/kernels.h"
 #include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 
 #define PTX_FILE "kernels/ptx/pool.ptx"
-
-struct env {
-	struct ptxi_module *m;
-	struct ptxi_dev *d;
-};
 
 static uint64_t rng = 0x853c49e6748fea9bull;
 
 static float frand(float lo, float hi)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return lo + (hi - lo) * (float)((rng >> 40) * 0x1p-24);
+	return ptx_frand(&rng, lo, hi);
 }
 
 static int setup(void **state)
 {
-	static struct env e;
-	struct ptxi_err err;
-
-	if (ptxi_load(PTX_FILE, &e.m, &err)) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	e.d = ptxi_dev_new();
-	*state = &e;
-	return e.d ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	if (!e)		/* setup failed */
-		return 0;
-	ptxi_dev_free(e->d);
-	ptxi_free(e->m);
-	return 0;
-}
-
-/* A device copy of bytes at an address that is `mis` bytes past a 16-byte boundary. */
-static uint64_t upload(struct ptxi_dev *d, const void *src, size_t bytes, unsigned mis)
-{
-	uint64_t a = ptxi_alloc(d, bytes + 32);
-
-	assert_true(a != 0);
-	a = ((a + 15) & ~(uint64_t)15) + mis;
-	assert_int_equal(ptxi_write(d, a, src, bytes), 0);
-	return a;
-}
-
-static void launch(struct env *e, const char *kernel, uint32_t gx, uint32_t gy, uint32_t block,
-		   void *const *params, uint32_t n)
-{
-	struct ptxi_launch l = { .grid = { gx, gy, 1 }, .block = { block, 1, 1 },
-				 .params = params, .n_params = n };
-	struct ptxi_err err;
-
-	if (ptxi_run(e->m, e->d, kernel, &l, &err))
-		fail_msg("%s: %s", kernel, err.msg);
+	return ptx_suite_setup(state, PTX_FILE);
 }
 
 /* B sequences of T tokens, width d; lens as given; block threads; x and y misaligned by mis. */
-static void pool_case(struct env *e, uint32_t B, uint32_t T, uint32_t d, const uint32_t *lens,
+static void pool_case(struct ptx_suite *e, uint32_t B, uint32_t T, uint32_t d, const uint32_t *lens,
 		      uint32_t block, unsigned mis)
 {
 	size_t n = (size_t)B * T * d;
@@ -104,13 +55,14 @@ static void pool_case(struct env *e, uint32_t B, uint32_t T, uint32_t d, const u
 			for (uint32_t i = 0; i < d; i++)
 				x[((size_t)b * T + t) * d + i] =
 					t < lens[b] ? frand(-100.0f, 100.0f) : NAN;
-	uint64_t dx = upload(e->d, x, n * 4, mis), dl = upload(e->d, lens, B * 4, 0);
-	uint64_t dy = upload(e->d, x, (size_t)B * d * 4, mis);
+	uint64_t dx = ptx_upload(e->d, x, n * 4, mis), dl = ptx_upload(e->d, lens, B * 4, 0);
+	uint64_t dy = ptx_upload(e->d, x, (size_t)B * d * 4, mis);
 	void *p[] = { &dx, &dy, &dl, &B, &T, &d };
 
-	launch(e, "pool_mean_f32", gx, B, block, p, 6);
+	ptx_launch(e, "pool_mean_f32", (const uint32_t[3]){ gx, B, 1 },
+		   (const uint32_t[3]){ block, 1, 1 }, 0, p, 6);
 	pn_pool_mean(x, B, T, lens, d, ref);
-	assert_int_equal(ptxi_read(e->d, dy, y, (size_t)B * d * 4), 0);
+	ptx_download(e->d, dy, y, (size_t)B * d * 4);
 	for (size_t j = 0; j < (size_t)B * d; j++)
 		if (memcmp(&y[j], &ref[j], 4))
 			fail_msg("pool_mean B=%u T=%u d=%u mis=%u [%zu]: %.9g, cpu %.9g", B, T, d, mis,
@@ -123,9 +75,10 @@ static void pool_case(struct env *e, uint32_t B, uint32_t T, uint32_t d, const u
 	assert_int_equal(ptxi_write(e->d, dx, x, n * 4), 0);
 	void *q[] = { &dx, &dy, &B, &T, &d };
 
-	launch(e, "pool_cls_f32", gx, B, block, q, 5);
+	ptx_launch(e, "pool_cls_f32", (const uint32_t[3]){ gx, B, 1 },
+		   (const uint32_t[3]){ block, 1, 1 }, 0, q, 5);
 	pn_pool_cls(x, B, T, d, ref);
-	assert_int_equal(ptxi_read(e->d, dy, y, (size_t)B * d * 4), 0);
+	ptx_download(e->d, dy, y, (size_t)B * d * 4);
 	assert_memory_equal(y, ref, (size_t)B * d * 4);
 	free(x);
 	free(y);
@@ -160,5 +113,5 @@ int main(void)
 		cmocka_unit_test(test_pool_edges),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }

@@ -35,59 +35,22 @@
 #include <cmocka.h>
 
 #include "cpu/poly.h"
-#include "ptxi.h"
+#include "tests/ptx/ptxi.h"
+#include "tests/ptx/ptx_suite.h"
 
 #define PTX_FILE "kernels/ptx/vq.ptx"
 
-struct fixture {
-	struct ptxi_module *m;
-};
-
-static uint32_t rng_next(uint32_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
-static float rng_unit(uint32_t *s)	/* uniform in [-1, 1] */
-{
-	return (float)(rng_next(s) >> 8) / (float)(1u << 23) - 1.0f;
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct ptxi_err e;
-
-	assert_non_null(f);
-	if (ptxi_load(PTX_FILE, &f->m, &e)) {
-		fprintf(stderr, "%s\n", e.msg);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return ptx_suite_setup_module(state, PTX_FILE);
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f)	/* NULL when setup failed to load the module */
-		ptxi_free(f->m);
-	free(f);
-	return 0;
-}
-
-static void run_vq(struct fixture *f, const float *x, uint32_t rows, uint32_t D,
+static void run_vq(struct ptx_suite *f, const float *x, uint32_t rows, uint32_t D,
 		   const float *cb, const float *enorm, uint32_t K, int32_t *codes,
 		   float *dist2, uint32_t warps)
 {
 	struct ptxi_dev *d = ptxi_dev_new();
 	uint64_t a_x, a_cb, a_en, a_codes, a_d2 = 0;
-	struct ptxi_err e;
 
 	assert_non_null(d);
 	a_x = ptxi_alloc(d, (size_t)rows * D * sizeof(float));
@@ -107,11 +70,10 @@ static void run_vq(struct fixture *f, const float *x, uint32_t rows, uint32_t D,
 		.params = params, .n_params = 8,
 	};
 
-	if (ptxi_run(f->m, d, "vq_assign", &l, &e))
-		fail_msg("vq_assign: %s", e.msg);
-	assert_int_equal(ptxi_read(d, a_codes, codes, rows * sizeof(int32_t)), 0);
+	ptx_launch_on(f->m, d, "vq_assign", &l);
+	ptx_download(d, a_codes, codes, rows * sizeof(int32_t));
 	if (dist2)
-		assert_int_equal(ptxi_read(d, a_d2, dist2, rows * sizeof(float)), 0);
+		ptx_download(d, a_d2, dist2, rows * sizeof(float));
 	ptxi_dev_free(d);
 }
 
@@ -145,7 +107,7 @@ static double row_tol(const float *x, const float *cb, const float *enorm, uint3
  * One case: codebook cb [K, D] (copies allowed), rows x; nan_row >= 0
  * makes that row NaN (code 0, dist2 0, as the twin).
  */
-static void check(struct fixture *f, const float *x, uint32_t rows, uint32_t D,
+static void check(struct ptx_suite *f, const float *x, uint32_t rows, uint32_t D,
 		  const float *cb, uint32_t K, uint32_t warps, int nan_row)
 {
 	float *enorm = malloc(K * sizeof(float)), *d2 = malloc(rows * sizeof(float));
@@ -217,7 +179,7 @@ static float *rand_buf(size_t n, uint32_t *seed)
 
 	assert_non_null(p);
 	for (size_t i = 0; i < n; i++)
-		p[i] = rng_unit(seed);
+		p[i] = ptx_unit32(seed);
 	return p;
 }
 
@@ -270,7 +232,7 @@ static void test_ties_and_nan(void **state)
 static void test_gather(void **state)
 {
 	static const uint32_t Ws[] = { 1, 7, 64, 100 };
-	struct fixture *f = *state;
+	struct ptx_suite *f = *state;
 	uint32_t seed = 61, K = 13, rows = 37;
 
 	for (size_t i = 0; i < sizeof(Ws) / sizeof(*Ws); i++) {
@@ -279,12 +241,11 @@ static void test_gather(void **state)
 		float *want = malloc((size_t)rows * W * 4);
 		int32_t codes[37];
 		struct ptxi_dev *d = ptxi_dev_new();
-		struct ptxi_err e;
 		uint64_t a_c, a_t, a_o;
 
 		assert_true(out && want && d);
 		for (uint32_t r = 0; r < rows; r++)
-			codes[r] = (int32_t)(rng_next(&seed) % K);
+			codes[r] = (int32_t)(ptx_rng32(&seed) % K);
 		codes[0] = 0;
 		codes[1] = (int32_t)K - 1;	/* both ends of the table */
 		a_c = ptxi_alloc(d, sizeof(codes));
@@ -299,9 +260,8 @@ static void test_gather(void **state)
 			.grid = { 3, 1, 1 }, .block = { 64, 1, 1 }, .params = params, .n_params = 5,
 		};
 
-		if (ptxi_run(f->m, d, "vq_gather", &l, &e))
-			fail_msg("vq_gather: %s", e.msg);
-		assert_int_equal(ptxi_read(d, a_o, out, (size_t)rows * W * 4), 0);
+		ptx_launch_on(f->m, d, "vq_gather", &l);
+		ptx_download(d, a_o, out, (size_t)rows * W * 4);
 		pn_vq_gather(codes, rows, table, W, want);
 		assert_memory_equal(out, want, (size_t)rows * W * 4);
 		ptxi_dev_free(d);
@@ -319,5 +279,5 @@ int main(void)
 		cmocka_unit_test(test_gather),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, ptx_suite_teardown);
 }
