@@ -55,5 +55,5 @@ const struct pn_op pn_op_ffn = {
 	},
 	.check = check_ffn,
 	.build = build_ffn,
-	.ptx = "gemm_f32_rows gemm_f32",
+	.ptx = "gemm_f32_rows gemm_f32 glu_f32",
 };

@@ -93,5 +93,5 @@ const struct pn_op pn_op_macro = {
 	},
 	.check = check_macro,
 	.build = build_macro,
-	.ptx = "macro_route",
+	.ptx = "macro_route macro_expert_fwd",
 };

@@ -105,5 +105,5 @@ const struct pn_op pn_op_poly_ffn = {
 	},
 	.check = check_poly_ffn,
 	.build = build_poly_ffn,
-	.ptx = "gemm_f32_rows gemm_f32 cheb_series",
+	.ptx = "gemm_f32_rows gemm_f32 cheb_series polyffn_code_table vq_gather",
 };
