@@ -44,6 +44,7 @@
 
 #include "cpu/poly.h"
 #include "ptxi.h"
+#include "ptx_suite.h"
 #include "uapi/pnb.h"
 
 #define U 0x1p-24
@@ -55,12 +56,9 @@ struct fixture {
 
 static uint32_t rng_state = 0x1234567u;
 
-static float urand(void)	/* uniform in [-1, 1] */
+static float urand(void)	/* uniform in [-1, 1) */
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return (float)(rng_state >> 8) / (float)(1u << 23) - 1.0f;
+	return ptx_unit32(&rng_state);
 }
 
 static int setup(void **state)
@@ -134,7 +132,6 @@ static void run_kernels(struct fixture *f, const struct mcase *c, const struct p
 	uint64_t a_b2 = up(f->d, m->b2, nrw * 4);
 	uint32_t even = m->cheb.even, degree = m->cheb.degree;
 	float temp = m->temperature, ca = m->cheb.a, cb = m->cheb.b;
-	struct ptxi_err e;
 
 	assert_true(a_pick && a_gate && a_out);
 	void *rp[] = { &a_x, (void *)&c->rows, (void *)&c->D, &a_rw, &a_rb, (void *)&c->E,
@@ -142,16 +139,14 @@ static void run_kernels(struct fixture *f, const struct mcase *c, const struct p
 	struct ptxi_launch rl = { .grid = { (c->rows + 3) / 4, 1, 1 }, .block = { 128, 1, 1 },
 				  .params = rp, .n_params = 11 };
 
-	if (ptxi_run(f->route, f->d, "macro_route", &rl, &e))
-		fail_msg("macro_route: %s", e.msg);
+	ptx_launch_on(f->route, f->d, "macro_route", &rl);
 	void *xp[] = { &a_x, &a_out, (void *)&c->rows, (void *)&c->D, &a_pick, &a_gate,
 		       (void *)&c->topk, &a_W1, &a_b1, (void *)&c->rank, &a_c, &degree, &even,
 		       &ca, &cb, &a_W2, &a_b2 };
 	struct ptxi_launch xl = { .grid = { c->rows, 1, 1 }, .block = { c->block, 1, 1 },
 				  .dyn_shared = (c->D + c->rank) * 4, .params = xp, .n_params = 17 };
 
-	if (ptxi_run(f->experts, f->d, "macro_expert_fwd", &xl, &e))
-		fail_msg("macro_expert_fwd: %s", e.msg);
+	ptx_launch_on(f->experts, f->d, "macro_expert_fwd", &xl);
 	assert_int_equal(ptxi_read(f->d, a_out, out, nx * 4), 0);
 	assert_int_equal(ptxi_read(f->d, a_pick, pick, rk * 4), 0);
 }

@@ -33,6 +33,7 @@
 #include "cpu/kernels.h"
 #include "cpu/poly.h"
 #include "ptxi.h"
+#include "ptx_suite.h"
 #include "uapi/pnb.h"
 
 #define U 0x1p-24
@@ -44,12 +45,9 @@ struct fixture {
 
 static uint32_t rng_state = 0x2468aceu;
 
-static float urand(void)	/* uniform in [-1, 1] */
+static float urand(void)	/* uniform in [-1, 1) */
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return (float)(rng_state >> 8) / (float)(1u << 23) - 1.0f;
+	return ptx_unit32(&rng_state);
 }
 
 static int setup(void **state)
@@ -154,7 +152,6 @@ static void codes_case(struct fixture *f, const struct pcase *c)
 	uint64_t a_b2 = up(f->d, b2, D * 4), a_codes = up(f->d, codes, rows * 4);
 	uint64_t a_out = ptxi_alloc(f->d, (size_t)rows * D * 4);
 	uint32_t even = c->even;
-	struct ptxi_err e;
 
 	assert_true(a_tab && a_out);
 	void *tp[] = { &a_cb, &a_tab, &K, &D, &ff, (void *)&c->gated, &a_W1, &a_b1, &a_c, &degree,
@@ -162,14 +159,12 @@ static void codes_case(struct fixture *f, const struct pcase *c)
 	struct ptxi_launch tl = { .grid = { K, 1, 1 }, .block = { c->block, 1, 1 },
 				  .dyn_shared = (D + ff) * 4, .params = tp, .n_params = 15 };
 
-	if (ptxi_run(f->table, f->d, "polyffn_code_table", &tl, &e))
-		fail_msg("polyffn_code_table: %s", e.msg);
+	ptx_launch_on(f->table, f->d, "polyffn_code_table", &tl);
 	void *gp[] = { &a_codes, &rows, &a_tab, &D, &a_out };
 	struct ptxi_launch gl = { .grid = { 3, 1, 1 }, .block = { 64, 1, 1 }, .params = gp,
 				  .n_params = 5 };
 
-	if (ptxi_run(f->vq, f->d, "vq_gather", &gl, &e))
-		fail_msg("vq_gather: %s", e.msg);
+	ptx_launch_on(f->vq, f->d, "vq_gather", &gl);
 	assert_int_equal(ptxi_read(f->d, a_out, out, (size_t)rows * D * 4), 0);
 
 	/* bounds: series constants once, then per row */
