@@ -87,15 +87,16 @@ $(POLYCTL_ASAN): $(call objs,asan,$(POLYCTL_SRCS)) $(ASAN_LIB)
 
 # polynetd alone serves HTTP (--metrics): libmicrohttpd is linked into it only.
 $(POLYNETD): $(call objs,rel,$(DAEMON_SRCS)) $(REL_SCHED) $(REL_LIB)
-	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -ldrm
 $(POLYNETD_ASAN): $(call objs,asan,$(DAEMON_SRCS)) $(ASAN_SCHED) $(ASAN_LIB)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -ldrm
 
 # The scheduler's suites link libpnsched.a too (before libpolynet.a, which it uses).
 $(filter $(B)/asan/tests/test_sched%,$(UNIT_BINS)): $(ASAN_SCHED)
 $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(ASAN_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -o $@ $(filter %.o %/libpnsched.a,$^) $(ASAN_LIB) $(LDLIBS) -lcmocka
+	$(CC) $(ASAN_CFLAGS) -o $@ $(filter %.o %/libpnsched.a,$^) $(ASAN_LIB) $(LDLIBS) -lcmocka \
+		$(if $(filter %/daemon/devices.o,$^),-ldrm)
 
 # The integration client of the daemon tests and the ring benchmark.
 $(DAEMON_CLIENT): $(B)/rel/tests/integration/daemon_client.o $(REL_LIB)
@@ -128,6 +129,11 @@ $(PTX_TEST_BINS): $(B)/asan/tests/%: $(B)/asan/tests/ptx/%.o $(ASAN_PTXI) $(ASAN
 
 # The kernels' assembly check by ptxas (kernels/ptx/ptx.mk, when it exists).
 -include kernels/ptx/ptx.mk
+# The Driver API double the CUDA backend's tests load (tests/cuda_double/).
+-include tests/cuda_double/double.mk
+# Daemon sources with suites of their own link their objects.
+$(B)/rel/daemon/devices.o $(B)/asan/daemon/devices.o: CPPFLAGS += $(shell pkg-config --cflags libdrm 2>/dev/null)
+$(B)/asan/tests/test_devices: $(B)/asan/daemon/devices.o $(B)/asan/daemon/cuda_api.o
 
 # libFuzzer targets: clang, the parser sources only (no oneDNN, no OpenMP).
 FUZZ_LIB_SRCS := $(wildcard lib/format/*.c lib/ops/*.c) lib/util/err.c
