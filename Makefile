@@ -131,6 +131,8 @@ $(PTX_TEST_BINS): $(B)/asan/tests/%: $(B)/asan/tests/ptx/%.o $(ASAN_PTXI) $(ASAN
 -include kernels/ptx/ptx.mk
 # The Driver API double the CUDA backend's tests load (tests/cuda_double/).
 -include tests/cuda_double/double.mk
+# The kernels' CPU twins the double runs for speed, and their suite.
+-include tests/cuda_double/twins.mk
 # Daemon sources with suites of their own link their objects.
 $(B)/rel/daemon/devices.o $(B)/asan/daemon/devices.o: CPPFLAGS += $(shell pkg-config --cflags libdrm 2>/dev/null)
 $(B)/asan/tests/test_devices: $(B)/asan/daemon/devices.o $(B)/asan/daemon/cuda_api.o
