@@ -85,11 +85,21 @@ $(POLYCTL): $(call objs,rel,$(POLYCTL_SRCS)) $(REL_LIB)
 $(POLYCTL_ASAN): $(call objs,asan,$(POLYCTL_SRCS)) $(ASAN_LIB)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The kernels embedded in polynetd (daemon/ptx_blobs.h): PTX, and cubins where
+# ptxas exists. Generated C, compiled like the daemon's sources.
+PTX_BLOBS_C := $(B)/gen/ptx_blobs.c
+$(PTX_BLOBS_C): $(sort $(wildcard kernels/ptx/*.ptx)) kernels/ptx/embed_blobs.sh
+	@mkdir -p $(dir $@)
+	@bash kernels/ptx/embed_blobs.sh $@ $(sort $(wildcard kernels/ptx/*.ptx))
+$(B)/rel/gen/ptx_blobs.o $(B)/asan/gen/ptx_blobs.o: $(PTX_BLOBS_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O0 -c $< -o $@
+
 # polynetd alone serves HTTP (--metrics): libmicrohttpd is linked into it only.
-$(POLYNETD): $(call objs,rel,$(DAEMON_SRCS)) $(REL_SCHED) $(REL_LIB)
-	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -ldrm
-$(POLYNETD_ASAN): $(call objs,asan,$(DAEMON_SRCS)) $(ASAN_SCHED) $(ASAN_LIB)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -ldrm
+$(POLYNETD): $(call objs,rel,$(DAEMON_SRCS)) $(B)/rel/gen/ptx_blobs.o $(REL_SCHED) $(REL_LIB)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -ldrm -ldl
+$(POLYNETD_ASAN): $(call objs,asan,$(DAEMON_SRCS)) $(B)/asan/gen/ptx_blobs.o $(ASAN_SCHED) $(ASAN_LIB)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -ldrm -ldl
 
 # The scheduler's suites link libpnsched.a too (before libpolynet.a, which it uses).
 $(filter $(B)/asan/tests/test_sched%,$(UNIT_BINS)): $(ASAN_SCHED)

@@ -44,6 +44,12 @@
  * Errors: ops return 0 or -errno with one line in e. run_group's error
  * answers every job of the group with it; recover then says whether the
  * executor may run again (true) or must be freed and made anew (false).
+ * Two errors of run_group mean a device fault, and make the worker run
+ * each job of the group again alone, once (worker.c), so that no job is
+ * lost to another's fault and the job at fault gets the error:
+ *   -EIO        the device's context faulted (sticky: every job on it
+ *               failed); recover resets it
+ *   -EREMOTEIO  the device refused this run only (not sticky)
  * Time: no op reads the clock for the daemon; worker.c timestamps the jobs.
  */
 #ifndef PND_BACKEND_H
@@ -58,10 +64,14 @@
 struct pnd_backend;
 struct pnd_backend_model;
 struct pnd_backend_exec;
+struct cJSON;
 
 struct pnd_backend_config {
 	uint32_t nworkers;		/* every worker thread, realtime ones included */
+	uint32_t rt_workers;		/* of them, the last rt_workers serve realtime only */
 	uint32_t max_batch;		/* sequences per run_group, the most */
+	const char *libcuda;		/* CUDA: the driver to dlopen, NULL: $POLYNET_LIBCUDA
+					   or "libcuda.so.1" */
 };
 
 struct pnd_backend_ops {
@@ -84,10 +94,14 @@ struct pnd_backend_ops {
 	int (*thread_init)(struct pnd_backend *b, uint32_t worker, struct pn_err *e);
 	void (*thread_fini)(struct pnd_backend *b, uint32_t worker);
 
-	/* A worker's executor for a model, planned for max_batch x max_tokens (cold). */
+	/*
+	 * Worker worker's executor for a model, planned for max_batch x
+	 * max_tokens (cold). The worker says which device and stream class
+	 * serve it (CUDA); the CPU backend ignores it.
+	 */
 	int (*exec_new)(struct pnd_backend *b, const struct pnd_model *m,
-			const struct pnd_backend_model *bm, uint32_t max_batch, uint32_t max_tokens,
-			struct pnd_backend_exec **out, struct pn_err *e);
+			const struct pnd_backend_model *bm, uint32_t worker, uint32_t max_batch,
+			uint32_t max_tokens, struct pnd_backend_exec **out, struct pn_err *e);
 	void (*exec_free)(struct pnd_backend_exec *x);
 	/*
 	 * Optional (cold): makes everything run_group would make on its first
@@ -118,8 +132,21 @@ struct pnd_backend_ops {
 	 * buf[len]); returns its length, 0 for nothing to add.
 	 */
 	int (*stats)(struct pnd_backend *b, char *buf, size_t len);
+
+	/*
+	 * Optional, loop thread: STAT's "devices" array (a cJSON array the
+	 * caller owns), NULL for none.
+	 */
+	struct cJSON *(*devices_json)(struct pnd_backend *b);
+	/*
+	 * Optional: words the ready line adds after backend=NAME (" devices=1
+	 * driver=12.8"), NUL-terminated in buf[len].
+	 */
+	void (*ready_info)(struct pnd_backend *b, char *buf, size_t len);
 };
 
 extern const struct pnd_backend_ops pnd_backend_cpu;
+/* backend_cuda.c: the CUDA Driver API, loaded at init (docs/cuda_backend.md). */
+extern const struct pnd_backend_ops pnd_backend_cuda;
 
 #endif /* PND_BACKEND_H */

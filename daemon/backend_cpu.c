@@ -180,8 +180,8 @@ static void cpu_release_model(struct pnd_backend *b, struct pnd_backend_model *b
 }
 
 static int cpu_exec_new(struct pnd_backend *b, const struct pnd_model *m,
-			const struct pnd_backend_model *bm, uint32_t max_batch, uint32_t max_tokens,
-			struct pnd_backend_exec **out, struct pn_err *e)
+			const struct pnd_backend_model *bm, uint32_t worker, uint32_t max_batch,
+			uint32_t max_tokens, struct pnd_backend_exec **out, struct pn_err *e)
 {
 	struct pn_exec *x;
 	int r = pn_exec_new(bm->cm, max_batch, max_tokens, NULL, &x, e);

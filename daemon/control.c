@@ -154,8 +154,16 @@ static void on_stat(struct pnd_control *ctl, struct pnd_conn *c, const struct pn
 	cJSON_AddNumberToObject(dm, "pid", getpid());
 	cJSON_AddNumberToObject(dm, "uptime_s", (double)(pnd_now_ns() - ctl->t_start_ns) / 1e9);
 	cJSON_AddStringToObject(dm, "backend", ctl->bops->name);
+	if (ctl->backend_why && ctl->backend_why[0])
+		cJSON_AddStringToObject(dm, "backend_reason", ctl->backend_why);
+	if (ctl->bops->devices_json) {
+		cJSON *devs = ctl->bops->devices_json(ctl->be);
+
+		if (devs)
+			cJSON_AddItemToObject(doc, "devices", devs);
+	}
 	if (ctl->bops->stats) {
-		char bs[256];
+		char bs[512];
 
 		if (ctl->bops->stats(ctl->be, bs, sizeof(bs)) > 0)
 			cJSON_AddStringToObject(dm, "backend_stats", bs);

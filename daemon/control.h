@@ -43,6 +43,7 @@ struct pnd_control {
 	struct pnd_backend *be;
 	uint32_t nworkers, idle_spin_us;
 	uint64_t t_start_ns;
+	const char *backend_why;	/* why auto chose the CPU ("" or NULL: it did not) */
 	/* the loop's count, for STAT */
 	uint32_t n_conns;
 	/* the --metrics listener, or NULL; the loop answers its requests (http.h) */

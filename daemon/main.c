@@ -56,6 +56,8 @@ struct pnd {
 	struct pnd_workers *workers;
 	const struct pnd_backend_ops *bops;
 	struct pnd_backend *be;
+	const char *backend_arg;	/* --backend auto|cpu|cuda */
+	char backend_why[512];		/* auto's fallback to the CPU, "" otherwise */
 	uint64_t t_start_ns;
 };
 
@@ -92,7 +94,7 @@ static int usage(int rc)
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
 		"[--admin-uid UID] [--max-conns-per-uid N] [--rt-permille N] "
 		"[--tenants FILE] [--state NAME] [--max-models N] [--no-pin]\n"
-		"                [--wake auto|eventfd] [--metrics ADDR:PORT]\n");
+		"                [--wake auto|eventfd] [--metrics ADDR:PORT] [--backend auto|cpu|cuda]\n");
 	return rc;
 }
 
@@ -138,6 +140,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "rt-permille", required_argument, NULL, 'r' },
 		{ "wake", required_argument, NULL, 'W' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "backend", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -154,7 +157,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->wake_futex = true;
 	d->loop.max_conns_per_uid = 64;
 	d->rt_permille = 250;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:W:m:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:W:m:B:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -191,6 +194,14 @@ static int parse(int argc, char **argv, struct pnd *d)
 			break;
 		case 'T': d->tenants_path = optarg; break;
 		case 'm': d->metrics_spec = optarg; break;
+		case 'B':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "cuda")) {
+				fprintf(stderr, "polynetd: --backend %s: expected auto, cpu or cuda\n",
+					optarg);
+				return 2;
+			}
+			d->backend_arg = optarg;
+			break;
 		case 'P': d->pin = false; break;
 		case 'M':
 			if (parse_u32("--max-models", optarg, 1, PND_MAX_MODELS, &d->max_models))
@@ -280,11 +291,37 @@ static void notify_ready(void)
 	close(fd);
 }
 
+/*
+ * --backend: cuda or cpu as asked (cuda failing is fatal: the operator
+ * asked for it), auto (the default) cuda where it comes up, else the CPU
+ * with the reason kept for the ready line and STAT.
+ */
+static int backend_init(struct pnd *d, const struct pnd_backend_config *bc, struct pn_err *e)
+{
+	const char *want = d->backend_arg ? d->backend_arg : "auto";
+	struct pn_err ce;
+	int r;
+
+	if (!strcmp(want, "cpu")) {
+		d->bops = &pnd_backend_cpu;
+		return d->bops->init(bc, &d->be, e);
+	}
+	d->bops = &pnd_backend_cuda;
+	r = d->bops->init(bc, &d->be, &ce);
+	if (!r)
+		return 0;
+	if (!strcmp(want, "cuda"))
+		return pn_errf(e, r, "--backend cuda: %s", ce.msg);
+	snprintf(d->backend_why, sizeof(d->backend_why), "%s", ce.msg);
+	d->bops = &pnd_backend_cpu;
+	return d->bops->init(bc, &d->be, e);
+}
+
 static int setup(struct pnd *d, struct pn_err *e)
 {
 	struct pn_sched_config sc;
 	struct pnd_backend_config bc = { .nworkers = d->nworkers + d->rt_workers,
-					 .max_batch = d->max_batch };
+					 .rt_workers = d->rt_workers, .max_batch = d->max_batch };
 	struct pn_sched *sched;
 	sigset_t set;
 	int r;
@@ -336,17 +373,16 @@ static int setup(struct pnd *d, struct pn_err *e)
 	d->models.batch_delay_ns = d->batch_delay_ns;
 	d->models.work = &d->work;
 	d->models.io = &d->loop.io;
-	d->bops = &pnd_backend_cpu;
+	r = d->tenants_path ? pnd_tenants_load(&d->tenants, sched, d->tenants_path, e) : 0;
+	/* the backend first: reattached models are prepared for it */
+	if (!r)
+		r = backend_init(d, &bc, e);
 	d->ctl = (struct pnd_control){
 		.models = &d->models, .sessions = &d->sessions, .tenants = &d->tenants,
 		.work = &d->work, .io = &d->loop.io, .bops = d->bops,
 		.nworkers = d->nworkers, .idle_spin_us = d->idle_spin_us,
-		.t_start_ns = d->t_start_ns,
+		.t_start_ns = d->t_start_ns, .backend_why = d->backend_why,
 	};
-	r = d->tenants_path ? pnd_tenants_load(&d->tenants, sched, d->tenants_path, e) : 0;
-	/* the backend first: reattached models are prepared for it */
-	if (!r)
-		r = d->bops->init(&bc, &d->be, e);
 	if (!r) {
 		d->models.ops = d->bops;
 		d->models.be = d->be;
@@ -385,11 +421,21 @@ int main(int argc, char **argv)
 		pnd_log("%s", e.msg);
 		return 1;
 	}
-	printf("ready socket=%s pid=%d workers=%u rt_workers=%u backend=%s models=%u wake=%s",
-	       d.socket_path, (int)getpid(), d.nworkers, d.rt_workers, d.bops->name,
-	       pnd_models_count(&d.models), d.work.futex ? "futex" : "eventfd");
+	{
+		char info[128] = "";
+
+		if (d.bops->ready_info)
+			d.bops->ready_info(d.be, info, sizeof(info));
+		printf("ready socket=%s pid=%d workers=%u rt_workers=%u backend=%s%s models=%u "
+		       "wake=%s", d.socket_path, (int)getpid(), d.nworkers, d.rt_workers,
+		       d.bops->name, info, pnd_models_count(&d.models),
+		       d.work.futex ? "futex" : "eventfd");
+	}
 	if (d.ctl.http)
 		printf(" metrics_port=%u", d.metrics_port);
+	/* last: the reason is free text */
+	if (d.backend_why[0])
+		printf(" (%s)", d.backend_why);
 	printf("\n");
 	fflush(stdout);
 	notify_ready();

@@ -105,7 +105,7 @@ static void *prep_thread(void *arg)
 
 	while (!r && !atomic_load(&p->r) && (i = atomic_fetch_add(&p->next, 1)) < m->n_pre_ex) {
 		prep_place(p, i);
-		r = ms->ops->exec_new(ms->be, m, m->bm, m->max_batch, m->m->max_tokens,
+		r = ms->ops->exec_new(ms->be, m, m->bm, i, m->max_batch, m->m->max_tokens,
 				      &m->pre_ex[i], &e);
 		if (!r && ms->ops->prepare_exec)
 			r = ms->ops->prepare_exec(m->pre_ex[i], &e);

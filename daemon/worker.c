@@ -193,7 +193,8 @@ static struct pnd_backend_exec *exec_for(struct worker *w, struct pnd_model *m,
 	w->ex[i] = w->idx < m->n_pre_ex ? __atomic_exchange_n(&m->pre_ex[w->idx], NULL,
 							       __ATOMIC_ACQ_REL) : NULL;
 	if (!w->ex[i] &&
-	    ws->ops->exec_new(ws->be, m, m->bm, m->max_batch, m->m->max_tokens, &w->ex[i], e))
+	    ws->ops->exec_new(ws->be, m, m->bm, w->idx, m->max_batch, m->m->max_tokens,
+			       &w->ex[i], e))
 		return NULL;
 	atomic_fetch_add(&m->refs, 1);
 	w->exm[i] = m;
@@ -245,7 +246,7 @@ static int check_ids(const struct pnd_model *m, const int32_t *ids, const uint32
  * padded to the longest T. The caller keeps the total under max_batch.
  */
 static void run_group(struct worker *w, struct pnd_model *m, struct pnd_job **jobs,
-		      uint32_t n, bool batched)
+		      uint32_t n, bool batched, bool rerun)
 {
 	struct pnd_workers *ws = w->ws;
 	uint32_t T = 1, B = 0, width = m->m->out_width;
@@ -289,6 +290,17 @@ static void run_group(struct worker *w, struct pnd_model *m, struct pnd_job **jo
 	if (r) {
 		if (ws->ops->recover && !ws->ops->recover(x, r))
 			exec_drop(w, m->slot);
+		/*
+		 * A device fault (backend.h): each job again, alone, once. A
+		 * fault another job caused, in this group or on another worker
+		 * sharing the device, costs a rerun, never the job; the job
+		 * that faults alone gets the error.
+		 */
+		if (!rerun && (r == -EIO || (r == -EREMOTEIO && n > 1))) {
+			for (uint32_t i = 0; i < n; i++)
+				run_group(w, m, jobs + i, 1, batched, true);
+			return;
+		}
 		goto done;
 	}
 	B = 0;
@@ -324,13 +336,13 @@ static void run_batch(struct worker *w, const struct pn_sched_batch *b)
 	m = jobs[0]->model;
 	for (uint32_t i = 0; i < b->n; i++) {
 		if (seqs + jobs[i]->sqe.batch > m->max_batch && i > start) {
-			run_group(w, m, jobs + start, i - start, b->n > 1);
+			run_group(w, m, jobs + start, i - start, b->n > 1, false);
 			start = i;
 			seqs = 0;
 		}
 		seqs += jobs[i]->sqe.batch;
 	}
-	run_group(w, m, jobs + start, b->n - start, b->n > 1);
+	run_group(w, m, jobs + start, b->n - start, b->n > 1, false);
 }
 
 /* One pick; the caller holds the scheduler's lock. */

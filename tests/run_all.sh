@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs PolyNet's tests and prints one closing line: "N passed, N failed".
-#   tests/run_all.sh [unit|integration|fuzz|style]...   (default: all)
+#   tests/run_all.sh [unit|integration|integration-cuda|fuzz]...   (default: all)
 # Unit suites run under ASan/UBSan; integration scripts under tests/integration
 # exit 0 pass, 1 fail, 77 skip (liburing's convention) and print why.
 set -u
@@ -32,7 +32,7 @@ run() {	# name, command...
 	rm -f "$log"
 }
 
-suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(unit integration fuzz)
+suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(unit integration integration-cuda fuzz)
 for s in "${suites[@]}"; do
 	case $s in
 	unit)
@@ -42,6 +42,13 @@ for s in "${suites[@]}"; do
 	integration)
 		for t in tests/integration/test_*.sh; do
 			[ -f "$t" ] && run "integration/$(basename "$t" .sh)" bash "$t"
+		done ;;
+	integration-cuda)
+		# the daemon's suites again, on the CUDA backend over the Driver
+		# API double (tests/cuda_double/; daemon_lib.sh sets it up)
+		for t in tests/integration/test_daemon_*.sh; do
+			[ -f "$t" ] && run "integration-cuda/$(basename "$t" .sh)" \
+				env POLYNET_TEST_BACKEND=cuda bash "$t"
 		done ;;
 	fuzz)
 		for f in "$B"/fuzz/fuzz_*; do

@@ -7,7 +7,9 @@
  *                NaN weight; huge: finite weights whose outputs overflow; badshape:
  *                valid to the reader, a LINEAR weight of the wrong shape for the graph;
  *                nop: a model named NAME, its bytes differing with MAXTOK)
- *   daemon_client stress SOCK MODEL REF.pnb JOBS DEPTH SEED
+ *   daemon_client stress SOCK MODEL REF.pnb JOBS DEPTH SEED [POISON_ID EVERY]
+ *                (every EVERY-th job holds token POISON_ID and must fail with EIO: a
+ *                device fault the CUDA double raises on that id; the others must not)
  *   daemon_client flood SOCK MODEL JOBS
  *   daemon_client hang SOCK MODEL
  *   daemon_client waitdeath SOCK MODEL
@@ -165,10 +167,14 @@ static void close_all(struct conn *k)
 struct slot {
 	uint64_t user_data;	/* 0: free */
 	uint32_t batch, T;
+	bool poisoned;		/* holds the poison id: expects -EIO */
 	float ref[4 * 12 * 64];
 };
 
 enum { SLOT_BYTES = 16384 };
+
+/* stress's poison id: random jobs never hold it (-1: none) */
+static int32_t g_poison = -1;
 
 /* Writes a random job into slot i's arena space; its reference output too. */
 static void make_job(struct conn *k, struct pn_exec *x, struct slot *sl, uint32_t i,
@@ -187,6 +193,9 @@ static void make_job(struct conn *k, struct pn_exec *x, struct slot *sl, uint32_
 		for (uint32_t t = 0; t < T; t++)
 			ids[b * T + t] = t < lens[b] ?
 				(int32_t)((fx_rand(seed, 1.0f) + 0.5f) * (k->d->vocab - 0.01f)) : 0;
+		for (uint32_t t = 0; t < T; t++)
+			if (ids[b * T + t] == g_poison)
+				ids[b * T + t] = (g_poison + 1) % (int32_t)k->d->vocab;
 	}
 	if (pn_exec_run(x, ids, lens, batch, T, sl->ref, &e))
 		FAIL("reference run: %s", e.msg);
@@ -206,8 +215,11 @@ static void make_job(struct conn *k, struct pn_exec *x, struct slot *sl, uint32_
  * rounding (~1e-6) and far below any real error (wrong row, wrong ids).
  */
 static void stress(const char *sock, const char *model, const char *ref, uint32_t jobs,
-		   uint32_t depth, uint32_t seed)
+		   uint32_t depth, uint32_t seed, int32_t poison, uint32_t every)
 {
+	uint32_t n_poisoned = 0;
+
+	g_poison = every ? poison : -1;
 	struct conn k;
 	struct pn_model *m;
 	struct pn_cpu_model *cm;
@@ -232,6 +244,9 @@ static void stress(const char *sock, const char *model, const char *ref, uint32_
 			if (sl[i].user_data)
 				continue;
 			make_job(&k, x, &sl[i], i, &seed, &q, ((uint64_t)sent << 8) | i | 0x80);
+			sl[i].poisoned = every && sent % every == every - 1;
+			if (sl[i].poisoned)
+				((int32_t *)(k.arena + (size_t)i * SLOT_BYTES))[0] = poison;
 			if (pn_submit(k.s, &q))
 				FAIL("submit: unexpected refusal");
 			sent++;
@@ -246,6 +261,17 @@ static void stress(const char *sock, const char *model, const char *ref, uint32_
 		if (i >= depth || sl[i].user_data != cqe.user_data)
 			FAIL("CQE user_data 0x%llx: not in flight (duplicate or unknown)",
 			     (unsigned long long)cqe.user_data);
+		if (sl[i].poisoned) {
+			if (cqe.res != -EIO)
+				FAIL("poisoned job 0x%llx: %s, expected EIO",
+				     (unsigned long long)cqe.user_data,
+				     cqe.res ? pn_strerror(cqe.res) : "success");
+			n_poisoned++;
+			sl[i].user_data = 0;
+			inflight--;
+			done++;
+			continue;
+		}
 		if (cqe.res)
 			FAIL("job 0x%llx: %s", (unsigned long long)cqe.user_data,
 			     pn_strerror(cqe.res));
@@ -261,6 +287,8 @@ static void stress(const char *sock, const char *model, const char *ref, uint32_
 	}
 	if (pn_poll(k.s, &(struct pn_cqe){ 0 }) != -EAGAIN)
 		FAIL("an extra CQE after the last job");
+	if (every)
+		printf("ok %u poisoned %u\n", jobs - n_poisoned, n_poisoned);
 	pn_exec_free(x);
 	pn_cpu_model_free(cm);
 	pn_model_close(m);
@@ -1314,9 +1342,10 @@ int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "mkmodel"))
 		mkmodel(argv[2], argv[3]);
-	else if (argc == 8 && !strcmp(argv[1], "stress"))
+	else if ((argc == 8 || argc == 10) && !strcmp(argv[1], "stress"))
 		stress(argv[2], argv[3], argv[4], (uint32_t)atoi(argv[5]), (uint32_t)atoi(argv[6]),
-		       (uint32_t)atoi(argv[7]));
+		       (uint32_t)atoi(argv[7]), argc == 10 ? atoi(argv[8]) : 0,
+		       argc == 10 ? (uint32_t)atoi(argv[9]) : 0);
 	else if (argc == 5 && !strcmp(argv[1], "flood"))
 		flood(argv[2], argv[3], (uint32_t)atoi(argv[4]));
 	else if (argc == 4 && !strcmp(argv[1], "hang"))

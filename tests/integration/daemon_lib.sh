@@ -11,6 +11,34 @@ for f in "$POLYCTL" "$POLYNETD" "$DC"; do
 		echo "skip: $f not built (make build)"; exit 77
 	fi
 done
+# POLYNET_TEST_BACKEND=cpu (the default) or cuda: the backend of every daemon
+# the suites start. cuda runs on the Driver API double (tests/cuda_double/)
+# unless POLYNET_TEST_LIBCUDA names another driver (a real one: "system").
+BACKEND=${POLYNET_TEST_BACKEND:-cpu}
+BACKEND_ARGS=(--backend "$BACKEND")
+if [ "$BACKEND" = cuda ] && [ "${POLYNET_TEST_LIBCUDA:-double}" = double ]; then
+	DOUBLE=$B/rel/tests/cuda_double/libcuda.so.1
+	[ -f "$DOUBLE" ] || { echo "skip: $DOUBLE not built (make build)"; exit 77; }
+	export POLYNET_LIBCUDA=$DOUBLE
+	# the kernels' CPU twins: the interpreter is too slow for 64 clients
+	export CUDA_DOUBLE_EXEC=${CUDA_DOUBLE_EXEC:-twin}
+elif [ "$BACKEND" = cuda ] && [ "$POLYNET_TEST_LIBCUDA" != system ]; then
+	export POLYNET_LIBCUDA=$POLYNET_TEST_LIBCUDA
+fi
+# needs_backend NAME: skips a suite about one backend's own machinery
+needs_backend() {
+	[ "$BACKEND" = "$1" ] || { echo "skip: about the $1 backend (this run: $BACKEND)"; exit 77; }
+}
+# same_embeddings A B: the two outputs agree; exactly on the CPU (one code
+# path), within 1e-4 (1 + |a|) on CUDA, the kernels' bar against the CPU
+# (tests/ptx/test_ptx_gemm.c says why)
+same_embeddings() {
+	if [ "$BACKEND" = cpu ]; then
+		cmp -s "$1" "$2"
+	else
+		python3 "$(dirname "${BASH_SOURCE[0]}")/same_embeddings.py" 1e-4 "$1" "$2"
+	fi
+}
 T=$(mktemp -d /tmp/pnd-test.XXXXXX)
 SOCK=$T/polynetd.sock
 STATE=pndt-$$
@@ -28,7 +56,7 @@ fail() { echo "FAIL: $*"; [ -f "$T/daemon.err" ] && sed 's/^/  daemon| /' "$T/da
 # start_daemon [ARGS...]: waits for the "ready" line (10 s at most)
 start_daemon() {
 	: >"$T/daemon.out"
-	"$POLYNETD" --socket "$SOCK" --foreground --state "$STATE" "$@" \
+	"$POLYNETD" --socket "$SOCK" --foreground --state "$STATE" "${BACKEND_ARGS[@]}" "$@" \
 		>"$T/daemon.out" 2>>"$T/daemon.err" &
 	DAEMON_PID=$!
 	for _ in $(seq 100); do

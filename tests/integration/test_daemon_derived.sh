@@ -12,6 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/daemon_lib.sh
+needs_backend cpu
 [ -d /dev/shm ] || { echo "skip: no /dev/shm"; exit 77; }
 [ -e /dev/polynet ] && { echo "skip: the driver backend holds regions, not /dev/shm"; exit 77; }
 USE=${POLYNET_USE_PNB:-$B/use.pnb}

@@ -55,7 +55,7 @@ out=$(as_nobody "$DC" info "$SOCK" use-lite)
 head -5 tests/data/sentences.txt >"$T/five.txt"
 pctl run use-lite --text-file "$T/five.txt" --json >"$T/remote.jsonl" || fail "root's run use-lite"
 "$POLYCTL" run "$USE" --text-file "$T/five.txt" --json >"$T/local.jsonl" || fail "run in process"
-cmp -s "$T/remote.jsonl" "$T/local.jsonl" || fail "root's use-lite through the daemon differs from the real model"
+same_embeddings "$T/remote.jsonl" "$T/local.jsonl" || fail "root's use-lite through the daemon differs from the real model"
 echo "ok: a squatted name: root's use-lite is id $rid (real embeddings), nobody's is id $qid"
 nctl load "$T/squat.pnb" >/dev/null || fail "loading the same bytes twice as nobody"
 "$DC" mkmodel nop:use-lite:9 "$T/squat2.pnb" && chmod 644 "$T/squat2.pnb"

@@ -20,14 +20,41 @@ static double num(const cJSON *o, const char *k)
 	return cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
 }
 
+static const char *str(const cJSON *o, const char *k)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+
+	return s ? s : "-";
+}
+
+/* The CUDA backend's devices: where they sit and what their memory holds. */
+static void devices(const cJSON *doc)
+{
+	const cJSON *devs = cJSON_GetObjectItem(doc, "devices"), *v;
+
+	if (!cJSON_GetArraySize(devs))
+		return;
+	printf("%3s  %-24s %5s %-13s %4s %10s %10s %10s %10s %6s\n", "DEV", "NAME", "CC",
+	       "PCI", "NUMA", "TOTAL_MB", "WEIGHTS_MB", "ARENA_MB", "STAGE_MB", "RESETS");
+	cJSON_ArrayForEach(v, devs)
+		printf("%3.0f  %-24.24s %5s %-13s %4.0f %10.0f %10.1f %10.1f %10.1f %6.0f\n",
+		       num(v, "ordinal"), str(v, "name"), str(v, "cc"), str(v, "pci_bus_id"),
+		       num(v, "numa_node"), num(v, "total_mem") / 1048576.0,
+		       num(v, "mem_weights") / 1048576.0, num(v, "mem_graphs") / 1048576.0,
+		       num(v, "mem_staging") / 1048576.0, num(v, "resets"));
+	printf("\n");
+}
+
 static void table(const cJSON *doc)
 {
 	const cJSON *d = cJSON_GetObjectItem(doc, "daemon"), *m, *t;
+	const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(d, "backend_reason"));
 
-	printf("polynetd pid %.0f, up %.0f s, %s backend, %.0f workers, %.0f sessions, "
+	printf("polynetd pid %.0f, up %.0f s, %s backend%s%s%s, %.0f workers, %.0f sessions, "
 	       "queued %.0f, running %.0f\n\n", num(d, "pid"), num(d, "uptime_s"),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(d, "backend")), num(d, "workers"),
-	       num(d, "sessions"), num(d, "queued"), num(d, "running"));
+	       str(d, "backend"), why ? " (" : "", why ? why : "", why ? ")" : "",
+	       num(d, "workers"), num(d, "sessions"), num(d, "queued"), num(d, "running"));
+	devices(doc);
 	printf("%4s  %-24s %10s %8s %8s %10s %10s %10s\n", "ID", "MODEL", "JOBS", "ERRORS",
 	       "BATCHED", "P50_US", "P99_US", "P99.9_US");
 	cJSON_ArrayForEach(m, cJSON_GetObjectItem(doc, "models"))
