@@ -41,6 +41,14 @@ int ptxi_load(const char *path, struct ptxi_module **out, struct ptxi_err *e);
 int ptxi_load_text(const char *text, const char *name, struct ptxi_module **out,
 		   struct ptxi_err *e);
 void ptxi_free(struct ptxi_module *m);
+/*
+ * The .param list of entry kernel, in declaration order: *n of them, each
+ * sizes[i] bytes aligned to aligns[i] (what cuLaunchKernel reads from
+ * kernelParams[i]); at most cap are written. 0, or -ENOENT for no such
+ * kernel, -ENOSPC when it has more than cap (*n still set).
+ */
+int ptxi_entry_params(const struct ptxi_module *m, const char *kernel, uint32_t *n,
+		      uint32_t *sizes, uint32_t *aligns, uint32_t cap);
 
 /*
  * The global address space of one simulated device. Addresses are never 0
@@ -51,6 +59,12 @@ void ptxi_dev_free(struct ptxi_dev *d);
 uint64_t ptxi_alloc(struct ptxi_dev *d, size_t bytes);	/* 0: out of memory */
 int ptxi_write(struct ptxi_dev *d, uint64_t addr, const void *src, size_t n);
 int ptxi_read(struct ptxi_dev *d, uint64_t addr, void *dst, size_t n);
+/*
+ * Frees the allocation that starts at addr: later accesses to its range
+ * fault, as after cuMemFree (addresses are never reused). 0, or -EINVAL
+ * when addr is not the start of a live allocation.
+ */
+int ptxi_dev_release(struct ptxi_dev *d, uint64_t addr);
 
 struct ptxi_launch {
 	uint32_t grid[3];		/* CTAs, x y z (0 counts as 1) */

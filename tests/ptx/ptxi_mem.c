@@ -57,10 +57,8 @@ uint64_t ptxi_alloc(struct ptxi_dev *d, size_t bytes)
 }
 
 /* Allocations are made in increasing address order: a binary search finds one. */
-uint8_t *ptxi_dev_span(struct ptxi_dev *d, uint64_t addr, size_t n)
+static size_t find_index(const struct ptxi_dev *d, uint64_t addr)
 {
-	if (d->n && addr >= d->a[d->last].base && addr - d->a[d->last].base + n <= d->a[d->last].size)
-		return d->a[d->last].data + (addr - d->a[d->last].base);
 	size_t lo = 0, hi = d->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -69,6 +67,30 @@ uint8_t *ptxi_dev_span(struct ptxi_dev *d, uint64_t addr, size_t n)
 		else
 			hi = mid;
 	}
+	return lo;	/* 1 + the last allocation starting at or below addr; 0: none */
+}
+
+/* Removing keeps the array sorted; d->next only grows, so no address comes back. */
+int ptxi_dev_release(struct ptxi_dev *d, uint64_t addr)
+{
+	size_t i = find_index(d, addr);
+	if (!i || d->a[i - 1].base != addr)
+		return -EINVAL;
+	struct ptxi_alloc *a = &d->a[i - 1];
+	free(a->data);
+	free(a->wcta);
+	free(a->wlaunch);
+	memmove(a, a + 1, (d->n - i) * sizeof *a);
+	d->n--;
+	d->last = 0;
+	return 0;
+}
+
+uint8_t *ptxi_dev_span(struct ptxi_dev *d, uint64_t addr, size_t n)
+{
+	if (d->n && addr >= d->a[d->last].base && addr - d->a[d->last].base + n <= d->a[d->last].size)
+		return d->a[d->last].data + (addr - d->a[d->last].base);
+	size_t lo = find_index(d, addr);
 	if (!lo)
 		return NULL;
 	struct ptxi_alloc *a = &d->a[lo - 1];

@@ -408,6 +408,29 @@ int ptxi_load(const char *path, struct ptxi_module **out, struct ptxi_err *e)
 	return rc;
 }
 
+int ptxi_entry_params(const struct ptxi_module *m, const char *kernel, uint32_t *n,
+		      uint32_t *sizes, uint32_t *aligns, uint32_t cap)
+{
+	for (uint32_t i = 0; i < m->nk; i++) {
+		const struct ptxi_kernel *k = &m->k[i];
+		if (strcmp(k->name, kernel))
+			continue;
+		uint32_t w = 0;
+		for (uint32_t s = 0; s < k->nsyms; s++) {
+			if (k->syms[s].kind != SYM_PARAM)
+				continue;
+			if (w < cap) {
+				sizes[w] = k->syms[s].size;
+				aligns[w] = k->syms[s].align;
+			}
+			w++;
+		}
+		*n = w;
+		return w > cap ? -ENOSPC : 0;
+	}
+	return -ENOENT;
+}
+
 void ptxi_free(struct ptxi_module *m)
 {
 	if (!m)
