@@ -13,7 +13,8 @@
 
 CUD_SO       := $(B)/rel/tests/cuda_double/libcuda.so.1
 CUD_SRCS     := $(sort $(wildcard tests/cuda_double/cud_*.c))
-CUD_TWIN_SRC := $(or $(wildcard tests/cuda_double/twins.c),$(B)/gen/cuda_double/twins_none.c)
+# every twins*.c file (twins.mk names the same set TWIN_SRCS)
+CUD_TWIN_SRC := $(or $(sort $(wildcard tests/cuda_double/twins*.c)),$(B)/gen/cuda_double/twins_none.c)
 CUD_ALL_SRCS := $(CUD_SRCS) $(PTXI_SRCS) $(CUD_TWIN_SRC)
 PIC_CFLAGS   := $(CFLAGS) -O2 -fPIC -fvisibility=hidden -fno-math-errno
 CUD_SO_LDLIBS+= -lpthread -lm
