@@ -45,8 +45,8 @@
  * answers every job of the group with it; recover then says whether the
  * executor may run again (true) or must be freed and made anew (false).
  * Two errors of run_group mean a device fault, and make the worker run
- * each job of the group again alone, once (worker.c), so that no job is
- * lost to another's fault and the job at fault gets the error:
+ * each job of the group again alone (run_alone), once (worker.c), so that
+ * no job is lost to another's fault and the job at fault gets the error:
  *   -EIO        the device's context faulted (sticky: every job on it
  *               failed); recover resets it
  *   -EREMOTEIO  the device refused this run only (not sticky)
@@ -118,6 +118,14 @@ struct pnd_backend_ops {
 	 * in host memory. Returns when out is written.
 	 */
 	int (*run_group)(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
+			 uint32_t B, uint32_t T, float *out, struct pn_err *e);
+
+	/*
+	 * Optional (NULL: run_group): run_group with nothing else running on
+	 * the device, for the reruns after a device fault (worker.c), so that
+	 * a fault in it is this run's own and not another's.
+	 */
+	int (*run_alone)(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
 			 uint32_t B, uint32_t T, float *out, struct pn_err *e);
 
 	/*

@@ -64,7 +64,7 @@ static const unsigned char *cubin_for(const struct pnd_ptx_blob *bl, const struc
 
 /* Loads one file's module into d's (current) context: its cubin, else its PTX. */
 static int load_module(struct pnd_backend *b, uint32_t di, const struct pnd_ptx_blob *bl,
-		       CUmodule *mod, struct pn_err *e)
+		       CUmodule *mod, CUresult *refused, struct pn_err *e)
 {
 	struct cuda_dev *d = &b->dev[di];
 	const char *arch = "ptx jit";
@@ -83,10 +83,7 @@ static int load_module(struct pnd_backend *b, uint32_t di, const struct pnd_ptx_
 		if (pnd_cu_sticky(r))
 			return cuda_fail(b, di, bl->file, r, e);
 		/* a driver that refuses our cubin (too old, another arch): the PTX */
-		char s[160];
-
-		pnd_log("device %u: %s: %s refused (%s); JIT from PTX", di, bl->file, arch,
-			pnd_cu_strerror(&b->api, r, s, sizeof(s)));
+		*refused = r;
 	}
 	r = b->api.cuModuleLoadDataEx(mod, bl->ptx, 2, opt, val);
 	if (r) {
@@ -106,11 +103,18 @@ static int load_module(struct pnd_backend *b, uint32_t di, const struct pnd_ptx_
 static int load_kernels(struct pnd_backend *b, uint32_t di, struct pn_err *e)
 {
 	struct cuda_dev *d = &b->dev[di];
+	CUresult refused = CUDA_SUCCESS;
 	int rc;
 
 	for (unsigned i = 0; i < pnd_n_ptx_blobs; i++)
-		if ((rc = load_module(b, di, &pnd_ptx_blobs[i], &d->mods[i], e)))
+		if ((rc = load_module(b, di, &pnd_ptx_blobs[i], &d->mods[i], &refused, e)))
 			return rc;
+	if (refused) {
+		char s[160];
+
+		pnd_log("device %u: the driver refused our cubins (%s); kernels JIT from PTX", di,
+			pnd_cu_strerror(&b->api, refused, s, sizeof(s)));
+	}
 	for (uint32_t k = 0; k < pn_gpu_n_kernels; k++) {
 		const struct pn_gpu_kernel *kn = &pn_gpu_kernels[k];
 		unsigned f = 0;
@@ -124,12 +128,17 @@ static int load_kernels(struct pnd_backend *b, uint32_t di, struct pn_err *e)
 		r = b->api.cuModuleGetFunction(&d->fn[k], d->mods[f], kn->entry);
 		if (r)
 			return cuda_fail(b, di, kn->entry, r, e);
-		/* the plans' dynamic shared memory may pass the 48 KiB default */
-		r = b->api.cuFuncSetAttribute(d->fn[k], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-					      d->info.max_shared_optin > 49152 ?
-					      d->info.max_shared_optin - 1024 : 49152);
+		/* the plans' dynamic shared memory may pass the 48 KiB default:
+		 * allow what the device lets a block opt in to, less the static */
+		int stat = 0;
+
+		r = b->api.cuFuncGetAttribute(&stat, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, d->fn[k]);
+		if (!r && d->info.max_shared_optin > stat + 49152)
+			r = b->api.cuFuncSetAttribute(d->fn[k],
+						      CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+						      d->info.max_shared_optin - stat);
 		if (r)
-			return cuda_fail(b, di, "cuFuncSetAttribute", r, e);
+			return cuda_fail(b, di, kn->entry, r, e);
 	}
 	return 0;
 }
@@ -467,6 +476,7 @@ const struct pnd_backend_ops pnd_backend_cuda = {
 	.exec_free = cuda_exec_free,
 	.prepare_exec = cuda_prepare_exec,
 	.run_group = cuda_run_group,
+	.run_alone = cuda_run_alone,
 	.recover = cuda_recover,
 	.stats = cuda_stats,
 	.devices_json = cuda_devices_json,

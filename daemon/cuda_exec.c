@@ -398,8 +398,8 @@ static int run_locked(struct pnd_backend_exec *x_, const int32_t *ids, const uin
 	return 0;
 }
 
-int cuda_run_group(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
-		   uint32_t B, uint32_t T, float *out, struct pn_err *e)
+static int run(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
+	       uint32_t B, uint32_t T, float *out, bool alone, struct pn_err *e)
 {
 	struct cuda_dev *d = &x->b->dev[x->dev];
 	int rc;
@@ -407,9 +407,23 @@ int cuda_run_group(struct pnd_backend_exec *x, const int32_t *ids, const uint32_
 	if (B > x->max_batch || T > x->max_tokens || !B || !T)
 		return pn_errf(e, -EINVAL, "a batch of %u x %u past the executor's %u x %u", B, T,
 			       x->max_batch, x->max_tokens);
-	if (atomic_load(&d->sticky))
-		return pn_errf(e, -EIO, "device %u: its context faulted; reset pending", x->dev);
-	pthread_rwlock_rdlock(&d->reset_lock);
+	for (int tries = 0;; tries++) {
+		if (alone)
+			pthread_rwlock_wrlock(&d->reset_lock);
+		else
+			pthread_rwlock_rdlock(&d->reset_lock);
+		if (!atomic_load(&d->sticky))
+			break;
+		/* another run faulted the context: reset it first, when alone */
+		unsigned gen = atomic_load(&d->gen);
+
+		pthread_rwlock_unlock(&d->reset_lock);
+		if (!alone || tries == 3)
+			return pn_errf(e, -EIO, "device %u: its context faulted; reset pending",
+				       x->dev);
+		if ((rc = cuda_dev_reset(x->b, x->dev, gen, e)))
+			return rc;
+	}
 	if (x->made && x->gen != atomic_load(&d->gen))
 		dev_forget(x);	/* a reset freed them all */
 	rc = x->made ? cuda_use(x->b, x->dev, e) : dev_make_or_undo(x, e);
@@ -417,6 +431,22 @@ int cuda_run_group(struct pnd_backend_exec *x, const int32_t *ids, const uint32_
 		rc = run_locked(x, ids, lens, B, T, out, e);
 	pthread_rwlock_unlock(&d->reset_lock);
 	return rc;
+}
+
+int cuda_run_group(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
+		   uint32_t B, uint32_t T, float *out, struct pn_err *e)
+{
+	return run(x, ids, lens, B, T, out, false, e);
+}
+
+/*
+ * The device to itself (reset_lock for writing): no other run can fault the
+ * context under this one, so a sticky error here is this run's own.
+ */
+int cuda_run_alone(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
+		   uint32_t B, uint32_t T, float *out, struct pn_err *e)
+{
+	return run(x, ids, lens, B, T, out, true, e);
 }
 
 /*

@@ -10,7 +10,8 @@
  *                     upload, an executor's make or run); write: a reset
  *                     (cuda_dev_reset), which replaces the context's
  *                     allocations, modules and graphs under every reader's
- *                     feet, so it waits for them all.
+ *                     feet, so it waits for them all; and a run_alone, the
+ *                     rerun after a fault, so that a fault is its own.
  * dev->gen counts resets: an executor or upload made under another gen
  * holds handles of a context that is gone, and is remade, never used.
  */
@@ -85,6 +86,8 @@ int cuda_exec_new(struct pnd_backend *b, const struct pnd_model *m,
 void cuda_exec_free(struct pnd_backend_exec *x);
 int cuda_prepare_exec(struct pnd_backend_exec *x, struct pn_err *e);
 int cuda_run_group(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
+		   uint32_t B, uint32_t T, float *out, struct pn_err *e);
+int cuda_run_alone(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
 		   uint32_t B, uint32_t T, float *out, struct pn_err *e);
 bool cuda_recover(struct pnd_backend_exec *x, int err);
 

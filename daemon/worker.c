@@ -285,7 +285,8 @@ static void run_group(struct worker *w, struct pnd_model *m, struct pnd_job **jo
 		}
 		B += q->batch;
 	}
-	r = ws->ops->run_group(x, w->ids, w->lens, B, T, w->out, &err);
+	r = (rerun && ws->ops->run_alone ? ws->ops->run_alone : ws->ops->run_group)
+		(x, w->ids, w->lens, B, T, w->out, &err);
 	pnd_hist_add(&m->rows_hist, B);
 	if (r) {
 		if (ws->ops->recover && !ws->ops->recover(x, r))

@@ -9,7 +9,8 @@
  *                nop: a model named NAME, its bytes differing with MAXTOK)
  *   daemon_client stress SOCK MODEL REF.pnb JOBS DEPTH SEED [POISON_ID EVERY]
  *                (every EVERY-th job holds token POISON_ID and must fail with EIO: a
- *                device fault the CUDA double raises on that id; the others must not)
+ *                device fault the CUDA double raises on that id; the others never hold
+ *                it and must not; EVERY 0: no job holds it)
  *   daemon_client flood SOCK MODEL JOBS
  *   daemon_client hang SOCK MODEL
  *   daemon_client waitdeath SOCK MODEL
@@ -219,7 +220,7 @@ static void stress(const char *sock, const char *model, const char *ref, uint32_
 {
 	uint32_t n_poisoned = 0;
 
-	g_poison = every ? poison : -1;
+	g_poison = poison;	/* -1: none */
 	struct conn k;
 	struct pn_model *m;
 	struct pn_cpu_model *cm;
@@ -1344,7 +1345,7 @@ int main(int argc, char **argv)
 		mkmodel(argv[2], argv[3]);
 	else if ((argc == 8 || argc == 10) && !strcmp(argv[1], "stress"))
 		stress(argv[2], argv[3], argv[4], (uint32_t)atoi(argv[5]), (uint32_t)atoi(argv[6]),
-		       (uint32_t)atoi(argv[7]), argc == 10 ? atoi(argv[8]) : 0,
+		       (uint32_t)atoi(argv[7]), argc == 10 ? atoi(argv[8]) : -1,
 		       argc == 10 ? (uint32_t)atoi(argv[9]) : 0);
 	else if (argc == 5 && !strcmp(argv[1], "flood"))
 		flood(argv[2], argv[3], (uint32_t)atoi(argv[4]));

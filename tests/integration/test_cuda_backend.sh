@@ -90,7 +90,7 @@ start_daemon --workers 1 --max-batch 4 --backend cuda
 pctl load "$USE" >/dev/null || fail "load $USE"
 head -n 3 tests/data/sentences.txt >"$T/three.txt"
 t0=$SECONDS
-pctl run use-lite --text-file "$T/three.txt" --json >"$T/remote.jsonl" || fail "run on the double"
+pctl run use-lite --text-file "$T/three.txt" --batch 3 --json >"$T/remote.jsonl" || fail "run on the double"
 secs=$((SECONDS - t0))
 "$POLYCTL" run "$USE" --text-file "$T/three.txt" --json >"$T/local.jsonl" || fail "run in process"
 python3 tests/integration/same_embeddings.py 1e-4 "$T/remote.jsonl" "$T/local.jsonl" \

@@ -36,7 +36,7 @@ pids=()
 "$DC" stress "$SOCK" fixture "$T/fx.pnb" 120 4 99 $POISON 10 >"$T/poison.log" 2>&1 &
 ppid=$!
 for i in $(seq 8); do
-	"$DC" stress "$SOCK" fixture "$T/fx.pnb" 150 4 "$i" >"$T/c$i.log" 2>&1 &
+	"$DC" stress "$SOCK" fixture "$T/fx.pnb" 150 4 "$i" $POISON 0 >"$T/c$i.log" 2>&1 &
 	pids+=($!)
 done
 bad=0
@@ -49,7 +49,7 @@ grep -q "^ok 108 poisoned 12$" "$T/poison.log" || fail "poisoning client: $(cat 
 r=$(resets)
 [ "$r" -ge 1 ] || fail "no context reset after sticky faults"
 grep -q "^ctx_reset dev=0" "$T/cu.log" || fail "the double saw no reset"
-"$DC" stress "$SOCK" fixture "$T/fx.pnb" 50 4 3 || fail "jobs after the resets"
+"$DC" stress "$SOCK" fixture "$T/fx.pnb" 50 4 3 $POISON 0 >/dev/null || fail "jobs after the resets"
 kill -0 "$DAEMON_PID" || fail "the daemon died"
 stop_daemon
 echo "sticky faults from 12 poisoned jobs among 8 clients x 150: those 12 failed with EIO," \
