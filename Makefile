@@ -47,7 +47,7 @@ FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 DAEMON_CLIENT := $(B)/rel/tests/daemon_client
 WAKE_CLIENT := $(B)/rel/tests/wake_client
 BENCH_BINS := $(B)/rel/bench/kernels $(B)/rel/bench/region_bench $(B)/rel/bench/sched_sim \
-	      $(B)/rel/bench/poly_components
+	      $(B)/rel/bench/poly_components $(B)/rel/bench/backend_latency
 TOOLS    := $(DAEMON_CLIENT) $(WAKE_CLIENT) $(BENCH_BINS)
 
 # Keep objects of test and bench binaries: they are intermediates of a chain
@@ -118,6 +118,12 @@ $(WAKE_CLIENT): $(B)/rel/tests/integration/wake_client.o $(REL_LIB)
 # Benchmarks (make bench runs them through bench/*.sh).
 $(B)/rel/bench/sched_sim: $(B)/rel/bench/sched_sim.o $(REL_SCHED) $(REL_LIB)
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+# A backend driven in process: the daemon's backend objects, no daemon.
+BACKEND_BENCH_OBJS := $(call objs,rel,daemon/backend_cpu.c daemon/backend_cuda.c \
+	daemon/cuda_exec.c daemon/cuda_api.c daemon/devices.c daemon/core.c daemon/derived.c) \
+	$(B)/rel/gen/ptx_blobs.o
+$(B)/rel/bench/backend_latency: $(B)/rel/bench/backend_latency.o $(BACKEND_BENCH_OBJS) $(REL_LIB)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS) -ldrm -ldl
 $(B)/rel/bench/%: $(B)/rel/bench/%.o $(REL_LIB)
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -224,6 +230,7 @@ bench: setup
 	@B=$(B) bash bench/frontier.sh
 	@B=$(B) bash bench/frontier_swap.sh
 	@B=$(B) bash bench/real_components.sh
+	@B=$(B) bash bench/gpu.sh
 	@if [ "$$(id -u)" -eq 0 ]; then B=$(B) bash bench/fairness.sh; \
 	 else echo "bench/fairness.sh skipped: the attacker needs a second uid (root)"; fi
 

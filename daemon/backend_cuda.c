@@ -247,6 +247,8 @@ static int cuda_init(const struct pnd_backend_config *cfg, struct pnd_backend **
 	if (!b)
 		return pn_errf(e, -ENOMEM, "backend cuda: out of memory");
 	b->cfg = *cfg;
+	/* off only to measure what graphs save (bench/gpu.sh) */
+	b->graphs = !getenv("POLYNET_CUDA_GRAPHS") || strcmp(getenv("POLYNET_CUDA_GRAPHS"), "0");
 	pthread_mutex_init(&b->lock, NULL);
 	rc = pnd_cu_load(&b->api, cfg->libcuda, e);
 	if (rc) {

@@ -233,7 +233,7 @@ static int dev_make(struct pnd_backend_exec *x_, struct pn_err *e)
 			if (r)
 				return cuda_fail(b, x_->dev, "cuMemcpyHtoD (constants)", r, e);
 		}
-		if ((rc = graph_make(x_, k, e)))
+		if (b->graphs && (rc = graph_make(x_, k, e)))
 			return rc;
 	}
 	atomic_fetch_add(&d->mem_graphs, x_->dev_bytes);
@@ -369,7 +369,7 @@ static int run_locked(struct pnd_backend_exec *x_, const int32_t *ids, const uin
 	mem_of(x_, k, &mem);
 	if ((rc = pn_gpu_plan_launches(k->plan, &mem, B, T, k->next, e)))
 		return rc;
-	for (uint32_t i = 0; i < k->n; i++) {
+	for (uint32_t i = 0; i < k->n && b->graphs; i++) {
 		const struct pn_gpu_launch *a = &k->cur[i], *n = &k->next[i];
 
 		/* the same kernel in the same node: only grids and values change */
@@ -389,7 +389,16 @@ static int run_locked(struct pnd_backend_exec *x_, const int32_t *ids, const uin
 	   "cuMemcpyHtoDAsync (ids)");
 	CU(b->api.cuMemcpyHtoDAsync(x_->lens, x_->pin_lens, B * sizeof(uint32_t), x_->s),
 	   "cuMemcpyHtoDAsync (lengths)");
-	CU(b->api.cuGraphLaunch(k->gx, x_->s), "cuGraphLaunch");
+	if (b->graphs)
+		CU(b->api.cuGraphLaunch(k->gx, x_->s), "cuGraphLaunch");
+	for (uint32_t i = 0; i < k->n && !b->graphs; i++) {
+		const struct pn_gpu_launch *n = &k->next[i];
+
+		params_of(n, pp);
+		CU(b->api.cuLaunchKernel(b->dev[x_->dev].fn[n->kernel], n->grid[0], n->grid[1],
+					 n->grid[2], n->block[0], n->block[1], n->block[2],
+					 n->shared, x_->s, pp, NULL), "cuLaunchKernel");
+	}
 	CU(b->api.cuMemcpyDtoHAsync(x_->pin_out, x_->arena + k->out_off, out_n * sizeof(float),
 				    x_->s), "cuMemcpyDtoHAsync (output)");
 	CU(b->api.cuEventRecord(x_->ev, x_->s), "cuEventRecord");

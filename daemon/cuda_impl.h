@@ -62,6 +62,7 @@ struct pnd_backend {
 	struct cuda_dev *dev;
 	pthread_mutex_t lock;
 	struct pnd_backend_model *models;
+	bool graphs;			/* $POLYNET_CUDA_GRAPHS=0: every launch on its own */
 };
 
 /* "device 0: cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY (out of memory)" into e; returns -errno. */

@@ -1029,7 +1029,7 @@ static void fairjob(const char *sock, const char *model, double secs, uint32_t p
 		jobs++;
 		pn_stats_add(&st, (now_s() - sent_at[cqe.user_data]) * 1e3);
 	}
-	printf("jobs %llu rate %.1f p50 %.2f p99 %.2f p999 %.2f refused %llu\n",
+	printf("jobs %llu rate %.1f p50 %.3f p99 %.3f p999 %.3f refused %llu\n",
 	       (unsigned long long)jobs, jobs / secs, st.n ? pn_stats_pct(&st, 50) : 0,
 	       st.n ? pn_stats_pct(&st, 99) : 0, st.n ? pn_stats_pct(&st, 99.9) : 0,
 	       (unsigned long long)refused);

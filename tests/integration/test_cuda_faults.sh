@@ -16,7 +16,7 @@ DOUBLE=$B/rel/tests/cuda_double/libcuda.so.1
 [ -f "$DOUBLE" ] || { echo "skip: $DOUBLE not built (make build)"; exit 77; }
 "$DC" mkmodel fixture "$T/fx.pnb" || fail "mkmodel"
 export POLYNET_LIBCUDA=$DOUBLE CUDA_DOUBLE_EXEC=twin CUDA_DOUBLE_LOG=$T/cu.log
-BACKEND_ARGS=(--backend cuda)
+BACKEND=cuda BACKEND_ARGS=(--backend cuda)
 resets() { pctl stat --json | python3 -c 'import json,sys; print(sum(d["resets"] for d in json.load(sys.stdin)["devices"]))'; }
 
 # 1. out of memory at LOAD (allocations: 1 = the weights)
