@@ -399,7 +399,7 @@ static uint32_t attn_smem(uint32_t hd)
 /*
  * attention_tiled shares each k/v chunk among the CTA's 16 query rows;
  * where its shared memory would pass the 48 KiB a launch gets without
- * cuFuncSetAttribute (hd > 101), attention_fwd (no shared memory) runs.
+ * cuFuncSetAttribute (hd > 117), attention_fwd (no shared memory) runs.
  */
 static int plan_attention(const struct pn_gpu_env *e, uint32_t node, struct pn_gpu_node *pn)
 {
