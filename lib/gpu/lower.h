@@ -55,6 +55,7 @@ struct pn_gpu_run {
 	uint32_t B, T;
 	uint32_t rows;				/* B (SEQ input) or B * T (TOKENS) */
 	uint32_t max_rows;			/* the same at max_batch x max_tokens */
+	uint32_t max_batch, max_tokens;		/* the plan's */
 };
 
 struct pn_gpu_lowering {
@@ -73,7 +74,8 @@ const struct pn_gpu_lowering *pn_gpu_lowering_get(uint32_t op);
 extern const struct pn_gpu_lowering pn_gpu_lower_embed, pn_gpu_lower_layernorm,
 	pn_gpu_lower_rmsnorm, pn_gpu_lower_linear, pn_gpu_lower_act, pn_gpu_lower_add,
 	pn_gpu_lower_ffn, pn_gpu_lower_attention, pn_gpu_lower_pool_mean,
-	pn_gpu_lower_pool_cls, pn_gpu_lower_l2norm, pn_gpu_lower_softmax;
+	pn_gpu_lower_pool_cls, pn_gpu_lower_l2norm, pn_gpu_lower_softmax,
+	pn_gpu_lower_poly_ffn, pn_gpu_lower_vq, pn_gpu_lower_cqa, pn_gpu_lower_macro;
 
 /* A -EINVAL naming the node, its op and the limit it passes. */
 int pn_gpu_node_err(const struct pn_gpu_env *e, uint32_t node, const char *fmt, ...)
@@ -95,6 +97,23 @@ uint64_t pn_gpu_weight(const struct pn_gpu_run *r, const float *w);
 uint64_t pn_gpu_value(const struct pn_gpu_run *r, uint32_t v);
 uint64_t pn_gpu_scratch(const struct pn_gpu_run *r, size_t off);
 uint64_t pn_gpu_consts(const struct pn_gpu_run *r);
+
+/* ---- shared by the lowerings (lower_std.c) ----------------------------------- */
+
+#define PN_GPU_EW_BLOCK 256u		/* element kernels: threads per CTA */
+#define PN_GPU_GRID_YZ_MAX 65535u	/* CUDA's limit on grid y and z */
+#define PN_GPU_SMEM_MAX 49152u		/* dynamic shared bytes without cuFuncSetAttribute */
+
+/* Rows a node sees at the plan's maximum: max_batch (SEQ input) or max_batch x max_tokens. */
+size_t pn_gpu_max_rows(const struct pn_gpu_env *e, const struct pn_gnode *n);
+/* CTAs of a grid-stride element kernel over n floats (PN_GPU_EW_BLOCK threads). */
+uint32_t pn_gpu_ew_grid(uint64_t n);
+/* gemm_f32_rows for up to 16 rows, else gemm_f32 (-EINVAL past its grid). */
+int pn_gpu_pick_gemm(const struct pn_gpu_env *e, uint32_t node, size_t rows, int32_t *kernel);
+/* C [M, N] = act(A [M, K] B [K, N] + bias) with the entry pn_gpu_pick_gemm chose. */
+void pn_gpu_emit_gemm(struct pn_gpu_launch *l, const struct pn_gpu_run *r, int32_t kernel,
+		      uint64_t A, uint64_t B, uint64_t bias, uint64_t C, uint32_t M, uint32_t N,
+		      uint32_t K, uint32_t act);
 
 /* ceil(a / b), at least 1: grids are never empty. */
 static inline uint32_t pn_gpu_cdiv(uint64_t a, uint32_t b)

@@ -17,20 +17,16 @@
 #include "gpu/lower.h"
 
 #define GEMM_ROWS_MAX 16		/* gemm_f32_rows for M <= 16 (gemm_f32.ptx) */
-#define GRID_YZ_MAX 65535u		/* CUDA's limit on grid y and z */
 #define ATTN_HD_MAX 128u		/* attention.ptx: lanes own 4 columns each */
 #define ATTN_WARPS 4u			/* 4 warps x 4 query rows per CTA */
-#define ATTN_SMEM_MAX 49152u		/* tiled only within the default dynamic shared limit */
-#define EW_BLOCK 256u			/* element kernels: threads per CTA */
-#define EW_GRID_MAX 4096u		/* ... and CTAs at most (they grid-stride) */
+#define EW_GRID_MAX 4096u		/* element kernels' CTAs at most (they grid-stride) */
 
 static const struct pn_gnode *node_of(const struct pn_gpu_env *e, uint32_t i)
 {
 	return &e->g->nodes[i];
 }
 
-/* Rows the node sees at the planned maximum: max_batch (SEQ input) or max_batch x max_tokens. */
-static size_t max_rows(const struct pn_gpu_env *e, const struct pn_gnode *n)
+size_t pn_gpu_max_rows(const struct pn_gpu_env *e, const struct pn_gnode *n)
 {
 	return e->g->values[n->in[0]].layout == PNB_LAYOUT_SEQ ? e->max_batch :
 	       (size_t)e->max_batch * e->max_tokens;
@@ -47,10 +43,10 @@ static uint32_t row_block(uint32_t d)
 	return t < 32 ? 32 : t > 256 ? 256 : t;
 }
 
-/* CTAs of an element kernel over n floats (float4 per thread, grid-stride past the cap). */
-static uint32_t ew_grid(uint64_t n)
+/* float4 per thread, grid-stride past the cap */
+uint32_t pn_gpu_ew_grid(uint64_t n)
 {
-	uint32_t g = pn_gpu_cdiv(n, 4 * EW_BLOCK);
+	uint32_t g = pn_gpu_cdiv(n, 4 * PN_GPU_EW_BLOCK);
 
 	return g > EW_GRID_MAX ? EW_GRID_MAX : g;
 }
@@ -58,22 +54,22 @@ static uint32_t ew_grid(uint64_t n)
 /* ---- GEMMs, shared by linear and ffn ------------------------------------------ */
 
 /* The GEMM entry for up to rows rows, or -EINVAL past gemm_f32's grid. */
-static int pick_gemm(const struct pn_gpu_env *e, uint32_t node, size_t rows, int32_t *kernel)
+int pn_gpu_pick_gemm(const struct pn_gpu_env *e, uint32_t node, size_t rows, int32_t *kernel)
 {
 	if (rows <= GEMM_ROWS_MAX) {
 		*kernel = pn_gpu_kernel_find("gemm_f32_rows");
 		return 0;
 	}
-	if (pn_gpu_cdiv(rows, 64) > GRID_YZ_MAX)
+	if (pn_gpu_cdiv(rows, 64) > PN_GPU_GRID_YZ_MAX)
 		return pn_gpu_node_err(e, node, "%zu rows: gemm_f32 takes at most %u (grid y "
-				       "of 64-row tiles <= %u)", rows, GRID_YZ_MAX * 64,
-				       GRID_YZ_MAX);
+				       "of 64-row tiles <= %u)", rows, PN_GPU_GRID_YZ_MAX * 64,
+				       PN_GPU_GRID_YZ_MAX);
 	*kernel = pn_gpu_kernel_find("gemm_f32");
 	return 0;
 }
 
 /* C [M, N] = act(A [M, K] B [K, N] + bias) with the planned entry. */
-static void emit_gemm(struct pn_gpu_launch *l, const struct pn_gpu_run *r, int32_t kernel,
+void pn_gpu_emit_gemm(struct pn_gpu_launch *l, const struct pn_gpu_run *r, int32_t kernel,
 		      uint64_t A, uint64_t B, uint64_t bias, uint64_t C, uint32_t M, uint32_t N,
 		      uint32_t K, uint32_t act)
 {
@@ -257,14 +253,14 @@ const struct pn_gpu_lowering pn_gpu_lower_softmax = {
 static int plan_linear(const struct pn_gpu_env *e, uint32_t node, struct pn_gpu_node *pn)
 {
 	pn->n_launches = 1;
-	return pick_gemm(e, node, max_rows(e, node_of(e, node)), &pn->kernel[0]);
+	return pn_gpu_pick_gemm(e, node, pn_gpu_max_rows(e, node_of(e, node)), &pn->kernel[0]);
 }
 
 static void emit_linear(const struct pn_gpu_run *r, struct pn_gpu_launch *l)
 {
 	const struct pn_gnode *n = r->n;
 
-	emit_gemm(l, r, r->pn->kernel[0], pn_gpu_value(r, n->in[0]),
+	pn_gpu_emit_gemm(l, r, r->pn->kernel[0], pn_gpu_value(r, n->in[0]),
 		  pn_gpu_weight(r, n->w[PNB_W_LINEAR_W]), pn_gpu_weight(r, n->w[PNB_W_LINEAR_B]),
 		  pn_gpu_value(r, n->out), r->rows, n->d_out, n->d_in,
 		  (uint32_t)n->iattr[PNB_IA_LINEAR_ACT]);
@@ -279,7 +275,7 @@ static void emit_act(const struct pn_gpu_run *r, struct pn_gpu_launch *l)
 {
 	uint64_t n = (uint64_t)r->rows * r->n->d_in;
 
-	pn_gpu_launch_begin(l, r, "act_f32", ew_grid(n), 1, 1, EW_BLOCK, 0);
+	pn_gpu_launch_begin(l, r, "act_f32", pn_gpu_ew_grid(n), 1, 1, PN_GPU_EW_BLOCK, 0);
 	pn_gpu_param_u64(l, pn_gpu_value(r, r->n->in[0]));
 	pn_gpu_param_u64(l, pn_gpu_value(r, r->n->out));
 	pn_gpu_param_u64(l, n);
@@ -314,7 +310,7 @@ static void emit_add(const struct pn_gpu_run *r, struct pn_gpu_launch *l)
 		pn_gpu_param_u32(l, n->d_in);
 		return;
 	}
-	pn_gpu_launch_begin(l, r, "add_f32", ew_grid(cnt), 1, 1, EW_BLOCK, 0);
+	pn_gpu_launch_begin(l, r, "add_f32", pn_gpu_ew_grid(cnt), 1, 1, PN_GPU_EW_BLOCK, 0);
 	pn_gpu_param_u64(l, a);
 	pn_gpu_param_u64(l, b);
 	pn_gpu_param_u64(l, y);
@@ -348,8 +344,8 @@ static size_t ffn_h_off(const struct pn_gnode *n, size_t rows)
 static int plan_ffn(const struct pn_gpu_env *e, uint32_t node, struct pn_gpu_node *pn)
 {
 	const struct pn_gnode *n = node_of(e, node);
-	size_t rows = max_rows(e, n);
-	int r = pick_gemm(e, node, rows, &pn->kernel[0]);
+	size_t rows = pn_gpu_max_rows(e, n);
+	int r = pn_gpu_pick_gemm(e, node, rows, &pn->kernel[0]);
 
 	pn->n_launches = n->iattr[PNB_IA_FFN_GATED] ? 3 : 2;
 	if (n->iattr[PNB_IA_FFN_GATED])
@@ -368,10 +364,10 @@ static void emit_ffn(const struct pn_gpu_run *r, struct pn_gpu_launch *l)
 	uint64_t W1 = pn_gpu_weight(r, n->w[PNB_W_FFN_W1]);
 
 	if (n->iattr[PNB_IA_FFN_GATED]) {
-		emit_gemm(l++, r, r->pn->kernel[0], x, W1, b1, g, r->rows, 2 * ff, n->d_in,
+		pn_gpu_emit_gemm(l++, r, r->pn->kernel[0], x, W1, b1, g, r->rows, 2 * ff, n->d_in,
 			  PNB_ACT_NONE);
-		pn_gpu_launch_begin(l, r, "glu_f32", ew_grid((uint64_t)r->rows * ff), 1, 1,
-				    EW_BLOCK, 0);
+		pn_gpu_launch_begin(l, r, "glu_f32", pn_gpu_ew_grid((uint64_t)r->rows * ff), 1, 1,
+				    PN_GPU_EW_BLOCK, 0);
 		pn_gpu_param_u64(l, g);
 		pn_gpu_param_u64(l, h);
 		pn_gpu_param_u32(l, r->rows);
@@ -379,9 +375,9 @@ static void emit_ffn(const struct pn_gpu_run *r, struct pn_gpu_launch *l)
 		pn_gpu_param_u32(l, act);
 		l++;
 	} else {
-		emit_gemm(l++, r, r->pn->kernel[0], x, W1, b1, h, r->rows, ff, n->d_in, act);
+		pn_gpu_emit_gemm(l++, r, r->pn->kernel[0], x, W1, b1, h, r->rows, ff, n->d_in, act);
 	}
-	emit_gemm(l, r, r->pn->kernel[0], h, pn_gpu_weight(r, n->w[PNB_W_FFN_W2]),
+	pn_gpu_emit_gemm(l, r, r->pn->kernel[0], h, pn_gpu_weight(r, n->w[PNB_W_FFN_W2]),
 		  pn_gpu_weight(r, n->w[PNB_W_FFN_B2]), pn_gpu_value(r, n->out), r->rows,
 		  n->d_in, ff, PNB_ACT_NONE);
 }
@@ -403,7 +399,7 @@ static uint32_t attn_smem(uint32_t hd)
 /*
  * attention_tiled shares each k/v chunk among the CTA's 16 query rows;
  * where its shared memory would pass the 48 KiB a launch gets without
- * cuFuncSetAttribute (hd > 101), attention_fwd (no shared memory) runs.
+ * cuFuncSetAttribute (hd > 117), attention_fwd (no shared memory) runs.
  */
 static int plan_attention(const struct pn_gpu_env *e, uint32_t node, struct pn_gpu_node *pn)
 {
@@ -413,11 +409,11 @@ static int plan_attention(const struct pn_gpu_env *e, uint32_t node, struct pn_g
 	if (hd > ATTN_HD_MAX)
 		return pn_gpu_node_err(e, node, "head size %u: attention.ptx takes at most %u",
 				       hd, ATTN_HD_MAX);
-	if (n->heads > GRID_YZ_MAX || e->max_batch > GRID_YZ_MAX)
+	if (n->heads > PN_GPU_GRID_YZ_MAX || e->max_batch > PN_GPU_GRID_YZ_MAX)
 		return pn_gpu_node_err(e, node, "%u heads x batch %u: attention.ptx's grid takes "
-				       "at most %u of each", n->heads, e->max_batch, GRID_YZ_MAX);
+				       "at most %u of each", n->heads, e->max_batch, PN_GPU_GRID_YZ_MAX);
 	pn->n_launches = 1;
-	pn->kernel[0] = pn_gpu_kernel_find(attn_smem(hd) <= ATTN_SMEM_MAX ? "attention_tiled" :
+	pn->kernel[0] = pn_gpu_kernel_find(attn_smem(hd) <= PN_GPU_SMEM_MAX ? "attention_tiled" :
 					   "attention_fwd");
 	return 0;
 }
@@ -451,9 +447,9 @@ const struct pn_gpu_lowering pn_gpu_lower_attention = {
 
 static int plan_pool(const struct pn_gpu_env *e, uint32_t node, struct pn_gpu_node *pn)
 {
-	if (e->max_batch > GRID_YZ_MAX)
+	if (e->max_batch > PN_GPU_GRID_YZ_MAX)
 		return pn_gpu_node_err(e, node, "batch %u: pool.ptx's grid y takes at most %u",
-				       e->max_batch, GRID_YZ_MAX);
+				       e->max_batch, PN_GPU_GRID_YZ_MAX);
 	return plan_one(e, node, pn, node_of(e, node)->op == PNB_OP_POOL_MEAN ?
 				     "pool_mean_f32" : "pool_cls_f32");
 }
@@ -481,13 +477,14 @@ const struct pn_gpu_lowering pn_gpu_lower_pool_cls = {
 	.op = PNB_OP_POOL_CLS, .plan = plan_pool, .emit = emit_pool,
 };
 
-/* ---- the table ---------------------------------------------------------------------- */
+/* ---- the table of every lowering (lower_poly.c's too) ---------------------------------------------------------------------- */
 
 static const struct pn_gpu_lowering *const lowerings[] = {
 	&pn_gpu_lower_embed, &pn_gpu_lower_layernorm, &pn_gpu_lower_rmsnorm,
 	&pn_gpu_lower_linear, &pn_gpu_lower_act, &pn_gpu_lower_add, &pn_gpu_lower_ffn,
 	&pn_gpu_lower_attention, &pn_gpu_lower_pool_mean, &pn_gpu_lower_pool_cls,
 	&pn_gpu_lower_l2norm, &pn_gpu_lower_softmax,
+	&pn_gpu_lower_poly_ffn, &pn_gpu_lower_vq, &pn_gpu_lower_cqa, &pn_gpu_lower_macro,
 };
 
 const struct pn_gpu_lowering *pn_gpu_lowering_get(uint32_t op)

@@ -313,6 +313,7 @@ int pn_gpu_plan_launches(const struct pn_gpu_plan *p, const struct pn_gpu_mem *m
 			.pn = &p->nodes[i], .B = B, .T = T,
 			.rows = seq ? B : B * T,
 			.max_rows = seq ? p->max_batch : p->max_batch * p->max_tokens,
+			.max_batch = p->max_batch, .max_tokens = p->max_tokens,
 		};
 
 		memset(l + at, 0, p->nodes[i].n_launches * sizeof(*l));

@@ -207,6 +207,184 @@ static int ops_model_write(const char *path, struct pn_err *err)
 	return rc;
 }
 
+/* c_k *= 0.5^k (per block of the series' coefficients: a fresh start every 8 is harmless). */
+static void decay(float *c, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		c[k] *= ldexpf(1.0f, -(int)(k % 8));
+}
+
+/* ---- the third model: the PolyNet ops -------------------------------------------- */
+
+enum { PM_V = 16, PM_D = 8, PM_K = 4, PM_FF = 10, PM_MAXT = 9, PM_E = 3, PM_R = 4 };
+
+/*
+ * embed -> vq quantize -> poly_ffn (plain) -> add -> poly_ffn (codebook mode,
+ * gated, even series, on vq codes) -> add -> vq cache -> add -> macro (linear
+ * router, top-2) -> macro (centroid router, top-1) -> linear -> cqa (heads 2,
+ * clusters >= T: every query its own cluster) -> add. The embedding rows are
+ * codebook rows plus 1e-2 noise, so that every vq's nearest code is clear
+ * (a code that flips between two engines is not an error of the plan);
+ * the series coefficients decay (0.5^k), so that the series amplify an
+ * input's rounding by less than 1 (cheb.ptx's Lipschitz bound sc sum k^2 |c_k|).
+ */
+static int poly_model_write(const char *path, struct pn_err *err)
+{
+	struct pnb_writer *wr = pnb_writer_new();
+	struct pnb_header h = { 0 };
+	struct pnb_node n;
+	uint64_t sh[2];
+	uint32_t seed = 99, x, q, v, s, c, cbt, t;
+	float cb[PM_K * PM_D], norms[PM_K], E[PM_V * PM_D], coefs[PM_E * 8], buf[PM_E * PM_D * 3 * PM_D];
+	int rc;
+
+	if (!wr)
+		return pn_errf(err, -ENOMEM, "out of memory");
+	fx_fill(cb, PM_K * PM_D, &seed, 2.0f);
+	for (int k = 0; k < PM_K; k++) {
+		double sq = 0;
+
+		for (int i = 0; i < PM_D; i++)
+			sq += (double)cb[k * PM_D + i] * cb[k * PM_D + i];
+		norms[k] = (float)sq;
+	}
+	for (int r = 0; r < PM_V; r++)
+		for (int i = 0; i < PM_D; i++)
+			E[r * PM_D + i] = cb[(r % PM_K) * PM_D + i] + fx_rand(&seed, 0.02f);
+#define RND(cnt, scale) (fx_fill(buf, (cnt), &seed, (scale)), buf)
+#define T2(name, d0, d1, p) (sh[0] = (d0), sh[1] = (d1), \
+	pnb_w_tensor(wr, name, PNB_DTYPE_F32, 2, sh, p))
+#define T1(name, d0, p) (sh[0] = (d0), pnb_w_tensor(wr, name, PNB_DTYPE_F32, 1, sh, p))
+#define VAL(name, width) pnb_w_value(wr, name, PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, width)
+#define NODE(op, name, outv) pnb_node_init(&n, op, pnb_w_string(wr, name), outv)
+#define COEFS(cnt) (fx_fill(coefs, (cnt), &seed, 1.0f), decay(coefs, (cnt)), coefs)
+	uint32_t ids = pnb_w_value(wr, "ids", PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
+
+	x = VAL("x", PM_D);
+	NODE(PNB_OP_EMBED, "embed", x);
+	n.n_in = 1; n.in[0] = ids; n.n_w = 1; n.fattr[PNB_FA_EMBED_SCALE] = 1.0f;
+	n.w[PNB_W_EMBED_TABLE] = T2("E", PM_V, PM_D, E);
+	pnb_w_node(wr, &n);
+	cbt = T2("cb", PM_K, PM_D, cb);
+	uint32_t nt = T1("norms", PM_K, norms);
+	q = VAL("quant", PM_D);
+	NODE(PNB_OP_VQ, "quant", q);
+	n.n_in = 1; n.in[0] = x; n.n_w = 2; n.iattr[PNB_IA_VQ_MODE] = 1;
+	n.w[PNB_W_VQ_CODEBOOK] = cbt; n.w[PNB_W_VQ_NORMS] = nt;
+	pnb_w_node(wr, &n);
+	v = VAL("pffn", PM_D);
+	NODE(PNB_OP_POLY_FFN, "pffn", v);
+	n.n_in = 1; n.in[0] = q; n.n_w = 5;
+	n.iattr[PNB_IA_POLYFFN_ACT] = PNB_ACT_GELU; n.iattr[PNB_IA_POLYFFN_DEGREE] = 6;
+	n.fattr[PNB_FA_POLYFFN_A] = -3.0f; n.fattr[PNB_FA_POLYFFN_B] = 3.0f;
+	n.w[PNB_W_FFN_W1] = T2("pffn.w1", PM_D, PM_FF, RND(PM_D * PM_FF, 1.0f));
+	n.w[PNB_W_FFN_B1] = T1("pffn.b1", PM_FF, RND(PM_FF, 0.5f));
+	n.w[PNB_W_FFN_W2] = T2("pffn.w2", PM_FF, PM_D, RND(PM_FF * PM_D, 1.0f));
+	n.w[PNB_W_FFN_B2] = T1("pffn.b2", PM_D, RND(PM_D, 0.5f));
+	n.w[PNB_W_POLYFFN_COEFS] = T1("pffn.c", 7, COEFS(7));
+	pnb_w_node(wr, &n);
+	s = VAL("add1", PM_D);
+	NODE(PNB_OP_ADD, "add1", s);
+	n.n_in = 2; n.in[0] = v; n.in[1] = x;
+	pnb_w_node(wr, &n);
+	c = pnb_w_value(wr, "codes", PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
+	NODE(PNB_OP_VQ, "codes", c);
+	n.n_in = 1; n.in[0] = x; n.n_w = 2; n.iattr[PNB_IA_VQ_MODE] = 0;
+	n.w[PNB_W_VQ_CODEBOOK] = cbt; n.w[PNB_W_VQ_NORMS] = nt;
+	pnb_w_node(wr, &n);
+	v = VAL("cbffn", PM_D);
+	NODE(PNB_OP_POLY_FFN, "cbffn", v);
+	n.n_in = 1; n.in[0] = c; n.n_w = 6;
+	n.iattr[PNB_IA_POLYFFN_ACT] = PNB_ACT_SILU; n.iattr[PNB_IA_POLYFFN_DEGREE] = 6;
+	n.iattr[PNB_IA_POLYFFN_GATED] = 1; n.iattr[PNB_IA_POLYFFN_EVEN] = 1;
+	n.iattr[PNB_IA_POLYFFN_CODEBOOK] = 1;
+	n.fattr[PNB_FA_POLYFFN_A] = -4.0f; n.fattr[PNB_FA_POLYFFN_B] = 4.0f;
+	n.w[PNB_W_FFN_W1] = T2("cbffn.w1", PM_D, 2 * PM_FF, RND(PM_D * 2 * PM_FF, 1.0f));
+	n.w[PNB_W_FFN_W2] = T2("cbffn.w2", PM_FF, PM_D, RND(PM_FF * PM_D, 1.0f));
+	n.w[PNB_W_FFN_B2] = T1("cbffn.b2", PM_D, RND(PM_D, 0.5f));
+	n.w[PNB_W_POLYFFN_COEFS] = T1("cbffn.c", 4, COEFS(4));
+	n.w[PNB_W_POLYFFN_CODEBOOK] = cbt;
+	pnb_w_node(wr, &n);
+	t = VAL("add2", PM_D);
+	NODE(PNB_OP_ADD, "add2", t);
+	n.n_in = 2; n.in[0] = s; n.in[1] = v;
+	pnb_w_node(wr, &n);
+	v = VAL("cache", PM_D);
+	NODE(PNB_OP_VQ, "cache", v);
+	n.n_in = 1; n.in[0] = x; n.n_w = 3; n.iattr[PNB_IA_VQ_MODE] = 2;
+	n.w[PNB_W_VQ_CODEBOOK] = cbt; n.w[PNB_W_VQ_NORMS] = nt;
+	n.w[PNB_W_VQ_TABLE] = T2("cache.t", PM_K, PM_D, RND(PM_K * PM_D, 1.0f));
+	pnb_w_node(wr, &n);
+	s = VAL("add3", PM_D);
+	NODE(PNB_OP_ADD, "add3", s);
+	n.n_in = 2; n.in[0] = t; n.in[1] = v;
+	pnb_w_node(wr, &n);
+	for (int m = 0; m < 2; m++) {	/* linear router top-2, then centroids top-1 */
+		v = VAL(m ? "macro1" : "macro0", PM_D);
+		NODE(PNB_OP_MACRO, m ? "macro1" : "macro0", v);
+		n.n_in = 1; n.in[0] = s; n.n_w = 7;
+		n.iattr[PNB_IA_MACRO_EXPERTS] = PM_E; n.iattr[PNB_IA_MACRO_ROUTER] = !m;
+		n.iattr[PNB_IA_MACRO_TOPK] = m ? 1 : 2; n.iattr[PNB_IA_MACRO_DEGREE] = 5;
+		n.iattr[PNB_IA_MACRO_ACT] = PNB_ACT_RELU;
+		n.fattr[PNB_FA_MACRO_A] = -3.0f; n.fattr[PNB_FA_MACRO_B] = 3.0f;
+		n.fattr[PNB_FA_MACRO_TAU] = 0.7f;
+		if (m)
+			n.w[PNB_W_MACRO_ROUTER] = T2("m1.router", PM_E, PM_D,
+						     RND(PM_E * PM_D, 4.0f));
+		else {
+			n.w[PNB_W_MACRO_ROUTER] = T2("m0.router", PM_D, PM_E,
+						     RND(PM_E * PM_D, 2.0f));
+			n.w[PNB_W_MACRO_ROUTER_B] = T1("m0.router_b", PM_E, RND(PM_E, 1.0f));
+		}
+		n.w[PNB_W_MACRO_W1] = T2(m ? "m1.w1" : "m0.w1", PM_E * PM_D, PM_R,
+					 RND(PM_E * PM_D * PM_R, 1.0f));
+		n.w[PNB_W_MACRO_B1] = T1(m ? "m1.b1" : "m0.b1", PM_E * PM_R,
+					 RND(PM_E * PM_R, 0.5f));
+		sh[0] = PM_E; sh[1] = 6;
+		n.w[PNB_W_MACRO_COEFS] = pnb_w_tensor(wr, m ? "m1.c" : "m0.c", PNB_DTYPE_F32, 2, sh,
+						      COEFS(PM_E * 6));
+		n.w[PNB_W_MACRO_W2] = T2(m ? "m1.w2" : "m0.w2", PM_E * PM_R, PM_D,
+					 RND(PM_E * PM_R * PM_D, 1.0f));
+		n.w[PNB_W_MACRO_B2] = T1(m ? "m1.b2" : "m0.b2", PM_E * PM_D,
+					 RND(PM_E * PM_D, 0.5f));
+		pnb_w_node(wr, &n);
+		s = v;
+	}
+	q = VAL("qkv", 3 * PM_D);
+	NODE(PNB_OP_LINEAR, "qkv", q);
+	n.n_in = 1; n.in[0] = s; n.n_w = 2;
+	n.w[PNB_W_LINEAR_W] = T2("qkv.w", PM_D, 3 * PM_D, RND(PM_D * 3 * PM_D, 1.0f));
+	n.w[PNB_W_LINEAR_B] = T1("qkv.b", 3 * PM_D, RND(3 * PM_D, 0.5f));
+	pnb_w_node(wr, &n);
+	v = VAL("cqa", PM_D);
+	NODE(PNB_OP_CQA, "cqa", v);
+	n.n_in = 1; n.in[0] = q; n.n_w = 1;
+	n.iattr[PNB_IA_CQA_HEADS] = 2; n.iattr[PNB_IA_CQA_CLUSTERS] = PM_MAXT;
+	n.iattr[PNB_IA_CQA_ITERS] = 3; n.fattr[PNB_FA_CQA_SCALE] = 0.5f;
+	n.w[PNB_W_CQA_PLANES] = T2("planes", 8, PM_D / 2, RND(8 * PM_D / 2, 1.0f));
+	pnb_w_node(wr, &n);
+	t = VAL("out", PM_D);
+	NODE(PNB_OP_ADD, "out", t);
+	n.n_in = 2; n.in[0] = v; n.in[1] = s;
+	pnb_w_node(wr, &n);
+#undef RND
+#undef T2
+#undef T1
+#undef VAL
+#undef NODE
+#undef COEFS
+	h.name = pnb_w_string(wr, "gpu_plan_poly");
+	h.input = ids;
+	h.output = t;
+	h.max_tokens = PM_MAXT;
+	h.tokenizer = PNB_TOKENIZER_NONE;
+	h.tok_pieces = h.tok_scores = PNB_NONE;
+	pnb_w_header(wr, &h);
+	rc = pnb_w_finish(wr, path, err);
+	pnb_writer_free(wr);
+	return rc;
+}
+
 /* ---- the kernels' declared parameters, from the .ptx text ------------------------- */
 
 /* Byte sizes of entry's .param list in file; the count, or -1 when not found. */
@@ -383,11 +561,13 @@ static void check_launches(struct rig *r, uint32_t B, uint32_t T)
 			if (l->param_size[p] != 8)
 				continue;
 			memcpy(&v, l->blob + l->param_off[p], 8);
-			/* every pointer is 0 or inside one of the plan's buffers */
+			/* every pointer is 0 or inside one of the plan's buffers; the u64
+			 * counts (act_f32's, add_f32's n) are small, below the interpreter's
+			 * first device address (tests/ptx/ptxi_mem.c, 0x10000000) */
 			assert_true(v == 0 || within(v, r->mem.file, r->mem.file_bytes) ||
 				    within(v, r->mem.consts, cb ? cb : 1) ||
 				    within(v, r->mem.arena, ab) || v == r->mem.ids ||
-				    v == r->mem.lens || v < ((uint64_t)1 << 32));
+				    v == r->mem.lens || v < 0x10000000u);
 			if (within(v, r->mem.arena, ab))
 				assert_int_equal((v - r->mem.arena) % 256, 0);
 		}
@@ -564,6 +744,31 @@ static void test_every_std_op_matches_cpu(void **state)
 	mdl_close(&d);
 }
 
+static void test_every_poly_op_matches_cpu(void **state)
+{
+	struct mdl d;
+	char path[64];
+	struct pn_err err;
+	struct pn_gpu_plan *p;
+	uint8_t used[32];
+
+	(void)state;
+	assert_int_equal(tmp_path(path, "poly"), 0);
+	if (poly_model_write(path, &err))
+		fail_msg("poly model: %s", err.msg);
+	assert_int_equal(mdl_open(&d, path, 1), 0);
+	assert_int_equal(pn_gpu_plan_new(d.g, 3, PM_MAXT, &p, &err), 0);
+	pn_gpu_plan_kernels_used(p, used);
+	static const char *const want[] = { "vq_assign", "vq_gather", "cheb_series",
+		"polyffn_code_table", "macro_route", "macro_expert_fwd", "cqa_hash", "cqa_attend" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!used[pn_gpu_kernel_find(want[i])])
+			fail_msg("%s not used", want[i]);
+	pn_gpu_plan_free(p);
+	run_shapes(&d, 3, PM_MAXT);
+	mdl_close(&d);
+}
+
 static void test_kernel_table(void **state)
 {
 	(void)state;
@@ -608,62 +813,52 @@ static void test_bad_shapes_rejected(void **state)
 	mdl_close(&d);
 }
 
-/* embed -> vq (quantize): a PolyNet op without a GPU lowering. */
+/*
+ * Every op a valid file can hold has a lowering, so the unlowered case is a
+ * copy of the fixture's graph with one node's op turned into a reserved
+ * PolyNet op (polyglu: named, no descriptor, no lowering).
+ */
 static void test_unlowered_op_named(void **state)
 {
-	enum { V = 8, D = 4, K = 3 };
-	float table[V * D], cb[K * D], norms[K];
-	struct pnb_writer *wr = pnb_writer_new();
-	struct pnb_header h = { 0 };
-	struct pnb_node n;
-	uint64_t sh[2];
-	uint32_t ids, x, y, seed = 5;
-	char path[64];
 	struct mdl d;
+	struct pn_graph g2;
+	struct pn_gnode *nodes;
 	struct pn_err err;
-	struct pn_gpu_plan *p;
+	struct pn_gpu_plan *p = (void *)1;
+	uint32_t at = UINT32_MAX;
 
 	(void)state;
-	assert_non_null(wr);
-	fx_fill(table, V * D, &seed, 1.0f);
-	fx_fill(cb, K * D, &seed, 1.0f);
-	for (int k = 0; k < K; k++) {
-		double s = 0;
-
-		for (int i = 0; i < D; i++)
-			s += (double)cb[k * D + i] * cb[k * D + i];
-		norms[k] = (float)s;
-	}
-	ids = pnb_w_value(wr, "ids", PNB_DTYPE_I32, PNB_LAYOUT_TOKENS, 1);
-	x = pnb_w_value(wr, "x", PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, D);
-	y = pnb_w_value(wr, "y", PNB_DTYPE_F32, PNB_LAYOUT_TOKENS, D);
-	pnb_node_init(&n, PNB_OP_EMBED, pnb_w_string(wr, "embed"), x);
-	n.n_in = 1; n.in[0] = ids; n.n_w = 1; n.fattr[PNB_FA_EMBED_SCALE] = 1.0f;
-	sh[0] = V; sh[1] = D;
-	n.w[PNB_W_EMBED_TABLE] = pnb_w_tensor(wr, "E", PNB_DTYPE_F32, 2, sh, table);
-	pnb_w_node(wr, &n);
-	pnb_node_init(&n, PNB_OP_VQ, pnb_w_string(wr, "l0.vq"), y);
-	n.n_in = 1; n.in[0] = x; n.n_w = 2; n.iattr[PNB_IA_VQ_MODE] = 1;
-	sh[0] = K; sh[1] = D;
-	n.w[PNB_W_VQ_CODEBOOK] = pnb_w_tensor(wr, "cb", PNB_DTYPE_F32, 2, sh, cb);
-	sh[0] = K;
-	n.w[PNB_W_VQ_NORMS] = pnb_w_tensor(wr, "norms", PNB_DTYPE_F32, 1, sh, norms);
-	pnb_w_node(wr, &n);
-	h.name = pnb_w_string(wr, "unlowered");
-	h.input = ids;
-	h.output = y;
-	h.max_tokens = 4;
-	h.tokenizer = PNB_TOKENIZER_NONE;
-	h.tok_pieces = h.tok_scores = PNB_NONE;
-	pnb_w_header(wr, &h);
-	assert_int_equal(tmp_path(path, "vq"), 0);
-	if (pnb_w_finish(wr, path, &err))
-		fail_msg("%s", err.msg);
-	pnb_writer_free(wr);
-	assert_int_equal(mdl_open(&d, path, 1), 0);
-	assert_int_equal(pn_gpu_plan_new(d.g, 2, 4, &p, &err), -ENOTSUP);
+	open_fixture(&d);
+	g2 = *d.g;
+	nodes = malloc(g2.n_nodes * sizeof(*nodes));
+	assert_non_null(nodes);
+	memcpy(nodes, d.g->nodes, g2.n_nodes * sizeof(*nodes));
+	for (uint32_t i = 0; i < g2.n_nodes; i++)
+		if (!strcmp(nodes[i].name, "l0.ffn"))
+			at = i;
+	assert_true(at < g2.n_nodes);
+	nodes[at].op = PNB_OP_POLYGLU;
+	g2.nodes = nodes;
+	assert_int_equal(pn_gpu_plan_new(&g2, 2, 4, &p, &err), -ENOTSUP);
 	assert_null(p);
-	assert_string_equal(err.msg, "node 'l0.vq' (vq): no GPU lowering yet");
+	assert_string_equal(err.msg, "node 'l0.ffn' (polyglu): no GPU lowering yet");
+	free(nodes);
+	mdl_close(&d);
+}
+
+/* A kernel's limit, named: 400000 x 12 rows pass gemm_f32's 65535 row tiles of 64. */
+static void test_kernel_limit_named(void **state)
+{
+	struct mdl d;
+	struct pn_err err;
+	struct pn_gpu_plan *p = (void *)1;
+
+	(void)state;
+	open_fixture(&d);
+	assert_int_equal(pn_gpu_plan_new(d.g, 400000, FX_MAXT, &p, &err), -EINVAL);
+	assert_null(p);
+	assert_string_equal(err.msg, "node 'l0.qkv' (linear): 4800000 rows: gemm_f32 takes at "
+			    "most 4194240 (grid y of 64-row tiles <= 65535)");
 	mdl_close(&d);
 }
 
@@ -705,6 +900,7 @@ static void test_use_lite_matches_cpu(void **state)
 	enum { NB = 2, CAP = 64 };
 	int32_t raw[NB * CAP], ids[NB * CAP];
 	uint32_t lens[NB], T;
+	size_t arena;
 	struct mdl d;
 	struct rig r;
 	struct timespec t0, t1;
@@ -728,12 +924,13 @@ static void test_use_lite_matches_cpu(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rig_open(&r, &d, NB, T);
 	worst = rig_run(&r, NB, T, lens, ids);
+	arena = pn_gpu_plan_arena_bytes(r.p);
 	rig_close(&r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	fprintf(stderr, "test_gpu_plan: USE lite, %u sentences of <= %u tokens, %u launches: "
-		"%.1f s in the interpreter, worst error %.3g of the 1e-4 bar\n", NB, T,
-		r.n_launches, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
-		worst);
+	fprintf(stderr, "test_gpu_plan: USE lite, %u sentences of <= %u tokens, %u launches, "
+		"arena %zu bytes: %.1f s in the interpreter, worst error %.3g of the 1e-4 bar\n",
+		NB, T, r.n_launches, arena,
+		(double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, worst);
 	mdl_close(&d);
 }
 
@@ -745,6 +942,8 @@ int main(void)
 		cmocka_unit_test(test_every_std_op_matches_cpu),
 		cmocka_unit_test(test_bad_shapes_rejected),
 		cmocka_unit_test(test_unlowered_op_named),
+		cmocka_unit_test(test_kernel_limit_named),
+		cmocka_unit_test(test_every_poly_op_matches_cpu),
 		cmocka_unit_test(test_use_lite_matches_cpu),
 	};
 
