@@ -35,6 +35,11 @@ static const struct twin twins[] = {
 	{ "pool_cls_f32", 5, tw_pool_cls_f32 },
 	{ "attention_fwd", 8, tw_attention_fwd },
 	{ "attention_tiled", 8, tw_attention_tiled },
+	{ "gemm_bf16", 10, tw_gemm_bf16 },
+	{ "cheb_series", 10, tw_cheb_series },
+	{ "vq_assign", 8, tw_vq_assign },
+	{ "vq_gather", 5, tw_vq_gather },
+	{ "polyffn_code_table", 15, tw_polyffn_code_table },
 };
 
 static const struct twin *find(const char *entry)

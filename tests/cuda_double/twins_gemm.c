@@ -73,3 +73,57 @@ int tw_gemm_f32_rows(struct tw *t)
 {
 	return gemm_rows(t, 16, 32);
 }
+
+static float bf16(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+/*
+ * gemm_bf16(A, Bt, bias, C, M, N, K, lda, ldb, act): C = act(A Bt^T + bias),
+ * A [M, lda] and Bt [N, ldb] bf16 (16-byte aligned rows for cp.async: lda,
+ * ldb multiples of 8, >= K), C f32; grid (ceil(N/64), ceil(M/64)), block
+ * 128. bf16 products are exact in f32; the sum's order differs from the
+ * mma tiles' (the suite's tolerance covers it).
+ */
+int tw_gemm_bf16(struct tw *t)
+{
+	uint64_t a = tw_u64(t, 0), b = tw_u64(t, 1), bias = tw_u64(t, 2), c = tw_u64(t, 3);
+	uint32_t M = tw_u32(t, 4), N = tw_u32(t, 5), K = tw_u32(t, 6), lda = tw_u32(t, 7),
+		 ldb = tw_u32(t, 8), act = tw_u32(t, 9);
+	uint32_t mc = min_u32(M, (uint64_t)t->grid[1] * 64);
+	uint32_t nc = min_u32(N, (uint64_t)t->grid[0] * 64);
+	const uint16_t *A, *B;
+	const float *bv = NULL;
+	float *C;
+
+	if (t->block[0] != 128 || t->block[1] != 1 || t->block[2] != 1)
+		return tw_inval(t, "block (%u, %u, %u): the kernel takes (128, 1, 1)",
+				t->block[0], t->block[1], t->block[2]);
+	if (lda % 8 || ldb % 8 || lda < K || ldb < K)
+		return tw_inval(t, "lda %u, ldb %u: multiples of 8 and >= K %u", lda, ldb, K);
+	if (!mc || !nc)
+		return 0;
+	TW_SPAN(A, t, "A", a, tw_extent(mc, lda, K, 2), 16);
+	TW_SPAN(B, t, "Bt", b, tw_extent(nc, ldb, K, 2), 16);
+	TW_SPAN(C, t, "C", c, tw_extent(mc, N, nc, 4), 4);
+	if (bias)
+		TW_SPAN(bv, t, "bias", bias, (uint64_t)nc * 4, 4);
+	for (uint32_t i = 0; i < mc; i++) {
+		const uint16_t *ai = A + (size_t)i * lda;
+
+		for (uint32_t j = 0; j < nc; j++) {
+			const uint16_t *bj = B + (size_t)j * ldb;
+			float s = 0.0f;
+
+			for (uint32_t k = 0; k < K; k++)
+				s += bf16(ai[k]) * bf16(bj[k]);
+			C[(size_t)i * N + j] = tw_act_gemm(act, s + (bv ? bv[j] : 0.0f));
+		}
+	}
+	return 0;
+}

@@ -91,4 +91,59 @@ static inline float tw_exp_nonpos(float x)
 	return x < -87.0f ? 0.0f : p * s.f;
 }
 
+/*
+ * The Chebyshev series of cheb.ptx (and polyffn_codes.ptx, macro_experts.ptx)
+ * op for op, fmaf where they fma.rn: bit-identical. c[0..m], m = ncoef - 1;
+ * sc = 2/(b-a), sh = -(a+b)/(b-a) from tw_cheb_scale.
+ */
+struct tw_cheb {
+	const float *c;
+	uint32_t m;
+	int even;
+	float a, b, sc, sh;
+};
+
+static inline void tw_cheb_init(struct tw_cheb *s, const float *c, uint32_t degree, int even,
+				float a, float b)
+{
+	float w = b - a;
+
+	s->c = c;
+	s->m = even ? degree / 2 : degree;
+	s->even = even;
+	s->a = a;
+	s->b = b;
+	s->sc = 2.0f / w;
+	s->sh = -(a + b) / w;
+}
+
+static inline float tw_cheb_eval(const struct tw_cheb *s, float v)
+{
+	float t = fmaf(v, s->sc, s->sh), u, u2, b1 = 0.0f, b2 = 0.0f, r;
+	uint32_t k = s->m;
+
+	if (t == t)	/* min/max, but a NaN t goes through (the kernel's setp.nan) */
+		t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
+	u = s->even ? fmaf(t + t, t, -1.0f) : t;
+	u2 = u + u;
+	for (; k >= 2; k -= 2) {
+		b2 = fmaf(u2, b1, s->c[k] - b2);
+		b1 = fmaf(u2, b2, s->c[k - 1] - b1);
+	}
+	if (k == 1) {
+		float n = fmaf(u2, b1, s->c[1] - b2);
+
+		b2 = b1;
+		b1 = n;
+	}
+	r = fmaf(u, b1, s->c[0] - b2);
+	if (s->even)
+		r = fmaf(0.5f, v, r);
+	if (v < s->a)
+		r = 0.0f;
+	if (v > s->b)
+		r = v;
+	return r;
+}
+
 #endif /* CUD_TWINS_MATH_H */

@@ -34,7 +34,7 @@
 
 #define GUARD 64		/* bytes before and after every buffer */
 #define MAXB 10
-#define MAXP 12
+#define MAXP 16
 
 enum { IN, OUT, INOUT };
 enum { PK_BUF, PK_NULL, PK_U32, PK_U64, PK_F32 };
@@ -679,6 +679,235 @@ static void test_attention(void **state)
 	}
 }
 
+/* ---- gemm_bf16.ptx ---- */
+
+/*
+ * bf16 A [M, lda], Bt [N, ldb]: the products are exact in f32, the sums'
+ * orders differ (mma tiles, k in order): test_ptx_gemm_bf16.c's bound
+ * 1.13 (K + 1) 2^-23 sum |a b|, K <= 40 and |a b| < 1 here: 2.2e-4, plus
+ * 1e-5 relative for the activations.
+ */
+static void bf16_case(uint32_t M, uint32_t N, uint32_t K, uint32_t act, int bias, uint32_t gshort)
+{
+	struct tcase *c = tc_new("kernels/ptx/gemm_bf16.ptx", "gemm_bf16", 1e-5, 2.5e-4);
+	uint32_t lda = (K + 7) / 8 * 8 + 8, ldb = (K + 7) / 8 * 8;
+	size_t na = (size_t)M * lda, nb = (size_t)N * ldb;
+	uint16_t *h = malloc((na > nb ? na : nb) * 2 + 2);
+
+	assert_non_null(h);
+	for (int m = 0; m < 2; m++) {
+		size_t n = m ? nb : na;
+
+		for (size_t i = 0; i < n; i++) {
+			float f = frand(-1, 1);
+			uint32_t u;
+
+			memcpy(&u, &f, 4);
+			h[i] = (uint16_t)(u >> 16);
+		}
+		p_buf(c, tc_buf(c, IN, h, n * 2, 0, 0));
+	}
+	if (bias)
+		p_buf(c, b_rand(c, N, -1, 1, 0));
+	else
+		p_null(c);
+	p_buf(c, b_out(c, (size_t)M * N, 0));
+	p_u32(c, M);
+	p_u32(c, N);
+	p_u32(c, K);
+	p_u32(c, lda);
+	p_u32(c, ldb);
+	p_u32(c, act);
+	tc_launch(c, (N + 63) / 64, (M + 63) / 64 - gshort, 1, 128, 0);
+	tc_run(c);
+	free(h);
+}
+
+static void test_gemm_bf16(void **state)
+{
+	for (uint32_t act = 0; act < PNB_ACT_COUNT; act++)
+		bf16_case(5, 37, 19, act, act & 1, 0);
+	bf16_case(70, 65, 40, PNB_ACT_GELU, 1, 0);
+	bf16_case(130, 9, 8, PNB_ACT_NONE, 0, 1);
+	bf16_case(3, 3, 0, PNB_ACT_RELU, 1, 0);
+}
+
+/* ---- cheb.ptx, vq.ptx, polyffn_codes.ptx: bit-identical twins ---- */
+
+/* ncoef random coefficients of decaying size for degree (even form: degree / 2 + 1). */
+static uint32_t b_coefs(struct tcase *c, uint32_t degree, int even)
+{
+	uint32_t n = (even ? degree / 2 : degree) + 1;
+	float v[130];
+
+	for (uint32_t k = 0; k < n; k++)
+		v[k] = frand(-1, 1) / (float)(k + 1);
+	return tc_buf(c, IN, v, n * 4, 0, 0);
+}
+
+/*
+ * cheb_series plain (in place or not) or gated: the same operations in the
+ * same order, correctly rounded on both sides: exact. Inputs reach past
+ * [a, b] on both sides (the asymptotes), with a NaN among them.
+ */
+static void cheb_case(uint32_t n, uint32_t ff, int gated, int in_place, uint32_t degree, int even,
+		      uint32_t grid, uint32_t block)
+{
+	struct tcase *c = tc_new("kernels/ptx/cheb.ptx", "cheb_series", 0, 0);
+	size_t nx = gated ? (size_t)(n / ff) * 2 * ff : n;
+	uint32_t x = b_rand(c, nx, -5, 4, 0);
+	float nan = NAN;
+
+	memcpy(c->b[x].init + GUARD + 4 * (nx / 2), &nan, 4);
+	if (in_place)
+		c->b[x].kind = INOUT;
+	p_buf(c, x);
+	p_buf(c, in_place ? x : b_out(c, n, 4));
+	p_u32(c, n);
+	p_u32(c, ff);
+	p_u32(c, gated);
+	p_buf(c, b_coefs(c, degree, even));
+	p_u32(c, degree);
+	p_u32(c, even);
+	p_f32(c, -4.0f);
+	p_f32(c, 3.0f);
+	tc_launch(c, grid, 1, 1, block, 0);
+	tc_run(c);
+}
+
+static void test_cheb(void **state)
+{
+	static const uint32_t degrees[] = { 1, 2, 7, 16, 33, 128 };
+
+	for (size_t i = 0; i < sizeof(degrees) / sizeof(degrees[0]); i++)
+		for (int even = 0; even <= 1; even++) {
+			cheb_case(100, 0, 0, 0, degrees[i], even, 2, 64);
+			cheb_case(77, 0, 0, 1, degrees[i], even, 1, 32);
+			cheb_case(3 * 21, 21, 1, 0, degrees[i], even, 3, 32);
+		}
+}
+
+/*
+ * vq_assign: the same fma chains in the same order, the same first-minimum
+ * rule: codes exact, ties included (codebook rows 1 and 4 are equal, and
+ * some x rows are copies of codebook rows), a NaN row gives 0. dist2 adds
+ * ||x||^2 summed by lanes in the kernel, in order here: D roundings of
+ * 2^-24 of at most D: 1e-5 (1 + |d|).
+ */
+static void vq_case(uint32_t rows, uint32_t D, uint32_t K, uint32_t warps, int dist2,
+		    uint32_t gshort)
+{
+	struct tcase *c = tc_new("kernels/ptx/vq.ptx", "vq_assign", 1e-5, 1e-5);
+	float *x = malloc((size_t)rows * D * 4 + 4), *cb = malloc((size_t)K * D * 4 + 4);
+	float *en = malloc((size_t)K * 4);
+
+	assert_true(x && cb && en);
+	for (size_t i = 0; i < (size_t)K * D; i++)
+		cb[i] = frand(-1, 1);
+	if (K > 4)
+		memcpy(cb + 4 * D, cb + 1 * D, D * 4);
+	for (uint32_t k = 0; k < K; k++) {
+		en[k] = 0;
+		for (uint32_t i = 0; i < D; i++)
+			en[k] += cb[(size_t)k * D + i] * cb[(size_t)k * D + i];
+	}
+	for (uint32_t r = 0; r < rows; r++)
+		for (uint32_t i = 0; i < D; i++)
+			x[(size_t)r * D + i] = r % 3 == 1 ? cb[(size_t)(r % K) * D + i] : frand(-1, 1);
+	if (rows > 2 && D)
+		x[2 * D] = NAN;
+	p_buf(c, tc_buf(c, IN, x, (size_t)rows * D * 4, 0, 0));
+	p_u32(c, rows);
+	p_u32(c, D);
+	p_buf(c, tc_buf(c, IN, cb, (size_t)K * D * 4, 0, 0));
+	p_buf(c, tc_buf(c, IN, en, (size_t)K * 4, 0, 0));
+	p_u32(c, K);
+	p_buf(c, tc_buf(c, OUT, NULL, (size_t)rows * 4, 0, 1));
+	if (dist2)
+		p_buf(c, b_out(c, rows, 4));
+	else
+		p_null(c);
+	tc_launch(c, (rows + warps - 1) / warps - gshort, 1, 1, 32 * warps, 0);
+	tc_run(c);
+	free(x);
+	free(cb);
+	free(en);
+}
+
+/* vq_gather: a copy, exact. */
+static void gather_case(uint32_t rows, uint32_t K, uint32_t W, uint32_t grid, uint32_t block)
+{
+	struct tcase *c = tc_new("kernels/ptx/vq.ptx", "vq_gather", 0, 0);
+	uint32_t codes[64];
+
+	for (uint32_t r = 0; r < rows; r++)
+		codes[r] = urand(K);
+	p_buf(c, b_words(c, codes, rows));
+	p_u32(c, rows);
+	p_buf(c, b_rand(c, (size_t)K * W, -1, 1, 0));
+	p_u32(c, W);
+	p_buf(c, b_out(c, (size_t)rows * W, 4));
+	tc_launch(c, grid, 1, 1, block, 0);
+	tc_run(c);
+}
+
+static void test_vq(void **state)
+{
+	vq_case(9, 16, 7, 2, 1, 0);
+	vq_case(40, 33, 40, 8, 0, 0);
+	vq_case(13, 5, 70, 1, 1, 0);
+	vq_case(20, 8, 9, 4, 1, 2);	/* grid 2 CTAs short: rows 12.. stay */
+	vq_case(5, 0, 3, 1, 1, 0);	/* D 0: every d is enorm */
+	gather_case(7, 5, 33, 2, 64);
+	gather_case(64, 9, 4, 3, 256);
+}
+
+/*
+ * polyffn_code_table: each hidden unit and output an fma chain from its
+ * bias in index order on both sides, the series op for op, the gate one
+ * product: exact.
+ */
+static void polyffn_case(uint32_t K, uint32_t D, uint32_t ff, int gated, int biases,
+			 uint32_t degree, int even, uint32_t block, uint32_t gshort)
+{
+	struct tcase *c = tc_new("kernels/ptx/polyffn_codes.ptx", "polyffn_code_table", 0, 0);
+	uint32_t hw = gated ? 2 * ff : ff;
+
+	p_buf(c, b_rand(c, (size_t)K * D, -1, 1, 0));
+	p_buf(c, b_out(c, (size_t)K * D, 4));
+	p_u32(c, K);
+	p_u32(c, D);
+	p_u32(c, ff);
+	p_u32(c, gated);
+	p_buf(c, b_rand(c, (size_t)D * hw, -0.5f, 0.5f, 0));
+	if (biases)
+		p_buf(c, b_rand(c, hw, -1, 1, 0));
+	else
+		p_null(c);
+	p_buf(c, b_coefs(c, degree, even));
+	p_u32(c, degree);
+	p_u32(c, even);
+	p_f32(c, -2.0f);
+	p_f32(c, 2.5f);
+	p_buf(c, b_rand(c, (size_t)ff * D, -0.5f, 0.5f, 0));
+	if (biases)
+		p_buf(c, b_rand(c, D, -1, 1, 0));
+	else
+		p_null(c);
+	tc_launch(c, K - gshort, 1, 1, block, (D + ff) * 4);
+	tc_run(c);
+}
+
+static void test_polyffn(void **state)
+{
+	for (int gated = 0; gated <= 1; gated++)
+		for (int biases = 0; biases <= 1; biases++) {
+			polyffn_case(5, 12, 20, gated, biases, 9, 0, 64, 0);
+			polyffn_case(3, 33, 7, gated, biases, 16, 1, 32, 0);
+		}
+	polyffn_case(6, 8, 10, 1, 1, 5, 0, 256, 2);
+}
+
 /* ---- refusals ---- */
 
 /* The twin alone on c: rc, and a message naming the entry and want (NULL: anything). */
@@ -785,6 +1014,10 @@ int main(void)
 		cmocka_unit_test_setup(test_elementwise, reseed),
 		cmocka_unit_test_setup(test_pool, reseed),
 		cmocka_unit_test_setup(test_attention, reseed),
+		cmocka_unit_test_setup(test_gemm_bf16, reseed),
+		cmocka_unit_test_setup(test_cheb, reseed),
+		cmocka_unit_test_setup(test_vq, reseed),
+		cmocka_unit_test_setup(test_polyffn, reseed),
 		cmocka_unit_test_setup(test_refusals, reseed),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
