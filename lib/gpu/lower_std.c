@@ -411,7 +411,8 @@ static int plan_attention(const struct pn_gpu_env *e, uint32_t node, struct pn_g
 				       hd, ATTN_HD_MAX);
 	if (n->heads > PN_GPU_GRID_YZ_MAX || e->max_batch > PN_GPU_GRID_YZ_MAX)
 		return pn_gpu_node_err(e, node, "%u heads x batch %u: attention.ptx's grid takes "
-				       "at most %u of each", n->heads, e->max_batch, PN_GPU_GRID_YZ_MAX);
+				       "at most %u of each", n->heads, e->max_batch,
+				       PN_GPU_GRID_YZ_MAX);
 	pn->n_launches = 1;
 	pn->kernel[0] = pn_gpu_kernel_find(attn_smem(hd) <= PN_GPU_SMEM_MAX ? "attention_tiled" :
 					   "attention_fwd");
@@ -477,7 +478,7 @@ const struct pn_gpu_lowering pn_gpu_lower_pool_cls = {
 	.op = PNB_OP_POOL_CLS, .plan = plan_pool, .emit = emit_pool,
 };
 
-/* ---- the table of every lowering (lower_poly.c's too) ---------------------------------------------------------------------- */
+/* ---- the table of every lowering (lower_poly.c's too) ---------------------------- */
 
 static const struct pn_gpu_lowering *const lowerings[] = {
 	&pn_gpu_lower_embed, &pn_gpu_lower_layernorm, &pn_gpu_lower_rmsnorm,

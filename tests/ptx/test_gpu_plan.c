@@ -4,16 +4,18 @@
  * launch by launch in the PTX interpreter (tests/ptx/ptxi.h), as the CUDA
  * backend will run it on a device, against the CPU executor (pn_exec) on
  * the same model:
- *  - the fixture of tests/unit/fixture_model.h (the structure of USE lite)
- *    and a second small model that holds every other standard op (rmsnorm,
+ *  - the fixture of tests/unit/fixture_model.h (the structure of USE lite),
+ *    a second small model that holds every other standard op (rmsnorm,
  *    the gated FFN, act, pool_cls, add of a sequence row, softmax, a causal
- *    attention of head size 128, linear with an activation), each at
- *    several (B, T) with ragged lengths through ONE plan;
+ *    attention of head size 128, linear with an activation) and a third
+ *    with every PolyNet op (vq in its 3 modes, poly_ffn plain and codebook,
+ *    macro with both routers, cqa), each at several (B, T) with ragged
+ *    lengths through ONE plan;
  *  - the launches' shape: the same count and kernels at every (B, T), grids
  *    and blocks >= 1, parameters exactly the kernel's .param list (parsed
  *    from the .entry text of its .ptx file), arena pointers 256-aligned;
  *  - the errors: -ENOTSUP naming an unlowered node and op, -EINVAL past
- *    the plan's batch or tokens;
+ *    the plan's batch or tokens and past a kernel's limit;
  *  - the real USE-lite model (POLYNET_USE_PNB, else build/use.pnb) on one
  *    batch of the reference sentences' ids, skipped where it is absent.
  */
@@ -235,7 +237,8 @@ static int poly_model_write(const char *path, struct pn_err *err)
 	struct pnb_node n;
 	uint64_t sh[2];
 	uint32_t seed = 99, x, q, v, s, c, cbt, t;
-	float cb[PM_K * PM_D], norms[PM_K], E[PM_V * PM_D], coefs[PM_E * 8], buf[PM_E * PM_D * 3 * PM_D];
+	float cb[PM_K * PM_D], norms[PM_K], E[PM_V * PM_D], coefs[PM_E * 8];
+	float buf[PM_E * PM_D * 3 * PM_D];
 	int rc;
 
 	if (!wr)
@@ -542,8 +545,8 @@ static void check_launches(struct rig *r, uint32_t B, uint32_t T)
 		r->kseq[i] = l->kernel;
 		for (int a = 0; a < 3; a++)
 			if (l->grid[a] < 1 || l->block[a] < 1)
-				fail_msg("launch %u (%s): grid %u %u %u block %u %u %u", i, k->entry,
-					 l->grid[0], l->grid[1], l->grid[2], l->block[0],
+				fail_msg("launch %u (%s): grid %u %u %u block %u %u %u", i,
+					 k->entry, l->grid[0], l->grid[1], l->grid[2], l->block[0],
 					 l->block[1], l->block[2]);
 		n = declared_params(k->file, k->entry, want, PN_GPU_MAX_PARAMS);
 		if (n != (int)l->n_params)
