@@ -42,6 +42,8 @@ static const struct twin twins[] = {
 	{ "polyffn_code_table", 15, tw_polyffn_code_table },
 	{ "cqa_hash", 8, tw_cqa_hash },
 	{ "cqa_attend", 12, tw_cqa_attend },
+	{ "macro_route", 11, tw_macro_route },
+	{ "macro_expert_fwd", 17, tw_macro_expert_fwd },
 };
 
 static const struct twin *find(const char *entry)

@@ -34,7 +34,7 @@
 
 #define GUARD 64		/* bytes before and after every buffer */
 #define MAXB 10
-#define MAXP 16
+#define MAXP 20
 
 enum { IN, OUT, INOUT };
 enum { PK_BUF, PK_NULL, PK_U32, PK_U64, PK_F32 };
@@ -992,6 +992,109 @@ static void test_cqa(void **state)
 	cqa_attend_case(3, 40, 1, 8, 4, 3, 8, 40, 2);			/* topk >= L */
 }
 
+/* ---- macro.ptx, macro_experts.ptx ---- */
+
+/*
+ * macro_route: the scores are the kernel's fma chains (and its unfused
+ * norm) in order, the picks the same scans: exact, ties included
+ * (centroids 1 and 3 are equal: expert 3 never wins over 1). The top-2
+ * gate's ex2.approx (2^-22 relative) against expf: 1e-6 (1 + |g|).
+ */
+static void route_case(uint32_t rows, uint32_t D, uint32_t E, int linear, int bias, uint32_t topk,
+		       uint32_t warps)
+{
+	struct tcase *c = tc_new("kernels/ptx/macro.ptx", "macro_route", 1e-6, 1e-6);
+	uint32_t k = topk == 2 ? 2 : 1;
+	float *w = malloc((size_t)E * D * 4 + 4);
+
+	assert_non_null(w);
+	for (size_t i = 0; i < (size_t)E * D; i++)
+		w[i] = frand(-1, 1);
+	if (!linear && E > 3)
+		memcpy(w + 3 * D, w + 1 * D, D * 4);
+	p_buf(c, b_rand(c, (size_t)rows * D, -1, 1, 0));
+	p_u32(c, rows);
+	p_u32(c, D);
+	p_buf(c, tc_buf(c, IN, w, (size_t)E * D * 4, 0, 0));
+	if (bias)
+		p_buf(c, b_rand(c, E, -1, 1, 0));
+	else
+		p_null(c);
+	p_u32(c, E);
+	p_u32(c, linear);
+	p_u32(c, topk);
+	p_f32(c, 0.7f);
+	p_buf(c, tc_buf(c, OUT, NULL, (size_t)rows * k * 4, 0, 1));
+	p_buf(c, b_out(c, (size_t)rows * k, 4));
+	tc_launch(c, (rows + warps - 1) / warps, 1, 1, 32 * warps, 0);
+	tc_run(c);
+	free(w);
+}
+
+/*
+ * macro_expert_fwd: each hidden unit and output an fma chain from its bias
+ * in index order, the series op for op, the picks added in ascending
+ * expert order by one fma each, on both sides: exact.
+ */
+static void expert_case(uint32_t rows, uint32_t D, uint32_t E, uint32_t rank, uint32_t topk,
+			int biases, uint32_t degree, int even, uint32_t block, uint32_t gshort)
+{
+	struct tcase *c = tc_new("kernels/ptx/macro_experts.ptx", "macro_expert_fwd", 0, 0);
+	uint32_t pick[64], ncoef = (even ? degree / 2 : degree) + 1;
+	float *coefs = malloc((size_t)E * ncoef * 4);
+
+	assert_non_null(coefs);
+	for (uint32_t r = 0; r < rows; r++) {
+		pick[topk * r] = urand(E);
+		if (topk == 2)	/* distinct, in either order */
+			pick[2 * r + 1] = (pick[2 * r] + 1 + urand(E - 1)) % E;
+	}
+	for (size_t i = 0; i < (size_t)E * ncoef; i++)
+		coefs[i] = frand(-1, 1) / (float)(i % ncoef + 1);
+	p_buf(c, b_rand(c, (size_t)rows * D, -1, 1, 0));
+	p_buf(c, b_out(c, (size_t)rows * D, 4));
+	p_u32(c, rows);
+	p_u32(c, D);
+	p_buf(c, b_words(c, pick, (size_t)rows * topk));
+	p_buf(c, b_rand(c, (size_t)rows * topk, 0, 1, 0));
+	p_u32(c, topk);
+	p_buf(c, b_rand(c, (size_t)E * D * rank, -0.5f, 0.5f, 0));
+	if (biases)
+		p_buf(c, b_rand(c, (size_t)E * rank, -1, 1, 0));
+	else
+		p_null(c);
+	p_u32(c, rank);
+	p_buf(c, tc_buf(c, IN, coefs, (size_t)E * ncoef * 4, 0, 0));
+	p_u32(c, degree);
+	p_u32(c, even);
+	p_f32(c, -2.0f);
+	p_f32(c, 2.0f);
+	p_buf(c, b_rand(c, (size_t)E * rank * D, -0.5f, 0.5f, 0));
+	if (biases)
+		p_buf(c, b_rand(c, (size_t)E * D, -1, 1, 0));
+	else
+		p_null(c);
+	tc_launch(c, rows - gshort, 1, 1, block, (D + rank) * 4);
+	tc_run(c);
+	free(coefs);
+}
+
+static void test_macro(void **state)
+{
+	for (int linear = 0; linear <= 1; linear++)
+		for (uint32_t topk = 1; topk <= 2; topk++) {
+			route_case(9, 16, 5, linear, linear, topk, 2);
+			route_case(20, 7, 40, linear, 1, topk, 8);	/* E > 32: lanes' scans merge */
+			route_case(5, 0, 2, linear, 0, topk, 1);	/* D 0: bias or 0 scores */
+		}
+	for (uint32_t topk = 1; topk <= 2; topk++)
+		for (int biases = 0; biases <= 1; biases++) {
+			expert_case(7, 12, 4, 5, topk, biases, 9, 0, 64, 0);
+			expert_case(4, 33, 3, 8, topk, biases, 16, 1, 32, 0);
+		}
+	expert_case(9, 8, 2, 3, 2, 1, 4, 0, 256, 3);	/* grid 3 rows short */
+}
+
 /* ---- refusals ---- */
 
 /* The twin alone on c: rc, and a message naming the entry and want (NULL: anything). */
@@ -1103,6 +1206,7 @@ int main(void)
 		cmocka_unit_test_setup(test_vq, reseed),
 		cmocka_unit_test_setup(test_polyffn, reseed),
 		cmocka_unit_test_setup(test_cqa, reseed),
+		cmocka_unit_test_setup(test_macro, reseed),
 		cmocka_unit_test_setup(test_refusals, reseed),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
