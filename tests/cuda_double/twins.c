@@ -40,6 +40,10 @@ static const struct twin twins[] = {
 	{ "vq_assign", 8, tw_vq_assign },
 	{ "vq_gather", 5, tw_vq_gather },
 	{ "polyffn_code_table", 15, tw_polyffn_code_table },
+	{ "cqa_hash", 8, tw_cqa_hash },
+	{ "cqa_attend", 12, tw_cqa_attend },
+	{ "macro_route", 11, tw_macro_route },
+	{ "macro_expert_fwd", 17, tw_macro_expert_fwd },
 };
 
 static const struct twin *find(const char *entry)

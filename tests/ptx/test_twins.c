@@ -34,7 +34,7 @@
 
 #define GUARD 64		/* bytes before and after every buffer */
 #define MAXB 10
-#define MAXP 16
+#define MAXP 20
 
 enum { IN, OUT, INOUT };
 enum { PK_BUF, PK_NULL, PK_U32, PK_U64, PK_F32 };
@@ -790,12 +790,13 @@ static void test_cheb(void **state)
 /*
  * vq_assign: the same fma chains in the same order, the same first-minimum
  * rule: codes exact, ties included (codebook rows 1 and 4 are equal, and
- * some x rows are copies of codebook rows), a NaN row gives 0. dist2 adds
+ * some x rows are copies of codebook rows), a NaN row gives 0, as a NaN
+ * enorm[0] does (nan_e0). dist2 adds
  * ||x||^2 summed by lanes in the kernel, in order here: D roundings of
  * 2^-24 of at most D: 1e-5 (1 + |d|).
  */
 static void vq_case(uint32_t rows, uint32_t D, uint32_t K, uint32_t warps, int dist2,
-		    uint32_t gshort)
+		    uint32_t gshort, int nan_e0)
 {
 	struct tcase *c = tc_new("kernels/ptx/vq.ptx", "vq_assign", 1e-5, 1e-5);
 	float *x = malloc((size_t)rows * D * 4 + 4), *cb = malloc((size_t)K * D * 4 + 4);
@@ -816,6 +817,8 @@ static void vq_case(uint32_t rows, uint32_t D, uint32_t K, uint32_t warps, int d
 			x[(size_t)r * D + i] = r % 3 == 1 ? cb[(size_t)(r % K) * D + i] : frand(-1, 1);
 	if (rows > 2 && D)
 		x[2 * D] = NAN;
+	if (nan_e0)	/* d_0 NaN: code 0 for every row, dist2 0 */
+		en[0] = NAN;
 	p_buf(c, tc_buf(c, IN, x, (size_t)rows * D * 4, 0, 0));
 	p_u32(c, rows);
 	p_u32(c, D);
@@ -853,11 +856,12 @@ static void gather_case(uint32_t rows, uint32_t K, uint32_t W, uint32_t grid, ui
 
 static void test_vq(void **state)
 {
-	vq_case(9, 16, 7, 2, 1, 0);
-	vq_case(40, 33, 40, 8, 0, 0);
-	vq_case(13, 5, 70, 1, 1, 0);
-	vq_case(20, 8, 9, 4, 1, 2);	/* grid 2 CTAs short: rows 12.. stay */
-	vq_case(5, 0, 3, 1, 1, 0);	/* D 0: every d is enorm */
+	vq_case(9, 16, 7, 2, 1, 0, 0);
+	vq_case(40, 33, 40, 8, 0, 0, 0);
+	vq_case(13, 5, 70, 1, 1, 0, 0);
+	vq_case(20, 8, 9, 4, 1, 2, 0);	/* grid 2 CTAs short: rows 12.. stay */
+	vq_case(5, 0, 3, 1, 1, 0, 0);	/* D 0: every d is enorm */
+	vq_case(6, 4, 5, 2, 1, 0, 1);
 	gather_case(7, 5, 33, 2, 64);
 	gather_case(64, 9, 4, 3, 256);
 }
@@ -906,6 +910,189 @@ static void test_polyffn(void **state)
 			polyffn_case(3, 33, 7, gated, biases, 16, 1, 32, 0);
 		}
 	polyffn_case(6, 8, 10, 1, 1, 5, 0, 256, 2);
+}
+
+/* ---- cqa.ptx ---- */
+
+#define CQA_PTX "kernels/ptx/cqa.ptx"
+
+/* Ragged lens for B sequences of T: 0 for b = 1, past T for b = 2, else 1..T. */
+static void ragged_lens(uint32_t *lens, uint32_t B, uint32_t T)
+{
+	for (uint32_t b = 0; b < B; b++)
+		lens[b] = b == 1 ? 0 : b == 2 ? T + 3 : 1 + urand(T);
+}
+
+/* cqa_hash: the kernel's fma chains, in order: the same sign bits, exact. */
+static void cqa_hash_case(uint32_t B, uint32_t T, uint32_t heads, uint32_t hd, uint32_t bits,
+			  uint32_t warps)
+{
+	struct tcase *c = tc_new(CQA_PTX, "cqa_hash", 0, 0);
+	uint32_t D = heads * hd, lens[4];
+
+	ragged_lens(lens, B, T);
+	p_buf(c, b_rand(c, (size_t)B * T * 3 * D, -1, 1, 0));
+	p_buf(c, b_words(c, lens, B));
+	p_buf(c, tc_buf(c, OUT, NULL, (size_t)B * heads * T * 8, 0, 1));
+	p_u32(c, T);
+	p_u32(c, D);
+	p_u32(c, hd);
+	p_u32(c, bits);
+	p_buf(c, b_rand(c, (size_t)bits * hd, -1, 1, 0));
+	tc_launch(c, (T + warps - 1) / warps, heads, B, 32 * warps, 0);
+	tc_run(c);
+}
+
+/*
+ * cqa_attend over random hashes of `bits` bits: Lloyd, the means and the
+ * top-k picks are the kernel's exactly (integers; the same fma chains), so
+ * only the softmax weights differ: test_ptx_cqa.c's 1e-6 (L + 2k) + 2e-5
+ * absolute, L, k <= 40: 1e-4.
+ */
+static void cqa_attend_case(uint32_t B, uint32_t T, uint32_t heads, uint32_t hd, uint32_t bits,
+			    uint32_t clusters, uint32_t iters, uint32_t topk, uint32_t warps)
+{
+	struct tcase *c = tc_new(CQA_PTX, "cqa_attend", 0, 1e-4);
+	uint32_t D = heads * hd, lens[4], Cm = clusters < T ? clusters : T;
+	size_t nh = (size_t)B * heads * T;
+	uint64_t *hash = malloc(nh * 8);
+
+	assert_non_null(hash);
+	ragged_lens(lens, B, T);
+	for (size_t i = 0; i < nh; i++)
+		hash[i] = ptx_rng64(&rng) & (bits == 64 ? ~0ull : (1ull << bits) - 1);
+	p_buf(c, b_rand(c, (size_t)B * T * 3 * D, -1, 1, 0));
+	p_buf(c, b_words(c, lens, B));
+	p_buf(c, tc_buf(c, IN, hash, nh * 8, 0, 1));
+	p_buf(c, b_out(c, (size_t)B * T * D, 0));
+	p_u32(c, T);
+	p_u32(c, D);
+	p_u32(c, hd);
+	p_u32(c, bits);
+	p_u32(c, clusters);
+	p_u32(c, iters);
+	p_f32(c, 1.0f / sqrtf((float)hd));
+	p_u32(c, topk);
+	tc_launch(c, heads, B, 1, 32 * warps,
+		  12 * T + 12 * Cm + 256 + 4 * Cm * hd + (topk ? 12 * T * warps : 0));
+	tc_run(c);
+	free(hash);
+}
+
+static void test_cqa(void **state)
+{
+	cqa_hash_case(3, 21, 2, 16, 40, 2);
+	cqa_hash_case(2, 9, 1, 33, 64, 8);
+	cqa_hash_case(3, 5, 3, 8, 7, 1);
+	for (uint32_t topk = 0; topk <= 5; topk += 5) {
+		cqa_attend_case(3, 24, 2, 16, 6, 4, 5, topk, 2);
+		cqa_attend_case(3, 30, 1, 40, 12, 7, 1, topk, 4);	/* one round: no update */
+		cqa_attend_case(2, 9, 2, 8, 64, 16, 3, topk, 1);	/* clusters >= L: exact */
+	}
+	cqa_attend_case(3, 40, 1, 8, 4, 3, 8, 40, 2);			/* topk >= L */
+}
+
+/* ---- macro.ptx, macro_experts.ptx ---- */
+
+/*
+ * macro_route: the scores are the kernel's fma chains (and its unfused
+ * norm) in order, the picks the same scans: exact, ties included
+ * (centroids 1 and 3 are equal: expert 3 never wins over 1). The top-2
+ * gate's ex2.approx (2^-22 relative) against expf: 1e-6 (1 + |g|).
+ */
+static void route_case(uint32_t rows, uint32_t D, uint32_t E, int linear, int bias, uint32_t topk,
+		       uint32_t warps)
+{
+	struct tcase *c = tc_new("kernels/ptx/macro.ptx", "macro_route", 1e-6, 1e-6);
+	uint32_t k = topk == 2 ? 2 : 1;
+	float *w = malloc((size_t)E * D * 4 + 4);
+
+	assert_non_null(w);
+	for (size_t i = 0; i < (size_t)E * D; i++)
+		w[i] = frand(-1, 1);
+	if (!linear && E > 3)
+		memcpy(w + 3 * D, w + 1 * D, D * 4);
+	p_buf(c, b_rand(c, (size_t)rows * D, -1, 1, 0));
+	p_u32(c, rows);
+	p_u32(c, D);
+	p_buf(c, tc_buf(c, IN, w, (size_t)E * D * 4, 0, 0));
+	if (bias)
+		p_buf(c, b_rand(c, E, -1, 1, 0));
+	else
+		p_null(c);
+	p_u32(c, E);
+	p_u32(c, linear);
+	p_u32(c, topk);
+	p_f32(c, 0.7f);
+	p_buf(c, tc_buf(c, OUT, NULL, (size_t)rows * k * 4, 0, 1));
+	p_buf(c, b_out(c, (size_t)rows * k, 4));
+	tc_launch(c, (rows + warps - 1) / warps, 1, 1, 32 * warps, 0);
+	tc_run(c);
+	free(w);
+}
+
+/*
+ * macro_expert_fwd: each hidden unit and output an fma chain from its bias
+ * in index order, the series op for op, the picks added in ascending
+ * expert order by one fma each, on both sides: exact.
+ */
+static void expert_case(uint32_t rows, uint32_t D, uint32_t E, uint32_t rank, uint32_t topk,
+			int biases, uint32_t degree, int even, uint32_t block, uint32_t gshort)
+{
+	struct tcase *c = tc_new("kernels/ptx/macro_experts.ptx", "macro_expert_fwd", 0, 0);
+	uint32_t pick[64], ncoef = (even ? degree / 2 : degree) + 1;
+	float *coefs = malloc((size_t)E * ncoef * 4);
+
+	assert_non_null(coefs);
+	for (uint32_t r = 0; r < rows; r++) {
+		pick[topk * r] = urand(E);
+		if (topk == 2)	/* distinct, in either order */
+			pick[2 * r + 1] = (pick[2 * r] + 1 + urand(E - 1)) % E;
+	}
+	for (size_t i = 0; i < (size_t)E * ncoef; i++)
+		coefs[i] = frand(-1, 1) / (float)(i % ncoef + 1);
+	p_buf(c, b_rand(c, (size_t)rows * D, -1, 1, 0));
+	p_buf(c, b_out(c, (size_t)rows * D, 4));
+	p_u32(c, rows);
+	p_u32(c, D);
+	p_buf(c, b_words(c, pick, (size_t)rows * topk));
+	p_buf(c, b_rand(c, (size_t)rows * topk, 0, 1, 0));
+	p_u32(c, topk);
+	p_buf(c, b_rand(c, (size_t)E * D * rank, -0.5f, 0.5f, 0));
+	if (biases)
+		p_buf(c, b_rand(c, (size_t)E * rank, -1, 1, 0));
+	else
+		p_null(c);
+	p_u32(c, rank);
+	p_buf(c, tc_buf(c, IN, coefs, (size_t)E * ncoef * 4, 0, 0));
+	p_u32(c, degree);
+	p_u32(c, even);
+	p_f32(c, -2.0f);
+	p_f32(c, 2.0f);
+	p_buf(c, b_rand(c, (size_t)E * rank * D, -0.5f, 0.5f, 0));
+	if (biases)
+		p_buf(c, b_rand(c, (size_t)E * D, -1, 1, 0));
+	else
+		p_null(c);
+	tc_launch(c, rows - gshort, 1, 1, block, (D + rank) * 4);
+	tc_run(c);
+	free(coefs);
+}
+
+static void test_macro(void **state)
+{
+	for (int linear = 0; linear <= 1; linear++)
+		for (uint32_t topk = 1; topk <= 2; topk++) {
+			route_case(9, 16, 5, linear, linear, topk, 2);
+			route_case(20, 7, 40, linear, 1, topk, 8);	/* E > 32: lanes' scans merge */
+			route_case(5, 0, 2, linear, 0, topk, 1);	/* D 0: bias or 0 scores */
+		}
+	for (uint32_t topk = 1; topk <= 2; topk++)
+		for (int biases = 0; biases <= 1; biases++) {
+			expert_case(7, 12, 4, 5, topk, biases, 9, 0, 64, 0);
+			expert_case(4, 33, 3, 8, topk, biases, 16, 1, 32, 0);
+		}
+	expert_case(9, 8, 2, 3, 2, 1, 4, 0, 256, 3);	/* grid 3 rows short */
 }
 
 /* ---- refusals ---- */
@@ -1018,6 +1205,8 @@ int main(void)
 		cmocka_unit_test_setup(test_cheb, reseed),
 		cmocka_unit_test_setup(test_vq, reseed),
 		cmocka_unit_test_setup(test_polyffn, reseed),
+		cmocka_unit_test_setup(test_cqa, reseed),
+		cmocka_unit_test_setup(test_macro, reseed),
 		cmocka_unit_test_setup(test_refusals, reseed),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
