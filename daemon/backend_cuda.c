@@ -476,7 +476,7 @@ const struct pnd_backend_ops pnd_backend_cuda = {
 	.thread_init = cuda_thread_init,
 	.exec_new = cuda_exec_new,
 	.exec_free = cuda_exec_free,
-	.prepare_exec = cuda_prepare_exec,
+	/* no prepare_exec: exec_new makes the graphs, nothing is left for a first job */
 	.run_group = cuda_run_group,
 	.run_alone = cuda_run_alone,
 	.recover = cuda_recover,

@@ -332,12 +332,6 @@ void cuda_exec_free(struct pnd_backend_exec *x)
 	free(x);
 }
 
-/* Graphs are made with the executor: nothing is left for a first job to make. */
-int cuda_prepare_exec(struct pnd_backend_exec *x, struct pn_err *e)
-{
-	return 0;
-}
-
 /* Polls the event, then blocks on it. */
 static CUresult wait_event(const struct pnd_cu *api, CUevent ev)
 {

@@ -85,7 +85,6 @@ int cuda_exec_new(struct pnd_backend *b, const struct pnd_model *m,
 		  const struct pnd_backend_model *bm, uint32_t worker, uint32_t max_batch,
 		  uint32_t max_tokens, struct pnd_backend_exec **out, struct pn_err *e);
 void cuda_exec_free(struct pnd_backend_exec *x);
-int cuda_prepare_exec(struct pnd_backend_exec *x, struct pn_err *e);
 int cuda_run_group(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,
 		   uint32_t B, uint32_t T, float *out, struct pn_err *e);
 int cuda_run_alone(struct pnd_backend_exec *x, const int32_t *ids, const uint32_t *lens,

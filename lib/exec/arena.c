@@ -13,21 +13,25 @@
 
 #include "exec/arena.h"
 
-#define ALIGN 64u
+#define ALIGN 64u	/* the CPU's: a cache line */
 
 struct live {
 	size_t off, size;
 	uint32_t value;
 };
 
+static size_t align_up(size_t n, size_t align)
+{
+	return (n + align - 1) & ~(align - 1);
+}
+
 static size_t value_bytes(const struct pnb_value *v, uint32_t max_batch,
-			  uint32_t max_tokens)
+			  uint32_t max_tokens, size_t align)
 {
 	size_t rows = v->layout == PNB_LAYOUT_SEQ ? max_batch :
 		      (size_t)max_batch * max_tokens;
-	size_t bytes = rows * v->width * 4;	/* F32 and I32 alike */
 
-	return (bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	return align_up(rows * v->width * 4, align);	/* F32 and I32 alike */
 }
 
 /* Lowest offset where size bytes fit between the live buffers (sorted). */
@@ -71,6 +75,12 @@ static void release(struct live *l, uint32_t *n, uint32_t value)
 int pn_arena_plan(const struct pn_graph *g, uint32_t max_batch,
 		  uint32_t max_tokens, const size_t *scratch, struct pn_arena_plan *p)
 {
+	return pn_arena_plan_aligned(g, max_batch, max_tokens, scratch, ALIGN, p);
+}
+
+int pn_arena_plan_aligned(const struct pn_graph *g, uint32_t max_batch, uint32_t max_tokens,
+			  const size_t *scratch, size_t align, struct pn_arena_plan *p)
+{
 	struct live *l;
 	uint32_t n_live = 0;
 
@@ -91,7 +101,7 @@ int pn_arena_plan(const struct pn_graph *g, uint32_t max_batch,
 		const struct pn_gnode *nd = &g->nodes[i];
 		struct live x = { .value = nd->out };
 
-		x.size = value_bytes(&g->values[nd->out], max_batch, max_tokens);
+		x.size = value_bytes(&g->values[nd->out], max_batch, max_tokens, align);
 		x.off = first_fit(l, n_live, x.size);
 		insert_sorted(l, &n_live, x);
 		p->offset[nd->out] = x.off;
@@ -102,7 +112,7 @@ int pn_arena_plan(const struct pn_graph *g, uint32_t max_batch,
 		if (scratch && scratch[i]) {
 			struct live t = { .value = UINT32_MAX };
 
-			t.size = (scratch[i] + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+			t.size = align_up(scratch[i], align);
 			t.off = first_fit(l, n_live, t.size);
 			p->scratch_off[i] = t.off;
 			p->naive += t.size;

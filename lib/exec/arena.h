@@ -28,6 +28,9 @@ struct pn_arena_plan {
  */
 int pn_arena_plan(const struct pn_graph *g, uint32_t max_batch,
 		  uint32_t max_tokens, const size_t *scratch, struct pn_arena_plan *p);
+/* The same with every offset and size a multiple of align (a power of two; the GPU's 256). */
+int pn_arena_plan_aligned(const struct pn_graph *g, uint32_t max_batch, uint32_t max_tokens,
+			  const size_t *scratch, size_t align, struct pn_arena_plan *p);
 void pn_arena_plan_free(struct pn_arena_plan *p);
 
 #endif /* PN_ARENA_H */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/arena.h"
 #include "gpu/lower.h"
 
 const struct pn_gpu_kernel pn_gpu_kernels[] = {
@@ -82,91 +83,28 @@ int pn_gpu_node_err(const struct pn_gpu_env *e, uint32_t node, const char *fmt, 
 
 /* ---- the arena -------------------------------------------------------------- */
 
-struct live {
-	size_t off, size;
-	uint32_t value;
-};
-
-/* Lowest offset where size bytes fit between the live buffers (sorted by offset). */
-static size_t first_fit(const struct live *l, uint32_t n, size_t size)
-{
-	size_t at = 0;
-
-	for (uint32_t i = 0; i < n; i++) {
-		if (l[i].off >= at + size)
-			return at;
-		if (l[i].off + l[i].size > at)
-			at = l[i].off + l[i].size;
-	}
-	return at;
-}
-
-static void insert_sorted(struct live *l, uint32_t *n, struct live x)
-{
-	uint32_t i = *n;
-
-	while (i > 0 && l[i - 1].off > x.off) {
-		l[i] = l[i - 1];
-		i--;
-	}
-	l[i] = x;
-	(*n)++;
-}
-
-static void release(struct live *l, uint32_t *n, uint32_t value)
-{
-	for (uint32_t i = 0; i < *n; i++) {
-		if (l[i].value != value)
-			continue;
-		for (; i + 1 < *n; i++)
-			l[i] = l[i + 1];
-		(*n)--;
-		return;
-	}
-}
-
-static size_t value_bytes(const struct pnb_value *v, uint32_t max_batch, uint32_t max_tokens)
-{
-	size_t rows = v->layout == PNB_LAYOUT_SEQ ? max_batch : (size_t)max_batch * max_tokens;
-
-	return pn_gpu_align(rows * v->width * 4);	/* F32 and I32 alike */
-}
-
+/* The values' and scratch's offsets: the CPU's planner (exec/arena.h) at the GPU's alignment. */
 static int plan_arena(struct pn_gpu_plan *p)
 {
 	const struct pn_graph *g = p->g;
-	struct live *l = malloc((g->n_values + 1) * sizeof(*l));
-	uint32_t n_live = 0;
+	size_t *scratch = calloc(g->n_nodes + 1, sizeof(*scratch));
+	struct pn_arena_plan ap;
 
-	if (!l)
+	if (!scratch)
 		return -ENOMEM;
-	for (uint32_t v = 0; v < g->n_values; v++)
-		p->voff[v] = SIZE_MAX;
-	p->arena_bytes = 0;
-	for (uint32_t i = 0; i < g->n_nodes; i++) {
-		const struct pn_gnode *nd = &g->nodes[i];
-		struct pn_gpu_node *pn = &p->nodes[i];
-		struct live x = { .value = nd->out };
-
-		x.size = value_bytes(&g->values[nd->out], p->max_batch, p->max_tokens);
-		x.off = first_fit(l, n_live, x.size);
-		insert_sorted(l, &n_live, x);
-		p->voff[nd->out] = x.off;
-		if (x.off + x.size > p->arena_bytes)
-			p->arena_bytes = x.off + x.size;
-		if (pn->scratch_bytes) {
-			/* not kept live: what the next nodes place there is written after */
-			size_t sz = pn_gpu_align(pn->scratch_bytes);
-
-			pn->scratch_off = first_fit(l, n_live, sz);
-			if (pn->scratch_off + sz > p->arena_bytes)
-				p->arena_bytes = pn->scratch_off + sz;
-		}
-		for (uint32_t k = 0; k < nd->n_in; k++)
-			if (g->last_use[nd->in[k]] == i)
-				release(l, &n_live, nd->in[k]);
+	for (uint32_t i = 0; i < g->n_nodes; i++)
+		scratch[i] = p->nodes[i].scratch_bytes;
+	if (pn_arena_plan_aligned(g, p->max_batch, p->max_tokens, scratch, PN_GPU_ALIGN, &ap)) {
+		free(scratch);
+		return -ENOMEM;
 	}
-	free(l);
+	for (uint32_t v = 0; v < g->n_values; v++)
+		p->voff[v] = ap.offset[v];
+	for (uint32_t i = 0; i < g->n_nodes; i++)
+		p->nodes[i].scratch_off = ap.scratch_off[i];
+	p->arena_bytes = ap.total;
+	pn_arena_plan_free(&ap);
+	free(scratch);
 	return 0;
 }
 
