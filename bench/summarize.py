@@ -23,7 +23,8 @@ import sys
 
 SECTION = "## Exact model vs peers (issue 2)"
 ENGINES = [("polynet", "PolyNet"), ("polynet-nofold", "PolyNet, graph as read (--no-fold)"),
-           ("onnxruntime", "ONNX Runtime"), ("tfjs-wasm", "TF.js wasm")]
+           ("onnxruntime", "ONNX Runtime"), ("onnxruntime-int8", "ONNX Runtime int8 (dynamic)"),
+           ("tfjs-wasm", "TF.js wasm")]
 
 
 def use_lite_flop(batch, tokens):
@@ -91,13 +92,17 @@ def summarize(rows):
         for e, r in eng.items():
             r["gflops"] = round(flop / (r["p50_us"] * 1e3), 2)
         if "polynet" in eng:
-            for e, short in (("onnxruntime", "ort"), ("tfjs-wasm", "tfjs")):
+            for e, short in (("onnxruntime", "ort"), ("onnxruntime-int8", "ort_int8"),
+                             ("tfjs-wasm", "tfjs")):
                 if e in eng:
                     c[f"p50_ratio_polynet_over_{short}"] = round(
                         eng["polynet"]["p50_us"] / eng[e]["p50_us"], 3)
         if "polynet-nofold" in eng and "onnxruntime" in eng:
             c["p50_ratio_polynet_nofold_over_ort"] = round(
                 eng["polynet-nofold"]["p50_us"] / eng["onnxruntime"]["p50_us"], 3)
+        if "onnxruntime-int8" in eng and "onnxruntime" in eng:
+            c["p50_ratio_ort_int8_over_ort"] = round(
+                eng["onnxruntime-int8"]["p50_us"] / eng["onnxruntime"]["p50_us"], 3)
         out.append(c)
     return out
 
@@ -124,7 +129,11 @@ def markdown(summary, meta):
              "engine on `compile --no-fold`, the engine-for-engine comparison with ORT.",
              "* ONNX Runtime: `bench/export_onnx.py` export (checked against TF.js by "
              "`tests/integration/test_onnx_export.sh`), CPU EP, intra/inter-op threads 1, "
-             "graph optimisation `all`; timed per `session.run()` from node.",
+             "graph optimisation `all`; timed per `session.run()` from node. \"int8 "
+             "(dynamic)\" is ORT's own int8 of the same export (`bench/quantize_onnx.py`, the "
+             "graph `quantize_dynamic` writes: uint8 activations per tensor, int8 weights per "
+             "channel; fused to DynamicQuantizeMatMul), a lossy peer: cosine to TF.js checked by "
+             "`tests/integration/test_onnx_export.sh`.",
              "* TF.js: `@energetic-ai/core` graph model, wasm-SIMD backend (one thread), "
              "`executeAsync` with the sparse inputs `@energetic-ai/embeddings` builds.",
              f"* Each engine ran {meta['rounds']} round(s) per configuration, alternating with "
@@ -145,16 +154,19 @@ def markdown(summary, meta):
                              f"{fmt_us(r['p99_us'])} | {fmt_us(r['p999_us'])} | "
                              f"{r['seq_per_s']:,.1f} | {r['gflops']:.1f} | {r.get('iters', '?')} |")
     if any("p50_ratio_polynet_over_ort" in c or "p50_ratio_polynet_over_tfjs" in c
-           for c in summary):
-        lines += ["", "p50 ratios (<= 1.0: PolyNet at least as fast):", "",
-                  "| batch x tokens | PolyNet / ORT | PolyNet (--no-fold) / ORT | PolyNet / TF.js |",
-                  "|---|---:|---:|---:|"]
+           or "p50_ratio_ort_int8_over_ort" in c for c in summary):
+        lines += ["", "p50 ratios (<= 1.0: the first engine at least as fast):", "",
+                  "| batch x tokens | PolyNet / ORT | PolyNet (--no-fold) / ORT | "
+                  "PolyNet / ORT int8 | PolyNet / TF.js | ORT int8 / ORT |",
+                  "|---|---:|---:|---:|---:|---:|"]
         f2 = lambda x: "-" if x is None else f"{x:.2f}"
         for c in summary:
             lines.append(f"| {c['batch']} x {c['tokens']} | "
                          f"{f2(c.get('p50_ratio_polynet_over_ort'))} | "
                          f"{f2(c.get('p50_ratio_polynet_nofold_over_ort'))} | "
-                         f"{f2(c.get('p50_ratio_polynet_over_tfjs'))} |")
+                         f"{f2(c.get('p50_ratio_polynet_over_ort_int8'))} | "
+                         f"{f2(c.get('p50_ratio_polynet_over_tfjs'))} | "
+                         f"{f2(c.get('p50_ratio_ort_int8_over_ort'))} |")
     if meta.get("kernels"):
         lines += ["", "The machine's ceiling, measured in the same run on the same core "
                   "(`bench/kernels.c`: oneDNN sgemm through `pn_linear`/`pn_ffn`, one thread): "

@@ -6,6 +6,14 @@
 # max |diff| < 1e-4 (SPECS.md "exact": ~1e-4 on float32), both row by row and
 # as one padded batch (key mask, masked pooling). Otherwise the benchmark
 # would compare ORT running different math.
+# ORT's own int8 of that export (bench/quantize_onnx.py: dynamic quantization
+# as quantize_dynamic writes it) is lossy, so it is held to cosine instead:
+# mean cosine to the reference >= 0.995 over the rows, both passes, and no
+# row below 0.98 (measured: one by one mean 0.99933 min 0.99813; padded batch
+# mean 0.99831 min 0.99343, lower since one activation scale then covers all
+# rows and the padding; ORT 1.30, AVX-512 VNNI). On a CPU without VNNI, MLAS's
+# u8s8 kernel may saturate int16 sums (ORT's documented caveat): a failure
+# there is a real finding about the peer, not noise.
 set -u
 cd "$(dirname "$0")/../.."
 B=${POLYNET_BUILD:-build}
@@ -26,4 +34,9 @@ trap 'rm -rf "$out"' EXIT
 "$PY" bench/export_onnx.py "$MODEL_DIR" "$out/use.onnx" || { echo "FAIL: export"; exit 1; }
 NODE_PATH=$PWD/$NPM node bench/onnx_check.js "$out/use.onnx" "$REF" 1000000 1e-4 ||
 	{ echo "FAIL: ONNX export disagrees with $REF"; exit 1; }
-echo "ok: ONNX export matches $REF"
+"$PY" bench/quantize_onnx.py "$out/use.onnx" "$out/use_int8.onnx" ||
+	{ echo "FAIL: int8 quantization"; exit 1; }
+NODE_PATH=$PWD/$NPM node bench/onnx_check.js --cosine 0.995 --min-cosine 0.98 \
+	"$out/use_int8.onnx" "$REF" 1000000 ||
+	{ echo "FAIL: int8 ONNX model below cosine 0.995 (mean) / 0.98 (row) to $REF"; exit 1; }
+echo "ok: ONNX export matches $REF; its int8 version within cosine"
