@@ -103,19 +103,17 @@ def quantize(model):
         scales = f"{name}_quant_scales_mul:0"
         new_nodes.append(helper.make_node("Mul", [xs, ws_name], [scales],
                                           name=f"{name}_quant_scales_mul"))
-        if node.op_type == "MatMul":
-            new_nodes.append(helper.make_node("Mul", [acc + "_cast_output", scales],
-                                              [node.output[0]], name=f"{name}_quant_output_scale_mul"))
-        else:   # Gemm: y = x W + beta * C, the bias as an Add after the quantized MatMul
-            mm = f"{node.output[0]}_matmul"
-            new_nodes.append(helper.make_node("Mul", [acc + "_cast_output", scales], [mm],
-                                              name=f"{name}_quant_output_scale_mul"))
+        mm = node.output[0] if node.op_type == "MatMul" else f"{node.output[0]}_matmul"
+        new_nodes.append(helper.make_node("Mul", [acc + "_cast_output", scales], [mm],
+                                          name=f"{name}_quant_output_scale_mul"))
+        if node.op_type == "Gemm":  # y = x W + beta * C: the bias as an Add after it
             if len(node.input) > 2 and node.input[2]:
                 c = node.input[2]
                 beta = attr(node, "beta", 1.0)
                 if beta != 1.0:
                     c = f"{name}_beta_c"
-                    new_inits.append(numpy_helper.from_array(np.array(beta, np.float32), c + "_beta"))
+                    new_inits.append(numpy_helper.from_array(np.array(beta, np.float32),
+                                                             c + "_beta"))
                     new_nodes.append(helper.make_node("Mul", [node.input[2], c + "_beta"], [c],
                                                       name=c))
                     used[node.input[2]] = True
