@@ -228,12 +228,24 @@ enum pnb_slot {
 	/* LAYERNORM, RMSNORM */
 	PNB_W_NORM_GAMMA = 0, PNB_W_NORM_BETA = 1,
 	PNB_FA_NORM_EPS = 0,
-	/* LINEAR, ACT */
-	PNB_W_LINEAR_W = 0, PNB_W_LINEAR_B = 1,
+	/*
+	 * LINEAR, ACT. Quantized GEMM weights (LINEAR's W, FFN's W1 and W2):
+	 * W is F32, BF16 (f32 accumulation), or I8 with its per-output-channel
+	 * scale slot filled: F32 [out], every scale finite and > 0, W[k][n]
+	 * standing for W[k][n] * scale[n]. The optional QP slot (I8 only) is
+	 * F32 [2] = {scale, zero point} of a static u8 quantization of the
+	 * GEMM's input, x ~ scale * (q - zero), zero an integer in 0..255;
+	 * absent, the input is quantized per row at run time. docs/quant.md.
+	 */
+	PNB_W_LINEAR_W = 0, PNB_W_LINEAR_B = 1, PNB_W_LINEAR_W_SCALE = 2,
+	PNB_W_LINEAR_X_QP = 3,
 	PNB_IA_LINEAR_ACT = 0,
 	PNB_IA_ACT_ACT = 0,
 	/* FFN and POLY_FFN (the same first four weights) */
 	PNB_W_FFN_W1 = 0, PNB_W_FFN_B1 = 1, PNB_W_FFN_W2 = 2, PNB_W_FFN_B2 = 3,
+	/* FFN only: quantized W1 / W2 as LINEAR's (W1's input x, W2's the hidden h) */
+	PNB_W_FFN_W1_SCALE = 4, PNB_W_FFN_W2_SCALE = 5, PNB_W_FFN_X_QP = 6,
+	PNB_W_FFN_H_QP = 7,
 	PNB_IA_FFN_ACT = 0, PNB_IA_FFN_GATED = 1,
 	/* ATTENTION and CQA */
 	PNB_IA_ATTN_HEADS = 0, PNB_IA_ATTN_CAUSAL = 1,
