@@ -54,6 +54,13 @@ static void gate_rows(const struct ffn_job *j, float *h, uint32_t nr, uint32_t f
 	}
 }
 
+void pn_ffn_gate_rows(float *h, uint32_t rows, uint32_t ff, uint32_t act)
+{
+	struct ffn_job j = { .act = act };
+
+	gate_rows(&j, h, rows, ff);
+}
+
 /* Rows [r0, r0 + nr) on the calling thread, or over the pool when given one. */
 static void ffn_rows(const struct ffn_job *j, struct pn_pool *pool, uint32_t r0, uint32_t nr)
 {

@@ -85,6 +85,8 @@ struct pn_ffn_w {		/* an FFN's shape and weights (FFN, POLY_FFN) */
 	const float *W2, *b2;	/* [ff, D], [D] or NULL */
 };
 size_t pn_ffn_scratch(uint32_t rows, uint32_t ff, int gated);
+/* h [rows, 2ff] = [gate | up] -> h [rows, ff] = act(gate) * up, in place. */
+void pn_ffn_gate_rows(float *h, uint32_t rows, uint32_t ff, uint32_t act);
 void pn_ffn(struct pn_pool *pool, const float *x, uint32_t rows, const struct pn_ffn_w *w,
 	    uint32_t act, float *out, float *scratch);
 

@@ -17,6 +17,7 @@
 
 #include "cpu/kernels.h"
 #include "cpu/packed.h"
+#include "uapi/pnb.h"
 #include "util/wstore.h"
 
 #define PACK_ROWS 16
@@ -26,6 +27,7 @@
 
 struct pn_packed_w {
 	uint32_t K, N;
+	dnnl_data_type_t src, wei, dst;	/* f32 f32 f32, u8 s8 s32 (I8) or bf16 bf16 f32 */
 	bool own;			/* data is ours (malloc), not a store's */
 	dnnl_memory_desc_t md;		/* the packed layout */
 	void *data;
@@ -68,18 +70,19 @@ static dnnl_engine_t shared_engine(void)
 	return the_engine;
 }
 
-/* The matmul [M,K] x [K,N] descriptor with weights in layout wmd. */
-static int matmul_pd(dnnl_engine_t eng, uint32_t M, uint32_t K, uint32_t N,
+/* The matmul [M,K] x [K,N] descriptor with w's types and weights in layout wmd. */
+static int matmul_pd(dnnl_engine_t eng, const struct pn_packed_w *w, uint32_t M,
 		     const dnnl_memory_desc_t *wmd, dnnl_primitive_desc_t *pd)
 {
+	uint32_t K = w->K, N = w->N;
 	dnnl_memory_desc_t a, c;
 	dnnl_dims_t ad = { M, K }, cd = { M, N };
 	dnnl_matmul_desc_t md;
 	dnnl_primitive_attr_t attr;
 	int ok;
 
-	if (dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_f32, dnnl_ab) ||
-	    dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab) ||
+	if (dnnl_memory_desc_init_by_tag(&a, 2, ad, w->src, dnnl_ab) ||
+	    dnnl_memory_desc_init_by_tag(&c, 2, cd, w->dst, dnnl_ab) ||
 	    dnnl_matmul_desc_init(&md, &a, wmd, NULL, &c) ||
 	    dnnl_primitive_attr_create(&attr))
 		return -1;
@@ -92,8 +95,14 @@ static int matmul_pd(dnnl_engine_t eng, uint32_t M, uint32_t K, uint32_t N,
 struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N,
 				    struct pn_wstore *store)
 {
+	return pn_packed_w_new_dt(W, PNB_DTYPE_F32, K, N, store);
+}
+
+struct pn_packed_w *pn_packed_w_new_dt(const void *W, uint32_t dtype, uint32_t K, uint32_t N,
+				       struct pn_wstore *store)
+{
 	dnnl_engine_t eng = shared_engine();
-	struct pn_packed_w *w = NULL;
+	struct pn_packed_w *w = NULL, t = { .K = K, .N = N };
 	dnnl_memory_desc_t plain, any;
 	dnnl_dims_t wd = { K, N };
 	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
@@ -104,19 +113,30 @@ struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N,
 	bool fill = true;
 	int ok = 0;
 
-	if (!eng || dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_f32, dnnl_ab) ||
-	    dnnl_memory_desc_init_by_tag(&any, 2, wd, dnnl_f32, dnnl_format_tag_any) ||
-	    matmul_pd(eng, PACK_ROWS, K, N, &any, &pd))
+	if (dtype == PNB_DTYPE_F32)
+		t.src = t.wei = t.dst = dnnl_f32;
+	else if (dtype == PNB_DTYPE_I8)
+		t.src = dnnl_u8, t.wei = dnnl_s8, t.dst = dnnl_s32;	/* qgemm.h: why u8 */
+	else if (dtype == PNB_DTYPE_BF16)
+		t.src = t.wei = dnnl_bf16, t.dst = dnnl_f32;
+	else
+		return NULL;
+	if (!eng || dnnl_memory_desc_init_by_tag(&plain, 2, wd, t.wei, dnnl_ab) ||
+	    dnnl_memory_desc_init_by_tag(&any, 2, wd, t.wei, dnnl_format_tag_any) ||
+	    matmul_pd(eng, &t, PACK_ROWS, &any, &pd))
 		return NULL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		goto out;
-	w->K = K;
-	w->N = N;
+	*w = t;
 	w->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 	bytes = dnnl_memory_desc_get_size(&w->md);
 	if (store) {
-		w->data = pn_wstore_take(store, bytes, (uint64_t)K << 32 | N, &fill);
+		/* the tag tells an attach which layout it finds: f32 keeps its old one */
+		uint64_t tag = ((uint64_t)K << 32 | N) ^
+			       (dtype == PNB_DTYPE_F32 ? 0 : (uint64_t)dtype << 56);
+
+		w->data = pn_wstore_take(store, bytes, tag, &fill);
 		if (!w->data)
 			goto out;	/* MEASURE counted it; overflow: no packed path */
 		if (!fill) {
@@ -238,7 +258,7 @@ static struct prim *prim_create(struct pn_packed_ctx *c, struct prim *p,
 	p->w = w;
 	p->M = M;
 	c->n++;
-	if (matmul_pd(c->eng, M, w->K, w->N, &w->md, &pd))
+	if (matmul_pd(c->eng, w, M, &w->md, &pd))
 		return p;
 	smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
 	wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -304,9 +324,8 @@ static void bias_act(float *y, uint32_t M, uint32_t N, const float *b, uint32_t 
 	}
 }
 
-int pn_packed_linear(struct pn_packed_ctx *c, const struct pn_packed_w *w,
-		     uint32_t M, const float *x, const float *b, uint32_t act,
-		     float *y)
+int pn_packed_gemm(struct pn_packed_ctx *c, const struct pn_packed_w *w, uint32_t M,
+		   const void *x, void *y)
 {
 	struct prim *p;
 
@@ -329,6 +348,15 @@ int pn_packed_linear(struct pn_packed_ctx *c, const struct pn_packed_w *w,
 		if (dnnl_primitive_execute(p->p, c->st, p->pad ? 4 : 3, args))
 			return -1;
 	}
+	return 0;
+}
+
+int pn_packed_linear(struct pn_packed_ctx *c, const struct pn_packed_w *w,
+		     uint32_t M, const float *x, const float *b, uint32_t act,
+		     float *y)
+{
+	if (!w || w->wei != dnnl_f32 || pn_packed_gemm(c, w, M, x, y))
+		return -1;
 	bias_act(y, M, w->N, b, act);
 	return 0;
 }

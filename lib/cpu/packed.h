@@ -39,6 +39,10 @@ struct pn_wstore;
  */
 struct pn_packed_w *pn_packed_w_new(const float *W, uint32_t K, uint32_t N,
 				    struct pn_wstore *store);
+/* The same for weights of dtype (enum pnb_dtype): F32, I8 (a u8 x s8 -> s32
+ * GEMM) or BF16 (bf16 x bf16 -> f32); NULL for another. */
+struct pn_packed_w *pn_packed_w_new_dt(const void *W, uint32_t dtype, uint32_t K, uint32_t N,
+				       struct pn_wstore *store);
 void pn_packed_w_free(struct pn_packed_w *w);
 
 struct pn_packed_ctx *pn_packed_ctx_new(void);
@@ -56,5 +60,13 @@ int pn_packed_ctx_prepare(struct pn_packed_ctx *c, const struct pn_packed_w *w);
 int pn_packed_linear(struct pn_packed_ctx *c, const struct pn_packed_w *w,
 		     uint32_t M, const float *x, const float *b, uint32_t act,
 		     float *y);
+
+/*
+ * The bare GEMM in w's types: y [M, N] (f32, or s32 for I8) = x [M, K]
+ * (f32, u8 or bf16) w, no epilogue (lib/cpu/qgemm.c adds its own). Returns
+ * 0, or -1 as pn_packed_linear does.
+ */
+int pn_packed_gemm(struct pn_packed_ctx *c, const struct pn_packed_w *w, uint32_t M,
+		   const void *x, void *y);
 
 #endif /* PN_CPU_PACKED_H */

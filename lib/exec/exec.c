@@ -135,6 +135,14 @@ static size_t *node_scratch(const struct pn_graph *g, uint32_t max_batch, uint32
 	return s;
 }
 
+static int has_qgemm(const struct pn_cpu_model *cm, const struct pn_graph *g)
+{
+	for (uint32_t i = 0; i < g->n_nodes; i++)
+		if (cm->nodes[i].q[0].dtype || cm->nodes[i].q[1].dtype)
+			return 1;
+	return 0;
+}
+
 int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
 		struct pn_pool *pool, struct pn_exec **out, struct pn_err *err)
 {
@@ -171,8 +179,9 @@ int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_
 	x->arena = alloc64(x->plan.total);
 	x->ids = alloc64(ids_n * sizeof(int32_t));
 	x->times = calloc(g->n_nodes + 1, sizeof(*x->times));
-	/* Packed GEMMs run on the calling thread: for a one-thread executor. */
-	if (pn_pool_size(pool) == 1)
+	/* Packed GEMMs run on the calling thread: for a one-thread executor, or
+	 * wherever I8/BF16 weights have no pool path (qgemm.h; docs/quant.md). */
+	if (pn_pool_size(pool) == 1 || has_qgemm(cm, g))
 		x->pk = pn_packed_ctx_new();	/* NULL: sgemm throughout */
 	if (!x->arena || !x->ids || !x->times) {
 		size_t total = x->plan.total;

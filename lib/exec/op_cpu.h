@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cpu/kernels.h"
+#include "cpu/qgemm.h"
 #include "ops/op.h"
 #include "util/pool.h"
 
@@ -30,6 +31,10 @@ struct pn_cpu_node {
 	/* LINEAR: W; FFN (plain): W1, W2, packed once for small batches
 	 * (lib/cpu/packed.h); NULL where oneDNN offers no packed layout. */
 	struct pn_packed_w *packed[2];
+	/* The same GEMMs when their weights are I8 or BF16 (lib/cpu/qgemm.h):
+	 * the kernel's view (dtype 0: the weight is F32), colsum malloc'd. */
+	struct pn_qgemm q[2];
+	int32_t *colsum[2];
 };
 
 /* One node's run: its inputs and output in the arena, the batch shape. */
@@ -72,6 +77,25 @@ static inline struct pn_ffn_w pn_node_ffn_w(const struct pn_gnode *n, int gated)
 		.W2 = n->w[PNB_W_FFN_W2], .b2 = n->w[PNB_W_FFN_B2],
 	};
 }
+
+/*
+ * A GEMM weight of a node (lib/exec/op_cpu_gemm.c), whatever its dtype:
+ * slot w [K, N] (its scales in slot s, static input quantization in qp)
+ * as cn's GEMM k (0 or 1).
+ */
+struct pn_cpu_gemm {
+	uint32_t w, s, qp, K, N, k;
+};
+int pn_cpu_gemm_prepare(const struct pn_gnode *n, const struct pn_cpu_gemm *g,
+			struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err);
+/* Scratch bytes of pn_cpu_gemm_run for g (0 for F32 weights). */
+size_t pn_cpu_gemm_scratch(const struct pn_gnode *n, const struct pn_cpu_gemm *g);
+/* y [M, N] = act(x W + b): qgemm, packed or sgemm by the weight's dtype and M. */
+void pn_cpu_gemm_run(const struct pn_op_run *r, const struct pn_cpu_gemm *g, uint32_t M,
+		     const float *x, const float *b, uint32_t act, float *y, void *scratch);
+/* The plain twin of pn_cpu_gemm_run. */
+void pn_cpu_gemm_ref(const struct pn_op_run *r, const struct pn_cpu_gemm *g, uint32_t M,
+		     const float *x, const float *b, uint32_t act, float *y);
 
 /* The CPU binding of op, or NULL where the CPU backend has none. */
 const struct pn_op_cpu *pn_op_cpu_get(uint32_t op);

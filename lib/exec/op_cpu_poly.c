@@ -4,6 +4,7 @@
  * op in the order of their descriptors in lib/ops/, and the CPU table.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cpu/packed.h"
 #include "cpu/poly.h"
@@ -234,6 +235,10 @@ void pn_cpu_node_release(struct pn_cpu_node *cn)
 		free(cn->pos_table);
 	pn_packed_w_free(cn->packed[0]);
 	pn_packed_w_free(cn->packed[1]);
+	free(cn->colsum[0]);
+	free(cn->colsum[1]);
+	memset(cn->q, 0, sizeof(cn->q));
+	cn->colsum[0] = cn->colsum[1] = NULL;
 	cn->pos_table = NULL;
 	cn->pos_in_store = false;
 	cn->packed[0] = cn->packed[1] = NULL;

@@ -161,34 +161,50 @@ const struct pn_op_cpu pn_op_cpu_softmax = {
 
 /* ---- LINEAR, ACT, ADD (lib/ops/op_linear.c) -------------------------------- */
 
-/* Weights of the GEMMs that small batches run through packed.h: a copy in
- * oneDNN's layout, made once per model. A failure only costs the fast path. */
+/* LINEAR's one GEMM (op_cpu_gemm.c: F32 packed for small batches, I8, BF16). */
+static struct pn_cpu_gemm linear_gemm(const struct pn_gnode *n)
+{
+	return (struct pn_cpu_gemm){
+		.w = PNB_W_LINEAR_W, .s = PNB_W_LINEAR_W_SCALE, .qp = PNB_W_LINEAR_X_QP,
+		.K = n->d_in, .N = n->d_out, .k = 0,
+	};
+}
+
 static int prepare_linear(const struct pnb_file *f, const struct pn_gnode *n,
 			  struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err)
 {
+	struct pn_cpu_gemm g = linear_gemm(n);
+
 	(void)f;
-	(void)err;
-	cn->packed[0] = pn_packed_w_new(n->w[PNB_W_LINEAR_W], n->d_in, n->d_out, store);
-	return 0;
+	return pn_cpu_gemm_prepare(n, &g, cn, store, err);
+}
+
+static size_t scratch_linear(const struct pnb_file *f, const struct pn_gnode *n, size_t rows,
+			     uint32_t max_tokens, uint32_t nthreads)
+{
+	struct pn_cpu_gemm g = linear_gemm(n);
+
+	(void)f;
+	(void)rows;
+	(void)max_tokens;
+	(void)nthreads;
+	return (pn_cpu_gemm_scratch(n, &g) + sizeof(float) - 1) / sizeof(float);
 }
 
 static void run_linear(const struct pn_op_run *r)
 {
-	const struct pn_gnode *n = r->n;
-	uint32_t act = (uint32_t)n->iattr[PNB_IA_LINEAR_ACT];
+	struct pn_cpu_gemm g = linear_gemm(r->n);
 
-	if (pn_packed_linear(r->pk, r->cn ? r->cn->packed[0] : NULL, r->rows, r->in[0],
-			     n->w[PNB_W_LINEAR_B], act, r->y))
-		pn_linear(r->pool, r->in[0], r->rows, n->d_in, n->w[PNB_W_LINEAR_W],
-			  n->w[PNB_W_LINEAR_B], n->d_out, act, r->y);
+	pn_cpu_gemm_run(r, &g, r->rows, r->in[0], r->n->w[PNB_W_LINEAR_B],
+			(uint32_t)r->n->iattr[PNB_IA_LINEAR_ACT], r->y, r->scratch);
 }
 
 static void ref_linear(const struct pn_op_run *r)
 {
-	const struct pn_gnode *n = r->n;
+	struct pn_cpu_gemm g = linear_gemm(r->n);
 
-	pn_ref_linear(r->in[0], r->rows, n->d_in, n->w[PNB_W_LINEAR_W], n->w[PNB_W_LINEAR_B],
-		      n->d_out, (uint32_t)n->iattr[PNB_IA_LINEAR_ACT], r->y);
+	pn_cpu_gemm_ref(r, &g, r->rows, r->in[0], r->n->w[PNB_W_LINEAR_B],
+			(uint32_t)r->n->iattr[PNB_IA_LINEAR_ACT], r->y);
 }
 
 static void run_act(const struct pn_op_run *r)
@@ -212,32 +228,72 @@ static void run_add(const struct pn_op_run *r)
 }
 
 const struct pn_op_cpu pn_op_cpu_linear = {
-	.code = PNB_OP_LINEAR, .prepare = prepare_linear, .run = run_linear, .ref = ref_linear,
+	.code = PNB_OP_LINEAR, .prepare = prepare_linear, .scratch = scratch_linear,
+	.run = run_linear, .ref = ref_linear,
 };
 const struct pn_op_cpu pn_op_cpu_act = { .code = PNB_OP_ACT, .run = run_act };
 const struct pn_op_cpu pn_op_cpu_add = { .code = PNB_OP_ADD, .run = run_add };
 
 /* ---- FFN (lib/ops/op_ffn.c) ----------------------------------------------- */
 
+/* FFN's two GEMMs: W1 [D, ff] (gated [D, 2ff]) and W2 [ff, D]. */
+static struct pn_cpu_gemm ffn_gemm(const struct pn_gnode *n, int k)
+{
+	uint32_t hw = n->iattr[PNB_IA_FFN_GATED] ? 2 * n->ff : n->ff;
+
+	return k ? (struct pn_cpu_gemm){ .w = PNB_W_FFN_W2, .s = PNB_W_FFN_W2_SCALE,
+					  .qp = PNB_W_FFN_H_QP, .K = n->ff, .N = n->d_in, .k = 1 } :
+		   (struct pn_cpu_gemm){ .w = PNB_W_FFN_W1, .s = PNB_W_FFN_W1_SCALE,
+					  .qp = PNB_W_FFN_X_QP, .K = n->d_in, .N = hw, .k = 0 };
+}
+
+static int ffn_quantized(const struct pn_gnode *n)
+{
+	return pn_w_quantized(n, PNB_W_FFN_W1) || pn_w_quantized(n, PNB_W_FFN_W2);
+}
+
 static int prepare_ffn(const struct pnb_file *f, const struct pn_gnode *n,
 		       struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err)
 {
+	struct pn_cpu_gemm g0 = ffn_gemm(n, 0), g1 = ffn_gemm(n, 1);
+
 	(void)f;
-	(void)err;
-	if (n->iattr[PNB_IA_FFN_GATED])
+	/* f32 gated FFNs run pn_ffn alone, with nothing packed */
+	if (n->iattr[PNB_IA_FFN_GATED] && !ffn_quantized(n))
 		return 0;
-	cn->packed[0] = pn_packed_w_new(n->w[PNB_W_FFN_W1], n->d_in, n->ff, store);
-	cn->packed[1] = pn_packed_w_new(n->w[PNB_W_FFN_W2], n->ff, n->d_in, store);
-	return 0;
+	return pn_cpu_gemm_prepare(n, &g0, cn, store, err) ?:
+	       pn_cpu_gemm_prepare(n, &g1, cn, store, err);
 }
 
+/* hidden [rows, hw] floats, then the quantized GEMMs' own (the larger of the two) */
 static size_t scratch_ffn(const struct pnb_file *f, const struct pn_gnode *n, size_t rows,
 			  uint32_t max_tokens, uint32_t nthreads)
 {
+	struct pn_cpu_gemm g0 = ffn_gemm(n, 0), g1 = ffn_gemm(n, 1);
+	size_t q0 = pn_cpu_gemm_scratch(n, &g0), q1 = pn_cpu_gemm_scratch(n, &g1);
+
 	(void)f;
 	(void)max_tokens;
 	(void)nthreads;
-	return pn_ffn_scratch((uint32_t)rows, n->ff, n->iattr[PNB_IA_FFN_GATED]);
+	return pn_ffn_scratch((uint32_t)rows, n->ff, n->iattr[PNB_IA_FFN_GATED]) +
+	       ((q0 > q1 ? q0 : q1) + sizeof(float) - 1) / sizeof(float);
+}
+
+/* Either GEMM quantized: W1, the gate or act, W2, each on its own path. */
+static void run_ffn_gemms(const struct pn_op_run *r)
+{
+	const struct pn_gnode *n = r->n;
+	struct pn_cpu_gemm g0 = ffn_gemm(n, 0), g1 = ffn_gemm(n, 1);
+	uint32_t act = (uint32_t)n->iattr[PNB_IA_FFN_ACT];
+	int gated = n->iattr[PNB_IA_FFN_GATED];
+	float *h = r->scratch;
+	void *qs = h + pn_ffn_scratch(r->rows, n->ff, gated);
+
+	pn_cpu_gemm_run(r, &g0, r->rows, r->in[0], n->w[PNB_W_FFN_B1],
+			gated ? PNB_ACT_NONE : act, h, qs);
+	if (gated)
+		pn_ffn_gate_rows(h, r->rows, n->ff, act);
+	pn_cpu_gemm_run(r, &g1, r->rows, h, n->w[PNB_W_FFN_B2], PNB_ACT_NONE, r->y, qs);
 }
 
 static void run_ffn(const struct pn_op_run *r)
@@ -246,6 +302,10 @@ static void run_ffn(const struct pn_op_run *r)
 	uint32_t act = (uint32_t)n->iattr[PNB_IA_FFN_ACT];
 	struct pn_ffn_w w = pn_node_ffn_w(n, n->iattr[PNB_IA_FFN_GATED]);
 
+	if (ffn_quantized(n)) {
+		run_ffn_gemms(r);
+		return;
+	}
 	/* small batches: both GEMMs on packed weights, hidden in scratch */
 	if (r->cn && !pn_packed_linear(r->pk, r->cn->packed[0], r->rows, r->in[0],
 				       n->w[PNB_W_FFN_B1], act, r->scratch) &&
@@ -258,10 +318,25 @@ static void run_ffn(const struct pn_op_run *r)
 static void ref_ffn(const struct pn_op_run *r)
 {
 	const struct pn_gnode *n = r->n;
+	struct pn_cpu_gemm g0 = ffn_gemm(n, 0), g1 = ffn_gemm(n, 1);
+	int gated = n->iattr[PNB_IA_FFN_GATED];
+	uint32_t act = (uint32_t)n->iattr[PNB_IA_FFN_ACT];
+	float *h;
 
-	pn_ref_ffn(r->in[0], r->rows, n->d_in, n->ff, n->iattr[PNB_IA_FFN_GATED],
-		   (uint32_t)n->iattr[PNB_IA_FFN_ACT], n->w[PNB_W_FFN_W1], n->w[PNB_W_FFN_B1],
-		   n->w[PNB_W_FFN_W2], n->w[PNB_W_FFN_B2], r->y);
+	if (!ffn_quantized(n)) {
+		pn_ref_ffn(r->in[0], r->rows, n->d_in, n->ff, gated, act, n->w[PNB_W_FFN_W1],
+			   n->w[PNB_W_FFN_B1], n->w[PNB_W_FFN_W2], n->w[PNB_W_FFN_B2], r->y);
+		return;
+	}
+	h = malloc(pn_ffn_scratch(r->rows, n->ff, gated) * sizeof(float));
+	if (!h)
+		return;
+	pn_cpu_gemm_ref(r, &g0, r->rows, r->in[0], n->w[PNB_W_FFN_B1],
+			gated ? PNB_ACT_NONE : act, h);
+	if (gated)
+		pn_ffn_gate_rows(h, r->rows, n->ff, act);
+	pn_cpu_gemm_ref(r, &g1, r->rows, h, n->w[PNB_W_FFN_B2], PNB_ACT_NONE, r->y);
+	free(h);
 }
 
 const struct pn_op_cpu pn_op_cpu_ffn = {

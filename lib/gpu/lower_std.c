@@ -250,10 +250,24 @@ const struct pn_gpu_lowering pn_gpu_lower_softmax = {
 
 /* ---- LINEAR, ACT, ADD ---------------------------------------------------------- */
 
+/* The PTX GEMMs take f32 weights only: an I8 or BF16 one is refused by name. */
+static int want_f32_gemm_w(const struct pn_gpu_env *e, uint32_t node, uint32_t w)
+{
+	const struct pn_gnode *n = node_of(e, node);
+
+	if (!pn_w_quantized(n, w))
+		return 0;
+	return pn_gpu_node_err(e, node, "weight slot %u is %s: kernels/ptx has no %s GEMM yet "
+			       "(an int8 mma.sync path is missing); run this model on the CPU "
+			       "backend", w, pnb_dtype_name(n->w_dtype[w]),
+			       n->w_dtype[w] == PNB_DTYPE_I8 ? "int8" : "bf16-weight");
+}
+
 static int plan_linear(const struct pn_gpu_env *e, uint32_t node, struct pn_gpu_node *pn)
 {
 	pn->n_launches = 1;
-	return pn_gpu_pick_gemm(e, node, pn_gpu_max_rows(e, node_of(e, node)), &pn->kernel[0]);
+	return want_f32_gemm_w(e, node, PNB_W_LINEAR_W) ?:
+	       pn_gpu_pick_gemm(e, node, pn_gpu_max_rows(e, node_of(e, node)), &pn->kernel[0]);
 }
 
 static void emit_linear(const struct pn_gpu_run *r, struct pn_gpu_launch *l)
@@ -345,7 +359,8 @@ static int plan_ffn(const struct pn_gpu_env *e, uint32_t node, struct pn_gpu_nod
 {
 	const struct pn_gnode *n = node_of(e, node);
 	size_t rows = pn_gpu_max_rows(e, n);
-	int r = pn_gpu_pick_gemm(e, node, rows, &pn->kernel[0]);
+	int r = want_f32_gemm_w(e, node, PNB_W_FFN_W1) ?: want_f32_gemm_w(e, node, PNB_W_FFN_W2) ?:
+		pn_gpu_pick_gemm(e, node, rows, &pn->kernel[0]);
 
 	pn->n_launches = n->iattr[PNB_IA_FFN_GATED] ? 3 : 2;
 	if (n->iattr[PNB_IA_FFN_GATED])

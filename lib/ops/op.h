@@ -45,12 +45,22 @@ struct pn_gnode {
 	uint32_t in[PNB_NODE_MAX_IN];	/* value indices */
 	uint32_t out;
 	const float *w[PNB_NODE_MAX_W];	/* NULL where absent */
+	/* enum pnb_dtype of each weight: F32 (or 0, unset: F32 too) but for
+	 * quantized GEMM weights (pn_op_want_gemm_w), where w[i] points at I8
+	 * or BF16 data: pn_w_quantized. */
+	uint8_t w_dtype[PNB_NODE_MAX_W];
 	/* Derived once: widths in and out, the FFN hidden size, heads. */
 	uint32_t d_in, d_out, ff, heads;
 	int32_t iattr[PNB_NODE_MAX_ATTR];
 	float fattr[PNB_NODE_MAX_ATTR];
 	double flops_per_row;		/* excluding attention's T^2 term */
 };
+
+/* Whether weight i holds I8 or BF16 data rather than F32. */
+static inline int pn_w_quantized(const struct pn_gnode *n, uint32_t i)
+{
+	return n->w_dtype[i] == PNB_DTYPE_I8 || n->w_dtype[i] == PNB_DTYPE_BF16;
+}
 
 /* What build sees: the file, the node it fills, where errors go. */
 struct pn_build {

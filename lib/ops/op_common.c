@@ -103,6 +103,99 @@ int pn_op_want_w(struct pn_build *b, uint32_t i, uint32_t ndim, uint64_t d0, uin
 				      pnb_str(b->f, t->name), (unsigned long long)d1,
 				      (unsigned long long)t->shape[1]);
 	b->n->w[i] = pnb_tensor_data(b->f, pn->w[i]);
+	b->n->w_dtype[i] = PNB_DTYPE_F32;
+	return 0;
+}
+
+/* "tensor 'NAME' (data at file offset N)" for errors about a tensor's contents. */
+static const char *tensor_at(struct pn_build *b, uint32_t slot, char *buf, size_t n)
+{
+	uint32_t ti = b->f->nodes[b->n->index].w[slot];
+	const struct pnb_tensor *t = &b->f->tensors[ti];
+
+	snprintf(buf, n, "%s (data at file offset %llu)", pnb_str(b->f, t->name),
+		 (unsigned long long)((const uint8_t *)pnb_tensor_data(b->f, ti) - b->f->base));
+	return buf;
+}
+
+static int want_empty(struct pn_build *b, uint32_t slot, const char *why)
+{
+	if (b->f->nodes[b->n->index].w[slot] == PNB_NONE)
+		return 0;
+	return pn_op_node_err(b, "weight slot %u holds %s, expected none: %s", slot,
+			      pnb_str(b->f, pn_op_tensor(b, slot)->name), why);
+}
+
+/* The I8 weight's scales: [N], each > 0 (the reader refused NaN and Inf). */
+static int want_scales(struct pn_build *b, uint32_t w, uint32_t s, uint64_t N)
+{
+	char at[320];
+	const float *sc;
+	int r;
+
+	if (b->f->nodes[b->n->index].w[s] == PNB_NONE)
+		return pn_op_node_err(b, "weight %s is I8 but its scale slot %u is empty, "
+				      "expected F32 [%llu] per-channel scales",
+				      pnb_str(b->f, pn_op_tensor(b, w)->name), s,
+				      (unsigned long long)N);
+	if ((r = pn_op_want_w(b, s, 1, N, 0)))
+		return r;
+	sc = b->n->w[s];
+	for (uint64_t k = 0; k < N; k++)
+		if (!(sc[k] > 0))
+			return pn_op_node_err(b, "scale tensor %s: element %llu is %g, expected "
+					      "a scale > 0", tensor_at(b, s, at, sizeof(at)),
+					      (unsigned long long)k, (double)sc[k]);
+	return 0;
+}
+
+/* The static input quantization {sx > 0, z an integer in 0..255}, if present. */
+static int want_qp(struct pn_build *b, uint32_t qp)
+{
+	char at[320];
+	const float *p;
+	int r;
+
+	if (b->f->nodes[b->n->index].w[qp] == PNB_NONE)
+		return 0;
+	if ((r = pn_op_want_w(b, qp, 1, 2, 0)))
+		return r;
+	p = b->n->w[qp];
+	if (!(p[0] > 0) || !(p[1] >= 0 && p[1] <= 255 && p[1] == (float)(int)p[1]))
+		return pn_op_node_err(b, "activation quantization %s is {%g, %g}, expected "
+				      "{scale > 0, zero point an integer in 0..255}",
+				      tensor_at(b, qp, at, sizeof(at)), (double)p[0],
+				      (double)p[1]);
+	return 0;
+}
+
+int pn_op_want_gemm_w(struct pn_build *b, uint32_t w, uint32_t s, uint32_t qp, uint64_t K,
+		      uint64_t N)
+{
+	const struct pnb_tensor *t = pn_op_tensor(b, w);
+	int r;
+
+	if (!t || t->dtype == PNB_DTYPE_F32)
+		return pn_op_want_w(b, w, 2, K, N) ?:
+		       want_empty(b, s, "the weight is F32, not I8") ?:
+		       want_empty(b, qp, "the weight is F32, not I8");
+	if (t->dtype != PNB_DTYPE_I8 && t->dtype != PNB_DTYPE_BF16)
+		return pn_op_node_err(b, "weight %s: dtype %s, expected F32, BF16, or I8 with "
+				      "per-channel scales", pnb_str(b->f, t->name),
+				      pnb_dtype_name(t->dtype));
+	if (t->ndim != 2 || t->shape[0] != K || t->shape[1] != N)
+		return pn_op_node_err(b, "weight %s: expected a %s matrix [%llu, %llu]",
+				      pnb_str(b->f, t->name), pnb_dtype_name(t->dtype),
+				      (unsigned long long)K, (unsigned long long)N);
+	if (t->dtype == PNB_DTYPE_BF16)
+		r = want_empty(b, s, "BF16 weights have no scales") ?:
+		    want_empty(b, qp, "BF16 weights take f32 inputs");
+	else
+		r = want_scales(b, w, s, N) ?: want_qp(b, qp);
+	if (r)
+		return r;
+	b->n->w[w] = pnb_tensor_data(b->f, b->f->nodes[b->n->index].w[w]);
+	b->n->w_dtype[w] = (uint8_t)t->dtype;
 	return 0;
 }
 

@@ -36,18 +36,27 @@ static int build_ffn(struct pn_build *b)
 	n->iattr[PNB_IA_FFN_GATED] = !!n->iattr[PNB_IA_FFN_GATED];
 	ff1 = n->iattr[PNB_IA_FFN_GATED] ? 2 * ff : ff;
 	n->flops_per_row = 2.0 * D * ff * (n->iattr[PNB_IA_FFN_GATED] ? 3 : 2);
-	return pn_op_want_w(b, PNB_W_FFN_W1, 2, D, ff1) ?: pn_op_opt_w(b, PNB_W_FFN_B1, ff1) ?:
-	       pn_op_want_w(b, PNB_W_FFN_W2, 2, ff, D) ?: pn_op_opt_w(b, PNB_W_FFN_B2, D);
+	return pn_op_want_gemm_w(b, PNB_W_FFN_W1, PNB_W_FFN_W1_SCALE, PNB_W_FFN_X_QP, D, ff1) ?:
+	       pn_op_opt_w(b, PNB_W_FFN_B1, ff1) ?:
+	       pn_op_want_gemm_w(b, PNB_W_FFN_W2, PNB_W_FFN_W2_SCALE, PNB_W_FFN_H_QP, ff, D) ?:
+	       pn_op_opt_w(b, PNB_W_FFN_B2, D);
 }
 
 const struct pn_op pn_op_ffn = {
-	.code = PNB_OP_FFN, .name = "ffn", .n_in = 1, .min_w = 3, .max_w = 4,
+	.code = PNB_OP_FFN, .name = "ffn", .n_in = 1, .min_w = 3, .max_w = 8,
 	.in = { "x" },
 	.w = {
 		[PNB_W_FFN_W1] = { "W1", "[D, ff], gated [D, 2ff] = [gate | up]" },
 		[PNB_W_FFN_B1] = { "b1", "[ff] (gated [2ff])", .optional = 1 },
 		[PNB_W_FFN_W2] = { "W2", "[ff, D]" },
 		[PNB_W_FFN_B2] = { "b2", "[D]", .optional = 1 },
+		[PNB_W_FFN_W1_SCALE] = { "W1_scale", "I8 W1: per-column scales", .optional = 1 },
+		[PNB_W_FFN_W2_SCALE] = { "W2_scale", "I8 W2: per-column scales [D]",
+					 .optional = 1 },
+		[PNB_W_FFN_X_QP] = { "x_qp", "I8 W1: static {scale, zero} of x [2]",
+				     .optional = 1 },
+		[PNB_W_FFN_H_QP] = { "h_qp", "I8 W2: static {scale, zero} of the hidden [2]",
+				     .optional = 1 },
 	},
 	.ia = {
 		[PNB_IA_FFN_ACT] = { "act", "enum pnb_act of the hidden layer", PN_SLOT_ACT },

@@ -32,6 +32,13 @@ int pn_op_node_err(struct pn_build *b, const char *fmt, ...)
 const struct pnb_value *pn_op_val(struct pn_build *b, uint32_t v);
 /* The weight in slot i must be F32 with ndim dims equal to d0 (and d1). */
 int pn_op_want_w(struct pn_build *b, uint32_t i, uint32_t ndim, uint64_t d0, uint64_t d1);
+/*
+ * A GEMM weight [K, N] in slot w: F32, BF16, or I8 with its F32 [N] scales
+ * in slot s (finite and > 0) and optionally the static {sx, z} of its input
+ * in slot qp (uapi/pnb.h). Slots s and qp must be empty otherwise.
+ */
+int pn_op_want_gemm_w(struct pn_build *b, uint32_t w, uint32_t s, uint32_t qp, uint64_t K,
+		      uint64_t N);
 /* An optional vector: absent is fine, present must have d0 elements. */
 int pn_op_opt_w(struct pn_build *b, uint32_t i, uint64_t d0);
 int pn_op_want_width(struct pn_build *b, uint32_t v, const char *what, uint32_t layout,

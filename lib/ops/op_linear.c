@@ -26,7 +26,8 @@ static int build_linear(struct pn_build *b)
 	return pn_op_build_act(b, n->iattr[PNB_IA_LINEAR_ACT]) ?:
 	       pn_op_want_width(b, n->in[0], "in", 0, n->d_in) ?:
 	       pn_op_want_width(b, n->out, "out", x->layout, n->d_out) ?:
-	       pn_op_want_w(b, PNB_W_LINEAR_W, 2, n->d_in, n->d_out) ?:
+	       pn_op_want_gemm_w(b, PNB_W_LINEAR_W, PNB_W_LINEAR_W_SCALE, PNB_W_LINEAR_X_QP,
+				 n->d_in, n->d_out) ?:
 	       pn_op_opt_w(b, PNB_W_LINEAR_B, n->d_out);
 }
 
@@ -47,10 +48,14 @@ static int build_add(struct pn_build *b)
 }
 
 const struct pn_op pn_op_linear = {
-	.code = PNB_OP_LINEAR, .name = "linear", .n_in = 1, .min_w = 1, .max_w = 2,
+	.code = PNB_OP_LINEAR, .name = "linear", .n_in = 1, .min_w = 1, .max_w = 4,
 	.in = { "x" },
-	.w = { [PNB_W_LINEAR_W] = { "W", "weight [in, out]" },
-	       [PNB_W_LINEAR_B] = { "b", "bias [out]", .optional = 1 } },
+	.w = { [PNB_W_LINEAR_W] = { "W", "weight [in, out]: F32, BF16, or I8 with W_scale" },
+	       [PNB_W_LINEAR_B] = { "b", "bias [out]", .optional = 1 },
+	       [PNB_W_LINEAR_W_SCALE] = { "W_scale", "I8 W: per-column scales [out]",
+					  .optional = 1 },
+	       [PNB_W_LINEAR_X_QP] = { "x_qp", "I8 W: static {scale, zero} of x [2]",
+				       .optional = 1 } },
 	.ia = { [PNB_IA_LINEAR_ACT] = { "act", "enum pnb_act after the bias", PN_SLOT_ACT } },
 	.check = check_linear,
 	.build = build_linear,

@@ -811,7 +811,7 @@ static const struct crafted {
 	C(npad, -EINVAL, "nodes[1]", "pad"),
 	C(n_in, -EINVAL, "nodes[4]", "add node has n_in 1, expected 2"),
 	C(n_in_big, -EINVAL, "nodes[4]", "n_in 5"),
-	C(n_w_big, -EINVAL, "nodes[5]", "ffn node has n_w 9, expected 3..4"),
+	C(n_w_big, -EINVAL, "nodes[5]", "ffn node has n_w 9, expected 3..8"),
 	C(in_range, -EINVAL, "nodes[2]", "in[0] = 9 out of range"),
 	C(in_past_n_in, -EINVAL, "nodes[2]", "in[1] = 0 past n_in"),
 	C(w_range, -EINVAL, "nodes[2]", "w[0] = 13 out of range"),
