@@ -4,8 +4,11 @@
  * shapes: GFLOP/s of pn_gemm and pn_linear (bias + ReLU) at 16, 128 and
  * 4096 rows of 512 -> 1536, the FFN 512 -> 1536 -> 512, and attention time
  * at batch 1 x 16 tokens and batch 32 x 128 tokens, each on one thread and
- * over a pool of all cores. Prints one line per measurement; the best of
- * several repetitions (the least disturbed), per call.
+ * over a pool of all cores. Then, one thread, the same linear with f32,
+ * int8 and bf16 weights (lib/cpu/qgemm.h), the three interleaved within
+ * each repetition so they see the same load, with int8's and bf16's
+ * speedup over f32. Prints one line per measurement; the best of several
+ * repetitions (the least disturbed), per call.
  *
  *   bench_kernels [threads]     (default: the number of online CPUs)
  */
@@ -15,6 +18,8 @@
 #include <unistd.h>
 
 #include "cpu/kernels.h"
+#include "cpu/packed.h"
+#include "cpu/qgemm.h"
 #include "uapi/pnb.h"
 
 static double now(void)
@@ -162,6 +167,69 @@ static void bench_attention(struct pn_pool *pool, uint32_t B, uint32_t T, uint32
 	free(s);
 }
 
+/* f32 (packed up to PN_PACKED_MAX_ROWS rows, as the executor runs it), int8, bf16. */
+static void bench_qlinear(uint32_t rows)
+{
+	uint32_t K = 512, N = 1536;
+	float *x = buf((size_t)rows * K), *W = buf((size_t)K * N), *b = buf(N);
+	float *y = buf((size_t)rows * N), *sw = buf(N);
+	int8_t *q = malloc((size_t)K * N);
+	uint16_t *h = malloc((size_t)K * N * 2);
+	int32_t *colsum = malloc(N * sizeof(int32_t));
+	struct pn_packed_ctx *c = pn_packed_ctx_new();
+	struct pn_packed_w *pf = pn_packed_w_new(W, K, N, NULL);
+	struct pn_qgemm g8 = { .K = K, .N = N, .dtype = PNB_DTYPE_I8, .W = q, .scale = sw,
+			       .colsum = colsum };
+	struct pn_qgemm g16 = { .K = K, .N = N, .dtype = PNB_DTYPE_BF16, .W = h };
+	double best[3] = { 1e30, 1e30, 1e30 };
+	char why[200];
+	void *s = NULL;
+	int calls;
+
+	if (!q || !h || !colsum || !c || pn_qgemm_isa_check(PNB_DTYPE_I8, why, sizeof(why)) ||
+	    pn_qgemm_isa_check(PNB_DTYPE_BF16, why, sizeof(why))) {
+		printf("qlinear %4ux512->1536: skipped (%s)\n", rows, q && c ? why : "no memory");
+		goto out;
+	}
+	pn_q8_weights(W, K, N, q, sw);
+	pn_q8_colsum(q, K, N, colsum);
+	pn_bf16_row(W, (size_t)K * N, h);
+	g8.pk = pn_packed_w_new_dt(q, PNB_DTYPE_I8, K, N, NULL);
+	g16.pk = pn_packed_w_new_dt(h, PNB_DTYPE_BF16, K, N, NULL);
+	if (posix_memalign(&s, 64, pn_qlinear_scratch_bytes(&g8) > pn_qlinear_scratch_bytes(&g16) ?
+			   pn_qlinear_scratch_bytes(&g8) : pn_qlinear_scratch_bytes(&g16)))
+		goto out;
+	{
+		double t = now();
+
+		pn_linear(NULL, x, rows, K, W, b, N, PNB_ACT_RELU, y);
+		calls = calls_for(now() - t);
+	}
+	for (int r = 0; r < REPS; r++)
+		for (int e = 0; e < 3; e++) {
+			double t = now();
+
+			for (int k = 0; k < calls; k++) {
+				if (e == 0 && pn_packed_linear(c, pf, rows, x, b, PNB_ACT_RELU, y))
+					pn_linear(NULL, x, rows, K, W, b, N, PNB_ACT_RELU, y);
+				else if (e)
+					pn_qlinear(c, e == 1 ? &g8 : &g16, rows, x, b, PNB_ACT_RELU, y,
+						   s);
+			}
+			t = (now() - t) / calls;
+			best[e] = t < best[e] ? t : best[e];
+		}
+	printf("qlinear %4ux512->1536 +bias+relu 1 thread: f32 %8.1f us  int8 %8.1f us (%.2fx)  "
+	       "bf16 %8.1f us (%.2fx)\n", rows, best[0] * 1e6, best[1] * 1e6, best[0] / best[1],
+	       best[2] * 1e6, best[0] / best[2]);
+out:
+	pn_packed_w_free((struct pn_packed_w *)g8.pk);
+	pn_packed_w_free((struct pn_packed_w *)g16.pk);
+	pn_packed_w_free(pf);
+	pn_packed_ctx_free(c);
+	free(s); free(x); free(W); free(b); free(y); free(sw); free(q); free(h); free(colsum);
+}
+
 int main(int argc, char **argv)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -187,6 +255,8 @@ int main(int argc, char **argv)
 		bench_attention(pools[p], 32, 128, 256);
 		bench_attention(pools[p], 32, 128, 512);
 	}
+	for (uint32_t rows = 16; rows <= 4096; rows *= rows < 128 ? 8 : 32)
+		bench_qlinear(rows);
 	pn_pool_free(pools[1]);
 	return 0;
 }
