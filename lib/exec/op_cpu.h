@@ -86,8 +86,9 @@ static inline struct pn_ffn_w pn_node_ffn_w(const struct pn_gnode *n, int gated)
 struct pn_cpu_gemm {
 	uint32_t w, s, qp, K, N, k;
 };
-int pn_cpu_gemm_prepare(const struct pn_gnode *n, const struct pn_cpu_gemm *g,
-			struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err);
+int pn_cpu_gemm_prepare(const struct pnb_file *f, const struct pn_gnode *n,
+			const struct pn_cpu_gemm *g, struct pn_cpu_node *cn,
+			struct pn_wstore *store, struct pn_err *err);
 /* Scratch bytes of pn_cpu_gemm_run for g (0 for F32 weights). */
 size_t pn_cpu_gemm_scratch(const struct pn_gnode *n, const struct pn_cpu_gemm *g);
 /* y [M, N] = act(x W + b): qgemm, packed or sgemm by the weight's dtype and M. */

@@ -17,8 +17,9 @@
 #include "cpu/qgemm.h"
 #include "exec/op_cpu.h"
 
-int pn_cpu_gemm_prepare(const struct pn_gnode *n, const struct pn_cpu_gemm *g,
-			struct pn_cpu_node *cn, struct pn_wstore *store, struct pn_err *err)
+int pn_cpu_gemm_prepare(const struct pnb_file *f, const struct pn_gnode *n,
+			const struct pn_cpu_gemm *g, struct pn_cpu_node *cn,
+			struct pn_wstore *store, struct pn_err *err)
 {
 	uint32_t dt = n->w_dtype[g->w];
 	struct pn_qgemm *q = &cn->q[g->k];
@@ -30,8 +31,8 @@ int pn_cpu_gemm_prepare(const struct pn_gnode *n, const struct pn_cpu_gemm *g,
 		return 0;
 	}
 	if (pn_qgemm_isa_check(dt, why, sizeof(why)))
-		return pn_errf(err, -ENOTSUP, "node %u '%s': weight slot %u: %s", n->index,
-			       n->name, g->w, why);
+		return pn_errf(err, -ENOTSUP, "%s: node %u '%s' (%s): weight slot %u: %s", f->path,
+			       n->index, n->name, pnb_op_name(n->op), g->w, why);
 	*q = (struct pn_qgemm){
 		.K = g->K, .N = g->N, .dtype = dt, .W = n->w[g->w],
 		.scale = dt == PNB_DTYPE_I8 ? n->w[g->s] : NULL,

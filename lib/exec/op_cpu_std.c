@@ -175,8 +175,7 @@ static int prepare_linear(const struct pnb_file *f, const struct pn_gnode *n,
 {
 	struct pn_cpu_gemm g = linear_gemm(n);
 
-	(void)f;
-	return pn_cpu_gemm_prepare(n, &g, cn, store, err);
+	return pn_cpu_gemm_prepare(f, n, &g, cn, store, err);
 }
 
 static size_t scratch_linear(const struct pnb_file *f, const struct pn_gnode *n, size_t rows,
@@ -257,12 +256,11 @@ static int prepare_ffn(const struct pnb_file *f, const struct pn_gnode *n,
 {
 	struct pn_cpu_gemm g0 = ffn_gemm(n, 0), g1 = ffn_gemm(n, 1);
 
-	(void)f;
 	/* f32 gated FFNs run pn_ffn alone, with nothing packed */
 	if (n->iattr[PNB_IA_FFN_GATED] && !ffn_quantized(n))
 		return 0;
-	return pn_cpu_gemm_prepare(n, &g0, cn, store, err) ?:
-	       pn_cpu_gemm_prepare(n, &g1, cn, store, err);
+	return pn_cpu_gemm_prepare(f, n, &g0, cn, store, err) ?:
+	       pn_cpu_gemm_prepare(f, n, &g1, cn, store, err);
 }
 
 /* hidden [rows, hw] floats, then the quantized GEMMs' own (the larger of the two) */

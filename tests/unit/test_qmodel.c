@@ -23,6 +23,7 @@
 #include "exec/exec.h"
 #include "exec/model.h"
 #include "format/pnb.h"
+#include "gpu/plan.h"
 #include "test_rand.h"
 
 enum { V = 11, D = 24, N = 40, FF = 32, T = 7 };
@@ -236,12 +237,77 @@ static void test_runs_like_the_twins(void **state)
 	pn_model_close(m);
 }
 
-int main(void)
+/* The PTX backend has no int8 GEMM: planning the model for it is refused by name. */
+static void test_gpu_plan_refuses(void **state)
+{
+	char path[64];
+	struct pn_err err = { "" };
+	struct pn_model *m = NULL;
+	struct pn_cpu_model *cm = NULL;
+	struct pn_gpu_plan *p = NULL;
+
+	(void)state;
+	assert_int_equal(build(weights(), OK, path, &err), 0);
+	if (pn_model_open(path, &m, &err) || pn_cpu_model_new(m, &cm, &err))
+		fail_msg("%s", err.msg);
+	unlink(path);
+	assert_int_not_equal(pn_gpu_plan_new(pn_cpu_model_graph(cm), 2, T, &p, &err), 0);
+	assert_null(p);
+	if (!strstr(err.msg, "'proj'") || !strstr(err.msg, "weight slot 0 is i8") ||
+	    !strstr(err.msg, "no int8 GEMM yet") || !strstr(err.msg, "CPU backend"))
+		fail_msg("unexpected refusal: %s", err.msg);
+	pn_cpu_model_free(cm);
+	pn_model_close(m);
+}
+
+/* The child: loads path under the ISA its environment forces, prints the error. */
+static int load_child(const char *path)
+{
+	struct pn_err err = { "" };
+	struct pn_model *m = NULL;
+	struct pn_cpu_model *cm = NULL;
+	int r = pn_model_open(path, &m, &err) ?: pn_cpu_model_new(m, &cm, &err);
+
+	printf("%d %s\n", r, err.msg);
+	pn_cpu_model_free(cm);
+	pn_model_close(m);
+	return 0;
+}
+
+/* With oneDNN held to AVX2 the valid file is refused at load, naming file, node and ISA. */
+static void test_isa_refusal_at_load(void **state)
+{
+	char path[64], exe[256], cmd[512], out[700] = "";
+	struct pn_err err = { "" };
+	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	FILE *p;
+
+	(void)state;
+	assert_true(k > 0);
+	exe[k] = 0;
+	assert_int_equal(build(weights(), OK, path, &err), 0);
+	snprintf(cmd, sizeof(cmd), "ONEDNN_MAX_CPU_ISA=AVX2 '%s' --load '%s'", exe, path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(out, sizeof(out), p));
+	assert_int_equal(pclose(p), 0);
+	unlink(path);
+	assert_int_equal(atoi(out), -ENOTSUP);
+	if (!strstr(out, path) || !strstr(out, "node 1 'proj' (linear): weight slot 0: int8 "
+			"weights need a CPU with AVX512_CORE_VNNI") || !strstr(out, "at AVX2"))
+		fail_msg("unexpected refusal: %s", out);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_runs_like_the_twins),
+		cmocka_unit_test(test_isa_refusal_at_load),
+		cmocka_unit_test(test_gpu_plan_refuses),
 	};
 
+	if (argc == 3 && !strcmp(argv[1], "--load"))
+		return load_child(argv[2]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
