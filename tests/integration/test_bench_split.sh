@@ -5,7 +5,7 @@
 # each class is split 80/20 (to the nearest entry), the same seed gives
 # byte-identical files and another seed another split; bad input is refused.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 PY=/usr/bin/python3
 FX=build/npm/node_modules/sentiment/test/fixtures
 fail() { echo "test_bench_split: $*"; exit 1; }

@@ -7,7 +7,7 @@
 # rules from the validation numbers; a variant that does not compile is
 # skipped with its reason, not fatal; the PNG and the section are written.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 B=${POLYNET_BUILD:-build}
 PY=/usr/bin/python3
 Q=$B/frontier_quick
