@@ -106,6 +106,30 @@ BUILDS=$OUT/builds.jsonl
 VAL=$OUT/val.jsonl
 : >"$BUILDS"
 : >"$VAL"
+# eval_dir DIR TRAIN TEST OUT.jsonl: every build of DIR in one `polyctl eval` (the exact
+# embeddings and the head are computed once for all), its lines joined to the labels.
+# --latency-n 1: latency comes from polyctl bench below.
+eval_dir() {
+	local raw=$OUT/eval.out
+	mapfile -t ms < <("$PY" -c '
+import json, sys
+for r in map(json.loads, open(sys.argv[1])):
+    if r["dir"] == sys.argv[2]:
+        print(r["model"])' "$BUILDS" "$1")
+	"$P" eval "${ms[@]}" --exact "$EXACT" --train "$2" --test "$3" --json --latency-n 1 >"$raw" ||
+		log "$1: some evals failed (named above): those variants are left out"
+	"$PY" - "$BUILDS" "$1" "$raw" "$4" <<'PY'
+import json, sys
+builds, d, raw, out = sys.argv[1:]
+label = {r["model"]: r["label"] for r in map(json.loads, open(builds)) if r["dir"] == d}
+with open(out, "a") as f:
+    for e in map(json.loads, filter(str.strip, open(raw))):
+        f.write(json.dumps({"dir": d, "label": label[e["model"]], "eval": e}) + "\n")
+        print("frontier: %s: %s: %s acc %.3f cos %.4f recall@10 %.3f" % (
+            d, label[e["model"]], e["test"].split("/")[-1], e["accuracy"], e["mean_cosine"],
+            e["recall_at_10"]), file=sys.stderr)
+PY
+}
 for dir in amazon:imdb imdb:amazon; do
 	A=${dir%:*} T=${dir#*:}
 	i=0
@@ -122,17 +146,12 @@ for dir in amazon:imdb imdb:amazon; do
 				continue
 			fi
 		fi
-		# --latency-n 1: latency comes from polyctl bench below
-		ev=$("$P" eval "$model" --exact "$EXACT" --train "$D/${A}_fit.json" \
-			--test "$D/${A}_val.json" --json --latency-n 1) ||
-			{ log "$A -> $T: '$label' skipped: validation eval failed"; continue; }
 		printf '{"dir":"%s->%s","label":"%s","args":"%s","model":"%s"}\n' \
 			"$A" "$T" "$label" "$args" "$model" >>"$BUILDS"
-		printf '{"dir":"%s->%s","label":"%s","eval":%s}\n' "$A" "$T" "$label" "$ev" >>"$VAL"
-		log "$A -> $T: $label: val $(echo "$ev" | "$PY" -c 'import json,sys; e=json.load(sys.stdin); print("acc %.3f cos %.4f recall@10 %.3f" % (e["accuracy"], e["mean_cosine"], e["recall_at_10"]))')"
 	done < <(variants)
+	eval_dir "$A->$T" "$D/${A}_fit.json" "$D/${A}_val.json" "$VAL"
 done
-grep -q '"args":""' "$BUILDS" || die "the exact model did not evaluate"
+grep -qF "\"model\": \"$EXACT\"" "$VAL" || die "the exact model did not evaluate"
 
 # --- latency: every build (the exact model once: it is both directions' baseline) and the peers
 BENCH=$OUT/bench.jsonl
@@ -191,15 +210,10 @@ log "latency measured in $((SECONDS - t0)) s"
 # --- report: every variant once on the test set
 TEST=$OUT/test.jsonl
 : >"$TEST"
-while IFS='|' read -r dir label model; do
-	A=${dir%->*} T=${dir#*->}
-	ev=$("$P" eval "$model" --exact "$EXACT" --train "$D/$A.json" --test "$D/$T.json" --json \
-		--latency-n 1) || { log "$dir: '$label' test eval failed"; continue; }
-	printf '{"dir":"%s","label":"%s","eval":%s}\n' "$dir" "$label" "$ev" >>"$TEST"
-done < <("$PY" -c '
-import json, sys
-for r in map(json.loads, open(sys.argv[1])):
-    print("%s|%s|%s" % (r["dir"], r["label"], r["model"]))' "$BUILDS")
+for dir in amazon:imdb imdb:amazon; do
+	A=${dir%:*} T=${dir#*:}
+	eval_dir "$A->$T" "$D/$A.json" "$D/$T.json" "$TEST"
+done
 
 if [ "$QUICK" = 1 ]; then
 	JSON=$OUT/frontier.json MD=$OUT/RESULTS.md PNG=$OUT/frontier.png

@@ -53,6 +53,22 @@ self=$("$P" eval "$EXACT" --train "$T/train.json" --test "$T/test.json" --json -
 	fail "eval exact"
 "$PY" -c "import json,sys; e=json.loads(sys.argv[1]); assert abs(e['mean_cosine']-1)<1e-6 and e['accuracy']>0.6 and e['recall_at_10']==1, e" \
 	"$self" || fail "exact self-eval: $self"
+# Several models share one reference: a line each, in order, the same numbers
+# as one at a time; a model that cannot be opened is named, the rest still run.
+multi=$("$P" eval "$T/v.pnb" "$T/missing.pnb" "$EXACT" --exact "$EXACT" --train "$T/train.json" \
+	--test "$T/test.json" --json --latency-n 1 2>"$T/multi.err") && fail "eval with a missing model exited 0"
+grep -q "missing.pnb" "$T/multi.err" || fail "the missing model is not named: $(cat "$T/multi.err")"
+"$PY" -c "
+import json,sys
+a, b = map(json.loads, sys.argv[1].splitlines())
+one = json.loads(sys.argv[2])
+assert a['model'].endswith('v.pnb') and b['model'] == sys.argv[3], (a, b)
+for k in ('accuracy','exact_accuracy','mean_cosine','min_cosine','recall_at_10'):
+    assert a[k] == one[k], k
+assert b['recall_at_10'] == 1 and b['accuracy'] == b['exact_accuracy'], b
+" "$multi" "$out" "$EXACT" || fail "several models: $multi"
+"$P" eval "$T/v.pnb" "$EXACT" --train "$T/train.json" --test "$T/test.json" 2>/dev/null &&
+	fail "several models without --exact accepted"
 
 # The >= 2x variant's passes (FFN neuron selection on layer 0, layer 1 as an
 # FFN-seeded Macro-Operator), smaller: 256 neurons each, calibrated on 300

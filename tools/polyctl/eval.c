@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * polyctl eval MODEL.pnb --train FILE --test FILE [--exact EXACT.pnb] [--json]
+ * polyctl eval MODEL.pnb... --train FILE --test FILE [--exact EXACT.pnb] [--json]
  *               [--lambda X] [--latency-n N]
  *
  * The accuracy of a compiled variant on real labelled text: a logistic
@@ -12,7 +12,9 @@
  * model's own test accuracy with the same head, and MODEL's p50/p90
  * latency at batch 1 (tokenize + run, one test text at a time).
  * FILE: a JSON list of {"text", "class": 0|1}; entries without a class are
- * skipped.
+ * skipped. Several MODELs (with --exact) share EXACT's embeddings and the
+ * head, computed once: one result line each, in order; one that fails is
+ * named on stderr, the others still run, and the exit status is 1.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -31,10 +33,11 @@
 #define RECALL_K 10u	/* recall_at_10 */
 
 static const char usage_text[] =
-	"usage: polyctl eval MODEL.pnb --train FILE --test FILE [--exact EXACT.pnb] [--json]\n"
+	"usage: polyctl eval MODEL.pnb... --train FILE --test FILE [--exact EXACT.pnb] [--json]\n"
 	"                    [--lambda X] [--latency-n N]\n"
 	"  FILE          JSON list of {\"text\": ..., \"class\": 0|1} (no class: skipped)\n"
 	"  --exact       the reference model: trains the head, and the cosines are against it\n"
+	"                (required with several MODELs: computed once for all of them)\n"
 	"  --lambda X    L2 strength of the logistic regression (1e-3)\n"
 	"  --latency-n N test texts timed one at a time for p50 (200)\n";
 
@@ -195,120 +198,107 @@ static double accuracy(const double *w, const float *E, const struct pn_textset 
 	return (double)ok / s->n;
 }
 
-static int run_eval(const char *model, const char *exact, const char *train, const char *test,
-		    double lambda, uint32_t lat_n, struct eval_out *eo, struct pn_err *err)
-{
-	struct pn_textset tr = { 0 }, te = { 0 };
-	struct model mm = { 0 }, me = { 0 };
-	struct model *ref = exact ? &me : &mm;
-	float *Etr = NULL, *Ete = NULL, *Eref = NULL;
-	double *w = NULL;
+/* What every MODEL is compared with: the sets, EXACT's embeddings, the head. */
+struct ref {
+	struct pn_textset tr, te;
+	float *Eref;		/* EXACT's test embeddings [te.n, d] */
+	double *w;		/* the head [d + 1] */
+	double exact_acc;
 	uint32_t d;
+};
+
+static void ref_free(struct ref *rf)
+{
+	free(rf->Eref);
+	free(rf->w);
+	pn_textset_free(&rf->tr);
+	pn_textset_free(&rf->te);
+}
+
+/* Loads both sets, embeds them with `exact` and fits the head on its train embeddings. */
+static int ref_prepare(const char *exact, const char *train, const char *test, double lambda,
+		       struct ref *rf, struct pn_err *err)
+{
+	struct model me = { 0 };
+	float *Etr = NULL;
 	int r;
 
-	r = labelled(train, &tr, err);
+	r = labelled(train, &rf->tr, err);
 	if (!r)
-		r = labelled(test, &te, err);
+		r = labelled(test, &rf->te, err);
 	if (!r)
-		r = model_open(model, &mm, err);
-	if (!r && exact)
 		r = model_open(exact, &me, err);
 	if (r)
 		goto out;
-	d = mm.m->out_width;
-	if (ref->m->out_width != d) {
-		r = pn_errf(err, -EINVAL, "%s: embeddings of width %u, but %s's are %u", exact,
-			    ref->m->out_width, model, d);
-		goto out;
-	}
-	Etr = malloc((size_t)tr.n * d * sizeof(float));
-	Ete = malloc((size_t)te.n * d * sizeof(float));
-	Eref = malloc((size_t)te.n * d * sizeof(float));
-	w = malloc((d + 1) * sizeof(*w));
-	if (!Etr || !Ete || !Eref || !w) {
+	rf->d = me.m->out_width;
+	Etr = malloc((size_t)rf->tr.n * rf->d * sizeof(float));
+	rf->Eref = malloc((size_t)rf->te.n * rf->d * sizeof(float));
+	rf->w = malloc((rf->d + 1) * sizeof(*rf->w));
+	if (!Etr || !rf->Eref || !rf->w) {
 		r = pn_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = embed(ref, &tr, Etr, train, err);
+	r = embed(&me, &rf->tr, Etr, train, err);
 	if (!r)
-		r = embed(&mm, &te, Ete, test, err);
+		r = embed(&me, &rf->te, rf->Eref, test, err);
 	if (!r)
-		r = embed(ref, &te, Eref, test, err);
+		r = pn_logreg_fit(Etr, rf->tr.label, rf->tr.n, rf->d, lambda, 0, rf->w, err);
 	if (!r)
-		r = pn_logreg_fit(Etr, tr.label, tr.n, d, lambda, 0, w, err);
-	if (r)
-		goto out;
-	eo->n_train = tr.n;
-	eo->n_test = te.n;
-	eo->acc = accuracy(w, Ete, &te, d);
-	eo->exact_acc = accuracy(w, Eref, &te, d);
-	eo->mean_cos = 0;
-	eo->min_cos = 1;
-	for (uint32_t i = 0; i < te.n; i++) {
-		double c = cosine(Ete + (size_t)i * d, Eref + (size_t)i * d, d);
-
-		eo->mean_cos += c / te.n;
-		eo->min_cos = c < eo->min_cos ? c : eo->min_cos;
-	}
-	/* all test texts are each other's candidates: neighbours within the test set */
-	r = pn_knn_recall(Eref, Ete, te.n, d, RECALL_K, &eo->recall, &eo->recall_k, err);
-	if (!r)
-		r = latency(&mm, &te, lat_n, &eo->p50, &eo->p90, err);
+		rf->exact_acc = accuracy(rf->w, rf->Eref, &rf->te, rf->d);
 out:
 	free(Etr);
-	free(Ete);
-	free(Eref);
-	free(w);
-	model_close(&mm);
-	if (exact)
-		model_close(&me);
-	pn_textset_free(&tr);
-	pn_textset_free(&te);
+	model_close(&me);
 	return r;
 }
 
-int cmd_eval(int argc, char **argv)
+static int eval_one(const char *model, const char *exact, const char *test, const struct ref *rf,
+		    uint32_t lat_n, struct eval_out *eo, struct pn_err *err)
 {
-	const char *model = NULL, *exact = NULL, *train = NULL, *test = NULL;
-	const char *lam = NULL, *latn = NULL;
-	struct pn_err err = { "" };
-	struct eval_out eo = { 0 };
-	double lambda = 1e-3;
-	uint32_t lat_n = 200;
-	int json = 0;
-	char *end;
+	struct model mm = { 0 };
+	const uint32_t d = rf->d, n = rf->te.n;
+	float *Ete = NULL;
+	int r = model_open(model, &mm, err);
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **val = !strcmp(a, "--train") ? &train : !strcmp(a, "--test") ? &test :
-				   !strcmp(a, "--exact") ? &exact : !strcmp(a, "--lambda") ? &lam :
-				   !strcmp(a, "--latency-n") ? &latn : NULL;
-
-		if (val) {
-			if (i + 1 >= argc)
-				return usage_error("%s needs a value", a);
-			*val = argv[++i];
-		} else if (!strcmp(a, "--json")) {
-			json = 1;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (a[0] == '-' && a[1]) {
-			return usage_error("unknown option '%s'", a);
-		} else if (model) {
-			return usage_error("one model expected, got another: '%s'", a);
-		} else {
-			model = a;
-		}
+	if (r)
+		goto out;
+	if (mm.m->out_width != d) {
+		r = pn_errf(err, -EINVAL, "%s: embeddings of width %u, but %s's are %u", exact, d,
+			    model, mm.m->out_width);
+		goto out;
 	}
-	if (!model || !train || !test)
-		return usage_error("%s", "MODEL.pnb, --train FILE and --test FILE are required");
-	if (lam && (lambda = strtod(lam, &end), *end || end == lam || lambda < 0))
-		return usage_error("bad --lambda '%s', expected a number >= 0", lam);
-	if (latn && (lat_n = (uint32_t)strtoul(latn, &end, 10), *end || !lat_n))
-		return usage_error("bad --latency-n '%s', expected a count >= 1", latn);
-	if (run_eval(model, exact, train, test, lambda, lat_n, &eo, &err))
-		return polyctl_fail("eval", "%s", err.msg);
+	Ete = malloc((size_t)n * d * sizeof(float));
+	if (!Ete) {
+		r = pn_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = embed(&mm, &rf->te, Ete, test, err);
+	if (r)
+		goto out;
+	eo->n_train = rf->tr.n;
+	eo->n_test = n;
+	eo->acc = accuracy(rf->w, Ete, &rf->te, d);
+	eo->exact_acc = rf->exact_acc;
+	eo->mean_cos = 0;
+	eo->min_cos = 1;
+	for (uint32_t i = 0; i < n; i++) {
+		double c = cosine(Ete + (size_t)i * d, rf->Eref + (size_t)i * d, d);
+
+		eo->mean_cos += c / n;
+		eo->min_cos = c < eo->min_cos ? c : eo->min_cos;
+	}
+	/* all test texts are each other's candidates: neighbours within the test set */
+	r = pn_knn_recall(rf->Eref, Ete, n, d, RECALL_K, &eo->recall, &eo->recall_k, err);
+	if (!r)
+		r = latency(&mm, &rf->te, lat_n, &eo->p50, &eo->p90, err);
+out:
+	free(Ete);
+	model_close(&mm);
+	return r;
+}
+
+static void print_result(const char *model, const char *exact, const char *train,
+			 const char *test, const struct eval_out *eo, int json)
+{
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		char *txt;
@@ -317,28 +307,107 @@ int cmd_eval(int argc, char **argv)
 		cJSON_AddStringToObject(o, "exact", exact ? exact : model);
 		cJSON_AddStringToObject(o, "train", train);
 		cJSON_AddStringToObject(o, "test", test);
-		cJSON_AddNumberToObject(o, "n_train", eo.n_train);
-		cJSON_AddNumberToObject(o, "n_test", eo.n_test);
-		cJSON_AddNumberToObject(o, "accuracy", eo.acc);
-		cJSON_AddNumberToObject(o, "exact_accuracy", eo.exact_acc);
-		cJSON_AddNumberToObject(o, "mean_cosine", eo.mean_cos);
-		cJSON_AddNumberToObject(o, "min_cosine", eo.min_cos);
-		cJSON_AddNumberToObject(o, "recall_at_10", eo.recall);
-		cJSON_AddNumberToObject(o, "recall_k", eo.recall_k);
-		cJSON_AddNumberToObject(o, "p50_us", eo.p50);
-		cJSON_AddNumberToObject(o, "p90_us", eo.p90);
+		cJSON_AddNumberToObject(o, "n_train", eo->n_train);
+		cJSON_AddNumberToObject(o, "n_test", eo->n_test);
+		cJSON_AddNumberToObject(o, "accuracy", eo->acc);
+		cJSON_AddNumberToObject(o, "exact_accuracy", eo->exact_acc);
+		cJSON_AddNumberToObject(o, "mean_cosine", eo->mean_cos);
+		cJSON_AddNumberToObject(o, "min_cosine", eo->min_cos);
+		cJSON_AddNumberToObject(o, "recall_at_10", eo->recall);
+		cJSON_AddNumberToObject(o, "recall_k", eo->recall_k);
+		cJSON_AddNumberToObject(o, "p50_us", eo->p50);
+		cJSON_AddNumberToObject(o, "p90_us", eo->p90);
 		txt = cJSON_PrintUnformatted(o);
 		if (txt)
 			puts(txt);
 		free(txt);
 		cJSON_Delete(o);
-	}
-	else
+	} else {
 		printf("%s: accuracy %.4f on %u test texts (exact model %.4f; head trained on %u "
 		       "%s embeddings); cosine to exact mean %.6f, min %.6f; recall@%u of "
 		       "exact's nearest test texts %.4f; latency batch 1 p50 %.1f us, p90 %.1f us\n",
-		       model, eo.acc, eo.n_test, eo.exact_acc, eo.n_train,
-		       exact ? "exact" : "its own", eo.mean_cos, eo.min_cos, eo.recall_k, eo.recall,
-		       eo.p50, eo.p90);
-	return 0;
+		       model, eo->acc, eo->n_test, eo->exact_acc, eo->n_train,
+		       exact ? "exact" : "its own", eo->mean_cos, eo->min_cos, eo->recall_k,
+		       eo->recall, eo->p50, eo->p90);
+	}
+	fflush(stdout);		/* a long run over many models: each line as it is known */
+}
+
+int cmd_eval(int argc, char **argv)
+{
+	const char *exact = NULL, *train = NULL, *test = NULL;
+	const char *lam = NULL, *latn = NULL;
+	const char **models = calloc(argc, sizeof(*models));
+	struct pn_err err = { "" };
+	struct ref rf = { 0 };
+	double lambda = 1e-3;
+	uint32_t lat_n = 200;
+	int json = 0, nm = 0, failed = 0, rc;
+	char *end;
+
+	if (!models)
+		return polyctl_fail("eval", "out of memory");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **val = !strcmp(a, "--train") ? &train : !strcmp(a, "--test") ? &test :
+				   !strcmp(a, "--exact") ? &exact : !strcmp(a, "--lambda") ? &lam :
+				   !strcmp(a, "--latency-n") ? &latn : NULL;
+
+		if (val) {
+			if (i + 1 >= argc) {
+				rc = usage_error("%s needs a value", a);
+				goto out;
+			}
+			*val = argv[++i];
+		} else if (!strcmp(a, "--json")) {
+			json = 1;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			rc = 0;
+			goto out;
+		} else if (a[0] == '-' && a[1]) {
+			rc = usage_error("unknown option '%s'", a);
+			goto out;
+		} else {
+			models[nm++] = a;
+		}
+	}
+	rc = 2;
+	if (!nm || !train || !test) {
+		usage_error("%s", "MODEL.pnb, --train FILE and --test FILE are required");
+		goto out;
+	}
+	if (nm > 1 && !exact) {
+		usage_error("%s", "several models need --exact (the reference they share)");
+		goto out;
+	}
+	if (lam && (lambda = strtod(lam, &end), *end || end == lam || lambda < 0)) {
+		usage_error("bad --lambda '%s', expected a number >= 0", lam);
+		goto out;
+	}
+	if (latn && (lat_n = (uint32_t)strtoul(latn, &end, 10), *end || !lat_n)) {
+		usage_error("bad --latency-n '%s', expected a count >= 1", latn);
+		goto out;
+	}
+	/* EXACT's embeddings and the head once, for every MODEL (the costly part) */
+	if (ref_prepare(exact ? exact : models[0], train, test, lambda, &rf, &err)) {
+		rc = polyctl_fail("eval", "%s", err.msg);
+		goto out;
+	}
+	for (int i = 0; i < nm; i++) {
+		struct eval_out eo = { 0 };
+
+		/* one model that fails does not stop the others; the exit status says */
+		if (eval_one(models[i], exact ? exact : models[i], test, &rf, lat_n, &eo, &err)) {
+			polyctl_fail("eval", "%s", err.msg);
+			failed++;
+			continue;
+		}
+		print_result(models[i], exact, train, test, &eo, json);
+	}
+	rc = failed ? 1 : 0;
+out:
+	ref_free(&rf);
+	free(models);
+	return rc;
 }
