@@ -15,7 +15,7 @@
 # Writes bench/frontier.json, bench/frontier.png and the "## Frontier (issue
 # 14)" section of bench/RESULTS.md (docs/bench.md).
 # Knobs: B (build dir, default build), MAX_S (seconds per shape per round,
-# default 0.6), ROUNDS (default 2), VARIANTS (a file of "label|compile args"
+# default 1), ROUNDS (default 2), VARIANTS (a file of "label|compile args"
 # lines, without --calib), QUICK=1 (a few variants on 60+60 texts per set,
 # tiny timings; writes under $B/frontier_quick only: the CI smoke run).
 set -u -o pipefail
@@ -24,7 +24,7 @@ QUICK=${QUICK:-0}
 OUT=${B:-build}/frontier
 [ "$QUICK" = 1 ] && OUT=${B:-build}/frontier_quick
 . "$(dirname "$0")/frontier_env.sh"
-MAX_S=${MAX_S:-0.6}
+MAX_S=${MAX_S:-1}
 ROUNDS=${ROUNDS:-2}
 [ "$QUICK" = 1 ] && MAX_S=${QUICK_MAX_S:-0.05} ROUNDS=1
 SHAPES="1x16 1x128 32x16 32x128"
