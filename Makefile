@@ -228,7 +228,6 @@ bench: setup
 	@bash bench/shared_weights.sh $(USE_PNB) $(B)
 	@bash bench/region_bench.sh
 	@B=$(B) bash bench/frontier.sh
-	@B=$(B) bash bench/frontier_swap.sh
 	@B=$(B) bash bench/real_components.sh
 	@B=$(B) bash bench/gpu.sh
 	@if [ "$$(id -u)" -eq 0 ]; then B=$(B) bash bench/fairness.sh; \
@@ -244,7 +243,6 @@ bench-region: setup
 bench-frontier: setup
 	@$(MAKE) --no-print-directory build model
 	@B=$(B) bash bench/frontier.sh
-	@B=$(B) bash bench/frontier_swap.sh
 	@B=$(B) bash bench/real_components.sh
 
 # Two builds against each other in one run: make bench-compare OLD=DIR [NEW=build]

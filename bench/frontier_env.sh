@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# Sourced by bench/frontier.sh, frontier_swap.sh and real_components.sh:
+# Sourced by bench/frontier.sh and real_components.sh:
 # the build they read, a private copy of polyctl (a rebuild during a run does
 # not change the binary measured), the core benchmarks are pinned to, and
-# the compile arguments the issue-5 variants share. Set NAME and OUT first.
+# the compile arguments the structural variants share. Set NAME and OUT first.
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 FX=build/npm/node_modules/sentiment/test/fixtures

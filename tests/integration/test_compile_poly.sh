@@ -3,7 +3,7 @@
 # (VQ CacheNode on layer 1 + clustered attention), calibrated on 100 amazon
 # sentences, then `polyctl eval` on 100 train / 100 test sentences: the JSON
 # fields are there, accuracy is sane (> 0.6 where chance is 0.5), the exact
-# model against itself has cosine 1; inspect shows the new ops' attributes;
+# model against itself has cosine 1 and recall@10 exactly 1; inspect shows the new ops' attributes;
 # the FFN-keep + seeded-macro variant compiles, reports and runs; bad eval
 # files are named with their entry.
 set -u
@@ -41,16 +41,17 @@ out=$("$P" eval "$T/v.pnb" --exact "$EXACT" --train "$T/train.json" --test "$T/t
 "$PY" -c "
 import json,sys
 e=json.loads(sys.argv[1])
-for k in ('accuracy','mean_cosine','min_cosine','p50_us','exact_accuracy'):
+for k in ('accuracy','mean_cosine','min_cosine','p50_us','exact_accuracy','recall_at_10'):
     assert k in e, k
 assert e['n_train']==100 and e['n_test']==100
+assert 0<=e['recall_at_10']<=1 and e['recall_k']==10, e
 assert e['accuracy']>0.6, e
 assert -1<=e['min_cosine']<=e['mean_cosine']<=1.000001, e
 assert e['p50_us']>0
 " "$out" || fail "eval JSON: $out"
 self=$("$P" eval "$EXACT" --train "$T/train.json" --test "$T/test.json" --json --latency-n 5) ||
 	fail "eval exact"
-"$PY" -c "import json,sys; e=json.loads(sys.argv[1]); assert abs(e['mean_cosine']-1)<1e-6 and e['accuracy']>0.6, e" \
+"$PY" -c "import json,sys; e=json.loads(sys.argv[1]); assert abs(e['mean_cosine']-1)<1e-6 and e['accuracy']>0.6 and e['recall_at_10']==1, e" \
 	"$self" || fail "exact self-eval: $self"
 
 # The >= 2x variant's passes (FFN neuron selection on layer 0, layer 1 as an

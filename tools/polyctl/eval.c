@@ -6,8 +6,10 @@
  * The accuracy of a compiled variant on real labelled text: a logistic
  * regression head is trained on EXACT's embeddings of the train set (MODEL's
  * without --exact), then applied to MODEL's embeddings of the test set.
- * Also: the cosine of MODEL's test embeddings to EXACT's (mean, worst), the
- * exact model's own test accuracy with the same head, and MODEL's p50/p90
+ * Also: the cosine of MODEL's test embeddings to EXACT's (mean, worst),
+ * neighbour agreement (recall@10: each test text's 10 nearest test texts
+ * under MODEL against those under EXACT, lib/compile/knn.c), the exact
+ * model's own test accuracy with the same head, and MODEL's p50/p90
  * latency at batch 1 (tokenize + run, one test text at a time).
  * FILE: a JSON list of {"text", "class": 0|1}; entries without a class are
  * skipped.
@@ -20,11 +22,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "compile/knn.h"
 #include "compile/polyc.h"
 #include "exec/exec.h"
 #include "polyctl.h"
 
 #define BATCH 32u
+#define RECALL_K 10u	/* recall_at_10 */
 
 static const char usage_text[] =
 	"usage: polyctl eval MODEL.pnb --train FILE --test FILE [--exact EXACT.pnb] [--json]\n"
@@ -166,8 +170,8 @@ static int latency(struct model *md, const struct pn_textset *s, uint32_t n, dou
 }
 
 struct eval_out {
-	double acc, exact_acc, mean_cos, min_cos, p50, p90;
-	uint32_t n_train, n_test;
+	double acc, exact_acc, mean_cos, min_cos, recall, p50, p90;
+	uint32_t n_train, n_test, recall_k;
 };
 
 static double cosine(const float *a, const float *b, uint32_t d)
@@ -246,7 +250,10 @@ static int run_eval(const char *model, const char *exact, const char *train, con
 		eo->mean_cos += c / te.n;
 		eo->min_cos = c < eo->min_cos ? c : eo->min_cos;
 	}
-	r = latency(&mm, &te, lat_n, &eo->p50, &eo->p90, err);
+	/* all test texts are each other's candidates: neighbours within the test set */
+	r = pn_knn_recall(Eref, Ete, te.n, d, RECALL_K, &eo->recall, &eo->recall_k, err);
+	if (!r)
+		r = latency(&mm, &te, lat_n, &eo->p50, &eo->p90, err);
 out:
 	free(Etr);
 	free(Ete);
@@ -316,6 +323,8 @@ int cmd_eval(int argc, char **argv)
 		cJSON_AddNumberToObject(o, "exact_accuracy", eo.exact_acc);
 		cJSON_AddNumberToObject(o, "mean_cosine", eo.mean_cos);
 		cJSON_AddNumberToObject(o, "min_cosine", eo.min_cos);
+		cJSON_AddNumberToObject(o, "recall_at_10", eo.recall);
+		cJSON_AddNumberToObject(o, "recall_k", eo.recall_k);
 		cJSON_AddNumberToObject(o, "p50_us", eo.p50);
 		cJSON_AddNumberToObject(o, "p90_us", eo.p90);
 		txt = cJSON_PrintUnformatted(o);
@@ -326,9 +335,10 @@ int cmd_eval(int argc, char **argv)
 	}
 	else
 		printf("%s: accuracy %.4f on %u test texts (exact model %.4f; head trained on %u "
-		       "%s embeddings); cosine to exact mean %.6f, min %.6f; latency batch 1 "
-		       "p50 %.1f us, p90 %.1f us\n", model, eo.acc, eo.n_test, eo.exact_acc,
-		       eo.n_train, exact ? "exact" : "its own", eo.mean_cos, eo.min_cos, eo.p50,
-		       eo.p90);
+		       "%s embeddings); cosine to exact mean %.6f, min %.6f; recall@%u of "
+		       "exact's nearest test texts %.4f; latency batch 1 p50 %.1f us, p90 %.1f us\n",
+		       model, eo.acc, eo.n_test, eo.exact_acc, eo.n_train,
+		       exact ? "exact" : "its own", eo.mean_cos, eo.min_cos, eo.recall_k, eo.recall,
+		       eo.p50, eo.p90);
 	return 0;
 }
