@@ -61,22 +61,46 @@ static void draw_slots(struct calib_run *r, uint32_t B, uint32_t T, const uint32
 		c->n_sample = c->tokens < r->cap ? (uint32_t)c->tokens : r->cap;
 }
 
+/* One row per text: range over all of them, the first cap kept in order. */
+static void seq_rows(struct calib_run *r, struct pn_calib_value *v, const float *data,
+		     uint32_t B)
+{
+	for (uint32_t b = 0; b < B; b++) {
+		const float *row = data + (size_t)b * v->width;
+
+		for (uint32_t j = 0; j < v->width; j++) {
+			if (row[j] < v->min)
+				v->min = row[j];
+			if (row[j] > v->max)
+				v->max = row[j];
+		}
+		v->seen++;
+		if (v->n_rows < r->cap)
+			memcpy(v->sample + (size_t)v->n_rows++ * v->width, row,
+			       v->width * sizeof(float));
+	}
+}
+
 static void tap(void *arg, uint32_t value, const float *data, uint32_t rows, uint32_t width,
 		uint32_t B, uint32_t T, const uint32_t *lens)
 {
 	struct calib_run *r = arg;
 	struct pn_calib_value *v = NULL;
 
-	if (rows != B * T)
-		return;
-	if (r->fresh) {	/* first per-token value of this run: count tokens, draw slots */
-		r->fresh = 0;
-		draw_slots(r, B, T, lens);
-	}
 	for (uint32_t i = 0; i < r->c->n_values; i++)
 		if (r->c->v[i].value == value)
 			v = &r->c->v[i];
+	if (r->fresh) {	/* first value of this run: count tokens, draw slots */
+		r->fresh = 0;
+		draw_slots(r, B, T, lens);
+	}
 	if (!v || r->oom)
+		return;
+	if (v->layout == PNB_LAYOUT_SEQ) {
+		seq_rows(r, v, data, B);
+		return;
+	}
+	if (rows != B * T)
 		return;
 	for (uint32_t b = 0; b < B; b++)
 		for (uint32_t t = 0; t < lens[b]; t++) {
@@ -115,11 +139,13 @@ static int setup(const struct pn_model *m, const struct pn_textset *texts,
 			return pn_errf(err, -EINVAL, "calibration: value %u outside the file's %u",
 				       values[i], f->n_values);
 		pv = &f->values[values[i]];
-		if (pv->dtype != PNB_DTYPE_F32 || pv->layout != PNB_LAYOUT_TOKENS)
+		if (pv->dtype != PNB_DTYPE_F32 ||
+		    (pv->layout != PNB_LAYOUT_TOKENS && pv->layout != PNB_LAYOUT_SEQ))
 			return pn_errf(err, -EINVAL, "%s: value %u '%s': calibration needs an "
-				       "F32 value with one row per token", f->path, values[i],
-				       pnb_str(f, pv->name));
+				       "F32 value with one row per token or per text", f->path,
+				       values[i], pnb_str(f, pv->name));
 		c->v[i].value = values[i];
+		c->v[i].layout = pv->layout;
 		c->v[i].width = pv->width;
 		c->v[i].min = INFINITY;
 		c->v[i].max = -INFINITY;
@@ -185,6 +211,9 @@ int pn_calib_run(const char *path, const struct pn_textset *texts,
 		if (o->progress)
 			o->progress(o->progress_arg, i + nb, texts->n);
 	}
+	for (uint32_t i = 0; !r && i < out->n_values; i++)
+		if (out->v[i].layout == PNB_LAYOUT_TOKENS)
+			out->v[i].n_rows = out->n_sample;
 	if (!r && out->tokens < 2)
 		r = pn_errf(err, -EINVAL, "calibration: %llu token(s) in %u text(s), expected "
 			    "at least 2 to fit anything", (unsigned long long)out->tokens,

@@ -54,6 +54,11 @@ struct pn_poly_opts {
 	uint32_t ffn_keep_layers;
 	uint32_t ffn_keep_per[32];	/* per layer K, from "--ffn-keep K0,K1" (0: ffn_keep) */
 	double ffn_keep_ridge;	/* ridge lambda of the W2 refit (0: 1e-4) */
+	uint32_t quant;		/* GEMM weights: PNB_DTYPE_I8 or PNB_DTYPE_BF16 (0: f32) */
+	int quant_static;	/* int8: one calibrated input quantization per GEMM */
+	double quant_clip;	/* static: quantile bounding the input range (0: 0.9999) */
+	double quant_budget;	/* keep a GEMM f32 above this rel_err (0: quantize all) */
+	uint32_t quant_layers;	/* layers quantized (0: all, and the nodes of no layer) */
 
 	void (*progress)(void *arg, const char *stage, uint32_t done, uint32_t total);
 	void *progress_arg;
@@ -150,6 +155,8 @@ int pn_pass_cqa(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_macro(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_ffn_keep(struct pn_pass_ctx *c, struct pn_err *err);
 int pn_pass_attn_mean(struct pn_pass_ctx *c, struct pn_err *err);
+/* Last: the LINEAR and FFN GEMM weights left, int8 or bf16 (pass_quant.c). */
+int pn_pass_quant(struct pn_pass_ctx *c, struct pn_err *err);
 /*
  * The FFN-seeded Macro-Operator (pass_macro_ffn.c): replaces the producer of
  * out by x + act(LN(x) W1[:, S] + b1[S]) W2' + b2' with x = in, the LayerNorm

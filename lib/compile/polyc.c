@@ -3,7 +3,8 @@
  * polyc.c - the PolyNet compiler driver: calibrate the exact model once on
  * the values the chosen passes need, then run the passes on one rewriter
  * (Macro-Operator first, since it removes whole layers; then VQ, PolyFFN
- * on the FFN sites VQ left, then CQA), write the file and check that it
+ * on the FFN sites VQ left, then CQA, and last the precision of the
+ * GEMM weights that remain), write the file and check that it
  * opens as a model (reader + graph shape checks).
  */
 #include <cjson/cJSON.h>
@@ -54,6 +55,13 @@ static uint32_t calib_values(const struct pn_rw *rw, const struct pn_poly_opts *
 		    (o->vq && pn_layer_on(o->vq_layers, s[i].layer)) ||
 		    (o->ffn_keep && pn_layer_on(o->ffn_keep_layers, s[i].layer)))
 			add_value(v, &n, s[i].in);
+	/* The inputs of every GEMM: static int8 ranges and each GEMM's error. */
+	for (uint32_t i = 0; o->quant && i < pn_rw_n_nodes(rw); i++) {
+		const struct pnb_node *nd = pn_rw_node(rw, i);
+
+		if (nd->op == PNB_OP_LINEAR || nd->op == PNB_OP_FFN)
+			add_value(v, &n, nd->in[0]);
+	}
 	if (o->macro) {
 		nm = pn_macro_calib_values(rw, mv, MAX_CALIB);
 		for (uint32_t i = 0; i < nm; i++)
@@ -80,6 +88,10 @@ static int calibrate(const char *in, const struct pn_rw *rw, const struct pn_pol
 			return pn_errf(err, -EINVAL, "--calib FILE is required for --poly-ffn, "
 				       "--vq, --macro and --ffn-keep (the passes fit to calibration "
 				       "data)");
+		if (o->quant_static || o->quant_budget > 0)
+			return pn_errf(err, -EINVAL, "--calib FILE is required for --int8-act "
+				       "static and --int8-budget (they read the GEMMs' inputs on "
+				       "calibration text)");
 		return 0;
 	}
 	r = pn_textset_load(o->calib, &ts, err);
@@ -176,6 +188,10 @@ int pn_compile_poly(const char *in, const char *out, const struct pn_poly_opts *
 	if (!r && o.cqa) {
 		stage(&o, "clustered attention");
 		r = pn_pass_cqa(&c, err);
+	}
+	if (!r && o.quant) {
+		stage(&o, o.quant == PNB_DTYPE_I8 ? "int8 weights" : "bf16 weights");
+		r = pn_pass_quant(&c, err);
 	}
 	if (!r) {
 		stage(&o, "writing");

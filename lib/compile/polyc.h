@@ -54,9 +54,11 @@ struct pn_calib_opts {
 /* What calibration recorded for one value. */
 struct pn_calib_value {
 	uint32_t value, width;
+	uint32_t layout;	/* PNB_LAYOUT_TOKENS or PNB_LAYOUT_SEQ */
+	uint32_t n_rows;	/* rows in sample: n_sample (TOKENS) or texts kept (SEQ) */
 	uint64_t seen;		/* rows the model produced (valid tokens only) */
 	double min, max;	/* over every element of every valid row */
-	float *sample;		/* [n_sample, width]: the reservoir rows */
+	float *sample;		/* [n_rows, width]: the reservoir rows, or one per text */
 };
 
 struct pn_calib {
@@ -69,10 +71,12 @@ struct pn_calib {
 };
 
 /*
- * Runs the model at path on the texts, recording for each TOKENS F32 value
- * in values[] (indices in that file) its range and a reservoir of the same
- * token rows (uniform over every valid token, algorithm R). -EINVAL for no
- * texts, a value that is not TOKENS F32, or fewer than 2 tokens in all.
+ * Runs the model at path on the texts, recording for each F32 value in
+ * values[] (indices in that file) its range and a sample: for a TOKENS
+ * value a reservoir of the same token rows (uniform over every valid
+ * token, algorithm R); for a SEQ value the rows of the first `rows` texts.
+ * -EINVAL for no texts, a value that is not F32 TOKENS or SEQ, or fewer
+ * than 2 tokens in all.
  */
 int pn_calib_run(const char *path, const struct pn_textset *texts,
 		 const uint32_t *values, uint32_t n_values,
@@ -109,7 +113,8 @@ uint32_t pn_rw_readers(const struct pn_rw *rw, uint32_t v);
 uint32_t pn_rw_find_value(const struct pn_rw *rw, const char *name);
 /* Shape and data of tensor t (original or added). */
 const struct pnb_tensor *pn_rw_tensor_info(const struct pn_rw *rw, uint32_t t);
-const float *pn_rw_tensor_f32(const struct pn_rw *rw, uint32_t t);
+const float *pn_rw_tensor_f32(const struct pn_rw *rw, uint32_t t);	/* NULL unless F32 */
+const void *pn_rw_tensor_data(const struct pn_rw *rw, uint32_t t);
 const struct pnb_value *pn_rw_value_info(const struct pn_rw *rw, uint32_t v);
 const char *pn_rw_value_name(const struct pn_rw *rw, uint32_t v);
 /* Adds an F32 tensor (data copied) / a value; PNB_NONE when out of memory. */
@@ -117,6 +122,11 @@ uint32_t pn_rw_tensor(struct pn_rw *rw, const char *name, uint32_t ndim,
 		      const uint64_t *shape, const float *data);
 uint32_t pn_rw_value(struct pn_rw *rw, const char *name, uint32_t dtype,
 		     uint32_t layout, uint32_t width);
+/* The same for any dtype: data holds the shape's elements of dtype (copied). */
+uint32_t pn_rw_tensor_typed(struct pn_rw *rw, const char *name, uint32_t dtype, uint32_t ndim,
+			    const uint64_t *shape, const void *data);
+/* Node i's weights or attributes change in place (its out and inputs must not). */
+void pn_rw_set_node(struct pn_rw *rw, uint32_t i, const struct pnb_node *n);
 /*
  * Node i is replaced by n nodes (0 deletes it), each named names[k]
  * (n->name is ignored). Later nodes shift by n - 1. -ENOMEM or 0.

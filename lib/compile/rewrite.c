@@ -14,7 +14,7 @@
 struct rw_tensor {
 	char *name;
 	struct pnb_tensor t;	/* name, offset unused */
-	float *data;
+	void *data;		/* t.size bytes of t.dtype */
 };
 
 struct rw_value {
@@ -138,6 +138,15 @@ const float *pn_rw_tensor_f32(const struct pn_rw *rw, uint32_t t)
 {
 	if (t < rw->f->n_tensors)
 		return rw->f->tensors[t].dtype == PNB_DTYPE_F32 ? pnb_tensor_data(rw->f, t) : NULL;
+	if (t - rw->f->n_tensors >= rw->n_t || rw->t[t - rw->f->n_tensors].t.dtype != PNB_DTYPE_F32)
+		return NULL;
+	return rw->t[t - rw->f->n_tensors].data;
+}
+
+const void *pn_rw_tensor_data(const struct pn_rw *rw, uint32_t t)
+{
+	if (t < rw->f->n_tensors)
+		return pnb_tensor_data(rw->f, t);
 	return t - rw->f->n_tensors < rw->n_t ? rw->t[t - rw->f->n_tensors].data : NULL;
 }
 
@@ -155,22 +164,25 @@ const char *pn_rw_value_name(const struct pn_rw *rw, uint32_t v)
 	return v - rw->f->n_values < rw->n_v ? rw->v[v - rw->f->n_values].name : "?";
 }
 
-uint32_t pn_rw_tensor(struct pn_rw *rw, const char *name, uint32_t ndim,
-		      const uint64_t *shape, const float *data)
+uint32_t pn_rw_tensor_typed(struct pn_rw *rw, const char *name, uint32_t dtype, uint32_t ndim,
+			    const uint64_t *shape, const void *data)
 {
-	struct rw_tensor *nt = realloc(rw->t, (rw->n_t + 1) * sizeof(*nt)), *t;
+	struct rw_tensor *nt, *t;
 	uint64_t elems = 1;
 
-	if (!nt || ndim < 1 || ndim > PNB_MAX_DIMS)
+	if (!pnb_dtype_size(dtype) || ndim < 1 || ndim > PNB_MAX_DIMS)
+		return PNB_NONE;
+	nt = realloc(rw->t, (rw->n_t + 1) * sizeof(*nt));
+	if (!nt)
 		return PNB_NONE;
 	rw->t = nt;
 	t = &rw->t[rw->n_t];
 	memset(t, 0, sizeof(*t));
-	t->t.dtype = PNB_DTYPE_F32;
+	t->t.dtype = dtype;
 	t->t.ndim = ndim;
 	for (uint32_t d = 0; d < ndim; d++)
 		elems *= (t->t.shape[d] = shape[d]);
-	t->t.size = elems * sizeof(float);
+	t->t.size = elems * pnb_dtype_size(dtype);
 	t->name = strdup(name);
 	t->data = malloc(t->t.size ? t->t.size : 1);
 	if (!t->name || !t->data) {
@@ -180,6 +192,12 @@ uint32_t pn_rw_tensor(struct pn_rw *rw, const char *name, uint32_t ndim,
 	}
 	memcpy(t->data, data, t->t.size);
 	return rw->f->n_tensors + rw->n_t++;
+}
+
+uint32_t pn_rw_tensor(struct pn_rw *rw, const char *name, uint32_t ndim,
+		      const uint64_t *shape, const float *data)
+{
+	return pn_rw_tensor_typed(rw, name, PNB_DTYPE_F32, ndim, shape, data);
 }
 
 uint32_t pn_rw_value(struct pn_rw *rw, const char *name, uint32_t dtype,
@@ -195,6 +213,11 @@ uint32_t pn_rw_value(struct pn_rw *rw, const char *name, uint32_t dtype,
 		return PNB_NONE;
 	nv[rw->n_v].v = (struct pnb_value){ .dtype = dtype, .layout = layout, .width = width };
 	return rw->f->n_values + rw->n_v++;
+}
+
+void pn_rw_set_node(struct pn_rw *rw, uint32_t i, const struct pnb_node *n)
+{
+	rw->nodes[i].n = *n;
 }
 
 int pn_rw_replace(struct pn_rw *rw, uint32_t i, const struct pnb_node *nodes,
@@ -296,11 +319,9 @@ static int write_all(const struct pn_rw *rw, struct pnb_writer *w, const uint8_t
 		tmap[t] = PNB_NONE;
 		if (!ten_live[t])
 			continue;
-		tmap[t] = t < f->n_tensors ?
-			  pnb_w_tensor(w, pnb_str(f, ti->name), ti->dtype, ti->ndim, ti->shape,
-				       pnb_tensor_data(f, t)) :
-			  pnb_w_tensor(w, rw->t[t - f->n_tensors].name, ti->dtype, ti->ndim,
-				       ti->shape, rw->t[t - f->n_tensors].data);
+		tmap[t] = pnb_w_tensor(w, t < f->n_tensors ? pnb_str(f, ti->name) :
+				       rw->t[t - f->n_tensors].name, ti->dtype, ti->ndim, ti->shape,
+				       pn_rw_tensor_data(rw, t));
 	}
 	for (uint32_t v = 0; v < nv; v++) {
 		const struct pnb_value *vi = pn_rw_value_info(rw, v);

@@ -61,13 +61,13 @@ void pn_q8_colsum(const int8_t *q, uint32_t K, uint32_t N, int32_t *colsum)
 			colsum[n] += q[(size_t)k * N + n];
 }
 
-void pn_q8_params(float lo, float hi, float qp[2])
+void pn_q8_params(float lo, float hi, uint32_t levels, float qp[2])
 {
-	float s, z;
+	float s, z, L = (float)(levels ? levels : 255);
 
 	lo = lo < 0 ? lo : 0;
 	hi = hi > 0 ? hi : 0;
-	s = (hi - lo) / 255.0f;
+	s = (hi - lo) / L;
 	if (!(s > 0) || !isfinite(s)) {		/* an all-zero (or broken) range */
 		qp[0] = 1;
 		qp[1] = 0;
@@ -75,17 +75,29 @@ void pn_q8_params(float lo, float hi, float qp[2])
 	}
 	z = rintf(-lo / s);
 	qp[0] = s;
-	qp[1] = z < 0 ? 0 : z > 255 ? 255 : z;
+	qp[1] = z < 0 ? 0 : z > L ? L : z;
 }
 
-void pn_q8_row(const float *x, uint32_t K, const float *qp, uint8_t *u, float *sx, int32_t *z)
+uint32_t pn_q8_levels(void)
 {
-	float p[2], inv, zf;
+	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+
+	/* the ISA enum is a bit set: each level holds the ones below it */
+	return (isa & (dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core)) ||
+	       (isa & (dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2)) ? 255 : 127;
+}
+
+void pn_q8_row(const float *x, uint32_t K, const float *qp, uint32_t levels, uint8_t *u,
+	       float *sx, int32_t *z)
+{
+	float p[2], inv, zf, L = (float)(levels ? levels : 255);
 	uint32_t k = 0;
 
-	if (qp) {
+	if (qp && L == 255) {
 		p[0] = qp[0];
 		p[1] = qp[1];
+	} else if (qp) {	/* the file's 256-level range, on fewer levels */
+		pn_q8_params(-qp[1] * qp[0], (255 - qp[1]) * qp[0], levels, p);
 	} else {
 		/* lanes start at 0: the range always holds 0, so zero is a level */
 		float lo[LANES] = { 0 }, hi[LANES] = { 0 }, l = 0, h = 0;
@@ -103,14 +115,14 @@ void pn_q8_row(const float *x, uint32_t K, const float *qp, uint8_t *u, float *s
 			l = lo[j] < l ? lo[j] : l;
 			h = hi[j] > h ? hi[j] : h;
 		}
-		pn_q8_params(l, h, p);
+		pn_q8_params(l, h, levels, p);
 	}
 	inv = 1.0f / p[0];
 	zf = p[1];
 	for (k = 0; k < K; k++) {
 		float v = rintf(x[k] * inv) + zf;
 
-		u[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);	/* static: clip */
+		u[k] = (uint8_t)(v < 0 ? 0 : v > L ? L : v);	/* static: clip */
 	}
 	*sx = p[0];
 	*z = (int32_t)zf;
@@ -242,7 +254,8 @@ static void q8_block(struct pn_packed_ctx *c, const struct pn_qgemm *g, uint32_t
 	int32_t *z = (int32_t *)((uint8_t *)sx + align64(BLOCK * sizeof(float)));
 
 	for (uint32_t m = 0; m < mb; m++)
-		pn_q8_row(x + (size_t)m * g->K, g->K, g->qp, u + (size_t)m * g->K, &sx[m], &z[m]);
+		pn_q8_row(x + (size_t)m * g->K, g->K, g->qp, g->levels, u + (size_t)m * g->K,
+			  &sx[m], &z[m]);
 	if (c && g->pk && g->colsum && !pn_packed_gemm(c, g->pk, mb, u, acc)) {
 		q8_epilogue(g, mb, acc, sx, z, b, act, y);
 		return;
@@ -316,9 +329,8 @@ int pn_qgemm_isa_check(uint32_t dtype, char *why, size_t n)
 	int ok;
 
 	/* the ISA enum is a bit set: each level holds the ones below it */
-	if (dtype == PNB_DTYPE_I8)
-		ok = (isa & (dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core)) ||
-		     (isa & (dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2));
+	if (dtype == PNB_DTYPE_I8)	/* oneDNN's int8 gemm:jit starts at AVX2 */
+		ok = !!(isa & (dnnl_cpu_isa_avx2 & ~dnnl_cpu_isa_avx));
 	else if (dtype == PNB_DTYPE_BF16)
 		ok = !!(isa & (dnnl_cpu_isa_avx512_core_bf16 & ~dnnl_cpu_isa_avx512_core_vnni));
 	else
@@ -327,7 +339,7 @@ int pn_qgemm_isa_check(uint32_t dtype, char *why, size_t n)
 		return 0;
 	snprintf(why, n, "%s weights need a CPU with %s; oneDNN runs this one at %s%s%s%s",
 		 dtype == PNB_DTYPE_I8 ? "int8" : "bf16",
-		 dtype == PNB_DTYPE_I8 ? "AVX512_CORE_VNNI, AVX2_VNNI or AMX" :
+		 dtype == PNB_DTYPE_I8 ? "AVX2 or newer (full 8-bit inputs with VNNI or AMX)" :
 		 "AVX512_CORE_BF16 or AMX", isa_name(isa), cap ? " (ONEDNN_MAX_CPU_ISA=" : "",
 		 cap ? cap : "", cap ? ")" : "");
 	return -ENOTSUP;

@@ -14,7 +14,11 @@
  *   y[m][n] = sx[m] * sw[n] * (sum_k u[m][k] q[k][n] - z[m] * colsum[n]) + b[n]
  *
  * with colsum[n] = sum_k q[k][n]. u8 x s8 is what VNNI's vpdpbusd and AMX
- * multiply natively: oneDNN needs no compensation pass and no runtime
+ * multiply natively. Without VNNI (AVX2, AVX512_CORE) oneDNN multiplies
+ * with vpmaddubsw, which adds pairs of u8 x s8 products into a saturating
+ * s16: 2 * 255 * 127 overflows it, so there activations take 128 levels
+ * (0..127; 2 * 127 * 127 fits) and the weights keep their 8 bits
+ * (pn_q8_levels, g->levels). The file is the same on every CPU: oneDNN needs no compensation pass and no runtime
  * scales or zero points (either drops it off its brgemm kernels to a
  * gemm ~4x slower, measured), so the zero point and both scales live in
  * the epilogue here.
@@ -41,6 +45,7 @@ struct pn_qgemm {
 	const float *scale;		/* I8: sw [N] */
 	const float *qp;		/* I8: static {sx, z}, or NULL: per row */
 	const int32_t *colsum;		/* I8: [N], pn_q8_colsum; NULL: summed on the fly (ref) */
+	uint32_t levels;		/* I8: top input level, 255 or 127 (pn_q8_levels); 0: 255 */
 	const struct pn_packed_w *pk;	/* oneDNN's packed copy, or NULL: the plain twin */
 };
 
@@ -50,12 +55,17 @@ struct pn_qgemm {
 void pn_q8_weights(const float *W, uint32_t K, uint32_t N, int8_t *q, float *sw);
 void pn_q8_colsum(const int8_t *q, uint32_t K, uint32_t N, int32_t *colsum);
 /*
- * One row x [K] to u [K]: qp NULL, per row (sx, z from its range); else
- * qp = {sx, z}, clipped to 0..255. Writes *sx and *z either way.
+ * One row x [K] to u [K] in 0..levels (0: 255): qp NULL, per row (sx, z
+ * from its range); else qp = {sx, z} as the file stores it (256 levels),
+ * clipped, and rescaled to the same range when levels is 127. Writes *sx
+ * and *z either way.
  */
-void pn_q8_row(const float *x, uint32_t K, const float *qp, uint8_t *u, float *sx, int32_t *z);
-/* {sx, z} of a static quantization of values in [lo, hi] (widened to hold 0). */
-void pn_q8_params(float lo, float hi, float qp[2]);
+void pn_q8_row(const float *x, uint32_t K, const float *qp, uint32_t levels, uint8_t *u,
+	       float *sx, int32_t *z);
+/* {sx, z} of a quantization of values in [lo, hi] (widened to hold 0) to 0..levels. */
+void pn_q8_params(float lo, float hi, uint32_t levels, float qp[2]);
+/* The input levels this CPU's int8 GEMM takes exactly: 255 with VNNI or AMX, else 127. */
+uint32_t pn_q8_levels(void);
 /* bf16 bits of f (round to nearest even; NaN stays NaN) and back. */
 uint16_t pn_bf16_from_f32(float f);
 float pn_bf16_to_f32(uint16_t h);

@@ -37,6 +37,7 @@ int pn_cpu_gemm_prepare(const struct pnb_file *f, const struct pn_gnode *n,
 		.K = g->K, .N = g->N, .dtype = dt, .W = n->w[g->w],
 		.scale = dt == PNB_DTYPE_I8 ? n->w[g->s] : NULL,
 		.qp = dt == PNB_DTYPE_I8 ? n->w[g->qp] : NULL,
+		.levels = dt == PNB_DTYPE_I8 ? pn_q8_levels() : 0,
 	};
 	if (dt == PNB_DTYPE_I8) {
 		cn->colsum[g->k] = malloc((size_t)g->N * sizeof(int32_t));
@@ -91,5 +92,6 @@ void pn_cpu_gemm_ref(const struct pn_op_run *r, const struct pn_cpu_gemm *g, uin
 			       .K = g->K, .N = g->N, .dtype = dt, .W = n->w[g->w],
 			       .scale = dt == PNB_DTYPE_I8 ? n->w[g->s] : NULL,
 			       .qp = dt == PNB_DTYPE_I8 ? n->w[g->qp] : NULL,
+			       .levels = dt == PNB_DTYPE_I8 ? pn_q8_levels() : 0,
 		       }, M, x, b, act, y);
 }

@@ -40,8 +40,15 @@ static const char usage_text[] =
 	"  --ffn-keep K         FFN neuron selection: keep K hidden neurons, refit W2 by ridge\n"
 	"                       (K0,K1,...: Ki in layer i, 0 leaves it)\n"
 	"  --ffn-keep-ridge X   its ridge lambda (1e-4)\n"
-	"  --poly-layers L, --vq-layers L, --cqa-layers L, --ffn-keep-layers L\n"
-	"                       comma-separated layers (all)\n"
+	"  --int8               int8 GEMM weights (LINEAR, FFN), per-channel scales; inputs\n"
+	"                       quantized per row at run time (docs/quant.md)\n"
+	"  --int8-act static    one calibrated input quantization per GEMM instead (--calib)\n"
+	"  --int8-clip Q        static: input range = quantiles 1-Q..Q (0.9999)\n"
+	"  --int8-budget X      keep a GEMM f32 where its rel_err on --calib exceeds X\n"
+	"  --bf16               bf16 GEMM weights, f32 accumulation\n"
+	"  --poly-layers L, --vq-layers L, --cqa-layers L, --ffn-keep-layers L,\n"
+	"  --int8-layers L      comma-separated layers (all; --int8-layers also leaves the\n"
+	"                       nodes of no layer, the head, in f32)\n"
 	"  --report FILE        the report as JSON     -q  no report on stdout\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -186,6 +193,18 @@ static int option(struct pn_poly_opts *o, const char *a, const char *v)
 	}
 	if (!strcmp(a, "--cqa-layers"))
 		return parse_layers(v, &o->cqa_layers) ? -1 : 1;
+	if (!strcmp(a, "--int8-layers"))
+		return parse_layers(v, &o->quant_layers) ? -1 : 1;
+	if (!strcmp(a, "--int8-act")) {
+		if (strcmp(v, "static") && strcmp(v, "dynamic"))
+			return -1;
+		o->quant_static = !strcmp(v, "static");
+		return 1;
+	}
+	if (!strcmp(a, "--int8-clip")) {
+		o->quant_clip = strtod(v, &end);
+		return *end || end == v || !(o->quant_clip > 0.5 && o->quant_clip <= 1) ? -1 : 1;
+	}
 	if (!strcmp(a, "--seed")) {
 		o->seed = strtoull(v, &end, 10);
 		return *end || end == v ? -1 : 1;
@@ -194,7 +213,8 @@ static int option(struct pn_poly_opts *o, const char *a, const char *v)
 		double *d = !strcmp(a, "--poly-tol") ? &o->poly_tol :
 			    !strcmp(a, "--poly-clip") ? &o->poly_clip :
 			    !strcmp(a, "--macro-ridge") ? &o->macro_ridge :
-			    !strcmp(a, "--ffn-keep-ridge") ? &o->ffn_keep_ridge : NULL;
+			    !strcmp(a, "--ffn-keep-ridge") ? &o->ffn_keep_ridge :
+			    !strcmp(a, "--int8-budget") ? &o->quant_budget : NULL;
 
 		if (d) {
 			*d = strtod(v, &end);
@@ -224,6 +244,10 @@ int cmd_compile_poly(int argc, char **argv)
 			o.poly_ffn = 1;
 		} else if (!strcmp(a, "--poly-force")) {
 			o.poly_force = 1;
+		} else if (!strcmp(a, "--int8") || !strcmp(a, "--bf16")) {
+			if (o.quant)
+				return usage_error("%s", "--int8 and --bf16 exclude each other");
+			o.quant = !strcmp(a, "--int8") ? PNB_DTYPE_I8 : PNB_DTYPE_BF16;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage_text, stdout);
 			return 0;
@@ -250,7 +274,12 @@ int cmd_compile_poly(int argc, char **argv)
 		return usage_error("%s", "no input .pnb given");
 	if (!out)
 		return usage_error("%s", "-o OUT.pnb is required");
-	if (!o.poly_ffn && !o.vq && !o.cqa && !o.macro && !o.ffn_keep && !o.attn_mean)
+	if (o.quant != PNB_DTYPE_I8 &&
+	    (o.quant_static || o.quant_budget > 0 || o.quant_layers || o.quant_clip))
+		return usage_error("%s", "--int8-act, --int8-clip, --int8-budget and --int8-layers "
+				   "need --int8");
+	if (!o.poly_ffn && !o.vq && !o.cqa && !o.macro && !o.ffn_keep && !o.attn_mean &&
+	    !o.quant)
 		fprintf(stderr, "polyctl compile: no pass selected: writing a copy of %s\n", in);
 	if (!quiet && polyctl_tty())
 		o.progress = progress;

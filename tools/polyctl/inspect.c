@@ -192,6 +192,7 @@ static void print_text(const struct pnb_file *f)
 		print_attrs(n);
 		printf("\n");
 	}
+	polyctl_inspect_quant_text(f);
 
 	totals(f, &params, &bytes);
 	printf("\ntotals: %" PRIu64 " parameters, %" PRIu64 " tensor bytes, %zu file bytes\n",
@@ -321,6 +322,7 @@ static cJSON *json_doc(const struct pnb_file *f)
 		cJSON_AddItemToObject(o, "attrs", json_attrs(n));
 		cJSON_AddItemToArray(nodes, o);
 	}
+	polyctl_inspect_quant_json(f, doc);
 	totals(f, &params, &bytes);
 	cJSON_AddNumberToObject(tot, "tensors", f->n_tensors);
 	cJSON_AddNumberToObject(tot, "values", f->n_values);

@@ -32,6 +32,11 @@ int polyctl_daemon_json(const char *verb, int argc, char **argv,
 			void (*table)(const struct cJSON *),
 			int (*fetch_text)(struct pn_client *, char **, struct pn_err *));
 
+/* polyctl inspect's quantized GEMMs: a text section / "quantized_gemms" (inspect_quant.c). */
+struct pnb_file;
+void polyctl_inspect_quant_text(const struct pnb_file *f);
+void polyctl_inspect_quant_json(const struct pnb_file *f, struct cJSON *doc);
+
 /* polyctl inspect --ops: the op table as Markdown (inspect_ops.c). */
 int polyctl_inspect_ops(void);
 
