@@ -139,6 +139,15 @@ static int write_report(const char *path, const struct pn_poly_report *rep)
 	return ok ? 0 : -1;
 }
 
+/* A two-word option: *flag = (v is yes); 1, or -1 when v is neither word. */
+static int choice(const char *v, const char *yes, const char *no, int *flag)
+{
+	if (strcmp(v, yes) && strcmp(v, no))
+		return -1;
+	*flag = !strcmp(v, yes);
+	return 1;
+}
+
 /* One option with a value; 1 if a consumed, 0 if not ours, -1 on a bad value. */
 static int option(struct pn_poly_opts *o, const char *a, const char *v)
 {
@@ -179,28 +188,16 @@ static int option(struct pn_poly_opts *o, const char *a, const char *v)
 	}
 	if (!strcmp(a, "--ffn-keep-layers"))
 		return parse_layers(v, &o->ffn_keep_layers) ? -1 : 1;
-	if (!strcmp(a, "--vq-mode")) {
-		if (strcmp(v, "codebook") && strcmp(v, "cache"))
-			return -1;
-		o->vq_codebook = !strcmp(v, "codebook");
-		return 1;
-	}
-	if (!strcmp(a, "--macro-seed")) {
-		if (strcmp(v, "ffn") && strcmp(v, "random"))
-			return -1;
-		o->macro_seed_ffn = !strcmp(v, "ffn");
-		return 1;
-	}
+	if (!strcmp(a, "--vq-mode"))
+		return choice(v, "codebook", "cache", &o->vq_codebook);
+	if (!strcmp(a, "--macro-seed"))
+		return choice(v, "ffn", "random", &o->macro_seed_ffn);
 	if (!strcmp(a, "--cqa-layers"))
 		return parse_layers(v, &o->cqa_layers) ? -1 : 1;
 	if (!strcmp(a, "--int8-layers"))
 		return parse_layers(v, &o->quant_layers) ? -1 : 1;
-	if (!strcmp(a, "--int8-act")) {
-		if (strcmp(v, "static") && strcmp(v, "dynamic"))
-			return -1;
-		o->quant_static = !strcmp(v, "static");
-		return 1;
-	}
+	if (!strcmp(a, "--int8-act"))
+		return choice(v, "static", "dynamic", &o->quant_static);
 	if (!strcmp(a, "--int8-clip")) {
 		o->quant_clip = strtod(v, &end);
 		return *end || end == v || !(o->quant_clip > 0.5 && o->quant_clip <= 1) ? -1 : 1;
