@@ -43,4 +43,15 @@ struct pn_compile_opts {
 int pn_compile_tfjs(const char *dir, const char *out, const struct pn_compile_opts *o,
 		    struct pn_err *err);
 
+/*
+ * pn_compile_llama2c() reads llama2.c's single-file Llama decoder (config
+ * block, vocab, f32 weights: docs/compile.md); pn_compile_safetensors() a
+ * Hugging Face Llama directory (config.json, model.safetensors, and
+ * tokenizer.json). Both write the same nodes (lib/import/llama_build.c).
+ */
+int pn_compile_llama2c(const char *file, const char *out, const struct pn_compile_opts *o,
+		       struct pn_err *err);
+int pn_compile_safetensors(const char *dir, const char *out, const struct pn_compile_opts *o,
+			   struct pn_err *err);
+
 #endif /* PN_IMPORT_H */
