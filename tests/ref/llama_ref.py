@@ -284,9 +284,9 @@ FORMAT = {
     "ids": "its token ids, BOS (1) first",
     "logits": "the vocab's logits at the last prompt position, float64 rounded to 7 significant digits",
     "greedy": "the next ids by greedy decoding (argmax, ties to the lowest id): "
-              "'steps' of them, or fewer ending with EOS (2)",
-    "text": "greedy decoded after the prompt: ids 0-2 dropped, byte tokens as bytes, "
-            "as UTF-8 with U+FFFD for invalid bytes",
+              "'steps' of them, or fewer ending with EOS (2); BOS (1) is no stop",
+    "text": "greedy decoded after the prompt: ids 0-2 dropped, byte tokens as bytes, a piece "
+            "after a BOS without its leading space; UTF-8, U+FFFD for invalid bytes",
 }
 
 
