@@ -50,6 +50,10 @@ struct pnb_section {
 enum pnb_tokenizer_kind {
 	PNB_TOKENIZER_NONE = 0,
 	PNB_TOKENIZER_SPM_UNIGRAM = 1,	/* SentencePiece unigram, NFKC, U+2581 */
+	/* Llama's SentencePiece BPE as llama2.c runs it: score-ordered pair
+	 * merges, byte fallback (ids 3..258 = bytes 0..255), ids 0, 1, 2 =
+	 * unk, BOS, EOS (lib/text/tok_bpe.h) */
+	PNB_TOKENIZER_LLAMA_BPE = 2,
 };
 
 struct pnb_header {
@@ -149,6 +153,23 @@ enum pnb_pos_kind {
  * L2NORM     in: x.  fattr[0] eps.  out = x * rsqrt(max(sum x^2, eps)).
  * SOFTMAX    in: x.  softmax over each row.
  *
+ * The causal decoder (docs/generate.md). Sequence b's token t sits at
+ * position p = pos0[b] + t, pos0 given per run (0 for a whole prompt).
+ * ROPE       in: x [rows, W] TOKENS.  iattr[0] heads rotated (from the
+ *            start of the row), [1] head size hs (even).  fattr[0] theta.
+ *            Within each rotated head the pairs (2i, 2i+1) turn by
+ *            p / theta^(2i/hs); columns past heads * hs are copied.
+ * ATTN_CACHE in: qkv [rows, (H + 2 Hkv) hs] TOKENS as q | k | v.
+ *            iattr[0] H query heads, [1] Hkv key/value heads (dividing
+ *            H: query head h reads KV head h / (H / Hkv)), [2] layer: its
+ *            slice of the run's KV cache.  fattr[0] scale.  Writes k and v
+ *            at positions p, then attends causally over cached positions
+ *            0..p; out [rows, H hs] TOKENS.
+ * LOGITS     in: x [rows, D] TOKENS.  w: [0] table [V, D] (the embedding
+ *            table when tied).  iattr[0] last: 1 keeps only each
+ *            sequence's last valid token (out [B, V] SEQ), 0 every token
+ *            (out [rows, V] TOKENS).  out = x table^T.
+ *
  * Numbers 32 and up are the PolyNet nodes (SPECS.md); a reader that does not
  * implement one rejects the file naming it. docs/polynodes.md explains them.
  * A "series" is a Chebyshev series replacing an activation (lib/cpu/cheb.h):
@@ -202,7 +223,10 @@ enum pnb_op {
 	PNB_OP_POOL_CLS = 10,
 	PNB_OP_L2NORM = 11,
 	PNB_OP_SOFTMAX = 12,
-	PNB_OP_STD_END = 13,
+	PNB_OP_ROPE = 13,
+	PNB_OP_ATTN_CACHE = 14,
+	PNB_OP_LOGITS = 15,
+	PNB_OP_STD_END = 16,
 
 	PNB_OP_POLY_FFN = 32,
 	PNB_OP_VQ = 33,
@@ -250,6 +274,13 @@ enum pnb_slot {
 	/* ATTENTION and CQA */
 	PNB_IA_ATTN_HEADS = 0, PNB_IA_ATTN_CAUSAL = 1,
 	PNB_FA_ATTN_SCALE = 0,
+	/* ROPE, ATTN_CACHE, LOGITS */
+	PNB_IA_ROPE_HEADS = 0, PNB_IA_ROPE_HS = 1,
+	PNB_FA_ROPE_THETA = 0,
+	PNB_IA_KV_HEADS = 0, PNB_IA_KV_KV_HEADS = 1, PNB_IA_KV_LAYER = 2,
+	PNB_FA_KV_SCALE = 0,
+	PNB_W_LOGITS_TABLE = 0,
+	PNB_IA_LOGITS_LAST = 0,
 	/* L2NORM */
 	PNB_FA_L2NORM_EPS = 0,
 	/* POLY_FFN */

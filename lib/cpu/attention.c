@@ -92,7 +92,12 @@ void pn_softmax_rows(float *x, uint32_t rows, uint32_t d)
 		softmax_masked(x + (size_t)r * d, d, d, 1.0f);
 }
 
-static float dot(const float *a, const float *b, uint32_t n)
+void pn_softmax_scaled(float *s, uint32_t n, float scale)
+{
+	softmax_masked(s, n, n, scale);
+}
+
+float pn_dot(const float *a, const float *b, uint32_t n)
 {
 	float lane[LANES] = { 0 }, s = 0.0f;
 	uint32_t i = 0, k;
@@ -134,7 +139,7 @@ static void head_fused(const struct att_job *j, const float *q, const float *k,
 		uint32_t nk = j->causal ? t + 1 : L;
 
 		for (uint32_t u = 0; u < nk; u++)
-			s[u] = dot(q, k + (size_t)u * ld, hd);
+			s[u] = pn_dot(q, k + (size_t)u * ld, hd);
 		softmax_masked(s, nk, nk, j->scale);
 		memset(o, 0, hd * sizeof(*o));
 		for (uint32_t u = 0; u < nk; u++) {

@@ -97,6 +97,64 @@ void pn_pool_cls(const float *x, uint32_t B, uint32_t T, uint32_t d, float *y);
 /* x *= rsqrt(max(sum x^2, eps)) per row; in place. */
 void pn_l2norm(float *x, uint32_t rows, uint32_t d, float eps);
 void pn_softmax_rows(float *x, uint32_t rows, uint32_t d);	/* in place */
+/* s[0, n) = softmax(scale * s) in place, n >= 1; and a dot product (both attention.c). */
+void pn_softmax_scaled(float *s, uint32_t n, float scale);
+float pn_dot(const float *a, const float *b, uint32_t n);
+
+/*
+ * The causal decoder (lib/cpu/decoder.c). Row b*T+t is sequence b's token
+ * t at position pos0[b] + t; rows t >= lens[b] are padding.
+ *
+ * ROPE: y = x with, in each of the first heads heads of hs columns, the
+ * pairs (2i, 2i+1) turned by angle p * theta^(-2i/hs); cs [P, hs/2, 2]
+ * holds {cos, sin} of those angles for p < P. y may equal x.
+ */
+struct pn_rope_w {
+	uint32_t W, heads, hs;
+	const float *cs;		/* [max positions, hs/2, 2] */
+};
+void pn_rope(const float *x, uint32_t B, uint32_t T, const uint32_t *lens,
+	     const uint32_t *pos0, const struct pn_rope_w *r, float *y);
+/* cs[p][i] = {cos, sin}(p / theta^(2i/hs)) for p < P, computed in double. */
+void pn_rope_table(float *cs, uint32_t P, uint32_t hs, float theta);
+
+/*
+ * A KV cache: per slot and layer, K [len, width] then V [len, width],
+ * width = kv heads * head size. slots[b] is sequence b's slot.
+ */
+struct pn_kv {
+	float *base;
+	size_t slot_stride, layer_stride;	/* floats */
+	uint32_t n_slots, layers, len, width;
+};
+struct pn_kv_run {
+	const struct pn_kv *kv;
+	const uint32_t *slots;		/* [B] */
+	const uint32_t *pos0;		/* [B] */
+};
+/*
+ * ATTN_CACHE: qkv [B*T, (H + 2 Hkv) hs] = q | k | v. Writes each valid
+ * token's k, v at its position in layer's slice, then attends causally over
+ * positions 0..p of its slot. out [B*T, H hs]; padding rows are zeroed.
+ * Positions must be < kv->len (the executor checks). scratch:
+ * pn_attn_cache_scratch floats.
+ */
+struct pn_attn_kv {
+	uint32_t H, Hkv, hs, layer;
+	float scale;
+};
+size_t pn_attn_cache_scratch(uint32_t max_pos, uint32_t nthreads);
+void pn_attn_cache(struct pn_pool *pool, const float *qkv, uint32_t B, uint32_t T,
+		   const uint32_t *lens, const struct pn_kv_run *kr, const struct pn_attn_kv *a,
+		   float *out, float *scratch);
+/*
+ * LOGITS: y = x table^T, table [V, D]; with last, only row b*T + lens[b]-1
+ * of each sequence (y [B, V]), else every row (y [B*T, V]). scratch: B*D
+ * floats (last only).
+ */
+void pn_logits(const float *x, uint32_t B, uint32_t T, const uint32_t *lens,
+	       const float *table, uint32_t V, uint32_t D, int last, float *y,
+	       float *scratch);
 
 /* Reference twins: same contracts, plain loops, no oneDNN, no pool. */
 void pn_ref_gemm(uint32_t M, uint32_t N, uint32_t K, const float *A, uint32_t lda,
@@ -121,5 +179,14 @@ void pn_ref_pool_mean(const float *x, uint32_t B, uint32_t T,
 		      const uint32_t *lens, uint32_t d, float *y);
 void pn_ref_l2norm(float *x, uint32_t rows, uint32_t d, float eps);
 void pn_ref_softmax_rows(float *x, uint32_t rows, uint32_t d);
+/* The decoder's twins (lib/cpu/ref_decoder.c): double accumulation, angles
+ * computed directly (no table). */
+void pn_ref_rope(const float *x, uint32_t B, uint32_t T, const uint32_t *lens,
+		 const uint32_t *pos0, uint32_t W, uint32_t heads, uint32_t hs, float theta,
+		 float *y);
+void pn_ref_attn_cache(const float *qkv, uint32_t B, uint32_t T, const uint32_t *lens,
+		       const struct pn_kv_run *kr, const struct pn_attn_kv *a, float *out);
+void pn_ref_logits(const float *x, uint32_t B, uint32_t T, const uint32_t *lens,
+		   const float *table, uint32_t V, uint32_t D, int last, float *y);
 
 #endif /* PN_CPU_KERNELS_H */

@@ -34,6 +34,11 @@ struct pn_exec {
 	struct pn_node_time *times;	/* per node */
 	pn_exec_tap_fn tap;		/* pn_exec_set_tap, or NULL */
 	void *tap_arg;
+	/* The decoder's KV cache (ATTN_CACHE nodes): the caller's, or its own
+	 * of max_batch slots x max_tokens positions for plain runs. */
+	struct pn_kv kv;
+	float *own_kv;
+	uint32_t *slot_ids, *pos_zero;	/* [max_batch]: b, and 0 (plain runs) */
 };
 
 static void *alloc64(size_t bytes)
@@ -143,8 +148,70 @@ static int has_qgemm(const struct pn_cpu_model *cm, const struct pn_graph *g)
 	return 0;
 }
 
+int pn_exec_kv_shape(const struct pn_cpu_model *cm, uint32_t *layers, uint32_t *width)
+{
+	const struct pn_graph *g = cm->g;
+
+	*layers = *width = 0;
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		const struct pn_gnode *n = &g->nodes[i];
+
+		if (n->op != PNB_OP_ATTN_CACHE)
+			continue;
+		if (*width && *width != n->ff)
+			return -EINVAL;
+		*width = n->ff;
+		if ((uint32_t)n->iattr[PNB_IA_KV_LAYER] + 1 > *layers)
+			*layers = (uint32_t)n->iattr[PNB_IA_KV_LAYER] + 1;
+	}
+	return 0;
+}
+
+/* Binds x to the caller's cache kv, or makes its own: one slot per sequence. */
+static int exec_kv(struct pn_exec *x, const struct pn_kv *kv, struct pn_err *err)
+{
+	uint32_t layers, width;
+
+	if (pn_exec_kv_shape(x->cm, &layers, &width))
+		return pn_errf(err, -EINVAL, "%s: attn_cache nodes of different widths: "
+			       "expected one KV cache width for every layer", x->m->file.path);
+	x->slot_ids = calloc(x->max_batch, sizeof(uint32_t));
+	x->pos_zero = calloc(x->max_batch, sizeof(uint32_t));
+	if (!x->slot_ids || !x->pos_zero)
+		return pn_errf(err, -ENOMEM, "out of memory");
+	for (uint32_t b = 0; b < x->max_batch; b++)
+		x->slot_ids[b] = b;
+	if (!layers)
+		return 0;
+	if (kv) {
+		if (kv->layers < layers || kv->width != width)
+			return pn_errf(err, -EINVAL, "KV cache of %u layers x %u floats: the "
+				       "model needs %u x %u", kv->layers, kv->width, layers, width);
+		x->kv = *kv;
+		return 0;
+	}
+	x->kv = (struct pn_kv){
+		.layer_stride = 2 * (size_t)x->max_tokens * width,
+		.n_slots = x->max_batch, .layers = layers, .len = x->max_tokens, .width = width,
+	};
+	x->kv.slot_stride = x->kv.layer_stride * layers;
+	x->own_kv = alloc64(x->kv.slot_stride * x->max_batch * sizeof(float));
+	if (!x->own_kv)
+		return pn_errf(err, -ENOMEM, "out of memory: KV cache of %zu bytes",
+			       x->kv.slot_stride * x->max_batch * sizeof(float));
+	x->kv.base = x->own_kv;
+	return 0;
+}
+
 int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
 		struct pn_pool *pool, struct pn_exec **out, struct pn_err *err)
+{
+	return pn_exec_new_kv(cm, max_batch, max_tokens, NULL, pool, out, err);
+}
+
+int pn_exec_new_kv(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
+		   const struct pn_kv *kv, struct pn_pool *pool, struct pn_exec **out,
+		   struct pn_err *err)
 {
 	struct pn_exec *x;
 	const struct pn_model *m = cm->m;
@@ -195,6 +262,11 @@ int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_
 		x->times[i].op = g->nodes[i].op;
 		x->times[i].name = g->nodes[i].name;
 	}
+	r = exec_kv(x, kv, err);
+	if (r) {
+		pn_exec_free(x);
+		return r;
+	}
 	*out = x;
 	return 0;
 }
@@ -208,6 +280,9 @@ void pn_exec_free(struct pn_exec *x)
 	free(x->arena);
 	free(x->ids);
 	free(x->times);
+	free(x->own_kv);
+	free(x->slot_ids);
+	free(x->pos_zero);
 	free(x);
 }
 
@@ -282,7 +357,7 @@ static float *val(struct pn_exec *x, uint32_t v)
 }
 
 static void run_node(struct pn_exec *x, uint32_t i, const uint32_t *lens, uint32_t B,
-		     uint32_t T)
+		     uint32_t T, const struct pn_kv_run *kr)
 {
 	const struct pn_graph *g = x->g;
 	const struct pn_gnode *n = &g->nodes[i];
@@ -291,6 +366,7 @@ static void run_node(struct pn_exec *x, uint32_t i, const uint32_t *lens, uint32
 		.ids = x->ids, .lens = lens, .B = B, .T = T,
 		.rows = g->values[n->in[0]].layout == PNB_LAYOUT_SEQ ? B : B * T,
 		.y = val(x, n->out), .scratch = (float *)(x->arena + x->plan.scratch_off[i]),
+		.kv = kr,
 	};
 
 	for (uint32_t k = 0; k < n->n_in; k++) {
@@ -326,9 +402,35 @@ void pn_exec_set_tap(struct pn_exec *x, pn_exec_tap_fn fn, void *arg)
 int pn_exec_run(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
 		uint32_t batch, uint32_t T, float *out, struct pn_err *err)
 {
+	return pn_exec_run_kv(x, ids, lens, batch, T, NULL, NULL, out, err);
+}
+
+/* Every sequence's positions fit its slot, and the slots exist. */
+static int check_kv(const struct pn_exec *x, const uint32_t *lens, uint32_t batch,
+		    const uint32_t *pos0, const uint32_t *slots, struct pn_err *err)
+{
+	for (uint32_t b = 0; b < batch; b++) {
+		if (slots[b] >= x->kv.n_slots)
+			return pn_errf(err, -EINVAL, "sequence %u: KV slot %u, expected 0..%u",
+				       b, slots[b], x->kv.n_slots - 1);
+		if ((uint64_t)pos0[b] + lens[b] > x->kv.len)
+			return pn_errf(err, -ENOSPC, "sequence %u: positions %u..%llu run past "
+				       "the KV cache's %u", b, pos0[b],
+				       (unsigned long long)pos0[b] + lens[b] - 1, x->kv.len);
+	}
+	return 0;
+}
+
+int pn_exec_run_kv(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
+		   uint32_t batch, uint32_t T, const uint32_t *pos0, const uint32_t *slots,
+		   float *out, struct pn_err *err)
+{
 	const struct pn_graph *g = x->g;
 	const struct pnb_value *ov = &g->values[g->output];
+	struct pn_kv_run kr = { .kv = &x->kv, .slots = slots ? slots : x->slot_ids,
+				.pos0 = pos0 ? pos0 : x->pos_zero };
 	size_t out_rows;
+	int r;
 
 	if (!batch || batch > x->max_batch || !T || T > x->max_tokens)
 		return pn_errf(err, -EINVAL, "batch %u x %u tokens: expected "
@@ -351,10 +453,12 @@ int pn_exec_run(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
 			x->ids[(size_t)b * T + t] = id;
 		}
 	}
+	if (x->kv.layers && (r = check_kv(x, lens, batch, kr.pos0, kr.slots, err)))
+		return r;
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
 		double t0 = x->profile ? now_us() : 0;
 
-		run_node(x, i, lens, batch, T);
+		run_node(x, i, lens, batch, T, &kr);
 		if (x->tap)
 			call_tap(x, &g->nodes[i], lens, batch, T);
 		if (x->profile) {

@@ -42,6 +42,18 @@ const struct pn_model *pn_cpu_model_model(const struct pn_cpu_model *cm);
 
 int pn_exec_new(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
 		struct pn_pool *pool, struct pn_exec **out, struct pn_err *err);
+/*
+ * A decoder's executor over the caller's KV cache kv (cpu/kernels.h; it
+ * must outlive x): pn_exec_run_kv then places each sequence's tokens at
+ * its own positions and slot. pn_exec_new gives a decoder its own cache
+ * of max_batch slots x max_tokens positions, positions from 0 each run.
+ */
+struct pn_kv;
+int pn_exec_new_kv(const struct pn_cpu_model *cm, uint32_t max_batch, uint32_t max_tokens,
+		   const struct pn_kv *kv, struct pn_pool *pool, struct pn_exec **out,
+		   struct pn_err *err);
+/* Layers and floats per position of the model's KV cache; 0 layers: none. -EINVAL: mixed widths. */
+int pn_exec_kv_shape(const struct pn_cpu_model *cm, uint32_t *layers, uint32_t *width);
 void pn_exec_free(struct pn_exec *x);
 /*
  * Cold: makes everything x's hot path would otherwise make on a first run:
@@ -65,6 +77,15 @@ size_t pn_exec_scratch_bytes(const struct pn_exec *x);
  */
 int pn_exec_run(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
 		uint32_t batch, uint32_t T, float *out, struct pn_err *err);
+
+/*
+ * The same with sequence b's tokens at positions pos0[b].. of KV slot
+ * slots[b] (NULL: positions from 0, slot b). -ENOSPC (nothing run) where
+ * a sequence's positions run past the cache's length.
+ */
+int pn_exec_run_kv(struct pn_exec *x, const int32_t *ids, const uint32_t *lens,
+		   uint32_t batch, uint32_t T, const uint32_t *pos0, const uint32_t *slots,
+		   float *out, struct pn_err *err);
 
 /*
  * Convenience for texts: tokenize (clipping to the model's max_tokens),

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exec/model.h"
+#include "text/tok_bpe.h"
 #include "text/tokenizer.h"
 
 static int open_tokenizer(struct pn_model *m, struct pn_err *err)
@@ -18,6 +19,11 @@ static int open_tokenizer(struct pn_model *m, struct pn_err *err)
 
 	if (h->tokenizer == PNB_TOKENIZER_NONE)
 		return 0;
+	if (h->tokenizer == PNB_TOKENIZER_LLAMA_BPE)
+		return pn_bpe_new(pnb_tensor_data(f, h->tok_pieces), f->tensors[h->tok_pieces].size,
+				  pnb_tensor_data(f, h->tok_scores),
+				  (uint32_t)pnb_tensor_elems(&f->tensors[h->tok_scores]), &m->bpe,
+				  err);
 	return pn_tok_new(pnb_tensor_data(f, h->tok_pieces), f->tensors[h->tok_pieces].size,
 			  pnb_tensor_data(f, h->tok_scores),
 			  (uint32_t)pnb_tensor_elems(&f->tensors[h->tok_scores]), &m->tok, err);
@@ -97,6 +103,7 @@ void pn_model_close(struct pn_model *m)
 	if (!m)
 		return;
 	pn_tok_free(m->tok);
+	pn_bpe_free(m->bpe);
 	pnb_close(&m->file);
 	free(m);
 }

@@ -15,10 +15,12 @@
 #include "format/pnb.h"
 
 struct pn_tokenizer;
+struct pn_bpe;
 
 struct pn_model {
 	struct pnb_file file;
-	struct pn_tokenizer *tok;	/* NULL when the file has none */
+	struct pn_tokenizer *tok;	/* SPM unigram (encoders), or NULL */
+	struct pn_bpe *bpe;		/* Llama BPE (decoders, text/tok_bpe.h), or NULL */
 	uint32_t out_width;		/* floats per output row */
 	uint32_t out_layout;		/* enum pnb_layout of the output */
 	uint32_t max_tokens;		/* from the header: longer inputs are clipped */

@@ -51,6 +51,7 @@ struct pn_op_run {
 	uint32_t in_layout[PNB_NODE_MAX_IN];
 	float *y;
 	float *scratch;			/* the op's scratch floats, at least */
+	const struct pn_kv_run *kv;	/* positions and KV cache (decoder ops) */
 };
 
 struct pn_op_cpu {
@@ -105,6 +106,7 @@ void pn_cpu_node_release(struct pn_cpu_node *cn);
 extern const struct pn_op_cpu pn_op_cpu_embed, pn_op_cpu_layernorm, pn_op_cpu_rmsnorm,
 	pn_op_cpu_l2norm, pn_op_cpu_softmax, pn_op_cpu_linear, pn_op_cpu_act, pn_op_cpu_add,
 	pn_op_cpu_ffn, pn_op_cpu_attention, pn_op_cpu_pool_mean, pn_op_cpu_pool_cls,
-	pn_op_cpu_poly_ffn, pn_op_cpu_vq, pn_op_cpu_cqa, pn_op_cpu_macro;
+	pn_op_cpu_poly_ffn, pn_op_cpu_vq, pn_op_cpu_cqa, pn_op_cpu_macro,
+	pn_op_cpu_rope, pn_op_cpu_attn_cache, pn_op_cpu_logits;
 
 #endif /* PN_EXEC_OP_CPU_H */

@@ -418,9 +418,9 @@ static int check_tokenizer(const struct vctx *c)
 				   h->tok_pieces, h->tok_scores);
 		return 0;
 	}
-	if (h->tokenizer != PNB_TOKENIZER_SPM_UNIGRAM)
+	if (h->tokenizer != PNB_TOKENIZER_SPM_UNIGRAM && h->tokenizer != PNB_TOKENIZER_LLAMA_BPE)
 		return pnb_bad(c, -EINVAL, "header", kind_off, "unknown tokenizer kind %" PRIu32
-			   ", expected 0 (none) or 1 (spm_unigram)", h->tokenizer);
+			   ", expected 0 (none), 1 (spm_unigram) or 2 (llama_bpe)", h->tokenizer);
 	r = check_tok_tensor(c, "tok_pieces", p_off, h->tok_pieces, PNB_DTYPE_U8);
 	if (!r)
 		r = check_tok_tensor(c, "tok_scores", s_off, h->tok_scores, PNB_DTYPE_F32);

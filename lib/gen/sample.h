@@ -12,6 +12,7 @@
 #ifndef PN_SAMPLE_H
 #define PN_SAMPLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/pn_err.h"
@@ -25,7 +26,8 @@ struct pn_sampler {
 /* -EINVAL (with err) for a negative or non-finite temperature, top_p outside (0, 1]. */
 int pn_sampler_init(struct pn_sampler *s, float temperature, float top_p, uint64_t seed,
 		    struct pn_err *err);
-/* scratch: 2 * V floats' worth (V floats and V uint32_t), used by top-p only. */
+/* scratch: pn_sample_scratch(V) bytes. */
+#define pn_sample_scratch(V) ((size_t)(V) * 16)
 int32_t pn_sample(struct pn_sampler *s, const float *logits, uint32_t V, void *scratch);
 /* The argmax (ties: lowest id). */
 int32_t pn_argmax(const float *x, uint32_t V);

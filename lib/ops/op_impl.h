@@ -58,6 +58,7 @@ const struct pnb_node *pn_op_producer(struct pn_build *b, uint32_t v);
 
 extern const struct pn_op pn_op_embed, pn_op_layernorm, pn_op_rmsnorm, pn_op_l2norm,
 	pn_op_softmax, pn_op_linear, pn_op_act, pn_op_add, pn_op_ffn, pn_op_attention,
-	pn_op_pool_mean, pn_op_pool_cls, pn_op_poly_ffn, pn_op_vq, pn_op_cqa, pn_op_macro;
+	pn_op_pool_mean, pn_op_pool_cls, pn_op_poly_ffn, pn_op_vq, pn_op_cqa, pn_op_macro,
+	pn_op_rope, pn_op_attn_cache, pn_op_logits;
 
 #endif /* PN_OPS_OP_IMPL_H */

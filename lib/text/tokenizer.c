@@ -20,6 +20,7 @@
 
 #include "text/tok_nfkc.h"
 #include "text/tokenizer.h"
+#include "text/utf8.h"
 
 /* JS: RESERVED_SYMBOLS_COUNT, the first 6 pieces never enter the trie. */
 #define TOK_RESERVED	6
@@ -44,66 +45,6 @@ struct pn_tokenizer {
 	unsigned edge_shift;	/* 64 - log2(table size) */
 	uint64_t edge_mask;
 };
-
-/*
- * Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
- * Returns the offset of the first byte of the first bad sequence, or len.
- */
-static size_t utf8_invalid_at(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t min, cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1, min = 0x80, cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2, min = 0x800, cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3, min = 0x10000, cp = c & 0x07;
-		} else {
-			return i;
-		}
-		if (len - i <= n)
-			return i;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
-	}
-	return len;
-}
-
-/* Decodes one code point of already validated UTF-8; returns its length. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] < 0xe0) {
-		*cp = (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
-		return 2;
-	}
-	if (s[0] < 0xf0) {
-		*cp = (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 |
-		      (s[2] & 0x3f);
-		return 3;
-	}
-	*cp = (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 |
-	      (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
-	return 4;
-}
 
 static inline uint64_t edge_make(uint32_t parent, uint32_t cp)
 {
@@ -182,7 +123,7 @@ static int check_blob(const char *pieces, size_t pieces_size, const float *fscor
 				       "tokenizer: pieces blob of %zu bytes ends at piece %u, expected %u NUL-terminated pieces",
 				       pieces_size, i, count);
 		len = (size_t)(end - (pieces + off));
-		bad = utf8_invalid_at((const unsigned char *)pieces + off, len);
+		bad = pn_utf8_invalid_at((const unsigned char *)pieces + off, len);
 		if (bad != len)
 			return pn_errf(err, -EILSEQ,
 				       "tokenizer: piece %u: invalid UTF-8 at byte %zu of the pieces blob",
@@ -277,7 +218,7 @@ static int build_trie(struct pn_tokenizer *t, size_t max_nodes)
 		for (size_t k = 0; k < len;) {
 			uint32_t cp;
 
-			k += utf8_decode(p + k, &cp);
+			k += pn_utf8_decode(p + k, &cp);
 			u16 += cp >= 0x10000 ? 2 : 1;
 			if (i >= TOK_RESERVED)
 				node = trie_add_child(t, node, cp);
@@ -569,7 +510,7 @@ int pn_tok_encode(const struct pn_tokenizer *t, const char *text, size_t len,
 	if (len > TOK_MAX_TEXT)
 		return pn_errf(err, -E2BIG, "tokenizer: text of %zu bytes, expected at most %zu",
 			       len, TOK_MAX_TEXT);
-	bad = utf8_invalid_at(u, len);
+	bad = pn_utf8_invalid_at(u, len);
 	if (bad != len)
 		return pn_errf(err, -EILSEQ, "tokenizer: invalid UTF-8 at byte offset %zu of %zu (byte 0x%02x)",
 			       bad, len, u[bad]);

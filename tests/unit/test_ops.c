@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "cpu/kernels.h"
 #include "exec/op_cpu.h"
 #include "ops/op.h"
 
@@ -60,14 +61,15 @@ static void test_table(void **state)
 		assert_int_equal(c->code, op);
 		assert_non_null(c->run);
 	}
-	assert_int_equal(n_ops, 16);
+	assert_int_equal(n_ops, 19);
 	assert_null(pn_op_get(PNB_OP_POLYGLU));
 	assert_string_equal(pn_op_name(PNB_OP_POLYGLU), "polyglu");
 	assert_string_equal(pn_op_name(PNB_OP_STD_END), "?");
 }
 
 /* A tiny node: D = 8 features, B = 2 sequences of T = 3 tokens (the second 2 long). */
-enum { D = 8, FF = 6, B = 2, T = 3, ROWS = B * T, K = 5, V = 11, WN = 1024, SCRATCH = 1 << 16 };
+enum { D = 8, FF = 6, B = 2, T = 3, ROWS = B * T, K = 5, V = 11, WN = 1024, SCRATCH = 1 << 16,
+       KVLEN = 8 };
 
 struct tiny {
 	struct pn_gnode n;
@@ -77,6 +79,16 @@ struct tiny {
 	uint32_t lens[B];
 	float y_run[ROWS * 3 * D], y_ref[ROWS * 3 * D];
 	float *scratch;
+	/* the decoder ops: positions, a KV cache (slot 0 holds 2 positions
+	 * already), RoPE's table, a file header for the context length */
+	uint32_t pos0[B], slots[B];
+	float cache[2 * 2 * KVLEN * D];
+	struct pn_kv kv;
+	struct pn_kv_run kr;
+	struct pn_cpu_node cn;
+	float cs[KVLEN * D];
+	struct pnb_header hdr;
+	struct pnb_file f;
 };
 
 /* Attributes and shapes per op; returns the output floats to compare, 0 to skip. */
@@ -125,6 +137,25 @@ static uint32_t setup_node(struct tiny *t, uint32_t op, uint32_t *out_rows_valid
 		return ROWS * D;
 	case PNB_OP_POOL_MEAN:
 		return B * D;
+	case PNB_OP_ROPE:	/* one head of 4 turned, 4 columns copied */
+		n->heads = 1;
+		n->iattr[PNB_IA_ROPE_HEADS] = 1;
+		n->iattr[PNB_IA_ROPE_HS] = 4;
+		n->fattr[PNB_FA_ROPE_THETA] = 10000.0f;
+		pn_rope_table(t->cs, KVLEN, 4, 10000.0f);
+		t->cn.pos_table = t->cs;
+		return ROWS * D;
+	case PNB_OP_ATTN_CACHE:	/* 2 query heads of 4 share 1 KV head */
+		n->heads = 2;
+		n->d_in = 16;
+		n->iattr[PNB_IA_KV_HEADS] = 2;
+		n->iattr[PNB_IA_KV_KV_HEADS] = 1;
+		n->fattr[PNB_FA_KV_SCALE] = 0.5f;
+		return ROWS * D;
+	case PNB_OP_LOGITS:
+		n->d_out = V;
+		n->iattr[PNB_IA_LOGITS_LAST] = 1;
+		return B * V;
 	case PNB_OP_POLY_FFN:
 		n->iattr[PNB_IA_POLYFFN_ACT] = PNB_ACT_GELU;
 		n->iattr[PNB_IA_POLYFFN_DEGREE] = 6;
@@ -153,7 +184,8 @@ static void run_one(const struct pn_op_cpu *c, void (*fn)(const struct pn_op_run
 {
 	struct pn_op_run r = {
 		.n = &t->n, .ids = t->ids, .lens = t->lens, .B = B, .T = T,
-		.rows = ROWS, .y = y, .scratch = t->scratch,
+		.rows = ROWS, .y = y, .scratch = t->scratch, .f = &t->f, .cn = &t->cn,
+		.kv = &t->kr,
 	};
 
 	(void)c;
@@ -195,11 +227,22 @@ static void test_run_matches_ref(void **state)
 			t->ids[i] = (int32_t)((frand() + 1) * 0.5f * V) % V;
 		t->lens[0] = T;
 		t->lens[1] = T - 1;
+		memset(&t->cn, 0, sizeof(t->cn));
+		for (uint32_t i = 0; i < 2 * 2 * KVLEN * D; i++)
+			t->cache[i] = frand();
+		t->hdr.max_tokens = KVLEN;
+		t->f.hdr = &t->hdr;
+		t->kv = (struct pn_kv){ .base = t->cache, .slot_stride = 2 * KVLEN * 4,
+					.layer_stride = 0, .n_slots = 2, .layers = 1,
+					.len = KVLEN, .width = 4 };
+		t->pos0[0] = 2, t->pos0[1] = 0;
+		t->slots[0] = 0, t->slots[1] = 1;
+		t->kr = (struct pn_kv_run){ .kv = &t->kv, .slots = t->slots, .pos0 = t->pos0 };
 		n_out = setup_node(t, op, &valid_only);
 		if (!n_out)
 			fail_msg("op %s has a ref twin but no tiny node in this test", pn_op_name(op));
 		if (c->scratch)
-			assert_true(c->scratch(NULL, &t->n, ROWS, T, 1) <= SCRATCH);
+			assert_true(c->scratch(&t->f, &t->n, ROWS, T, 1) <= SCRATCH);
 		run_one(c, c->run, t, t->y_run);
 		run_one(c, c->ref, t, t->y_ref);
 		for (uint32_t i = 0; i < n_out; i++) {

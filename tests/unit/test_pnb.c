@@ -756,7 +756,7 @@ static float *f32_elem(uint8_t *b, uint32_t k)
 MUT(w_nan, *f32_elem(b, 3) = NAN)
 MUT(ln_eps_negative, NODE(1)->fattr[PNB_FA_NORM_EPS] = -1)
 MUT(w_inf, *f32_elem(b, 0) = -INFINITY)
-MUT(h_tok_kind, HDR->tokenizer = 2)
+MUT(h_tok_kind, HDR->tokenizer = 3)
 MUT(h_tok_pieces_dtype, HDR->tok_pieces = 2)
 MUT(h_tok_scores_range, HDR->tok_scores = 13)
 MUT(h_tok_none_with_tables, HDR->tokenizer = PNB_TOKENIZER_NONE)
@@ -804,7 +804,7 @@ static const struct crafted {
 	C(vlayout, -EINVAL, "values[3]", "unknown layout 3"),
 	C(vwidth, -EINVAL, "values[4]", "width 0"),
 	C(vname, -EINVAL, "values[4]", "string offset 4294967280"),
-	C(op_unknown, -EINVAL, "nodes[2]", "node 'qkv': unknown op 13"),
+	C(op_unknown, -EINVAL, "nodes[2]", "node 'qkv': unknown op 16"),
 	C(op_zero, -EINVAL, "nodes[2]", "unknown op 0"),
 	C(op_poly, -ENOTSUP, "nodes[3]", "node 'attn': op 36 (polyglu) is a PolyNet op"),
 	C(op_poly_far, -ENOTSUP, "nodes[3]", "op 1000 (?)"),
@@ -837,7 +837,7 @@ static const struct crafted {
 	C(w_nan, -EINVAL, "data", "element 3 is NaN, expected a finite number"),
 	C(w_inf, -EINVAL, "data", "element 0 is -Inf"),
 	C(h_max_tokens_huge, -EINVAL, "header", "max_tokens 2147483647, expected at most 65536"),
-	C(h_tok_kind, -EINVAL, "header", "unknown tokenizer kind 2"),
+	C(h_tok_kind, -EINVAL, "header", "unknown tokenizer kind 3"),
 	C(h_tok_pieces_dtype, -EINVAL, "header", "tok_pieces = tensor 2"),
 	C(h_tok_scores_range, -EINVAL, "header", "tok_scores = 13 out of range"),
 	C(h_tok_none_with_tables, -EINVAL, "header", "tokenizer none"),

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * compile.c - polyctl compile --from tfjs DIR -o OUT.pnb [--name NAME] [--no-fold] [-q]
+ * compile.c - polyctl compile --from tfjs|llama2c|safetensors SRC -o OUT.pnb [--name NAME]
+ *             [--no-fold] [-q]
  *
- * Builds a .pnb from a TF.js graph model directory (lib/compile/). Progress
+ * Builds a .pnb from a TF.js graph model directory, a llama2.c file or a
+ * Hugging Face Llama directory (lib/import/). Progress
  * goes to stderr when it is a terminal; one summary line to stdout at the end.
  */
 #include <stdio.h>
@@ -12,10 +14,14 @@
 #include "polyctl.h"
 
 static const char usage_text[] =
-	"usage: polyctl compile --from tfjs DIR -o OUT.pnb [--name NAME] [--no-fold] [-q]\n"
-	"  --from tfjs   DIR is a TF.js graph model (model.json, shards, vocab.json)\n"
+	"usage: polyctl compile --from tfjs|llama2c|safetensors SRC -o OUT.pnb [--name NAME]\n"
+	"                        [--no-fold] [-q]\n"
+	"  --from tfjs   SRC is a TF.js graph model (model.json, shards, vocab.json)\n"
+	"  --from llama2c  SRC is llama2.c's single-file Llama decoder (.bin)\n"
+	"  --from safetensors  SRC is a Hugging Face Llama directory (config.json,\n"
+	"                model.safetensors, tokenizer.json)\n"
 	"  -o OUT.pnb    the file to write (atomically)\n"
-	"  --name NAME   model name in the header (default use-lite)\n"
+	"  --name NAME   model name in the header (default use-lite; llama for decoders)\n"
 	"  --no-fold     keep the graph as read: no exact rewrites (pool fold)\n"
 	"  -q            no progress and no summary line\n"
 	"       polyctl compile --from pnb EXACT.pnb -o OUT.pnb [passes]: see --from pnb --help\n";
@@ -36,7 +42,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 int cmd_compile(int argc, char **argv)
 {
-	const char *from = NULL, *dir = NULL, *out = NULL, *name = "use-lite";
+	const char *from = NULL, *dir = NULL, *out = NULL, *name = NULL;
 	struct pn_compile_stats st = { 0 };
 	struct pn_compile_opts o = { .stats = &st };
 	struct pn_err err = { "" };
@@ -70,20 +76,24 @@ int cmd_compile(int argc, char **argv)
 		}
 	}
 	if (!from)
-		return usage_error("%s", "--from FORMAT is required (supported: tfjs)");
-	if (strcmp(from, "tfjs"))
-		return polyctl_fail("compile", "--from %s: unsupported format (supported: tfjs)",
-				    from);
+		return usage_error("%s", "--from FORMAT is required (tfjs, llama2c, safetensors)");
+	if (strcmp(from, "tfjs") && strcmp(from, "llama2c") && strcmp(from, "safetensors"))
+		return polyctl_fail("compile", "--from %s: unsupported format (supported: tfjs, "
+				    "llama2c, safetensors)", from);
 	if (!dir)
-		return usage_error("%s", "no model directory given");
+		return usage_error("%s", "no model file or directory given");
 	if (!out)
 		return usage_error("%s", "-o OUT.pnb is required");
+	if (!name)
+		name = strcmp(from, "tfjs") ? "llama" : "use-lite";
 	if (!*name)
 		return usage_error("%s", "--name must not be empty");
 	o.name = name;
 	if (!quiet && polyctl_tty())
 		o.progress = progress;
-	if (pn_compile_tfjs(dir, out, &o, &err))
+	if ((!strcmp(from, "tfjs") ? pn_compile_tfjs(dir, out, &o, &err) :
+	     !strcmp(from, "llama2c") ? pn_compile_llama2c(dir, out, &o, &err) :
+	     pn_compile_safetensors(dir, out, &o, &err)))
 		return polyctl_fail("compile", "%s", err.msg);
 	if (!quiet)
 		printf("compiled %s: %u nodes, %u tensors, %llu parameters, %llu bytes -> %s\n",

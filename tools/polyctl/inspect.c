@@ -60,7 +60,8 @@ static const char *pos_name(int32_t kind)
 static const char *tok_name(uint32_t kind)
 {
 	return kind == PNB_TOKENIZER_NONE ? "none" :
-	       kind == PNB_TOKENIZER_SPM_UNIGRAM ? "spm_unigram" : "?";
+	       kind == PNB_TOKENIZER_SPM_UNIGRAM ? "spm_unigram" :
+	       kind == PNB_TOKENIZER_LLAMA_BPE ? "llama_bpe" : "?";
 }
 
 static const char *vname(const struct pnb_file *f, uint32_t v)

@@ -23,9 +23,10 @@ static const struct {
 	const char *help;
 	bool sock;		/* takes --socket PATH (talks to polynetd) */
 } verbs[] = {
-	{ "compile", cmd_compile, "compile --from tfjs DIR -o OUT.pnb    build a .pnb from a model", false },
+	{ "compile", cmd_compile, "compile --from FORMAT SRC -o OUT.pnb  build a .pnb from a model", false },
 	{ "eval",    cmd_eval,    "eval MODEL.pnb --train F --test F     accuracy, cosine, latency", false },
 	{ "inspect", cmd_inspect, "inspect FILE.pnb [--json]              header, tensors, nodes", false },
+	{ "generate", cmd_generate, "generate M.pnb --prompt-file F [--json] continue prompts (decoders)", false },
 	{ "run",     cmd_run,     "run FILE.pnb --text-file F [--json]    embed each line of F", true },
 	{ "bench",   cmd_bench,   "bench FILE.pnb [--json]                latency percentiles", true },
 	{ "load",    cmd_load,    "load FILE.pnb [--json]                 load into polynetd", true },

@@ -16,6 +16,8 @@ int cmd_stat(int argc, char **argv);
 int cmd_regions(int argc, char **argv);
 /* polyctl eval MODEL.pnb --train FILE --test FILE [--exact EXACT.pnb] [--json] */
 int cmd_eval(int argc, char **argv);
+/* generate M.pnb --prompt-file F [sampling options] [--json]: continue each prompt */
+int cmd_generate(int argc, char **argv);
 /* compile --from pnb EXACT.pnb -o OUT.pnb [pass options]: the PolyNet passes */
 int cmd_compile_poly(int argc, char **argv);
 
