@@ -59,12 +59,12 @@ void pn_rope(const float *x, uint32_t B, uint32_t T, const uint32_t *lens,
 		}
 }
 
-static inline float *kv_k(const struct pn_kv_run *kr, uint32_t b, uint32_t layer, uint32_t p)
+/* Sequence b's K^T of one layer; its V follows at + len * width. */
+static inline float *kv_layer(const struct pn_kv_run *kr, uint32_t b, uint32_t layer)
 {
 	const struct pn_kv *kv = kr->kv;
 
-	return kv->base + kr->slots[b] * kv->slot_stride + layer * kv->layer_stride +
-	       (size_t)p * kv->width;
+	return kv->base + kr->slots[b] * kv->slot_stride + layer * kv->layer_stride;
 }
 
 struct kv_job {
@@ -73,37 +73,91 @@ struct kv_job {
 	const struct pn_kv_run *kr;
 	const struct pn_attn_kv *a;
 	float *out, *scratch;
-	size_t slice, vdist;		/* floats from a position's K to its V */
+	size_t slice, vdist;		/* floats from a layer's K^T to its V */
 	uint32_t B, T, ld;
 	_Atomic uint32_t next;
 };
 
-/* One (sequence, query head): every valid token t attends over 0..pos0 + t. */
+/* s[u] = q . k_u for u < nk, from K^T [hs][len]: contiguous, so it vectorizes. */
+static void scores(const float *q, const float *kt, size_t len, uint32_t hs, uint32_t nk,
+		   float *s)
+{
+	for (uint32_t u = 0; u < nk; u++)
+		s[u] = q[0] * kt[u];
+	for (uint32_t c = 1; c < hs; c++) {
+		const float *kc = kt + c * len;
+		float qc = q[c];
+
+		for (uint32_t u = 0; u < nk; u++)
+			s[u] = fmaf(qc, kc[u], s[u]);
+	}
+}
+
+/*
+ * o[0, hs) = sum_u p[u] v_u with four partial sums, so that small heads do
+ * not wait on one accumulator's latency; the common head sizes get a
+ * constant hs, so the compiler keeps the sums in registers (at hs 8 the
+ * generic loop spent most of its time in trip-count checks).
+ */
+#define WSUM(HS)								\
+static void wsum_##HS(const float *p, const float *v0, size_t w, uint32_t nk, float *o) \
+{										\
+	float acc[4][HS] = { { 0 } };						\
+	uint32_t u = 0;								\
+										\
+	for (; u + 4 <= nk; u += 4)						\
+		for (uint32_t k = 0; k < 4; k++)				\
+			for (uint32_t c = 0; c < HS; c++)			\
+				acc[k][c] = fmaf(p[u + k], v0[(u + k) * w + c], acc[k][c]); \
+	for (; u < nk; u++)							\
+		for (uint32_t c = 0; c < HS; c++)				\
+			acc[0][c] = fmaf(p[u], v0[u * w + c], acc[0][c]);	\
+	for (uint32_t c = 0; c < HS; c++)					\
+		o[c] = (acc[0][c] + acc[1][c]) + (acc[2][c] + acc[3][c]);	\
+}
+WSUM(8)
+WSUM(16)
+WSUM(32)
+WSUM(64)
+WSUM(128)
+
+static void weighted_sum(const float *p, const float *v0, size_t w, uint32_t hs, uint32_t nk,
+			 float *o, float *acc)
+{
+	switch (hs) {
+	case 8: wsum_8(p, v0, w, nk, o); return;
+	case 16: wsum_16(p, v0, w, nk, o); return;
+	case 32: wsum_32(p, v0, w, nk, o); return;
+	case 64: wsum_64(p, v0, w, nk, o); return;
+	case 128: wsum_128(p, v0, w, nk, o); return;
+	}
+	memset(acc, 0, hs * sizeof(*acc));
+	for (uint32_t u = 0; u < nk; u++)
+		for (uint32_t c = 0; c < hs; c++)
+			acc[c] = fmaf(p[u], v0[u * w + c], acc[c]);
+	memcpy(o, acc, hs * sizeof(*o));
+}
+
+/* One (sequence, query head): every valid token t attends over 0..pos0 + t.
+ * s: the slice, max_pos score floats then 4 * hs accumulator floats. */
 static void kv_item(const struct kv_job *j, uint32_t b, uint32_t h, float *s)
 {
 	const struct pn_attn_kv *a = j->a;
 	uint32_t hs = a->hs, g = h / (a->H / a->Hkv), D = a->H * hs;
 	uint32_t p0 = j->kr->pos0[b], L = j->lens[b] < j->T ? j->lens[b] : j->T;
-	const float *k0 = kv_k(j->kr, b, a->layer, 0) + (size_t)g * hs;
-	const float *v0 = k0 + j->vdist;
-	size_t w = j->kr->kv->width;
+	const float *base = kv_layer(j->kr, b, a->layer);
+	size_t w = j->kr->kv->width, len = j->kr->kv->len;
+	const float *kt = base + (size_t)g * hs * len, *v0 = base + j->vdist + (size_t)g * hs;
+	float *acc = s + j->slice - 4 * hs;
 
 	for (uint32_t t = 0; t < L; t++) {
 		const float *q = j->qkv + ((size_t)b * j->T + t) * j->ld + (size_t)h * hs;
 		float *o = j->out + ((size_t)b * j->T + t) * D + (size_t)h * hs;
 		uint32_t nk = p0 + t + 1;
 
-		for (uint32_t u = 0; u < nk; u++)
-			s[u] = pn_dot(q, k0 + u * w, hs);
+		scores(q, kt, len, hs, nk, s);
 		pn_softmax_scaled(s, nk, a->scale);
-		memset(o, 0, hs * sizeof(*o));
-		for (uint32_t u = 0; u < nk; u++) {
-			const float *vu = v0 + u * w;
-			float p = s[u];
-
-			for (uint32_t c = 0; c < hs; c++)
-				o[c] = fmaf(p, vu[c], o[c]);
-		}
+		weighted_sum(s, v0, w, hs, nk, o, acc);
 	}
 }
 
@@ -117,14 +171,15 @@ static void kv_task(void *ctx, uint32_t i)
 		kv_item(j, item / j->a->H, item % j->a->H, s);
 }
 
-static size_t slice_floats(uint32_t max_pos)
+/* Scores for max_pos keys, then the 4 * hs floats of weighted_sum. */
+static size_t slice_floats(uint32_t max_pos, uint32_t hs)
 {
-	return ((size_t)max_pos + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN;
+	return ((size_t)max_pos + 4 * hs + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN;
 }
 
-size_t pn_attn_cache_scratch(uint32_t max_pos, uint32_t nthreads)
+size_t pn_attn_cache_scratch(uint32_t max_pos, uint32_t hs, uint32_t nthreads)
 {
-	return slice_floats(max_pos) * (nthreads ? nthreads : 1);
+	return slice_floats(max_pos, hs) * (nthreads ? nthreads : 1);
 }
 
 /* The new tokens' k | v into the cache (before any item reads it). */
@@ -132,15 +187,17 @@ static void kv_store(const float *qkv, uint32_t B, uint32_t T, const uint32_t *l
 		     const struct pn_kv_run *kr, const struct pn_attn_kv *a, uint32_t ld)
 {
 	uint32_t w = kr->kv->width;
-	size_t vdist = (size_t)kr->kv->len * w;
+	size_t len = kr->kv->len;
 
 	for (uint32_t b = 0; b < B; b++)
 		for (uint32_t t = 0; t < lens[b] && t < T; t++) {
 			const float *k = qkv + ((size_t)b * T + t) * ld + (size_t)a->H * a->hs;
-			float *dst = kv_k(kr, b, a->layer, kr->pos0[b] + t);
+			uint32_t p = kr->pos0[b] + t;
+			float *kt = kv_layer(kr, b, a->layer);
 
-			memcpy(dst, k, w * sizeof(*dst));
-			memcpy(dst + vdist, k + w, w * sizeof(*dst));
+			for (uint32_t c = 0; c < w; c++)	/* column c = head c / hs, dim c % hs */
+				kt[c * len + p] = k[c];
+			memcpy(kt + len * w + (size_t)p * w, k + w, w * sizeof(*kt));
 		}
 }
 
@@ -151,7 +208,7 @@ void pn_attn_cache(struct pn_pool *pool, const float *qkv, uint32_t B, uint32_t 
 	uint32_t D = a->H * a->hs;
 	struct kv_job j = {
 		.qkv = qkv, .lens = lens, .kr = kr, .a = a, .out = out, .scratch = scratch,
-		.slice = slice_floats(kr->kv->len), .vdist = (size_t)kr->kv->len * kr->kv->width,
+		.slice = slice_floats(kr->kv->len, a->hs), .vdist = (size_t)kr->kv->len * kr->kv->width,
 		.B = B, .T = T, .ld = D + 2 * a->Hkv * a->hs,
 	};
 	uint32_t items = B * a->H, tasks = pn_pool_size(pool);

@@ -119,8 +119,9 @@ void pn_rope(const float *x, uint32_t B, uint32_t T, const uint32_t *lens,
 void pn_rope_table(float *cs, uint32_t P, uint32_t hs, float theta);
 
 /*
- * A KV cache: per slot and layer, K [len, width] then V [len, width],
- * width = kv heads * head size. slots[b] is sequence b's slot.
+ * A KV cache: per slot and layer, K transposed [kv heads][hs][len] (a
+ * query's scores over the positions are then contiguous multiply-adds),
+ * then V [len, width]; width = kv heads * hs. slots[b] is sequence b's slot.
  */
 struct pn_kv {
 	float *base;
@@ -143,7 +144,7 @@ struct pn_attn_kv {
 	uint32_t H, Hkv, hs, layer;
 	float scale;
 };
-size_t pn_attn_cache_scratch(uint32_t max_pos, uint32_t nthreads);
+size_t pn_attn_cache_scratch(uint32_t max_pos, uint32_t hs, uint32_t nthreads);
 void pn_attn_cache(struct pn_pool *pool, const float *qkv, uint32_t B, uint32_t T,
 		   const uint32_t *lens, const struct pn_kv_run *kr, const struct pn_attn_kv *a,
 		   float *out, float *scratch);

@@ -53,7 +53,7 @@ void pn_ref_attn_cache(const float *qkv, uint32_t B, uint32_t T, const uint32_t 
 			if (t >= lens[b])
 				continue;
 			for (uint32_t c = 0; c < kv->width; c++) {
-				K[(size_t)(kr->pos0[b] + t) * kv->width + c] = row[D + c];
+				K[(size_t)c * kv->len + kr->pos0[b] + t] = row[D + c];
 				Vc[(size_t)(kr->pos0[b] + t) * kv->width + c] = row[D + kv->width + c];
 			}
 		}
@@ -72,7 +72,7 @@ void pn_ref_attn_cache(const float *qkv, uint32_t B, uint32_t T, const uint32_t 
 					double d = 0;
 
 					for (uint32_t c = 0; c < hs; c++)
-						d += (double)q[c] * K[(size_t)u * kv->width + g * hs + c];
+						d += (double)q[c] * K[(size_t)(g * hs + c) * kv->len + u];
 					s[u] = d * a->scale;
 					m = s[u] > m ? s[u] : m;
 				}

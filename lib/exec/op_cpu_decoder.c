@@ -79,10 +79,9 @@ static struct pn_attn_kv attn_kv(const struct pn_gnode *n)
 static size_t scratch_attn_cache(const struct pnb_file *f, const struct pn_gnode *n,
 				 size_t rows, uint32_t max_tokens, uint32_t nthreads)
 {
-	(void)n;
 	(void)rows;
 	(void)max_tokens;
-	return pn_attn_cache_scratch(f->hdr->max_tokens, nthreads);
+	return pn_attn_cache_scratch(f->hdr->max_tokens, n->d_out / n->heads, nthreads);
 }
 
 static void run_attn_cache(const struct pn_op_run *r)
