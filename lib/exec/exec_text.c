@@ -9,10 +9,13 @@
 #include <string.h>
 
 #include "exec/exec.h"
+#include "exec/model.h"
+#include "text/tok_bpe.h"
 #include "text/tokenizer.h"
 
-/* Tokenize one text into a fresh malloc'd array. */
-static int encode(const struct pn_tokenizer *tok, const char *text, size_t len,
+/* Tokenize one text into a fresh malloc'd array: the encoder's unigram,
+ * or a decoder's BPE (BOS first). */
+static int encode(const struct pn_model *m, const char *text, size_t len,
 		  uint32_t index, int32_t **ids, size_t *n, struct pn_err *err)
 {
 	size_t cap = len + 2, need = 0;
@@ -22,7 +25,8 @@ static int encode(const struct pn_tokenizer *tok, const char *text, size_t len,
 		*ids = malloc(cap * sizeof(int32_t));
 		if (!*ids)
 			return pn_errf(err, -ENOMEM, "out of memory");
-		r = pn_tok_encode(tok, text, len, *ids, cap, &need, err);
+		r = m->bpe ? pn_bpe_encode(m->bpe, text, len, *ids, cap, &need, err) :
+			     pn_tok_encode(m->tok, text, len, *ids, cap, &need, err);
 		if (r != -ENOSPC)
 			break;
 		free(*ids);
@@ -60,7 +64,7 @@ int pn_exec_texts(struct pn_exec *x, const char *const *texts,
 	uint32_t *lens = NULL, T = 0;
 	int r = 0;
 
-	if (!m->tok)
+	if (!m->tok && !m->bpe)
 		return pn_errf(err, -EINVAL, "%s: the model has no tokenizer",
 			       m->file.path);
 	ids = calloc(n ? n : 1, sizeof(*ids));
@@ -71,7 +75,7 @@ int pn_exec_texts(struct pn_exec *x, const char *const *texts,
 		goto out;
 	}
 	for (uint32_t i = 0; i < n && !r; i++) {
-		r = encode(m->tok, texts[i], text_lens[i], i, &ids[i], &n_ids[i],
+		r = encode(m, texts[i], text_lens[i], i, &ids[i], &n_ids[i],
 			   err);
 		if (r)
 			break;

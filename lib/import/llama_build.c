@@ -8,6 +8,8 @@
  *                 x += ffn_swiglu(rmsnorm(x))  (W1 = [gate | up])
  *   logits = rmsnorm(x) E^T  (the last token of each sequence)
  *
+ * Node names follow the compiler's (lN.ln1, lN.attn.add, lN.ln2, lN.ffn,
+ * lN.ffn.add: docs/compile.md), so the PolyNet passes find the layers.
  * The matrices arrive [out, in] and are stored [in, out], the layout
  * LINEAR and FFN take; q, k and v become one GEMM, gate and up another.
  * A tied LM head reads the embedding tensor itself: nothing is copied.
@@ -137,23 +139,23 @@ static uint32_t put_layer(struct emit *e, uint32_t l, uint32_t x, const struct p
 	struct pnb_node n;
 	char nm[64], wn[80];
 
-	snprintf(nm, sizeof(nm), "l%u.attn_norm", l);
+	snprintf(nm, sizeof(nm), "l%u.ln1", l);
 	h = put_rms(e, nm, x, w->rms_att + (size_t)l * D);
 	/* qkv = h [Wq; Wk; Wv]^T */
 	transpose_into(e->buf, D, qkvw, 0, w->wq + (size_t)l * D * D, D);
 	transpose_into(e->buf, D, qkvw, D, w->wk + (size_t)l * kvw * D, kvw);
 	transpose_into(e->buf, D, qkvw, D + kvw, w->wv + (size_t)l * kvw * D, kvw);
 	node1(&n, PNB_OP_LINEAR, h);
-	snprintf(wn, sizeof(wn), "l%u.wqkv", l);
+	snprintf(wn, sizeof(wn), "l%u.attn.wqkv", l);
 	n.n_w = 1;
 	n.w[PNB_W_LINEAR_W] = put_w(e, wn, 2, D, qkvw, e->buf);
-	snprintf(nm, sizeof(nm), "l%u.qkv", l);
+	snprintf(nm, sizeof(nm), "l%u.attn.qkv", l);
 	v = put_n(e, PNB_OP_LINEAR, nm, PNB_LAYOUT_TOKENS, qkvw, &n);
 	node1(&n, PNB_OP_ROPE, v);
 	n.iattr[PNB_IA_ROPE_HEADS] = (int32_t)(c->q_heads + c->kv_heads);
 	n.iattr[PNB_IA_ROPE_HS] = (int32_t)hs;
 	n.fattr[PNB_FA_ROPE_THETA] = c->rope_theta;
-	snprintf(nm, sizeof(nm), "l%u.rope", l);
+	snprintf(nm, sizeof(nm), "l%u.attn.rope", l);
 	v = put_n(e, PNB_OP_ROPE, nm, PNB_LAYOUT_TOKENS, qkvw, &n);
 	node1(&n, PNB_OP_ATTN_CACHE, v);
 	n.iattr[PNB_IA_KV_HEADS] = (int32_t)c->q_heads;
@@ -164,15 +166,15 @@ static uint32_t put_layer(struct emit *e, uint32_t l, uint32_t x, const struct p
 	v = put_n(e, PNB_OP_ATTN_CACHE, nm, PNB_LAYOUT_TOKENS, D, &n);
 	transpose_into(e->buf, D, D, 0, w->wo + (size_t)l * D * D, D);
 	node1(&n, PNB_OP_LINEAR, v);
-	snprintf(wn, sizeof(wn), "l%u.wo", l);
+	snprintf(wn, sizeof(wn), "l%u.attn.wo", l);
 	n.n_w = 1;
 	n.w[PNB_W_LINEAR_W] = put_w(e, wn, 2, D, D, e->buf);
-	snprintf(nm, sizeof(nm), "l%u.attn_out", l);
+	snprintf(nm, sizeof(nm), "l%u.attn.out", l);
 	v = put_n(e, PNB_OP_LINEAR, nm, PNB_LAYOUT_TOKENS, D, &n);
-	snprintf(nm, sizeof(nm), "l%u.attn_res", l);
+	snprintf(nm, sizeof(nm), "l%u.attn.add", l);
 	x = put_add(e, nm, x, v);
 
-	snprintf(nm, sizeof(nm), "l%u.ffn_norm", l);
+	snprintf(nm, sizeof(nm), "l%u.ln2", l);
 	h = put_rms(e, nm, x, w->rms_ffn + (size_t)l * D);
 	node1(&n, PNB_OP_FFN, h);
 	n.n_w = 4;
@@ -187,7 +189,7 @@ static uint32_t put_layer(struct emit *e, uint32_t l, uint32_t x, const struct p
 	n.iattr[PNB_IA_FFN_GATED] = 1;
 	snprintf(nm, sizeof(nm), "l%u.ffn", l);
 	v = put_n(e, PNB_OP_FFN, nm, PNB_LAYOUT_TOKENS, D, &n);
-	snprintf(nm, sizeof(nm), "l%u.ffn_res", l);
+	snprintf(nm, sizeof(nm), "l%u.ffn.add", l);
 	return put_add(e, nm, x, v);
 }
 
