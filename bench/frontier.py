@@ -196,6 +196,13 @@ def report(a, vs, exact, peers, sel):
     doc = {"issue": 14, "shapes": list(SHAPES), "directions": list(DIRS), "max_s": a.max_s,
            "rounds": a.rounds, "exact_p50_us": exact, "peers": peer_rows, "selection": sel,
            "variants": vs}
+    try:  # bench/llama_frontier.py owns the "decoder" key: keep it
+        with open(a.json) as f:
+            old = json.load(f)
+        if "decoder" in old:
+            doc["decoder"] = old["decoder"]
+    except (OSError, ValueError):
+        pass
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")

@@ -211,9 +211,13 @@ int cmd_eval_gen(int argc, char **argv)
 		r = pn_lines_open(&Ls, prompts, PN_LINE_MAX_DEFAULT, &err);
 	while (!r && (r = pn_lines_next(&Ls, &line, &len, &err)) == 0) {
 		r = one_prompt(&ex, &va, line, len, N, L, lg, ids, own, &t, &err);
-		if (r)
+		if (r) {
+			char inner[sizeof(err.msg)];
+
+			memcpy(inner, err.msg, sizeof(inner));
 			pn_errf(&err, r, "%s line %llu: %s", prompts, (unsigned long long)Ls.lineno,
-				err.msg);
+				inner);
+		}
 	}
 	if (r == 1)
 		r = 0;

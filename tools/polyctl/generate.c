@@ -152,9 +152,13 @@ static int generate(struct run *R, uint64_t lineno, const char *text, size_t len
 		return pn_errf(err, -ENOSPC, "%s line %llu: prompt of %zu tokens, expected at most "
 			       "%u (the model's context of %u leaves room for one more)",
 			       R->o->prompts, (unsigned long long)lineno, np, ctx - 1, ctx);
-	if (r)
+	if (r) {
+		char inner[sizeof(err->msg)];
+
+		memcpy(inner, err->msg, sizeof(inner));
 		return pn_errf(err, r, "%s line %llu: %s", R->o->prompts,
-			       (unsigned long long)lineno, err->msg);
+			       (unsigned long long)lineno, inner);
+	}
 	r = pn_gen_prefill(R->g, slot, R->ids, (uint32_t)np, R->logits, err);
 	textbuf = malloc(tcap);
 	if (!r && !textbuf)
