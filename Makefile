@@ -228,6 +228,8 @@ bench: setup
 	@bash bench/shared_weights.sh $(USE_PNB) $(B)
 	@bash bench/region_bench.sh
 	@B=$(B) bash bench/frontier.sh
+	@/usr/bin/python3 bench/llama_frontier.py --build $(B)
+	@B=$(B) bash bench/llama_bench.sh
 	@B=$(B) bash bench/real_components.sh
 	@B=$(B) bash bench/gpu.sh
 	@if [ "$$(id -u)" -eq 0 ]; then B=$(B) bash bench/fairness.sh; \
@@ -243,6 +245,8 @@ bench-region: setup
 bench-frontier: setup
 	@$(MAKE) --no-print-directory build model
 	@B=$(B) bash bench/frontier.sh
+	@/usr/bin/python3 bench/llama_frontier.py --build $(B)
+	@B=$(B) bash bench/llama_bench.sh
 	@B=$(B) bash bench/real_components.sh
 
 # Two builds against each other in one run: make bench-compare OLD=DIR [NEW=build]
