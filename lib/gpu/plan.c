@@ -110,6 +110,18 @@ static int plan_arena(struct pn_gpu_plan *p)
 
 /* ---- the plan --------------------------------------------------------------- */
 
+/*
+ * The causal decoder's ops (rope, attn_cache, logits) have kernels
+ * (kernels/ptx/decoder.ptx) but no lowering: they run at per-sequence
+ * positions over a KV cache that come with each run (lib/exec), and the
+ * plan's device memory (struct pn_gpu_mem) and launches carry neither.
+ * The plan refuses them by name rather than as a missing lowering.
+ */
+static int decoder_op(uint32_t op)
+{
+	return op == PNB_OP_ROPE || op == PNB_OP_ATTN_CACHE || op == PNB_OP_LOGITS;
+}
+
 int pn_gpu_plan_new(const struct pn_graph *g, uint32_t max_batch, uint32_t max_tokens,
 		    struct pn_gpu_plan **out, struct pn_err *err)
 {
@@ -141,6 +153,13 @@ int pn_gpu_plan_new(const struct pn_graph *g, uint32_t max_batch, uint32_t max_t
 		const struct pn_gnode *n = &g->nodes[i];
 		const struct pn_gpu_lowering *lw = pn_gpu_lowering_get(n->op);
 
+		if (decoder_op(n->op)) {
+			r = pn_errf(err, -ENOTSUP, "node '%s' (%s): the CUDA backend does not "
+				    "serve causal decoders (positions and a KV cache per run); "
+				    "run this model on the CPU backend", n->name,
+				    pn_op_name(n->op));
+			break;
+		}
 		if (!lw) {
 			r = pn_errf(err, -ENOTSUP, "node '%s' (%s): no GPU lowering yet",
 				    n->name, pn_op_name(n->op));

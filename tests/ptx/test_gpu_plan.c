@@ -14,7 +14,8 @@
  *  - the launches' shape: the same count and kernels at every (B, T), grids
  *    and blocks >= 1, parameters exactly the kernel's .param list (parsed
  *    from the .entry text of its .ptx file), arena pointers 256-aligned;
- *  - the errors: -ENOTSUP naming an unlowered node and op, -EINVAL past
+ *  - the errors: -ENOTSUP naming an unlowered node and op (the causal
+ *    decoder's ops with their own message), -EINVAL past
  *    the plan's batch or tokens and past a kernel's limit;
  *  - the real USE-lite model (POLYNET_USE_PNB, else build/use.pnb) on one
  *    batch of the reference sentences' ids, skipped where it is absent.
@@ -849,6 +850,50 @@ static void test_unlowered_op_named(void **state)
 	mdl_close(&d);
 }
 
+/*
+ * The causal decoder's ops (rope, attn_cache, logits) are refused by name:
+ * their kernels exist (decoder.ptx, test_ptx_decoder.c) but the plan has
+ * no positions or KV cache to give them. The refusal comes before any
+ * lowering looks at the node, so the fixture's node with its op replaced
+ * is enough.
+ */
+static void test_decoder_ops_refused(void **state)
+{
+	static const uint32_t ops[] = { PNB_OP_ROPE, PNB_OP_ATTN_CACHE, PNB_OP_LOGITS };
+	static const char *const names[] = { "rope", "attn_cache", "logits" };
+	struct mdl d;
+	struct pn_graph g2;
+	struct pn_gnode *nodes;
+	struct pn_err err;
+	char want[256];
+	uint32_t at = UINT32_MAX;
+
+	(void)state;
+	open_fixture(&d);
+	g2 = *d.g;
+	nodes = malloc(g2.n_nodes * sizeof(*nodes));
+	assert_non_null(nodes);
+	for (uint32_t i = 0; i < g2.n_nodes; i++)
+		if (!strcmp(d.g->nodes[i].name, "l0.attn"))
+			at = i;
+	assert_true(at < g2.n_nodes);
+	g2.nodes = nodes;
+	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		struct pn_gpu_plan *p = (void *)1;
+
+		memcpy(nodes, d.g->nodes, g2.n_nodes * sizeof(*nodes));
+		nodes[at].op = ops[k];
+		assert_int_equal(pn_gpu_plan_new(&g2, 2, 4, &p, &err), -ENOTSUP);
+		assert_null(p);
+		snprintf(want, sizeof(want), "node 'l0.attn' (%s): the CUDA backend does not "
+			 "serve causal decoders (positions and a KV cache per run); run this "
+			 "model on the CPU backend", names[k]);
+		assert_string_equal(err.msg, want);
+	}
+	free(nodes);
+	mdl_close(&d);
+}
+
 /* A kernel's limit, named: 400000 x 12 rows pass gemm_f32's 65535 row tiles of 64. */
 static void test_kernel_limit_named(void **state)
 {
@@ -945,6 +990,7 @@ int main(void)
 		cmocka_unit_test(test_every_std_op_matches_cpu),
 		cmocka_unit_test(test_bad_shapes_rejected),
 		cmocka_unit_test(test_unlowered_op_named),
+		cmocka_unit_test(test_decoder_ops_refused),
 		cmocka_unit_test(test_kernel_limit_named),
 		cmocka_unit_test(test_every_poly_op_matches_cpu),
 		cmocka_unit_test(test_use_lite_matches_cpu),
