@@ -255,7 +255,7 @@ static void check_attn(struct ptx_suite *s, const struct attn_case *c)
 	float scale = c->scale ? c->scale : 1.0f / sqrtf((float)hs);
 	float *qkv = fbuf(rows * ld), *out = fbuf(n_out), *twin = fbuf(n_out), *ref = fbuf(n_out);
 	float *kv = fbuf(n_kv), *kv_dev = fbuf(n_kv), *kv_twin = fbuf(n_kv), *kv_ref = fbuf(n_kv);
-	float *scr = fbuf(pn_attn_cache_scratch(c->kv_len, 1));
+	float *scr = fbuf(pn_attn_cache_scratch(c->kv_len, hs, 1));
 	struct ptxi_dev *d = ptxi_dev_new();
 	double se = 0, worst = 0;
 	size_t n_err = 0;
@@ -271,7 +271,7 @@ static void check_attn(struct ptx_suite *s, const struct attn_case *c)
 
 		for (uint32_t p = 0; p < c->pos0[b]; p++)
 			for (uint32_t i = 0; i < w; i++) {
-				K[(size_t)p * w + i] = frand();
+				K[(size_t)i * c->kv_len + p] = frand();	/* K^T */
 				K[((size_t)c->kv_len + p) * w + i] = frand();
 			}
 	}
