@@ -158,7 +158,11 @@ FUZZ_LIB_SRCS := $(wildcard lib/format/*.c lib/ops/*.c) lib/util/err.c
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard uapi/*.h lib/format/*.h lib/ops/*.h lib/util/*.h)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(FUZZ_LIB_SRCS)
+		-o $@ $< $(FUZZ_LIB_SRCS) $(FUZZ_EXTRA)
+# Targets beyond the .pnb parsers name their sources (prerequisites and recipe).
+LLAMA2C_FUZZ_SRCS := lib/import/llama2c.c lib/import/llama_build.c lib/text/tok_bpe.c lib/text/utf8.c
+$(B)/fuzz/fuzz_llama2c: FUZZ_EXTRA = $(LLAMA2C_FUZZ_SRCS)
+$(B)/fuzz/fuzz_llama2c: $(LLAMA2C_FUZZ_SRCS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

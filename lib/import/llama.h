@@ -10,6 +10,7 @@
 #ifndef PN_IMPORT_LLAMA_H
 #define PN_IMPORT_LLAMA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "import/import.h"
@@ -41,6 +42,19 @@ struct pn_llama_vocab {
 	const char *const *piece;	/* n NUL-terminated pieces */
 	const float *score;		/* n */
 };
+
+/* A llama2.c file parsed (llama2c.c): what the builder takes, in memory of its own. */
+struct pn_llama2c {
+	struct pn_llama_config c;
+	struct pn_llama_weights w;	/* into mem */
+	struct pn_llama_vocab v;	/* pieces and scores malloc'd */
+	char **piece;
+	uint8_t *mem;
+};
+/* Parses and checks size bytes of a llama2.c file (what names it in errors). */
+int pn_llama2c_read(const uint8_t *buf, size_t size, const char *what, struct pn_llama2c *m,
+		    struct pn_err *err);
+void pn_llama2c_free(struct pn_llama2c *m);
 
 /* Checks the configuration (heads divide, sizes bounded), naming what in errors. */
 int pn_llama_check(const struct pn_llama_config *c, const char *what, struct pn_err *err);

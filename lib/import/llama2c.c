@@ -199,37 +199,54 @@ static int read_all(const char *path, uint8_t **buf, size_t *size, struct pn_err
 	return 0;
 }
 
+int pn_llama2c_read(const uint8_t *buf, size_t size, const char *what, struct pn_llama2c *m,
+		    struct pn_err *err)
+{
+	struct reader r = { .path = what, .b = buf, .size = size, .err = err };
+	struct vocab_mem vm = { 0 };
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = read_config(&r, &m->c);
+	if (!ret)
+		ret = read_vocab(&r, m->c.vocab, &vm);
+	m->piece = vm.piece;
+	m->v = (struct pn_llama_vocab){ .n = m->c.vocab, .piece = (const char *const *)vm.piece,
+					.score = vm.score };
+	if (!ret)
+		ret = map_weights(&r, &m->c, &m->w, &m->mem);
+	if (ret)
+		pn_llama2c_free(m);
+	return ret;
+}
+
+void pn_llama2c_free(struct pn_llama2c *m)
+{
+	for (uint32_t i = 0; m->piece && i < m->c.vocab; i++)
+		free(m->piece[i]);
+	free(m->piece);
+	free((void *)m->v.score);
+	free(m->mem);
+	memset(m, 0, sizeof(*m));
+}
+
 int pn_compile_llama2c(const char *file, const char *out, const struct pn_compile_opts *o,
 		       struct pn_err *err)
 {
-	struct pn_llama_config c = { 0 };
-	struct pn_llama_weights w = { 0 };
-	struct vocab_mem vm = { 0 };
-	struct reader r = { .path = file, .err = err };
-	uint8_t *buf = NULL, *aligned = NULL;
+	struct pn_llama2c m;
+	uint8_t *buf = NULL;
+	size_t size = 0;
 	int ret;
 
 	if (o && o->progress)
 		o->progress(o->progress_arg, "reading the llama2.c file");
-	ret = read_all(file, &buf, &r.size, err);
-	r.b = buf;
+	ret = read_all(file, &buf, &size, err);
 	if (!ret)
-		ret = read_config(&r, &c);
-	if (!ret)
-		ret = read_vocab(&r, c.vocab, &vm);
-	if (!ret)
-		ret = map_weights(&r, &c, &w, &aligned);
-	if (!ret) {
-		struct pn_llama_vocab v = { .n = c.vocab, .piece = (const char *const *)vm.piece,
-					    .score = vm.score };
-
-		ret = pn_llama_build(&c, &w, &v, out, o, err);
-	}
-	for (uint32_t i = 0; vm.piece && i < c.vocab; i++)
-		free(vm.piece[i]);
-	free(vm.piece);
-	free(vm.score);
-	free(aligned);
+		ret = pn_llama2c_read(buf, size, file, &m, err);
 	free(buf);
+	if (ret)
+		return ret;
+	ret = pn_llama_build(&m.c, &m.w, &m.v, out, o, err);
+	pn_llama2c_free(&m);
 	return ret;
 }
