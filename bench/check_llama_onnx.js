@@ -98,6 +98,12 @@ const SESSION_OPTS = {
 	interOpNumThreads: 1,
 	graphOptimizationLevel: 'all',
 	executionMode: 'sequential',
+	// The presents grow by one position a step and ORT's arena keeps extending for
+	// them (measured, glibc's default malloc: batch 32 at P 150 on the synthetic
+	// model, 105 ms a step with the arena, 49-53 ms without; batch 1 and prefill
+	// the same within noise; with ort_llama_bench.js's malloc tunables, on or off
+	// is within noise).
+	enableCpuMemArena: false,
 };
 
 // The two sessions and the cache plumbing. A cache is { P, B, k: [], v: [] } of
