@@ -5,6 +5,7 @@
 #   stories260K (the real model) and a synthetic configuration with random
 #   weights (hidden 512, 8 layers, 8 heads, ffn 1376, context 2048:
 #   bench/gen_llama_synth.py) that shows how the cost grows.
+# PolyNet runs each config exact (f32) and with int8 GEMM weights (--int8).
 # Per engine and config: prefill latency, per-token decode p50/p99/p99.9
 # at batch 1, tokens/s with 8 and 32 sessions decoding together.
 # bench/llama_bench.py takes the medians over rounds and writes
@@ -25,6 +26,9 @@ log() { echo "llama_bench: $*" >&2; }
 "$B/rel/polyctl" compile -q --from llama2c tests/data/llama/stories260k.bin -o "$OUT/stories.pnb" || exit 1
 [ -s "$OUT/synth.bin" ] || "$PY" bench/gen_llama_synth.py "$OUT/synth.bin" >&2 || exit 1
 "$B/rel/polyctl" compile -q --from llama2c "$OUT/synth.bin" -o "$OUT/synth.pnb" || exit 1
+for c in stories synth; do	# PolyNet's int8 GEMMs (dynamic activations: no calibration)
+	"$B/rel/polyctl" compile -q --from pnb "$OUT/$c.pnb" -o "$OUT/$c-int8.pnb" --int8 || exit 1
+done
 ORT=1
 command -v node >/dev/null && [ -d "$NODE_PATH_DIR/onnxruntime-node" ] || { ORT=0; log "no onnxruntime-node: PolyNet only"; }
 if [ $ORT = 1 ]; then
@@ -45,13 +49,16 @@ args() {
 for r in $(seq 1 "$ROUNDS"); do
 	for c in stories synth; do
 		read -r P G N BG <<<"$(args $c)"
-		engines="polynet ort"
-		[ $((r % 2)) = 0 ] && engines="ort polynet"
+		engines="polynet ort polynet-int8"
+		[ $((r % 2)) = 0 ] && engines="polynet-int8 ort polynet"
 		for e in $engines; do
-			if [ $e = polynet ]; then
-				log "round $r $c polynet"
-				taskset -c 1 "$B/rel/bench/gen_bench" "$OUT/$c.pnb" --prompt "$P" --tokens "$G" \
-					--runs "$N" --sessions 1,8,32 | sed "s/^{/{\"config\":\"$c\",\"round\":$r,/" \
+			if [ $e != ort ]; then
+				m=$OUT/$c.pnb
+				[ $e = polynet-int8 ] && m=$OUT/$c-int8.pnb
+				log "round $r $c $e"
+				taskset -c 1 "$B/rel/bench/gen_bench" "$m" --prompt "$P" --tokens "$G" \
+					--runs "$N" --sessions 1,8,32 |
+					sed "s/^{\"engine\":\"polynet\"/{\"config\":\"$c\",\"round\":$r,\"engine\":\"$e\"/" \
 					>>"$OUT/polynet.jsonl" || exit 1
 			elif [ $ORT = 1 ]; then
 				log "round $r $c onnxruntime"
