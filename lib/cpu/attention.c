@@ -97,6 +97,36 @@ void pn_softmax_scaled(float *s, uint32_t n, float scale)
 	softmax_masked(s, n, n, scale);
 }
 
+float pn_exp_shifted(float *s, uint32_t n)
+{
+	float m = s[0], lane[LANES], sum = 0.0f;
+	uint32_t j, k;
+
+	for (k = 0; k < LANES; k++)
+		lane[k] = m;
+	for (j = 0; j + LANES <= n; j += LANES)
+		for (k = 0; k < LANES; k++)
+			lane[k] = s[j + k] > lane[k] ? s[j + k] : lane[k];
+	for (; j < n; j++)
+		m = s[j] > m ? s[j] : m;
+	for (k = 0; k < LANES; k++) {
+		m = lane[k] > m ? lane[k] : m;
+		lane[k] = 0.0f;
+	}
+	for (j = 0; j + LANES <= n; j += LANES)
+		for (k = 0; k < LANES; k++) {
+			s[j + k] = exp_nonpos(s[j + k] - m);
+			lane[k] += s[j + k];
+		}
+	for (; j < n; j++) {
+		s[j] = exp_nonpos(s[j] - m);
+		sum += s[j];
+	}
+	for (k = 0; k < LANES; k++)
+		sum += lane[k];
+	return sum;
+}
+
 float pn_dot(const float *a, const float *b, uint32_t n)
 {
 	float lane[LANES] = { 0 }, s = 0.0f;

@@ -99,21 +99,30 @@ static void scores(const float *q, const float *kt, size_t len, uint32_t hs, uin
  * constant hs, so the compiler keeps the sums in registers (at hs 8 the
  * generic loop spent most of its time in trip-count checks).
  */
+typedef float v8f __attribute__((vector_size(32), aligned(4)));	/* 8 floats, any alignment */
+
 #define WSUM(HS)								\
 static void wsum_##HS(const float *p, const float *v0, size_t w, uint32_t nk, float *o) \
 {										\
-	float acc[4][HS] = { { 0 } };						\
+	v8f acc[4][HS / 8] = { { { 0 } } };					\
 	uint32_t u = 0;								\
 										\
 	for (; u + 4 <= nk; u += 4)						\
-		for (uint32_t k = 0; k < 4; k++)				\
-			for (uint32_t c = 0; c < HS; c++)			\
-				acc[k][c] = fmaf(p[u + k], v0[(u + k) * w + c], acc[k][c]); \
+		for (uint32_t k = 0; k < 4; k++) {				\
+			const v8f *vu = (const v8f *)(v0 + (u + k) * w);	\
+			float pk = p[u + k];					\
+										\
+			for (uint32_t c = 0; c < HS / 8; c++)			\
+				acc[k][c] += pk * vu[c];			\
+		}								\
 	for (; u < nk; u++)							\
-		for (uint32_t c = 0; c < HS; c++)				\
-			acc[0][c] = fmaf(p[u], v0[u * w + c], acc[0][c]);	\
-	for (uint32_t c = 0; c < HS; c++)					\
-		o[c] = (acc[0][c] + acc[1][c]) + (acc[2][c] + acc[3][c]);	\
+		for (uint32_t c = 0; c < HS / 8; c++)				\
+			acc[0][c] += p[u] * ((const v8f *)(v0 + u * w))[c];	\
+	for (uint32_t c = 0; c < HS / 8; c++) {					\
+		v8f sum = (acc[0][c] + acc[1][c]) + (acc[2][c] + acc[3][c]);	\
+										\
+		memcpy(o + 8 * c, &sum, sizeof(sum));				\
+	}									\
 }
 WSUM(8)
 WSUM(16)
@@ -155,9 +164,17 @@ static void kv_item(const struct kv_job *j, uint32_t b, uint32_t h, float *s)
 		float *o = j->out + ((size_t)b * j->T + t) * D + (size_t)h * hs;
 		uint32_t nk = p0 + t + 1;
 
-		scores(q, kt, len, hs, nk, s);
-		pn_softmax_scaled(s, nk, a->scale);
+		float *qs = acc + 2 * hs, inv;	/* weighted_sum uses acc[0, hs) only */
+
+		/* the scale on q (hs products) rather than on the nk scores, and
+		 * the softmax's normalisation on o (hs) rather than on p (nk) */
+		for (uint32_t c = 0; c < hs; c++)
+			qs[c] = q[c] * a->scale;
+		scores(qs, kt, len, hs, nk, s);
+		inv = 1.0f / pn_exp_shifted(s, nk);
 		weighted_sum(s, v0, w, hs, nk, o, acc);
+		for (uint32_t c = 0; c < hs; c++)
+			o[c] *= inv;
 	}
 }
 
