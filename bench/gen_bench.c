@@ -12,7 +12,7 @@
  * One JSON object per line on stdout (docs/bench.md):
  *   {"engine":"polynet","model":M,"metric":"prefill","prompt":N,"runs":R,
  *    "p50_us":..,"p99_us":..}
- *   {"engine":"polynet","model":M,"metric":"decode","batch":1,"steps":S,
+ *   {"engine":"polynet","model":M,"metric":"decode","batch":1,"prompt":N,"steps":S,
  *    "p50_us":..,"p99_us":..,"p999_us":..,"tokens_per_s":..}
  *   {"engine":"polynet","model":M,"metric":"throughput","batch":B,"steps":S,
  *    "step_p50_us":..,"tokens_per_s":..}
@@ -158,8 +158,8 @@ int main(int argc, char **argv)
 		}
 		if (B == 1)
 			printf("{\"engine\":\"polynet\",\"model\":\"%s\",\"metric\":\"decode\","
-			       "\"batch\":1,\"steps\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-			       "\"p999_us\":%.1f,\"tokens_per_s\":%.1f}\n", name, st.n,
+			       "\"batch\":1,\"prompt\":%u,\"steps\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+			       "\"p999_us\":%.1f,\"tokens_per_s\":%.1f}\n", name, prompt, st.n,
 			       pn_stats_pct(&st, 50), pn_stats_pct(&st, 99), pn_stats_pct(&st, 99.9),
 			       st.n / total * 1e6);
 		else

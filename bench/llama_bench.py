@@ -97,6 +97,8 @@ def main():
         targets.append({"target": "%s: tokens/s at 32 sessions >= 8x one session's" % c,
                         "value": s, "met": s is not None and s >= 8})
     doc["targets"] = targets
+    doc["growth"] = [{"prompt": x["prompt"], "decode_p50_us": x["p50_us"], "p99_us": x["p99_us"]}
+                     for x in load(os.path.join(d, "growth.jsonl"))]
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "llama.json"), "w") as f:
         json.dump(doc, f, indent=1)
@@ -123,6 +125,11 @@ def main():
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     lines += ["| %s | %s | %s |" % (t["target"], fmt(t["value"], "%.3f"),
                                     "yes" if t["met"] else "**no**") for t in targets]
+    if doc["growth"]:
+        lines += ["", "PolyNet decode per token on synth at batch 1 by context length "
+                  "(positions already cached): " + ", ".join(
+                      "%d: %.0f us" % (g["prompt"], g["decode_p50_us"]) for g in doc["growth"])
+                  + " (p50; attention grows linearly, the GEMMs do not)."]
     lines.append("")
     p = os.path.join(ROOT, "bench", "RESULTS.md")
     old = open(p).read()

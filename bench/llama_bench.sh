@@ -70,5 +70,14 @@ for r in $(seq 1 "$ROUNDS"); do
 		done
 	done
 done
+# how decode cost grows with the context: synth at batch 1 after 128, 512, 1024, 1920 tokens
+if [ "$QUICK" != 1 ]; then
+	for P in 128 512 1024 1920; do
+		log "growth: synth after $P tokens"
+		taskset -c 1 "$B/rel/bench/gen_bench" "$OUT/synth.pnb" --prompt $P --tokens 64 --runs 2 \
+			--sessions 1 | grep '"decode"' | sed 's/^{/{"config":"synth","growth":1,/' \
+			>>"$OUT/growth.jsonl" || exit 1
+	done
+fi
 [ "$QUICK" = 1 ] && exit 0
 "$PY" bench/llama_bench.py "$OUT" >&2
