@@ -61,6 +61,8 @@ const struct pn_st_tensor *pn_st_find(const struct pn_st *st, const char *name);
 /* The file offset of the key "name" in the header, or of the header (8)
  * when it is not found there verbatim: for errors (a linear search). */
 uint64_t pn_st_key_at(const struct pn_st *st, const char *name);
+/* s for a one-line message: control bytes as '?', cut to cap with "...". */
+const char *pn_hf_shown(const char *s, char *buf, size_t cap);
 /* "[a,b,c]" into buf. */
 const char *pn_st_shape_str(const uint64_t *shape, uint32_t ndim, char *buf, size_t cap);
 /* Bytes per element of a dtype the format defines, 0 for others. */

@@ -226,12 +226,13 @@ static int take(const struct pn_st *st, const struct pn_st_tensor *t, const stru
 {
 	const uint8_t *src = st->b + t->begin;
 	uint64_t rows = w->shape[0], cols = w->ndim == 2 ? w->shape[1] : 1, n = rows * cols;
-	char got[160], exp[64];
+	char got[160], exp[64], dt[16];
 
 	if (strcmp(t->dtype, "F32"))
 		return pn_errf(err, -ENOTSUP, "%s: offset %llu: tensor '%s': dtype %s, expected "
 			       "F32 (only float32 checkpoints are read)", st->path,
-			       (unsigned long long)pn_st_key_at(st, t->name), t->name, t->dtype);
+			       (unsigned long long)pn_st_key_at(st, t->name), t->name,
+			       pn_hf_shown(t->dtype, dt, sizeof(dt)));
 	if (t->ndim != w->ndim || t->shape[0] != w->shape[0] ||
 	    (w->ndim == 2 && t->shape[1] != w->shape[1]))
 		return pn_errf(err, -EINVAL, "%s: offset %llu: tensor '%s': shape %s, expected %s "
@@ -286,13 +287,17 @@ static int read_tensors(const struct pn_st *st, const struct pn_llama_config *c,
 		else if (!(ret = take(st, t, &w[k], err)))
 			used[t - st->t] = 1;
 	}
-	for (uint32_t i = 0; !ret && i < st->n; i++)
+	for (uint32_t i = 0; !ret && i < st->n; i++) {
+		char nm[96];
+
 		if (!used[i] && !ends_with(st->t[i].name, ".self_attn.rotary_emb.inv_freq"))
 			ret = pn_errf(err, -EINVAL, "%s: offset %llu: tensor '%s' is not one of a "
 				      "LlamaForCausalLM's with config.json's %u layers and "
 				      "tie_word_embeddings %s, expected no other tensor", st->path,
 				      (unsigned long long)pn_st_key_at(st, st->t[i].name),
-				      st->t[i].name, c->layers, c->shared_output ? "true" : "false");
+				      pn_hf_shown(st->t[i].name, nm, sizeof(nm)), c->layers,
+				      c->shared_output ? "true" : "false");
+	}
 	free(w);
 	free(used);
 	return ret;

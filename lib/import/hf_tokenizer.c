@@ -211,6 +211,7 @@ static int read_vocab(const char *path, const cJSON *m, struct pn_hf_vocab *v,
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const cJSON *voc = cJSON_GetObjectItemCaseSensitive(m, "vocab"), *e;
+	char s1[64], s2[64];
 
 	if (!cJSON_IsObject(voc))
 		return pn_errf(err, -EINVAL, "%s: no model.vocab object, expected {piece: id}",
@@ -222,7 +223,7 @@ static int read_vocab(const char *path, const cJSON *m, struct pn_hf_vocab *v,
 		if (!(id >= 0 && id < v->n && id == (double)(uint32_t)id))
 			return pn_errf(err, -EINVAL, "%s: model.vocab['%s']: id is not an integer "
 				       "0..%u, expected one (config.json's vocab_size %u)", path,
-				       e->string, v->n - 1, v->n);
+				       pn_hf_shown(e->string, s1, sizeof(s1)), v->n - 1, v->n);
 		if (!n || pn_utf8_invalid_at((const unsigned char *)e->string, n) != n ||
 		    strchr(e->string, ' '))
 			return pn_errf(err, -EINVAL, "%s: model.vocab: piece %u is empty, not UTF-8 "
@@ -231,7 +232,8 @@ static int read_vocab(const char *path, const cJSON *m, struct pn_hf_vocab *v,
 		if (v->piece[(uint32_t)id])
 			return pn_errf(err, -EINVAL, "%s: model.vocab: id %u is both '%s' and '%s', "
 				       "expected one piece per id", path, (uint32_t)id,
-				       v->piece[(uint32_t)id], e->string);
+				       pn_hf_shown(v->piece[(uint32_t)id], s1, sizeof(s1)),
+				       pn_hf_shown(e->string, s2, sizeof(s2)));
 		if (!(v->piece[(uint32_t)id] = strdup(e->string)))
 			return pn_errf(err, -ENOMEM, "%s: out of memory", path);
 	}
@@ -243,7 +245,8 @@ static int read_vocab(const char *path, const cJSON *m, struct pn_hf_vocab *v,
 			return pn_errf(err, -EINVAL, "%s: model.vocab: id %u is %s%s%s, expected "
 				       "'%s' (ids 0..2 are <unk>, <s>, </s>; 3..258 the byte tokens "
 				       "<0x00>..<0xFF>)", path, i, v->piece[i] ? "'" : "missing",
-				       v->piece[i] ? v->piece[i] : "", v->piece[i] ? "'" : "", w);
+				       v->piece[i] ? pn_hf_shown(v->piece[i], s1, sizeof(s1)) : "",
+				       v->piece[i] ? "'" : "", w);
 	}
 	for (uint32_t i = 0; i < v->n; i++)
 		if (!v->piece[i])
@@ -291,7 +294,7 @@ static int merge_ids(const char *path, uint32_t k, const cJSON *e, const struct 
 		     char *buf, int32_t *a, int32_t *b, int32_t *c, struct pn_err *err)
 {
 	const char *sa = NULL, *sb = NULL, *sp;
-	char *tmp = NULL;
+	char *tmp = NULL, s1[64], s2[64];
 
 	if (cJSON_IsString(e) && (sp = strchr(e->valuestring, ' ')) && !strchr(sp + 1, ' ')) {
 		if (!(tmp = strdup(e->valuestring)))
@@ -312,8 +315,9 @@ static int merge_ids(const char *path, uint32_t k, const cJSON *e, const struct 
 	*b = tab_get(t, sb, strlen(sb));
 	*c = *a >= 0 && *b >= 0 ? tab_get2(t, sa, sb, buf) : -1;
 	if (*c < 0)
-		pn_errf(err, -EINVAL, "%s: model.merges[%u] ('%.100s' '%.100s'): %s is not in the "
-			"vocab, expected pieces whose concatenation is a piece", path, k, sa, sb,
+		pn_errf(err, -EINVAL, "%s: model.merges[%u] ('%s' '%s'): %s is not in the vocab, "
+			"expected pieces whose concatenation is a piece", path, k,
+			pn_hf_shown(sa, s1, sizeof(s1)), pn_hf_shown(sb, s2, sizeof(s2)),
 			*a < 0 ? "the first" : *b < 0 ? "the second" : "their concatenation");
 	free(tmp);
 	return *c < 0 ? -EINVAL : 0;
@@ -328,6 +332,7 @@ static int read_merges(const char *path, const cJSON *m, const struct tab *t, ch
 	uint64_t *pairs = NULL;
 	int32_t prev = -1, a = -1, b = -1, c = -1;
 	uint32_t k = 0, n;
+	char s1[64], s2[64], s3[64];
 	int ret = 0;
 
 	if (!cJSON_IsArray(mg))
@@ -354,8 +359,10 @@ static int read_merges(const char *path, const cJSON *m, const struct tab *t, ch
 			ret = pn_errf(err, -EINVAL, "%s: model.merges[%u] ('%s' '%s') makes '%s' "
 				      "again after merges of other pieces (its first is merges[%lld]): "
 				      "expected the merges of one piece next to each other, which a "
-				      "score per piece can order", path, k, v->piece[a], v->piece[b],
-				      v->piece[c], (long long)first[c]);
+				      "score per piece can order", path, k,
+				      pn_hf_shown(v->piece[a], s1, sizeof(s1)),
+				      pn_hf_shown(v->piece[b], s2, sizeof(s2)),
+				      pn_hf_shown(v->piece[c], s3, sizeof(s3)), (long long)first[c]);
 			goto out;
 		}
 		pairs[k++] = (uint64_t)a << 32 | (uint32_t)b;
@@ -376,7 +383,9 @@ static int read_merges(const char *path, const cJSON *m, const struct tab *t, ch
 				ret = pn_errf(err, -EINVAL, "%s: model.vocab: piece %u '%s' is '%s' + "
 					      "'%s' (ids %d, %d), but no merge makes it so: expected "
 					      "every such pair among the merges (the runtime merges it)",
-					      path, i, p, v->piece[a], v->piece[b], a, b);
+					      path, i, pn_hf_shown(p, s1, sizeof(s1)),
+					      pn_hf_shown(v->piece[a], s2, sizeof(s2)),
+					      pn_hf_shown(v->piece[b], s3, sizeof(s3)), a, b);
 				goto out;
 			}
 		}
@@ -394,6 +403,7 @@ int pn_hf_tokenizer_read(const char *path, uint32_t vocab, struct pn_hf_vocab *v
 			 struct pn_err *err)
 {
 	struct tab t = { 0 };
+	char s1[64];
 	const cJSON *m;
 	cJSON *root;
 	size_t maxlen = 0;
@@ -428,7 +438,8 @@ int pn_hf_tokenizer_read(const char *path, uint32_t vocab, struct pn_hf_vocab *v
 
 		if (dup >= 0) {
 			ret = pn_errf(err, -EINVAL, "%s: model.vocab: piece '%s' is both id %d and "
-				      "id %u, expected each piece once", path, v->piece[i], dup, i);
+				      "id %u, expected each piece once", path,
+				      pn_hf_shown(v->piece[i], s1, sizeof(s1)), dup, i);
 			goto out;
 		}
 		while (t.slot[h] >= 0)

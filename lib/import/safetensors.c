@@ -48,6 +48,18 @@ const char *pn_st_shape_str(const uint64_t *shape, uint32_t ndim, char *buf, siz
 	return buf;
 }
 
+const char *pn_hf_shown(const char *s, char *buf, size_t cap)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; i < n && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] < ' ' || s[i] == 0x7f ? '?' : s[i];
+	if (i < n && cap >= 4)
+		memcpy(buf + cap - 4, "...", 3), i = cap - 1;
+	buf[i] = 0;
+	return buf;
+}
+
 uint64_t pn_st_key_at(const struct pn_st *st, const char *name)
 {
 	const uint8_t *h = st->b + 8;
@@ -88,8 +100,11 @@ static int get_u64(const cJSON *v, uint64_t *out)
 
 static int bad(const struct pn_st *st, struct pn_err *err, const char *name, const char *what)
 {
+	char nm[96];
+
 	return pn_errf(err, -EINVAL, "%s: offset %llu: tensor '%s': %s", st->path,
-		       (unsigned long long)pn_st_key_at(st, name), name, what);
+		       (unsigned long long)pn_st_key_at(st, name), pn_hf_shown(name, nm, sizeof(nm)),
+		       what);
 }
 
 /* One header entry: its dtype, shape and span, checked against each other and the file. */
@@ -167,6 +182,7 @@ static int check_tiling(struct pn_st *st, struct pn_err *err)
 {
 	uint32_t *ix = malloc((st->n ? st->n : 1) * sizeof(uint32_t));
 	uint64_t at = st->data_at;
+	char n1[96], n2[96];
 	int ret = 0;
 
 	if (!ix)
@@ -185,15 +201,17 @@ static int check_tiling(struct pn_st *st, struct pn_err *err)
 			ret = pn_errf(err, -EINVAL, "%s: offset %llu: tensor '%s' (bytes %llu..%llu) "
 				      "overlaps tensor '%s' (bytes %llu..%llu): expected spans that "
 				      "do not overlap", st->path, (unsigned long long)t->begin,
-				      t->name, (unsigned long long)t->begin,
-				      (unsigned long long)t->end, st->t[ix[i - 1]].name,
+				      pn_hf_shown(t->name, n1, sizeof(n1)), (unsigned long long)t->begin,
+				      (unsigned long long)t->end,
+				      pn_hf_shown(st->t[ix[i - 1]].name, n2, sizeof(n2)),
 				      (unsigned long long)st->t[ix[i - 1]].begin,
 				      (unsigned long long)st->t[ix[i - 1]].end);
 		else if (t->begin > at)
 			ret = pn_errf(err, -EINVAL, "%s: offset %llu: bytes %llu..%llu belong to no "
 				      "tensor (the next is '%s'): expected the tensors to cover the "
 				      "data without holes", st->path, (unsigned long long)at,
-				      (unsigned long long)at, (unsigned long long)t->begin, t->name);
+				      (unsigned long long)at, (unsigned long long)t->begin,
+				      pn_hf_shown(t->name, n1, sizeof(n1)));
 		at = t->end;
 	}
 	if (!ret && at != st->size)
@@ -208,6 +226,7 @@ static int parse_header(struct pn_st *st, cJSON *root, struct pn_err *err)
 {
 	const cJSON *j;
 	uint32_t n = 0;
+	char nm[96];
 
 	if (!cJSON_IsObject(root))
 		return pn_errf(err, -EINVAL, "%s: offset 8: the header is not a JSON object, "
@@ -235,7 +254,7 @@ static int parse_header(struct pn_st *st, cJSON *root, struct pn_err *err)
 						       " entry '%s' is not a string, expected string "
 						       "values", st->path,
 						       (unsigned long long)pn_st_key_at(st, m->string),
-						       m->string);
+						       pn_hf_shown(m->string, nm, sizeof(nm)));
 			continue;
 		}
 		if (!(t->name = strdup(j->string)))

@@ -163,6 +163,8 @@ static void test_st_bad(void **state)
 		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
 		  "shape [2] of F32 is 8 bytes, but data_offsets [0, 4] span 4" },
 		{ "{\"a\":3}", 0, "tensor 'a': expected an object" },
+		/* an escaped name: found nowhere verbatim, shown on one line */
+		{ "{\"a\\nb\":3}", 0, "offset 8: tensor 'a?b': expected an object" },
 		{ "{" T32("a", 0, 4) "," T32("b", 2, 6) "}", 6,
 		  "offset 117: tensor 'b' (bytes 117..121) overlaps tensor 'a' (bytes 115..119)" },
 		{ "{" T32("a", 0, 4) "," T32("b", 6, 10) "}", 10,
