@@ -145,10 +145,39 @@ struct want {
 	char name[80];
 	uint32_t ndim, perm_heads;	/* perm_heads: q/k rows to un-permute, 0: none */
 	uint64_t shape[2];
-	float *dst;
+	uint64_t off;			/* where in the weights buffer, in floats */
+	const struct pn_st_tensor *t;
 };
 
-static void want(struct want *w, uint32_t *n, float *dst, uint32_t perm, uint64_t d0,
+/* Where each array of pn_llama_weights lies in one buffer, in floats. */
+struct layout {
+	uint64_t embed, rms_att, wq, wk, wv, wo, rms_ffn, w_gate, w_up, w_down, rms_final, wcls;
+	uint64_t total;
+};
+
+static void lay_out(const struct pn_llama_config *c, struct layout *o)
+{
+	uint64_t D = c->hidden, F = c->ffn, V = c->vocab, L = c->layers;
+	uint64_t kv = c->kv_heads * (D / c->q_heads), f = 0;
+
+#define PUT(field, count) (o->field = f, f += (count))
+	PUT(embed, V * D);
+	PUT(rms_att, L * D);
+	PUT(wq, L * D * D);
+	PUT(wk, L * kv * D);
+	PUT(wv, L * kv * D);
+	PUT(wo, L * D * D);
+	PUT(rms_ffn, L * D);
+	PUT(w_gate, L * F * D);
+	PUT(w_up, L * F * D);
+	PUT(w_down, L * D * F);
+	PUT(rms_final, D);
+	PUT(wcls, c->shared_output ? 0 : V * D);
+#undef PUT
+	o->total = f;
+}
+
+static void want(struct want *w, uint32_t *n, uint64_t off, uint32_t perm, uint64_t d0,
 		 uint64_t d1, const char *fmt, uint32_t layer)
 {
 	struct want *x = &w[(*n)++];
@@ -158,58 +187,34 @@ static void want(struct want *w, uint32_t *n, float *dst, uint32_t perm, uint64_
 	x->shape[0] = d0;
 	x->shape[1] = d1;
 	x->perm_heads = perm;
-	x->dst = dst;
+	x->off = off;
 }
 
-/* Every tensor the config implies, pointing where pn_llama_weights has it. */
-static uint32_t plan(const struct pn_llama_config *c, float *base, struct pn_llama_weights *p,
-		     struct want *w)
+/* Every tensor the config implies, and where pn_llama_weights has it. */
+static uint32_t plan(const struct pn_llama_config *c, const struct layout *o, struct want *w)
 {
-	uint64_t D = c->hidden, F = c->ffn, V = c->vocab, L = c->layers;
+	uint64_t D = c->hidden, F = c->ffn, V = c->vocab;
 	uint64_t kv = c->kv_heads * (D / c->q_heads);
-	float *f = base;
 	uint32_t n = 0;
 
-#define TAKE(field, count) do { p->field = f; f += (count); } while (0)
-	TAKE(embed, V * D);
-	TAKE(rms_att, L * D);
-	TAKE(wq, L * D * D);
-	TAKE(wk, L * kv * D);
-	TAKE(wv, L * kv * D);
-	TAKE(wo, L * D * D);
-	TAKE(rms_ffn, L * D);
-	TAKE(w_gate, L * F * D);
-	TAKE(w_up, L * F * D);
-	TAKE(w_down, L * D * F);
-	TAKE(rms_final, D);
-	p->wcls = NULL;
-	if (!c->shared_output)
-		TAKE(wcls, V * D);
-#undef TAKE
-	want(w, &n, (float *)p->embed, 0, V, D, "model.embed_tokens.weight", 0);
-	for (uint32_t l = 0; l < L; l++) {
-		want(w, &n, (float *)p->rms_att + l * D, 0, D, 0,
-		     "model.layers.%u.input_layernorm.weight", l);
-		want(w, &n, (float *)p->wq + l * D * D, c->q_heads, D, D,
+	want(w, &n, o->embed, 0, V, D, "model.embed_tokens.weight", 0);
+	for (uint32_t l = 0; l < c->layers; l++) {
+		want(w, &n, o->rms_att + l * D, 0, D, 0, "model.layers.%u.input_layernorm.weight", l);
+		want(w, &n, o->wq + l * D * D, c->q_heads, D, D,
 		     "model.layers.%u.self_attn.q_proj.weight", l);
-		want(w, &n, (float *)p->wk + l * kv * D, c->kv_heads, kv, D,
+		want(w, &n, o->wk + l * kv * D, c->kv_heads, kv, D,
 		     "model.layers.%u.self_attn.k_proj.weight", l);
-		want(w, &n, (float *)p->wv + l * kv * D, 0, kv, D,
-		     "model.layers.%u.self_attn.v_proj.weight", l);
-		want(w, &n, (float *)p->wo + l * D * D, 0, D, D,
-		     "model.layers.%u.self_attn.o_proj.weight", l);
-		want(w, &n, (float *)p->rms_ffn + l * D, 0, D, 0,
+		want(w, &n, o->wv + l * kv * D, 0, kv, D, "model.layers.%u.self_attn.v_proj.weight", l);
+		want(w, &n, o->wo + l * D * D, 0, D, D, "model.layers.%u.self_attn.o_proj.weight", l);
+		want(w, &n, o->rms_ffn + l * D, 0, D, 0,
 		     "model.layers.%u.post_attention_layernorm.weight", l);
-		want(w, &n, (float *)p->w_gate + l * F * D, 0, F, D,
-		     "model.layers.%u.mlp.gate_proj.weight", l);
-		want(w, &n, (float *)p->w_up + l * F * D, 0, F, D,
-		     "model.layers.%u.mlp.up_proj.weight", l);
-		want(w, &n, (float *)p->w_down + l * D * F, 0, D, F,
-		     "model.layers.%u.mlp.down_proj.weight", l);
+		want(w, &n, o->w_gate + l * F * D, 0, F, D, "model.layers.%u.mlp.gate_proj.weight", l);
+		want(w, &n, o->w_up + l * F * D, 0, F, D, "model.layers.%u.mlp.up_proj.weight", l);
+		want(w, &n, o->w_down + l * D * F, 0, D, F, "model.layers.%u.mlp.down_proj.weight", l);
 	}
-	want(w, &n, (float *)p->rms_final, 0, D, 0, "model.norm.weight", 0);
+	want(w, &n, o->rms_final, 0, D, 0, "model.norm.weight", 0);
 	if (!c->shared_output)
-		want(w, &n, (float *)p->wcls, 0, V, D, "lm_head.weight", 0);
+		want(w, &n, o->wcls, 0, V, D, "lm_head.weight", 0);
 	return n;
 }
 
@@ -220,14 +225,16 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= k && !strcmp(s + n - k, suffix);
 }
 
-/* Checks one tensor's dtype, shape and values, and copies it (un-permuted) to w->dst. */
-static int take(const struct pn_st *st, const struct pn_st_tensor *t, const struct want *w,
-		struct pn_err *err)
+/* Finds the tensor w names and checks its dtype and shape. */
+static int find(const struct pn_st *st, struct want *w, struct pn_err *err)
 {
-	const uint8_t *src = st->b + t->begin;
-	uint64_t rows = w->shape[0], cols = w->ndim == 2 ? w->shape[1] : 1, n = rows * cols;
+	const struct pn_st_tensor *t = pn_st_find(st, w->name);
 	char got[160], exp[64], dt[16];
 
+	if (!t)
+		return pn_errf(err, -EINVAL, "%s: no tensor '%s', expected F32 %s (from "
+			       "config.json)", st->path, w->name,
+			       pn_st_shape_str(w->shape, w->ndim, exp, sizeof(exp)));
 	if (strcmp(t->dtype, "F32"))
 		return pn_errf(err, -ENOTSUP, "%s: offset %llu: tensor '%s': dtype %s, expected "
 			       "F32 (only float32 checkpoints are read)", st->path,
@@ -240,6 +247,17 @@ static int take(const struct pn_st *st, const struct pn_st_tensor *t, const stru
 			       (unsigned long long)pn_st_key_at(st, t->name), t->name,
 			       pn_st_shape_str(t->shape, t->ndim, got, sizeof(got)),
 			       pn_st_shape_str(w->shape, w->ndim, exp, sizeof(exp)));
+	w->t = t;
+	return 0;
+}
+
+/* Checks a found tensor's values and copies it (un-permuted) to dst. */
+static int take(const struct pn_st *st, const struct want *w, float *dst, struct pn_err *err)
+{
+	const struct pn_st_tensor *t = w->t;
+	const uint8_t *src = st->b + t->begin;
+	uint64_t rows = w->shape[0], cols = w->ndim == 2 ? w->shape[1] : 1, n = rows * cols;
+
 	for (uint64_t i = 0; i < n; i++) {
 		float f;
 
@@ -251,22 +269,28 @@ static int take(const struct pn_st *st, const struct pn_st_tensor *t, const stru
 				       (unsigned long long)i, (double)f);
 	}
 	if (!w->perm_heads) {
-		memcpy(w->dst, src, n * 4);
+		memcpy(dst, src, n * 4);
 		return 0;
 	}
 	for (uint64_t h = 0, hs = rows / w->perm_heads; h < w->perm_heads; h++)
 		for (uint64_t i = 0; i < hs / 2; i++)
 			for (uint64_t j = 0; j < 2; j++)
-				memcpy(w->dst + (h * hs + 2 * i + j) * cols,
+				memcpy(dst + (h * hs + 2 * i + j) * cols,
 				       src + (h * hs + j * (hs / 2) + i) * cols * 4, cols * 4);
 	return 0;
 }
 
-static int read_tensors(const struct pn_st *st, const struct pn_llama_config *c, float *base,
+/*
+ * All tensors found and their dtypes and shapes checked, and no other
+ * tensor there, before the weights' buffer (*base, freed by the caller)
+ * is allocated; then copied into it, p pointing into it.
+ */
+static int read_tensors(const struct pn_st *st, const struct pn_llama_config *c, float **base,
 			struct pn_llama_weights *p, struct pn_err *err)
 {
 	struct want *w = calloc(9 * (size_t)c->layers + 3, sizeof(*w));
 	uint8_t *used = calloc(st->n ? st->n : 1, 1);
+	struct layout o;
 	uint32_t n;
 	int ret = 0;
 
@@ -275,18 +299,11 @@ static int read_tensors(const struct pn_st *st, const struct pn_llama_config *c,
 		free(used);
 		return pn_errf(err, -ENOMEM, "%s: out of memory", st->path);
 	}
-	n = plan(c, base, p, w);
-	for (uint32_t k = 0; !ret && k < n; k++) {
-		const struct pn_st_tensor *t = pn_st_find(st, w[k].name);
-		char exp[64];
-
-		if (!t)
-			ret = pn_errf(err, -EINVAL, "%s: no tensor '%s', expected F32 %s (from "
-				      "config.json)", st->path, w[k].name,
-				      pn_st_shape_str(w[k].shape, w[k].ndim, exp, sizeof(exp)));
-		else if (!(ret = take(st, t, &w[k], err)))
-			used[t - st->t] = 1;
-	}
+	lay_out(c, &o);
+	n = plan(c, &o, w);
+	for (uint32_t k = 0; !ret && k < n; k++)
+		if (!(ret = find(st, &w[k], err)))
+			used[w[k].t - st->t] = 1;
 	for (uint32_t i = 0; !ret && i < st->n; i++) {
 		char nm[96];
 
@@ -297,6 +314,27 @@ static int read_tensors(const struct pn_st *st, const struct pn_llama_config *c,
 				      (unsigned long long)pn_st_key_at(st, st->t[i].name),
 				      pn_hf_shown(st->t[i].name, nm, sizeof(nm)), c->layers,
 				      c->shared_output ? "true" : "false");
+	}
+	if (!ret && !(*base = malloc(o.total * sizeof(float))))
+		ret = pn_errf(err, -ENOMEM, "%s: out of memory for %llu weights", st->path,
+			      (unsigned long long)o.total);
+	for (uint32_t k = 0; !ret && k < n; k++)
+		ret = take(st, &w[k], *base + w[k].off, err);
+	if (!ret) {
+		float *b = *base;
+
+		p->embed = b + o.embed;
+		p->rms_att = b + o.rms_att;
+		p->wq = b + o.wq;
+		p->wk = b + o.wk;
+		p->wv = b + o.wv;
+		p->wo = b + o.wo;
+		p->rms_ffn = b + o.rms_ffn;
+		p->w_gate = b + o.w_gate;
+		p->w_up = b + o.w_up;
+		p->w_down = b + o.w_down;
+		p->rms_final = b + o.rms_final;
+		p->wcls = c->shared_output ? NULL : b + o.wcls;
 	}
 	free(w);
 	free(used);
@@ -370,17 +408,8 @@ int pn_compile_safetensors(const char *dir, const char *out, const struct pn_com
 		ret = map_file(model, dir, &b, &size, err);
 	if (!ret)
 		ret = pn_st_parse(b, size, model, &st, err);
-	if (!ret) {
-		uint64_t D = c.hidden, kv = c.kv_heads * (D / c.q_heads), L = c.layers;
-		uint64_t floats = (uint64_t)c.vocab * D * (c.shared_output ? 1 : 2) + D +
-				  L * (2 * D + 2 * D * D + 2 * kv * D + 3 * D * c.ffn);
-
-		if (!(base = malloc(floats * sizeof(float))))
-			ret = pn_errf(err, -ENOMEM, "%s: out of memory for %llu weights", model,
-				      (unsigned long long)floats);
-	}
 	if (!ret)
-		ret = read_tensors(&st, &c, base, &w, err);
+		ret = read_tensors(&st, &c, &base, &w, err);
 	pn_st_free(&st);
 	if (b)
 		munmap(b, size);
