@@ -163,6 +163,9 @@ $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard uapi/*.h lib/format/*.h 
 LLAMA2C_FUZZ_SRCS := lib/import/llama2c.c lib/import/llama_build.c lib/text/tok_bpe.c lib/text/utf8.c
 $(B)/fuzz/fuzz_llama2c: FUZZ_EXTRA = $(LLAMA2C_FUZZ_SRCS)
 $(B)/fuzz/fuzz_llama2c: $(LLAMA2C_FUZZ_SRCS)
+SAFETENSORS_FUZZ_SRCS := lib/import/safetensors.c lib/text/utf8.c
+$(B)/fuzz/fuzz_safetensors: FUZZ_EXTRA = $(SAFETENSORS_FUZZ_SRCS) -lcjson
+$(B)/fuzz/fuzz_safetensors: $(SAFETENSORS_FUZZ_SRCS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

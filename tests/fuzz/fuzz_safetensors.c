@@ -8,72 +8,19 @@
  * sizes match their shapes, and their first and last bytes are read (an
  * ASan report if not); when refused, the message must name the file.
  *
- * The Makefile's fuzz rule links the parser sources it lists and no
- * library, so safetensors.c and utf8.c are compiled in here, and the few
- * cJSON functions the parser calls are resolved from libcjson.so.1 at
- * run time (dlopen is in glibc's libc since 2.34).
+ * The Makefile links safetensors.c, utf8.c and libcjson into it.
  *
  *   make build/fuzz/fuzz_safetensors
  *   build/fuzz/fuzz_safetensors -max_total_time=60 WORKDIR tests/fuzz/corpus_safetensors
  */
-#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "import/safetensors.c"
-#include "text/utf8.c"
+#include "import/hf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* --- cJSON, resolved from the shared library --------------------------------- */
-
-static void *sym(const char *name)
-{
-	static void *lib;
-	void *p;
-
-	if (!lib && !(lib = dlopen("libcjson.so.1", RTLD_NOW | RTLD_LOCAL))) {
-		fprintf(stderr, "fuzz_safetensors: %s\n", dlerror());
-		abort();
-	}
-	if (!(p = dlsym(lib, name))) {
-		fprintf(stderr, "fuzz_safetensors: libcjson.so.1 lacks %s\n", name);
-		abort();
-	}
-	return p;
-}
-
-#define FWD(ret, name, params, args)					\
-	ret name params							\
-	{								\
-		static ret (*fn) params;				\
-		if (!fn)						\
-			*(void **)&fn = sym(#name);			\
-		return fn args;						\
-	}
-
-FWD(cJSON *, cJSON_ParseWithLengthOpts,
-    (const char *value, size_t length, const char **end, cJSON_bool null_terminated),
-    (value, length, end, null_terminated))
-FWD(cJSON *, cJSON_GetObjectItemCaseSensitive, (const cJSON *const object, const char *const string),
-    (object, string))
-FWD(cJSON *, cJSON_GetArrayItem, (const cJSON *array, int index), (array, index))
-FWD(int, cJSON_GetArraySize, (const cJSON *array), (array))
-FWD(cJSON_bool, cJSON_IsObject, (const cJSON *const item), (item))
-FWD(cJSON_bool, cJSON_IsArray, (const cJSON *const item), (item))
-FWD(cJSON_bool, cJSON_IsString, (const cJSON *const item), (item))
-FWD(cJSON_bool, cJSON_IsNumber, (const cJSON *const item), (item))
-
-void cJSON_Delete(cJSON *item)
-{
-	static void (*fn)(cJSON *);
-
-	if (!fn)
-		*(void **)&fn = sym("cJSON_Delete");
-	fn(item);
-}
 
 /* --- the target --------------------------------------------------------------- */
 
