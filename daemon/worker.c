@@ -426,11 +426,12 @@ static uint32_t pick_and_run(struct worker *w, uint64_t *next)
  *    wake after it was armed completes it, and its completion, unreaped,
  *    makes this sleep return at once.
  */
-static void worker_sleep(struct worker *w, uint64_t next)
+static void worker_sleep(struct worker *w, uint64_t next, uint64_t gen_poll)
 {
 	struct pnd_workers *ws = w->ws;
 	struct pnd_work *k = ws->work;
-	uint64_t gen, poll_by = PN_SCHED_NEVER;
+	/* stalled generations (gen_sched.h): their clients' reaps wake nobody */
+	uint64_t gen, poll_by = gen_poll;
 	uint32_t kv;
 	int n;
 
@@ -521,7 +522,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		/* stalled generations: look again when their poll is due */
-		worker_sleep(w, next < gen_poll ? next : gen_poll);
+		worker_sleep(w, next, gen_poll);
 		idle_since = pnd_now_ns();
 		w->seen_submits = 0;	/* pick once after waking */
 	}
