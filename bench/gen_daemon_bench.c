@@ -3,7 +3,11 @@
  * gen_daemon_bench - generation latency through polynetd against in process,
  * in one run, alternating (bench/gen_daemon_bench.sh starts the daemon).
  *
- *   gen_daemon_bench SOCK MODEL.pnb PROMPTS.txt ROUNDS MAX_TOKENS [spin|sleep]
+ *   gen_daemon_bench SOCK MODEL.pnb PROMPTS.txt ROUNDS MAX_TOKENS [spin|sleep
+ *                    [INPROC_CPU CLIENT_CPU]]
+ *   gen_daemon_bench load SOCK MODEL SECONDS SESSIONS
+ *        (the load of the realtime part: SESSIONS generations of 200 tokens kept
+ *        running on one session for SECONDS; prints "load JOBS TOKENS SECONDS")
  *
  * Each round runs every prompt (tokenized here with the model's tokenizer,
  * BOS first) greedy for MAX_TOKENS tokens twice, one after the other:
@@ -12,7 +16,10 @@
  *   daemon     one PN_OP_GENERATE to polynetd (a token CQE per token), this
  *              process waiting on its CQ (spin by default, like the in-process
  *              loop that never sleeps).
- * Which goes first alternates per prompt. Measured the same way for both:
+ * Which goes first alternates per prompt. With INPROC_CPU and CLIENT_CPU
+ * (>= 0) this process moves to INPROC_CPU for the in-process runs (the CPU of
+ * the daemon's worker: the same core computes in both modes) and to
+ * CLIENT_CPU while it waits for the daemon. Measured the same way for both:
  *   ttft       from the start of the job (prefill call / SQE submit) to the
  *              first token in hand;
  *   token      between two consecutive tokens in hand (per token latency).
@@ -28,6 +35,7 @@
  *    "met": token_us_p50 delta <= 5, "same_tokens": true}
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +62,20 @@ static double now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int g_cpu[2] = { -1, -1 };	/* in process, client */
+
+static void move_to(int which)
+{
+	cpu_set_t set;
+
+	if (g_cpu[which] < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(g_cpu[which], &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		FAIL("sched_setaffinity CPU %d: %s", g_cpu[which], strerror(errno));
 }
 
 struct mode {
@@ -97,9 +119,11 @@ static void run_inprocess(struct bench *B, uint32_t p, struct mode *m, bool firs
 	uint32_t V = pn_gen_vocab(B->g), slot = 0;
 	struct pn_sampler smp;
 	struct pn_err e;
-	double t0 = now_us(), t;
+	double t0, t;
 	int32_t id;
 
+	move_to(0);
+	t0 = now_us();
 	pn_sampler_init(&smp, 0, 1, 0, NULL);
 	if (pn_gen_prefill(B->g, slot, B->prompt[p], B->np[p], B->logits, &e))
 		FAIL("prefill: %s", e.msg);
@@ -138,6 +162,7 @@ static void run_daemon(struct bench *B, uint32_t p, struct mode *m)
 	double t0, t;
 	int r;
 
+	move_to(1);
 	pn_gen_args_default(&a, B->max_tokens);
 	t0 = now_us();
 	if (pn_gen_stream_start(&gs, B->s, pn_client_model_desc(B->dm)->id, &a, B->prompt[p],
@@ -224,14 +249,75 @@ static void setup(struct bench *B, const char *sock, const char *path, const cha
 		FAIL("out of memory");
 }
 
+/* Keeps n generations running on one session (one process: few to schedule). */
+static void load(const char *sock, const char *model, double secs, uint32_t n)
+{
+	static const int32_t prompt[] = { 1, 403, 407, 261, 378 };
+	struct pn_client *c;
+	struct pn_client_model *m;
+	struct pn_session *s;
+	struct pn_err e;
+	double t0 = now_us();
+	uint64_t ud = 0, toks = 0, jobs = 0;
+	uint32_t live = 0;
+
+	if (n < 1 || n > 64)
+		FAIL("load: 1..64 sessions");
+	if (pn_connect(sock, &c, &e) || pn_client_model_open(c, model, &m, &e) ||
+	    pn_session_open(c, 64, 1024, 1 << 20, &s, &e))
+		FAIL("load: %s", e.msg);
+	for (;;) {
+		struct pn_cqe cq;
+		int r;
+
+		while (live < n && now_us() - t0 < secs * 1e6) {
+			struct pn_gen_args a;
+			struct pn_sqe q;
+			uint32_t i = (uint32_t)(ud % n);
+
+			pn_gen_args_default(&a, 200);
+			if (pn_gen_prep(s, &q, pn_client_model_desc(m)->id, &a, prompt, 5, i * 8192,
+					524288 + i * 4096, ud, &e) || pn_submit(s, &q))
+				FAIL("load: submit");
+			ud++;
+			live++;
+		}
+		if (!live)
+			break;
+		if ((r = pn_wait(s, &cq, PN_WAIT_SLEEP, 10000)))
+			FAIL("load: wait: %s", pn_strerror(r));
+		if (pn_cqe_gen_more(&cq)) {
+			toks += (uint32_t)cq.res;
+			continue;
+		}
+		if (cq.res)
+			FAIL("load: a generation ended %s", pn_strerror(cq.res));
+		live--;
+		jobs++;
+	}
+	printf("load %llu %llu %.2f\n", (unsigned long long)jobs, (unsigned long long)toks,
+	       (now_us() - t0) / 1e6);
+	pn_session_close(s);
+	pn_client_model_close(m);
+	pn_disconnect(c);
+}
+
 int main(int argc, char **argv)
 {
 	static struct bench B;
 	uint32_t rounds;
 
-	if (argc != 6 && argc != 7)
+	if (argc == 6 && !strcmp(argv[1], "load")) {
+		load(argv[2], argv[3], atof(argv[4]), (uint32_t)atoi(argv[5]));
+		return 0;
+	}
+	if (argc != 6 && argc != 7 && argc != 9)
 		FAIL("usage: gen_daemon_bench SOCK MODEL.pnb PROMPTS.txt ROUNDS MAX_TOKENS "
-		     "[spin|sleep]");
+		     "[spin|sleep [INPROC_CPU CLIENT_CPU]]");
+	if (argc == 9) {
+		g_cpu[0] = atoi(argv[7]);
+		g_cpu[1] = atoi(argv[8]);
+	}
 	rounds = (uint32_t)atoi(argv[4]);
 	B.max_tokens = (uint32_t)atoi(argv[5]);
 	B.wait = argc == 7 && !strcmp(argv[6], "sleep") ? PN_WAIT_SLEEP : PN_WAIT_SPIN;

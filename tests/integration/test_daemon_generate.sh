@@ -140,6 +140,7 @@ used=$(stat_gen slots_used); dropped=$(stat_gen dropped); jobs=$(stat_gen jobs)
 [ "$used" = 0 ] && [ "$dropped" = 2 ] && [ "$jobs" = 3 ] ||
 	fail "after kill -9: STAT slots_used $used dropped $dropped jobs $jobs, expected 0 2 3"
 pctl stat --prometheus >"$T/prom.txt" || fail "stat --prometheus"
+python3 tests/integration/prom_check.py "$T/prom.txt" >/dev/null || fail "metrics: prom_check"
 grep -q '^polynet_gen_ended_total{model="llama",id="[0-9]*",why="dropped"} 2$' "$T/prom.txt" ||
 	fail "metrics: $(grep polynet_gen_ended "$T/prom.txt")"
 grep -q '^polynet_gen_slots_used{model="llama",id="[0-9]*"} 0$' "$T/prom.txt" ||
