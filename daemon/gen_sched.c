@@ -21,6 +21,7 @@ struct gen_seq {
 	uint32_t n_out;			/* tokens written to out */
 	uint32_t n_sent;		/* of them, covered by token CQEs */
 	int32_t next;			/* the last token written: the next step's input */
+	int32_t last_sent;		/* the last token a CQE covered (out[] is the client's) */
 	bool done, eos, stalled;
 	uint64_t t_start_ns;
 };
@@ -36,7 +37,7 @@ struct pnd_gen {
 	struct pnd_job *wait_head, *wait_tail;
 	atomic_uint n_wait;		/* written under lock */
 	atomic_bool purge;		/* pnd_gen_poke: look through the wait queue */
-	bool busy;			/* lock: counted in gs->busy */
+	atomic_bool busy;		/* written under lock: counted in gs->busy */
 	/* the owner's */
 	struct gen_seq *seq;		/* [n_slots] */
 	uint32_t *act, n_act;		/* slots decoding, in no order */
@@ -178,9 +179,9 @@ void pnd_gen_free(struct pnd_gens *gs, struct pnd_gen *g)
 /* busy tracks "a job waits or decodes" in gs->busy (g->lock held). */
 static void set_busy_locked(struct pnd_gen *g, bool busy)
 {
-	if (busy == g->busy)
+	if (busy == atomic_load_explicit(&g->busy, memory_order_relaxed))
 		return;
-	g->busy = busy;
+	atomic_store_explicit(&g->busy, busy, memory_order_relaxed);
 	if (busy)
 		atomic_fetch_add(&g->gs->busy, 1);
 	else
@@ -285,7 +286,7 @@ static void end_seq(struct pnd_gen *g, uint32_t ai, int res, bool dead, uint64_t
 		.flags = PN_CQE_F_GEN | (q->eos && !res ? PN_CQE_F_EOS : 0),
 		.queue_us = us_between(q->j->t_submit_ns, q->t_start_ns),
 		.run_us = us_between(q->t_start_ns, now),
-		.gen = { .tokens = tokens, .token = tokens ? q->out[tokens - 1] : -1 },
+		.gen = { .tokens = tokens, .token = !tokens ? -1 : q->every ? q->last_sent : q->next },
 	};
 
 	if (res == -ECANCELED)
@@ -317,7 +318,7 @@ static bool flush(struct pnd_gen *g, struct gen_seq *q, uint64_t now)
 		.flags = PN_CQE_F_GEN | PN_CQE_F_MORE,
 		.queue_us = us_between(q->j->t_submit_ns, q->t_start_ns),
 		.run_us = us_between(q->t_start_ns, now),
-		.gen = { .tokens = q->n_out, .token = q->out[q->n_out - 1] },
+		.gen = { .tokens = q->n_out, .token = q->next },
 	};
 	/* out[] was written before: the CQ's tail store publishes it (ring.c) */
 	if (!g->gs->host.post_more(g->gs->host.arg, q->j, &cqe)) {
@@ -327,6 +328,7 @@ static bool flush(struct pnd_gen *g, struct gen_seq *q, uint64_t now)
 		return false;
 	}
 	q->n_sent = q->n_out;
+	q->last_sent = q->next;
 	q->stalled = false;
 	return true;
 }
@@ -530,7 +532,7 @@ bool pnd_gens_run(struct pnd_gens *gs, uint64_t now_ns, uint64_t *poll_ns)
 		uint32_t k = (gs->rr + i) % PND_GEN_MAX;
 		struct pnd_gen *c = gs->tab[k];
 
-		if (!c || !__atomic_load_n(&c->busy, __ATOMIC_RELAXED) ||
+		if (!c || !atomic_load_explicit(&c->busy, memory_order_relaxed) ||
 		    atomic_flag_test_and_set(&c->owner))
 			continue;
 		if (!model_get(c->m)) {
