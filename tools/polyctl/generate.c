@@ -33,7 +33,7 @@ static const char usage_text[] =
 	"usage: polyctl generate M.pnb --prompt-file F [--max-tokens N] [--temperature T]\n"
 	"                        [--top-p P] [--seed S] [--json] [--socket PATH | --daemon]\n"
 	"  --socket PATH     through polynetd there (--daemon: the default socket), the same\n"
-	"                    output (generate_daemon.c: polyctl generate --daemon --help)\n"
+	"                    output (its options: polyctl generate --daemon --help)\n"
 	"  --prompt-file F   one prompt per line (- for stdin)\n"
 	"  --max-tokens N    tokens to generate per prompt, 1..context-1 (default 64); fewer\n"
 	"                    at EOS or where the context ends\n"
