@@ -250,9 +250,14 @@ static int generate(struct drun *R, uint64_t lineno, const char *text, size_t le
 		return pn_errf(err, -ENOSPC, "%s line %llu: prompt of %zu tokens, expected at most "
 			       "%u (the model's context of %u leaves room for one more)",
 			       o->prompts, (unsigned long long)lineno, np, R->ctx - 1, R->ctx);
-	if (r)
+	if (r) {
+		char inner[sizeof(err->msg)];
+
+		/* not err->msg itself: pn_errf writes where it reads */
+		memcpy(inner, err->msg, sizeof(inner));
 		return pn_errf(err, r, "%s line %llu: %s", o->prompts, (unsigned long long)lineno,
-			       err->msg);
+			       inner);
+	}
 	/* what the context leaves: the daemon refuses more (-ERANGE) */
 	want = (uint32_t)o->max_tokens < R->ctx - np ? (uint32_t)o->max_tokens :
 						       R->ctx - (uint32_t)np;
