@@ -15,6 +15,10 @@
  *   struct pnd_backend_exec   per worker per model: a single-threaded executor
  *                             with its planned arena (CUDA: a stream, a graph,
  *                             pinned staging buffers)
+ *   struct pnd_backend_gen    per decoder model (optional): the KV cache of
+ *                             n_slots sequences and the prefill and decode
+ *                             executors over it (CPU: lib/gen's pn_gen), run
+ *                             by gen_sched.c's continuous batching
  *
  * Threading, per op:
  *   init, fini                     main thread, before any worker starts /
@@ -40,6 +44,11 @@
  *                                  pnd_backend_model (the worker holds a model
  *                                  reference while it has the executor).
  *   stats                          loop thread (STAT), concurrent with workers.
+ *   gen_new                        loop thread, at LOAD and reattach, after
+ *                                  prepare_model (cold).
+ *   gen_prefill, gen_step          one worker at a time per context (the
+ *                                  unit's owner, gen_sched.h), hot.
+ *   gen_free                       whoever drops the model's last reference.
  *
  * Errors: ops return 0 or -errno with one line in e. run_group's error
  * answers every job of the group with it; recover then says whether the
@@ -64,6 +73,7 @@
 struct pnd_backend;
 struct pnd_backend_model;
 struct pnd_backend_exec;
+struct pnd_backend_gen;
 struct cJSON;
 
 struct pnd_backend_config {
@@ -151,6 +161,28 @@ struct pnd_backend_ops {
 	 * driver=12.8"), NUL-terminated in buf[len].
 	 */
 	void (*ready_info)(struct pnd_backend *b, char *buf, size_t len);
+
+	/*
+	 * Generation on causal decoders (optional: NULL where the backend runs
+	 * none; PN_OP_GENERATE is then refused -EOPNOTSUPP). gen_new makes the
+	 * context of a decoder model: n_slots sequences of up to the model's
+	 * context (max_tokens) positions, everything allocated and prepared
+	 * (cold); -ENOEXEC when m is not a causal decoder.
+	 */
+	int (*gen_new)(struct pnd_backend *b, const struct pnd_model *m,
+		       const struct pnd_backend_model *bm, uint32_t n_slots,
+		       struct pnd_backend_gen **out, struct pn_err *e);
+	void (*gen_free)(struct pnd_backend_gen *g);
+	/* Hot. Resets slot and runs ids[0..n) at its positions 0..n-1; logits [vocab] of the last. */
+	int (*gen_prefill)(struct pnd_backend_gen *g, uint32_t slot, const int32_t *ids, uint32_t n,
+			   float *logits, struct pn_err *e);
+	/*
+	 * Hot: one token for each of n distinct, prefilled slots in ONE call
+	 * (the decode steps of n sessions batched), at each slot's next
+	 * position; logits [n, vocab] in the order given. All or nothing.
+	 */
+	int (*gen_step)(struct pnd_backend_gen *g, uint32_t n, const uint32_t *slots,
+			const int32_t *ids, float *logits, struct pn_err *e);
 };
 
 extern const struct pnd_backend_ops pnd_backend_cpu;

@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "derived.h"
 #include "exec/exec.h"
+#include "gen/gen.h"
 #include "util/wstore.h"
 
 struct pnd_backend {
@@ -220,6 +221,46 @@ static bool cpu_recover(struct pnd_backend_exec *x, int err)
 	return true;
 }
 
+/* A decoder's context: lib/gen's KV cache and executors over the model's shared pn_cpu_model. */
+static int cpu_gen_new(struct pnd_backend *b, const struct pnd_model *m,
+		       const struct pnd_backend_model *bm, uint32_t n_slots,
+		       struct pnd_backend_gen **out, struct pn_err *e)
+{
+	uint32_t layers, width;
+	struct pn_gen *g;
+	int r;
+
+	*out = NULL;
+	if (pn_exec_kv_shape(bm->cm, &layers, &width) || !layers)
+		return pn_errf(e, -ENOEXEC, "model '%s': not a causal decoder (no attn_cache nodes "
+			       "of one width)", pnb_str(&m->m->file, m->m->file.hdr->name));
+	r = pn_gen_new(bm->cm, n_slots, m->m->max_tokens, NULL, &g, e);
+	if (r)
+		return r;
+	pnd_log("model '%s': generation: %u sessions of %u positions, KV cache %zu bytes",
+		pnb_str(&m->m->file, m->m->file.hdr->name), n_slots, m->m->max_tokens,
+		pn_gen_cache_bytes(g));
+	*out = (struct pnd_backend_gen *)g;
+	return 0;
+}
+
+static void cpu_gen_free(struct pnd_backend_gen *g)
+{
+	pn_gen_free((struct pn_gen *)g);
+}
+
+static int cpu_gen_prefill(struct pnd_backend_gen *g, uint32_t slot, const int32_t *ids,
+			   uint32_t n, float *logits, struct pn_err *e)
+{
+	return pn_gen_prefill((struct pn_gen *)g, slot, ids, n, logits, e);
+}
+
+static int cpu_gen_step(struct pnd_backend_gen *g, uint32_t n, const uint32_t *slots,
+			const int32_t *ids, float *logits, struct pn_err *e)
+{
+	return pn_gen_step((struct pn_gen *)g, n, slots, ids, logits, e);
+}
+
 const struct pnd_backend_ops pnd_backend_cpu = {
 	.name = "cpu",
 	.init = cpu_init,
@@ -231,4 +272,8 @@ const struct pnd_backend_ops pnd_backend_cpu = {
 	.prepare_exec = cpu_prepare_exec,
 	.run_group = cpu_run_group,
 	.recover = cpu_recover,
+	.gen_new = cpu_gen_new,
+	.gen_free = cpu_gen_free,
+	.gen_prefill = cpu_gen_prefill,
+	.gen_step = cpu_gen_step,
 };

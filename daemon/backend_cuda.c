@@ -483,4 +483,5 @@ const struct pnd_backend_ops pnd_backend_cuda = {
 	.stats = cuda_stats,
 	.devices_json = cuda_devices_json,
 	.ready_info = cuda_ready_info,
+	/* no gen_*: this backend runs no decoder; PN_OP_GENERATE is refused -EOPNOTSUPP */
 };

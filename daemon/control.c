@@ -67,6 +67,30 @@ static void on_hello(struct pnd_control *ctl, struct pnd_conn *c, const struct p
 	pnd_conn_reply(c, h->type, h->seq, 0, &rep, sizeof(rep), NULL, NULL, 0);
 }
 
+/* A decoder's generation counters (gen_sched.h): STAT's "gen" object. */
+static void gen_json(cJSON *o, const struct pnd_gen *g)
+{
+	cJSON *j = cJSON_AddObjectToObject(o, "gen");
+	struct pnd_gen_stat st;
+
+	pnd_gen_stat(g, &st);
+	cJSON_AddNumberToObject(j, "slots", st.slots);
+	cJSON_AddNumberToObject(j, "slots_used", st.slots_used);
+	cJSON_AddNumberToObject(j, "waiting", st.waiting);
+	cJSON_AddNumberToObject(j, "jobs", (double)st.jobs);
+	cJSON_AddNumberToObject(j, "tokens", (double)st.tokens);
+	cJSON_AddNumberToObject(j, "prefills", (double)st.prefills);
+	cJSON_AddNumberToObject(j, "steps", (double)st.steps);
+	cJSON_AddNumberToObject(j, "step_sessions", (double)st.step_seqs);
+	cJSON_AddNumberToObject(j, "sessions_per_step",
+				st.steps ? (double)st.step_seqs / (double)st.steps : 0);
+	cJSON_AddNumberToObject(j, "max_step_sessions", (double)st.max_step);
+	cJSON_AddNumberToObject(j, "cancelled", (double)st.cancelled);
+	cJSON_AddNumberToObject(j, "dropped", (double)st.dropped);
+	cJSON_AddNumberToObject(j, "stalls", (double)st.stalls);
+	cJSON_AddNumberToObject(j, "errors", (double)st.errors);
+}
+
 /* Holders other than the caller are shown to admins only: a uid is the other tenant's business. */
 static cJSON *model_json(struct pnd_model *m, bool stats, const struct pnd_caller *who)
 {
@@ -88,6 +112,7 @@ static cJSON *model_json(struct pnd_model *m, bool stats, const struct pnd_calle
 	cJSON_AddBoolToObject(o, "persistent", !m->transient);
 	cJSON_AddBoolToObject(o, "reattached", m->reattached);
 	cJSON_AddBoolToObject(o, "public", m->public);
+	cJSON_AddBoolToObject(o, "decoder", m->decoder);
 	cJSON_AddBoolToObject(o, "held", pnd_model_holds_locked(m, who->uid));
 	for (uint32_t i = 0; i < m->n_holders; i++)
 		if (who->admin || m->holders[i] == who->uid)
@@ -110,6 +135,8 @@ static cJSON *model_json(struct pnd_model *m, bool stats, const struct pnd_calle
 		cJSON_AddNumberToObject(o, "p99_us", pn_stats_pct(&st, 99));
 		cJSON_AddNumberToObject(o, "p999_us", pn_stats_pct(&st, 99.9));
 		pn_stats_free(&st);
+		if (m->gen)
+			gen_json(o, m->gen);
 	}
 	return o;
 }

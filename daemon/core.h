@@ -46,6 +46,7 @@
 struct pnd_session;
 struct pnd_models;
 struct pnd_backend_model;
+struct pnd_gen;
 
 /* What an io_uring completion is about: its user_data points at one. */
 enum pnd_ev_kind {
@@ -89,6 +90,10 @@ struct pnd_model {
 	uint32_t holders[PND_MAX_HOLDERS], n_holders;
 	atomic_uint holders_gen;	/* bumped on each change: sessions' caches recheck */
 	uint32_t vocab, max_batch;
+	bool decoder;			/* a causal decoder (attn_cache nodes): PN_MODEL_F_DECODER */
+	/* its continuous batching (gen_sched.h), NULL when not a decoder or the
+	 * backend runs no decoder; freed with the model */
+	struct pnd_gen *gen;
 	bool reattached, transient;
 	bool public;			/* PN_LOAD_F_PUBLIC: every tenant may resolve and run it */
 	/* statistics, under stat_lock */
@@ -117,6 +122,11 @@ struct pnd_job {
 	struct pn_sqe sqe;		/* the private copy: the ring's may change */
 	uint64_t t_submit_ns;
 	uint32_t next_free;
+	/* PN_OP_GENERATE (session_gen.c, gen_sched.c) */
+	bool gen_live;			/* a generation holds this slot (the session's cq_lock) */
+	atomic_bool cancel;		/* a PN_OP_CANCEL named it: it ends -ECANCELED */
+	struct pn_gen_args gen;		/* the private copy of its arguments, checked */
+	struct pnd_job *gen_next;	/* gen_sched.c's queue of jobs waiting for a slot */
 };
 
 /* The event loop's services, handed down by loop.c (pnd_loop_init). */

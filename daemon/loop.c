@@ -341,7 +341,8 @@ static bool drained(struct pnd_loop *d)
 	pthread_mutex_lock(&d->work->lock);
 	pn_sched_depth(d->work->sched, &q, &r);
 	pthread_mutex_unlock(&d->work->lock);
-	return !q && !r;
+	/* generations waiting or decoding finish too */
+	return !q && !r && !pnd_gens_busy(&d->work->gens);
 }
 
 static void dispatch(struct pnd_loop *d, struct io_uring_cqe *cqe)

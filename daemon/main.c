@@ -44,6 +44,7 @@ struct pnd {
 	uint32_t rt_permille;		/* each tenant's realtime budget (sched.h) */
 	uint32_t admin_uid;
 	uint32_t max_models;		/* --max-models: all tenants together */
+	uint32_t gen_slots;		/* --gen-slots: sessions a decoder generates for at once */
 	bool pin;
 	bool wake_futex;		/* --wake futex|auto (the default) vs eventfd */
 	/* the parts, top down */
@@ -94,7 +95,8 @@ static int usage(int rc)
 		"[--idle-spin-us N]\n                [--max-batch N] [--batch-delay-us N] "
 		"[--admin-uid UID] [--max-conns-per-uid N] [--rt-permille N] "
 		"[--tenants FILE] [--state NAME] [--max-models N] [--no-pin]\n"
-		"                [--wake auto|eventfd] [--metrics ADDR:PORT] [--backend auto|cpu|cuda]\n");
+		"                [--wake auto|eventfd] [--metrics ADDR:PORT] [--backend auto|cpu|cuda]\n"
+		"                [--gen-slots N]\n");
 	return rc;
 }
 
@@ -141,6 +143,7 @@ static int parse(int argc, char **argv, struct pnd *d)
 		{ "wake", required_argument, NULL, 'W' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "backend", required_argument, NULL, 'B' },
+		{ "gen-slots", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -157,7 +160,8 @@ static int parse(int argc, char **argv, struct pnd *d)
 	d->wake_futex = true;
 	d->loop.max_conns_per_uid = 64;
 	d->rt_permille = 250;
-	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:W:m:B:h", lo, NULL)) != -1) {
+	d->gen_slots = 16;
+	while ((c = getopt_long(argc, argv, "s:fw:R:i:b:d:a:S:T:PM:C:r:W:m:B:G:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': d->socket_path = optarg; break;
 		case 'f': break;	/* polynetd never forks: foreground is the only mode */
@@ -214,6 +218,10 @@ static int parse(int argc, char **argv, struct pnd *d)
 			break;
 		case 'r':
 			if (parse_u32("--rt-permille", optarg, 0, 1000, &d->rt_permille))
+				return 2;
+			break;
+		case 'G':
+			if (parse_u32("--gen-slots", optarg, 1, 4096, &d->gen_slots))
 				return 2;
 			break;
 		case 'W':
@@ -347,7 +355,7 @@ static int setup(struct pnd *d, struct pn_err *e)
 	sched = pn_sched_create(&sc, e);
 	if (!sched)
 		return -EINVAL;
-	if (pnd_work_init(&d->work, sched, d->wake_futex, e))
+	if (pnd_work_init(&d->work, sched, d->wake_futex, d->gen_slots, e))
 		return -EINVAL;
 	/* wiring: each part learns the parts below it and the loop's io */
 	pnd_loop_init(&d->loop);
@@ -363,6 +371,8 @@ static int setup(struct pnd *d, struct pn_err *e)
 	d->sessions.work = &d->work;
 	d->sessions.models = &d->models;
 	d->sessions.io = &d->loop.io;
+	/* generations post their CQEs into the sessions (before any model is reattached) */
+	pnd_sessions_gen_host(&d->sessions, &d->work.gens.host);
 	pthread_mutex_init(&d->models.lock, NULL);
 	d->models.state_prefix = d->state_prefix;
 	d->models.max_models = d->max_models;

@@ -23,6 +23,9 @@ struct mrow {
 	char name[PN_NAME_MAX];
 	struct hsnap { uint64_t b[PND_HIST_MAX + 1], sum; uint32_t n; const uint64_t *le;
 		       enum pnd_hist_kind kind; } lat, rows;
+	bool gen;			/* a decoder with a generation context */
+	struct pnd_gen_stat g;
+	struct hsnap steps;		/* sessions per decode step */
 };
 
 /* A tenant, as copied from the table and the scheduler. */
@@ -123,6 +126,11 @@ static uint32_t copy_models(struct pnd_control *ctl, const struct pnd_caller *wh
 		pthread_mutex_unlock(&m->stat_lock);
 		snap(&r->lat, &m->lat_hist);
 		snap(&r->rows, &m->rows_hist);
+		r->gen = m->gen != NULL;
+		if (r->gen) {
+			pnd_gen_stat(m->gen, &r->g);
+			snap(&r->steps, pnd_gen_step_hist(m->gen));
+		}
 		n++;
 	}
 	pthread_mutex_unlock(&ctl->models->lock);
@@ -224,6 +232,60 @@ static void models_part(FILE *f, const struct mrow *r, uint32_t n, bool admin)
 		hist(f, "polynet_model_batch_rows", &r[i], &r[i].rows);
 }
 
+/* The same for the models that generate (decoders) only. */
+#define GEN_FAMILY(f, rows, n, metric, type, help, expr)				\
+	do {										\
+		family(f, metric, type, help);						\
+		for (uint32_t i_ = 0; i_ < (n); i_++) {					\
+			const struct mrow *r_ = &(rows)[i_];				\
+			if (!r_->gen)							\
+				continue;						\
+			fputs(metric "{", f);						\
+			mlabels(f, r_);							\
+			fprintf(f, "} %" PRIu64 "\n", (uint64_t)(expr));		\
+		}									\
+	} while (0)
+
+/* Generation (gen_sched.h): slots, tokens, and how many sessions each decode step batched. */
+static void gen_part(FILE *f, const struct mrow *r, uint32_t n)
+{
+	static const char *const why[3] = { "cancelled", "dropped", "error" };
+
+	GEN_FAMILY(f, r, n, "polynet_gen_slots", "gauge",
+		   "KV cache slots: sessions a decoder generates for at once (--gen-slots).",
+		   r_->g.slots);
+	GEN_FAMILY(f, r, n, "polynet_gen_slots_used", "gauge",
+		   "KV cache slots held by a generation now.", r_->g.slots_used);
+	GEN_FAMILY(f, r, n, "polynet_gen_waiting_jobs", "gauge",
+		   "Generations waiting for a free slot.", r_->g.waiting);
+	GEN_FAMILY(f, r, n, "polynet_gen_jobs_total", "counter",
+		   "Generations that took a slot.", r_->g.jobs);
+	GEN_FAMILY(f, r, n, "polynet_gen_tokens_total", "counter",
+		   "Tokens generated.", r_->g.tokens);
+	GEN_FAMILY(f, r, n, "polynet_gen_prefills_total", "counter",
+		   "Prompt prefills (one executor call each).", r_->g.prefills);
+	GEN_FAMILY(f, r, n, "polynet_gen_stalls_total", "counter",
+		   "Token CQEs that found their client's CQ full (the job paused).",
+		   r_->g.stalls);
+	family(f, "polynet_gen_ended_total", "counter",
+	       "Generations ended early: cancelled, dropped (the session went away: its slot "
+	       "freed) or by an error.");
+	for (uint32_t i = 0; i < n; i++) {
+		const uint64_t v[3] = { r[i].g.cancelled, r[i].g.dropped, r[i].g.errors };
+
+		for (uint32_t k = 0; r[i].gen && k < 3; k++) {
+			fputs("polynet_gen_ended_total{", f);
+			mlabels(f, &r[i]);
+			fprintf(f, ",why=\"%s\"} %" PRIu64 "\n", why[k], v[k]);
+		}
+	}
+	family(f, "polynet_gen_step_sessions", "histogram",
+	       "Sessions batched in each decode step (one executor call); _count is the steps.");
+	for (uint32_t i = 0; i < n; i++)
+		if (r[i].gen)
+			hist(f, "polynet_gen_step_sessions", &r[i], &r[i].steps);
+}
+
 static void tenants_part(FILE *f, const struct trow *r, uint32_t n)
 {
 	static const char *const cls[PN_SCHED_NCLASS] = { "realtime", "interactive", "batch" };
@@ -287,6 +349,7 @@ char *pnd_metrics_render(struct pnd_control *ctl, const struct pnd_caller *who, 
 		nt = copy_tenants(ctl, who, tr);
 		daemon_part(f, ctl);
 		models_part(f, mr, nm, who->admin);
+		gen_part(f, mr, nm);
 		tenants_part(f, tr, nt);
 		if (fclose(f)) {
 			free(text);

@@ -44,6 +44,8 @@ void pnd_model_destroy_names(struct pnd_model *m)
 
 void pnd_model_free(struct pnd_model *m)
 {
+	/* before release_model: the context runs over the backend's model */
+	pnd_gen_free(&m->owner->work->gens, m->gen);
 	for (uint32_t i = 0; i < m->n_pre_ex; i++)
 		if (m->pre_ex[i])
 			m->owner->ops->exec_free(m->pre_ex[i]);
@@ -217,11 +219,34 @@ int pnd_model_open(struct pnd_models *ms, struct pn_region *region, void *map, s
 	return 0;
 }
 
+/*
+ * A decoder's generation context (gen_sched.h). A decoder the backend cannot
+ * run still loads (PN_OP_RUN scores prompts) and PN_OP_GENERATE is refused
+ * -EOPNOTSUPP, with this logged once.
+ */
+static int prepare_gen(struct pnd_models *ms, struct pnd_model *m, struct pn_err *e)
+{
+	struct pn_err ge;
+	int r = pnd_gen_new(&ms->work->gens, ms->ops, ms->be, m, &ge);
+
+	if (r == -ENOEXEC)
+		return 0;	/* not a decoder */
+	if (r == -EOPNOTSUPP) {
+		pnd_log("%s", ge.msg);
+		return 0;
+	}
+	if (r)
+		*e = ge;
+	return r;
+}
+
 int pnd_model_prepare(struct pnd_models *ms, struct pnd_model *m, struct pn_err *e)
 {
 	int r = ms->ops->prepare_model(ms->be, m, &m->bm, e);
 
-	return r ? r : prepare_execs(ms, m, e);
+	if (!r)
+		r = prepare_execs(ms, m, e);
+	return r ? r : prepare_gen(ms, m, e);
 }
 
 int pnd_model_new(struct pnd_models *ms, struct pn_region *region, void *map, size_t size,
@@ -369,7 +394,8 @@ void pnd_model_desc(const struct pnd_model *m, struct pn_model_desc *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->id = m->id;
-	o->flags = (m->reattached ? PN_MODEL_F_REATTACHED : 0) | (m->public ? PN_MODEL_F_PUBLIC : 0);
+	o->flags = (m->reattached ? PN_MODEL_F_REATTACHED : 0) | (m->public ? PN_MODEL_F_PUBLIC : 0) |
+		   (m->decoder ? PN_MODEL_F_DECODER : 0);
 	o->out_width = m->m->out_width;
 	o->out_layout = m->m->out_layout;
 	o->max_tokens = m->m->max_tokens;

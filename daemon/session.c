@@ -27,7 +27,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "session.h"
+#include "session_impl.h"
 #include "transport/segment.h"
 #include "transport/wake.h"
 
@@ -53,6 +53,8 @@ static int seg_create(struct pnd_session *s, const struct pn_session_req *q, boo
 	uint8_t *p;
 
 	pn_seg_layout(q->sq_entries, q->cq_entries, q->arena_size, &l);
+	/* version 3 only for a client that reads it: older ones require 2 (uapi/ring.h) */
+	l.version = q->flags & PN_SESSION_F_RING_V3 ? PN_RING_VERSION : PN_RING_VERSION_MIN;
 	l.wake_mode = futex && !(q->flags & PN_SESSION_F_EVENTFD) ? PN_WAKE_FUTEX :
 		      PN_WAKE_EVENTFD;
 	s->wake_mode = l.wake_mode;
@@ -210,25 +212,16 @@ void pnd_session_close(struct pnd_sessions *ss, struct pnd_session *s)
 	pthread_mutex_lock(&ss->work->lock);
 	pn_sched_drop_session(ss->work->sched, s->id, drop_job, ss, NULL);
 	pthread_mutex_unlock(&ss->work->lock);
+	/* its generations end at their next unit, their cache slots freed */
+	pnd_session_gen_dead(ss, s);
 	pnd_session_put(ss, s);
 }
 
-/* Posts one CQE; the caller reserved its slot (inflight). Wakes a sleeper. */
-static void post(struct pnd_sessions *ss, struct pnd_session *s, const struct pn_cqe *cqe,
-		 struct pnd_job *slot)
+/* After a push: the client broke its CQ (r != 0), or wake it if it sleeps. */
+static void posted(struct pnd_sessions *ss, struct pnd_session *s, int r)
 {
 	bool wake;
-	int r;
 
-	pthread_mutex_lock(&s->cq_lock);
-	r = pn_ring_push(&s->seg.cq, cqe);
-	s->inflight--;
-	if (slot) {
-		slot->next_free = s->free_job;
-		s->free_job = (uint32_t)(slot - s->jobs);
-	}
-	s->completed++;
-	pthread_mutex_unlock(&s->cq_lock);
 	if (r) {
 		/* only a client rewriting the CQ head gets here (-EPROTO) */
 		__atomic_store_n(&s->seg.hdr->state, PN_SEG_BROKEN, __ATOMIC_RELEASE);
@@ -244,13 +237,72 @@ static void post(struct pnd_sessions *ss, struct pnd_session *s, const struct pn
 		pn_wake_eventfd(s->seg.cq_fd);
 }
 
-/* Posts a CQE that has no job slot behind it (NOP, CANCEL, a refused SQE). */
-static void session_post(struct pnd_sessions *ss, struct pnd_session *s, uint64_t user_data,
-			 int res)
+/* Posts one CQE; the caller reserved its slot (inflight). Wakes a sleeper. */
+static void post(struct pnd_sessions *ss, struct pnd_session *s, const struct pn_cqe *cqe,
+		 struct pnd_job *slot)
+{
+	int r;
+
+	pthread_mutex_lock(&s->cq_lock);
+	r = pn_ring_push(&s->seg.cq, cqe);
+	s->inflight--;
+	if (slot) {
+		if (slot->gen_live) {
+			slot->gen_live = false;
+			s->gen_live--;
+			s->gen_streams -= slot->gen.stream_every != 0;
+		}
+		slot->next_free = s->free_job;
+		s->free_job = (uint32_t)(slot - s->jobs);
+	}
+	s->completed++;
+	pthread_mutex_unlock(&s->cq_lock);
+	posted(ss, s, r);
+}
+
+bool pnd_session_post_more(struct pnd_sessions *ss, struct pnd_session *s,
+			   const struct pn_cqe *cqe)
+{
+	int64_t space;
+	int r;
+
+	pthread_mutex_lock(&s->cq_lock);
+	/* the slots reserved for completions are not ours: one beyond them or none */
+	space = pn_ring_space(&s->seg.cq);
+	if (space <= (int64_t)s->inflight) {
+		pthread_mutex_unlock(&s->cq_lock);
+		if (space < 0)
+			posted(ss, s, -EPROTO);	/* a scribbled head */
+		return false;
+	}
+	r = pn_ring_push(&s->seg.cq, cqe);
+	pthread_mutex_unlock(&s->cq_lock);
+	posted(ss, s, r);
+	return !r;
+}
+
+void pnd_session_post(struct pnd_sessions *ss, struct pnd_session *s, const struct pn_cqe *cqe)
+{
+	post(ss, s, cqe, NULL);
+}
+
+void pnd_session_post_error(struct pnd_sessions *ss, struct pnd_session *s, uint64_t user_data,
+			    int res)
 {
 	struct pn_cqe cqe = { .user_data = user_data, .res = res };
 
 	post(ss, s, &cqe, NULL);
+}
+
+void pnd_job_end(struct pnd_sessions *ss, struct pnd_job *j, const struct pn_cqe *cqe)
+{
+	struct pnd_session *s = j->s;
+	struct pnd_model *m = j->model;
+
+	j->model = NULL;
+	post(ss, s, cqe, j);
+	pnd_model_put(m);
+	pnd_session_put(ss, s);
 }
 
 void pnd_job_complete(struct pnd_sessions *ss, struct pnd_job *j, int res, uint64_t t_run,
@@ -301,7 +353,7 @@ static int check_sqe(const struct pnd_session *s, const struct pnd_model *m,
  * session's one-entry cache. The cache is good while the model's holders do
  * not change (holders_gen): an UNLOAD of the tenant's hold ends its access.
  */
-static struct pnd_model *sqe_model(struct pnd_sessions *ss, struct pnd_session *s, uint32_t id)
+struct pnd_model *pnd_session_model(struct pnd_sessions *ss, struct pnd_session *s, uint32_t id)
 {
 	struct pnd_model *m = s->mcache;
 	struct pnd_caller who = { .uid = s->uid, .admin = s->admin };
@@ -320,6 +372,32 @@ static struct pnd_model *sqe_model(struct pnd_sessions *ss, struct pnd_session *
 	return m;
 }
 
+struct pnd_job *pnd_session_job_new(struct pnd_sessions *ss, struct pnd_session *s,
+				    const struct pn_sqe *q, struct pnd_model *m, bool gen,
+				    const struct pn_gen_args *a)
+{
+	struct pnd_job *j;
+
+	pthread_mutex_lock(&s->cq_lock);
+	j = &s->jobs[s->free_job];	/* there is one: slots == CQ entries >= inflight */
+	s->free_job = j->next_free;
+	j->gen_live = gen;
+	if (gen) {
+		j->gen = *a;
+		s->gen_live++;
+		s->gen_streams += a->stream_every != 0;
+	}
+	pthread_mutex_unlock(&s->cq_lock);
+	atomic_store(&j->cancel, false);
+	j->sqe = *q;
+	j->arena = s->seg.arena;
+	j->t_submit_ns = pnd_now_ns();
+	j->model = m;
+	atomic_fetch_add(&m->refs, 1);
+	atomic_fetch_add(&s->refs, 1);
+	return j;
+}
+
 /* Returns 1 when the SQE was consumed, 0 when it must be held (-EAGAIN). */
 static int handle_sqe(struct pnd_sessions *ss, struct pnd_session *s, const struct pn_sqe *q)
 {
@@ -329,7 +407,7 @@ static int handle_sqe(struct pnd_sessions *ss, struct pnd_session *s, const stru
 	int r;
 
 	if (q->opcode == PN_OP_NOP) {
-		session_post(ss, s, q->user_data, q->flags ? -EINVAL : 0);
+		pnd_session_post_error(ss, s, q->user_data, q->flags ? -EINVAL : 0);
 		return 1;
 	}
 	if (q->opcode == PN_OP_CANCEL) {
@@ -339,25 +417,23 @@ static int handle_sqe(struct pnd_sessions *ss, struct pnd_session *s, const stru
 		if (!r)
 			pnd_job_complete(ss, (struct pnd_job *)(uintptr_t)jd.user, -ECANCELED,
 					 pnd_now_ns(), false);
-		session_post(ss, s, q->user_data, r);
+		/* not queued: a generation, waiting or decoding, ends at its next unit */
+		else if (r == -ENOENT && pnd_session_gen_cancel(ss, s, q->arg))
+			r = 0;
+		pnd_session_post_error(ss, s, q->user_data, r);
 		return 1;
 	}
-	m = q->opcode == PN_OP_RUN ? sqe_model(ss, s, q->model) : NULL;
+	if (q->opcode == PN_OP_GENERATE && s->seg.version >= 3) {
+		pnd_session_gen_sqe(ss, s, q);
+		return 1;
+	}
+	m = q->opcode == PN_OP_RUN ? pnd_session_model(ss, s, q->model) : NULL;
 	if (!m || check_sqe(s, m, q)) {
-		session_post(ss, s, q->user_data, m ? -EINVAL : q->opcode == PN_OP_RUN ?
+		pnd_session_post_error(ss, s, q->user_data, m ? -EINVAL : q->opcode == PN_OP_RUN ?
 				 -ENOENT : -EINVAL);
 		return 1;
 	}
-	pthread_mutex_lock(&s->cq_lock);
-	j = &s->jobs[s->free_job];	/* there is one: slots == CQ entries >= inflight */
-	s->free_job = j->next_free;
-	pthread_mutex_unlock(&s->cq_lock);
-	j->sqe = *q;
-	j->arena = s->seg.arena;
-	j->t_submit_ns = pnd_now_ns();
-	j->model = m;
-	atomic_fetch_add(&m->refs, 1);
-	atomic_fetch_add(&s->refs, 1);
+	j = pnd_session_job_new(ss, s, q, m, false, NULL);
 	jd = (struct pn_sched_job_desc){
 		.id = q->user_data, .user = (uint64_t)(uintptr_t)j,
 		.deadline_ns = q->deadline_ns, .arena_bytes = (uint64_t)q->in_len + q->out_len,

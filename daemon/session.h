@@ -8,6 +8,8 @@
  *
  * Threads: open on the loop thread; close on the loop thread; drain,
  * prepare_sleep, clear_wakeup and job completion from any worker.
+ * session_gen.c is its PN_OP_GENERATE half (session_impl.h): the checks,
+ * the token and last CQEs of a generation, its cancel.
  */
 #ifndef PND_SESSION_H
 #define PND_SESSION_H
@@ -32,6 +34,7 @@ struct pnd_session {
 	atomic_flag sq_busy;		/* one worker drains the SQ at a time */
 	pthread_mutex_t cq_lock;	/* the CQ producer side, job slots */
 	uint32_t inflight;		/* popped SQEs not yet completed (cq_lock) */
+	uint32_t gen_live, gen_streams;	/* generations, and those streaming (cq_lock) */
 	struct pn_sqe held;		/* refused with -EAGAIN by the scheduler: retried */
 	bool has_held;			/* (sq_busy) */
 	struct pnd_model *mcache;	/* last model looked up (sq_busy) */
@@ -82,6 +85,8 @@ uint32_t pnd_sessions_drain(struct pnd_sessions *ss);
 bool pnd_sessions_prepare_sleep(struct pnd_sessions *ss, struct pnd_waiter *wt,
 				uint64_t *poll_by);
 void pnd_sessions_clear_wakeup(struct pnd_sessions *ss);
+/* The generation contexts' view of the sessions (session_gen.c): fills h. */
+void pnd_sessions_gen_host(struct pnd_sessions *ss, struct pnd_gen_host *h);
 /* Posts the CQE of a job and frees its slot (any worker). */
 void pnd_job_complete(struct pnd_sessions *ss, struct pnd_job *j, int res, uint64_t t_run,
 		      bool batched);

@@ -34,6 +34,7 @@ struct worker {
 	uint32_t idx;
 	int cpu, node;
 	bool started, rt;
+	bool gen_turn;				/* a batch ran: a generation unit is owed */
 	unsigned models_gen;
 	struct pnd_backend_exec *ex[PND_MAX_MODELS];	/* by model slot */
 	struct pnd_model *exm[PND_MAX_MODELS];		/* the model each was planned for */
@@ -57,7 +58,8 @@ struct pnd_workers {
 	struct worker *w;
 };
 
-int pnd_work_init(struct pnd_work *w, struct pn_sched *sched, bool futex, struct pn_err *e)
+int pnd_work_init(struct pnd_work *w, struct pn_sched *sched, bool futex, uint32_t gen_slots,
+		  struct pn_err *e)
 {
 	pthread_mutex_init(&w->lock, NULL);
 	w->sched = sched;
@@ -69,6 +71,7 @@ int pnd_work_init(struct pnd_work *w, struct pn_sched *sched, bool futex, struct
 	atomic_init(&w->stop, false);
 	atomic_init(&w->submits, 0);
 	atomic_init(&w->models_gen, 0);
+	pnd_gens_init(&w->gens, gen_slots);
 	if (!w->futex && w->kick_fd < 0)
 		return pn_errf(e, -errno, "workers' kick eventfd: %s", strerror(errno));
 	return 0;
@@ -78,6 +81,7 @@ void pnd_work_fini(struct pnd_work *w)
 {
 	if (w->kick_fd >= 0)
 		close(w->kick_fd);
+	pnd_gens_fini(&w->gens);
 	pthread_mutex_destroy(&w->lock);
 }
 
@@ -372,6 +376,21 @@ static void run_picked(struct worker *w)
 	pthread_mutex_unlock(&k->lock);
 }
 
+/* A queued realtime job, if any, before a generation unit (realtime never waits behind one). */
+static bool run_realtime(struct worker *w)
+{
+	struct pnd_work *k = w->ws->work;
+	int n;
+
+	pthread_mutex_lock(&k->lock);
+	n = pn_sched_pick_realtime(k->sched, &w->b);
+	pthread_mutex_unlock(&k->lock);
+	if (n <= 0)
+		return false;
+	run_picked(w);
+	return true;
+}
+
 /* One pick under the scheduler lock; runs what it got. Returns jobs run. */
 static uint32_t pick_and_run(struct worker *w, uint64_t *next)
 {
@@ -407,11 +426,12 @@ static uint32_t pick_and_run(struct worker *w, uint64_t *next)
  *    wake after it was armed completes it, and its completion, unreaped,
  *    makes this sleep return at once.
  */
-static void worker_sleep(struct worker *w, uint64_t next)
+static void worker_sleep(struct worker *w, uint64_t next, uint64_t gen_poll)
 {
 	struct pnd_workers *ws = w->ws;
 	struct pnd_work *k = ws->work;
-	uint64_t gen, poll_by = PN_SCHED_NEVER;
+	/* stalled generations (gen_sched.h): their clients' reaps wake nobody */
+	uint64_t gen, poll_by = gen_poll;
 	uint32_t kv;
 	int n;
 
@@ -467,26 +487,42 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	while (!atomic_load(&k->stop)) {
-		uint64_t subs, now;
+		uint64_t subs, now, gen_poll = PN_SCHED_NEVER;
 
 		drop_stale(w);
 		ws->host.drain(ws->host.arg);
 		subs = atomic_load(&k->submits);
 		now = pnd_now_ns();
+		/* after a batch, a generation's turn: a realtime job first, then one unit */
+		if (w->gen_turn) {
+			w->gen_turn = false;
+			if (pnd_gens_busy(&k->gens) &&
+			    (run_realtime(w) || pnd_gens_run(&k->gens, now, &gen_poll))) {
+				idle_since = pnd_now_ns();
+				continue;
+			}
+		}
 		/* pick only when something was submitted or a batch came due */
 		if (subs != w->seen_submits || now >= next) {
 			w->seen_submits = subs;
 			if (pick_and_run(w, &next)) {
 				idle_since = pnd_now_ns();
 				next = 0;	/* more may be queued: look again */
+				w->gen_turn = !w->rt;
 				continue;
 			}
+		}
+		/* nothing picked: one unit of a generation (gen_sched.h) */
+		if (!w->rt && pnd_gens_run(&k->gens, now, &gen_poll)) {
+			idle_since = pnd_now_ns();
+			continue;
 		}
 		if (now - idle_since < spin_ns) {
 			cpu_relax();
 			continue;
 		}
-		worker_sleep(w, next);
+		/* stalled generations: look again when their poll is due */
+		worker_sleep(w, next, gen_poll);
 		idle_since = pnd_now_ns();
 		w->seen_submits = 0;	/* pick once after waking */
 	}

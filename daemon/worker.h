@@ -28,6 +28,7 @@
 
 #include "backend.h"
 #include "core.h"
+#include "gen_sched.h"
 #include "sched/sched.h"
 #include "waiter.h"
 
@@ -44,6 +45,9 @@ struct pnd_work {
 	atomic_bool stop;
 	atomic_uint_fast64_t submits;	/* accepted SQEs: a spinning worker picks when it moved */
 	atomic_uint models_gen;		/* bumped on unload: workers drop executors */
+	/* the decoders' continuous batching (gen_sched.h): general workers run
+	 * its units between their picks; a submit there kicks like one here */
+	struct pnd_gens gens;
 };
 
 /* What the workers need from the parts above them (session.c, models.c). */
@@ -74,9 +78,11 @@ struct pnd_workers;
 
 /*
  * The scheduler's lock and the kick around sched (taken, not copied);
- * futex: io_uring futexes are used where the kernel has them.
+ * futex: io_uring futexes are used where the kernel has them. The
+ * generation contexts' list starts empty with gen_slots sessions each.
  */
-int pnd_work_init(struct pnd_work *w, struct pn_sched *sched, bool futex, struct pn_err *e);
+int pnd_work_init(struct pnd_work *w, struct pn_sched *sched, bool futex, uint32_t gen_slots,
+		  struct pn_err *e);
 void pnd_work_fini(struct pnd_work *w);
 /* Work was queued: move the generation, wake sleepers (lock held). */
 void pnd_work_kick_locked(struct pnd_work *w);

@@ -95,6 +95,8 @@ struct pn_load_req {
 #define PN_MODEL_F_SHARED	(1u << 0)	/* LOAD found it already loaded */
 #define PN_MODEL_F_REATTACHED	(1u << 1)	/* came back from a persistent region */
 #define PN_MODEL_F_PUBLIC	(1u << 2)	/* visible to every tenant */
+#define PN_MODEL_F_DECODER	(1u << 3)	/* a causal decoder: PN_OP_GENERATE runs it
+						 * (ring version 3); max_tokens is its context */
 struct pn_model_desc {
 	uint32_t id;		/* pn_sqe.model */
 	uint32_t flags;		/* PN_MODEL_F_* */
@@ -130,8 +132,18 @@ struct pn_session_req {
 	uint32_t pad;
 };
 
-/* pn_session_req.flags */
+/*
+ * pn_session_req.flags. PN_SESSION_F_RING_V3: the client reads ring version
+ * 3 (uapi/ring.h: PN_OP_GENERATE), so the segment may say 3; without it the
+ * segment says 2, which clients built before version 3 require. A flag bit
+ * is no new message (PN_PROTO_VERSION stays 2, old clients are served as
+ * before); a daemon before it refuses it (-EINVAL, "expected flags within
+ * 0x1"), and the client library then asks again without it and gets a
+ * version 2 session (no generation).
+ */
 #define PN_SESSION_F_EVENTFD	(1u << 0)	/* wake-ups by eventfd even where futexes work */
+#define PN_SESSION_F_RING_V3	(1u << 1)	/* the client speaks ring version 3 */
+#define PN_SESSION_F_ALL	(PN_SESSION_F_EVENTFD | PN_SESSION_F_RING_V3)
 
 struct pn_session_rep {
 	uint32_t session_id;

@@ -41,6 +41,14 @@
  * through a socket. All fields little-endian (the host's); each struct is
  * never changed once released: new fields take reserved space and bump
  * PN_RING_VERSION.
+ *
+ * Versions: 2 added the wake word and wake mode; 3 added PN_OP_GENERATE
+ * (struct pn_gen_args), its token CQEs (PN_CQE_F_MORE) and pn_cqe.gen in
+ * what was pn_cqe.reserved. A version 3 layout is version 2's with more
+ * meanings, so polynetd still lays out version 2 segments for clients that
+ * do not ask for 3 (PN_SESSION_F_RING_V3, uapi/proto.h): a client built
+ * before version 3 checks for 2 and keeps working; such a session has no
+ * PN_OP_GENERATE (-EINVAL, as before). A client of version 3 accepts either.
  */
 #ifndef PN_UAPI_RING_H
 #define PN_UAPI_RING_H
@@ -49,7 +57,8 @@
 
 #define PN_RING_MAGIC		0x474e5250u	/* "PRNG" */
 #define PN_SEG_MAGIC		0x47455350u	/* "PSEG" */
-#define PN_RING_VERSION		2u	/* 2: wake word and wake mode */
+#define PN_RING_VERSION		3u	/* 3: PN_OP_GENERATE and its CQEs */
+#define PN_RING_VERSION_MIN	2u	/* the oldest a peer may still lay out or accept */
 #define PN_RING_ALIGN		4096u		/* SQ, CQ and arena offsets */
 #define PN_RING_MAX_ENTRIES	32768u
 
@@ -110,8 +119,9 @@ struct pn_seg_hdr {
 enum pn_sqe_op {
 	PN_OP_NOP = 0,		/* completes at once: measures the rings alone */
 	PN_OP_RUN = 1,		/* run model on the input, write the output */
-	PN_OP_CANCEL = 2,	/* cancel the queued job whose user_data is in arg */
-	PN_OP_COUNT = 3,
+	PN_OP_CANCEL = 2,	/* cancel the queued job (or generation) whose user_data is in arg */
+	PN_OP_GENERATE = 3,	/* version 3: continue a prompt on a decoder, a CQE per N tokens */
+	PN_OP_COUNT = 4,
 };
 
 /* pn_sqe.prio: scheduling class */
@@ -145,13 +155,51 @@ struct pn_sqe {
 	uint64_t arg;			/* PN_OP_CANCEL: the target's user_data */
 };
 
+/*
+ * PN_OP_GENERATE (version 3): continues one prompt on a causal decoder
+ * (PN_MODEL_F_DECODER), its decode steps batched with other sessions'.
+ *   in_off:  struct pn_gen_args, then int32 prompt ids[T] (BOS first, as the
+ *            model's tokenizer makes them: the client tokenizes, MODEL_INFO
+ *            maps the tokenizer); in_len == sizeof(struct pn_gen_args) + 4 * T
+ *   out_off: int32 ids[max_tokens]: the daemon writes each generated token
+ *            there before the CQE that covers it; out_len >= 4 * max_tokens
+ *   batch 1; T the prompt's tokens, 1..context - 1; prio INTERACTIVE or BATCH
+ *   (a generation has no deadline: REALTIME is -EINVAL); deadline_ns, arg 0.
+ * CQEs, all with the SQE's user_data: a token CQE (PN_CQE_F_MORE) every
+ * stream_every tokens and for the last ones, then one last CQE without
+ * PN_CQE_F_MORE (see struct pn_cqe).
+ */
+struct pn_gen_args {
+	uint32_t max_tokens;		/* 1..context - T: the job's tokens at most */
+	uint32_t stream_every;		/* a token CQE per N tokens; 0: only the last CQE */
+	float temperature;		/* 0: greedy (argmax); else > 0, softmax(logits / t) */
+	float top_p;			/* (0, 1]; 1: off (lib/gen/sample.h) */
+	uint64_t seed;			/* the sampler's: a job repeats exactly */
+	uint32_t flags;			/* none defined: 0 */
+	uint32_t reserved;		/* 0 */
+};
+
 /* pn_cqe.flags */
 #define PN_CQE_F_BATCHED	(1u << 0)	/* ran coalesced with other jobs */
+#define PN_CQE_F_MORE		(1u << 1)	/* version 3: a token CQE, more CQEs follow */
+#define PN_CQE_F_EOS		(1u << 2)	/* version 3, last CQE: the model ended it (EOS) */
+#define PN_CQE_F_GEN		(1u << 3)	/* version 3: a PN_OP_GENERATE CQE (gen is valid) */
 
 /*
  * One completion: res is 0 or -errno; -ETIME: a realtime deadline that
  * cannot be met, -EDQUOT: a tenant quota, -ECANCELED: cancelled, -EINVAL: a
  * malformed SQE (uapi/proto.h and docs/daemon.md list them).
+ *
+ * PN_OP_GENERATE's CQEs carry PN_CQE_F_GEN and fill gen:
+ *   token CQE (PN_CQE_F_MORE): res = n >= 1 tokens this CQE covers, the
+ *     ids out[gen.tokens - n .. gen.tokens) of the job's output;
+ *     gen.token = the last of them (with stream_every 1: the token itself)
+ *   last CQE: res 0 (max_tokens reached, or PN_CQE_F_EOS: the model's EOS,
+ *     which is not written), -ECANCELED (PN_OP_CANCEL, or the session went
+ *     away), or another -errno (docs/daemon.md); gen.tokens = the tokens
+ *     sent before it (all of them in token CQEs, or with stream_every 0
+ *     all of them here: out[0 .. gen.tokens)), gen.token the last or -1.
+ *   queue_us: waiting for a cache slot; run_us: since the slot was taken.
  */
 struct pn_cqe {
 	uint64_t user_data;
@@ -159,12 +207,21 @@ struct pn_cqe {
 	uint32_t flags;			/* PN_CQE_F_* */
 	uint32_t queue_us;		/* time spent queued in the daemon */
 	uint32_t run_us;		/* time spent executing */
-	uint64_t reserved;
+	union {
+		uint64_t reserved;	/* version 2: 0 */
+		struct {
+			uint32_t tokens;	/* PN_CQE_F_GEN: tokens sent, this CQE's included */
+			int32_t token;		/* the last of them, -1 for none */
+		} gen;
+	};
 };
 
 _Static_assert(sizeof(struct pn_ring_hdr) == 192, "pn_ring_hdr ABI");
 _Static_assert(sizeof(struct pn_seg_hdr) == 64, "pn_seg_hdr ABI");
 _Static_assert(sizeof(struct pn_sqe) == 64, "pn_sqe ABI");
 _Static_assert(sizeof(struct pn_cqe) == 32, "pn_cqe ABI");
+_Static_assert(sizeof(struct pn_gen_args) == 32, "pn_gen_args ABI");
+_Static_assert(__builtin_offsetof(struct pn_cqe, gen.tokens) == 24 &&
+	       __builtin_offsetof(struct pn_cqe, gen.token) == 28, "pn_cqe.gen ABI");
 
 #endif /* PN_UAPI_RING_H */

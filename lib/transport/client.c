@@ -292,11 +292,13 @@ static int seg_check(struct pn_session *s, struct pn_err *e)
 int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entries,
 		    uint64_t arena_bytes, struct pn_session **out, struct pn_err *e)
 {
+	/* ring version 3 (generation): a daemon before it ignores the flag and says 2 */
 	struct pn_session_req q = { .sq_entries = sq_entries, .cq_entries = cq_entries,
-				    .arena_size = arena_bytes };
+				    .arena_size = arena_bytes, .flags = PN_SESSION_F_RING_V3 };
 	const char *wake = getenv("PN_WAKE");
 	struct pn_session_rep rep;
 	struct pn_session *s;
+	struct pn_err oe = { "" };
 	void *body;
 	size_t n;
 	int fds[3], nfd, r;
@@ -306,9 +308,15 @@ int pn_session_open(struct pn_client *c, uint32_t sq_entries, uint32_t cq_entrie
 	if ((wake && !strcmp(wake, "eventfd")) || !pn_wake_futex_supported())
 		q.flags |= PN_SESSION_F_EVENTFD;
 	r = pn_client_call(c, PN_MSG_OPEN_SESSION, &q, sizeof(q), NULL, 0, &body, &n, fds, 3,
-			   &nfd, e);
+			   &nfd, &oe);
+	if (r == -EINVAL && strstr(oe.msg, "expected flags within 0x1 ")) {
+		/* a daemon before ring version 3: a version 2 session (uapi/proto.h) */
+		q.flags &= ~PN_SESSION_F_RING_V3;
+		r = pn_client_call(c, PN_MSG_OPEN_SESSION, &q, sizeof(q), NULL, 0, &body, &n,
+				   fds, 3, &nfd, &oe);
+	}
 	if (r)
-		return r;
+		return pn_errf(e, r, "%s", oe.msg);
 	memcpy(&rep, body, sizeof(rep));
 	free(body);
 	s = calloc(1, sizeof(*s));

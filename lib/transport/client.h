@@ -122,11 +122,85 @@ struct pn_wait_stats {
 void pn_session_wait_stats(const struct pn_session *s, struct pn_wait_stats *st);
 /* Waits for one completion; timeout_ms < 0: forever (-ETIMEDOUT after it). */
 int pn_wait(struct pn_session *s, struct pn_cqe *cqe, enum pn_wait_mode mode, int timeout_ms);
-/* Asks to cancel the queued job target; its CQE says -ECANCELED if it was. */
+/* Asks to cancel the queued job (or the generation, waiting or decoding) target; its
+ * CQE says -ECANCELED if it was. */
 int pn_cancel(struct pn_session *s, uint64_t target, uint64_t user_data);
 /* Submits q and waits for its CQE (no other job of s may be in flight). */
 int pn_run(struct pn_session *s, const struct pn_sqe *q, enum pn_wait_mode mode,
 	   struct pn_cqe *cqe);
+
+/*
+ * Generation (PN_OP_GENERATE, ring version 3; docs/daemon.md "Generation"):
+ * a decoder (PN_MODEL_F_DECODER) continues a prompt, its tokens streamed
+ * as CQEs. The prompt goes as token ids, BOS first: tokenize it with the
+ * model's own tokenizer (pn_client_model_local(m)->bpe), so the daemon
+ * takes ids only and the client owns text. The tokens arrive as int32 at
+ * the SQE's out_off, each before the CQE that covers it.
+ */
+/* Bytes of a PN_OP_GENERATE input: struct pn_gen_args, then T prompt ids. */
+static inline uint64_t pn_gen_in_bytes(uint32_t T)
+{
+	return sizeof(struct pn_gen_args) + 4ull * T;
+}
+/* Greedy, max_tokens tokens, a token CQE per token, seed 0. */
+void pn_gen_args_default(struct pn_gen_args *a, uint32_t max_tokens);
+/* The session's ring version (uapi/ring.h): 3 generates, 2 (an older daemon) does not. */
+uint32_t pn_session_ring_version(const struct pn_session *s);
+/*
+ * Writes a and ids[0..T) into the arena at in_off and fills q (interactive
+ * class) for the tokens at out_off (4 * a->max_tokens bytes). -EINVAL (with
+ * e) for a range outside the arena or not 4-byte aligned, -EOPNOTSUPP when
+ * the session is ring version 2. Submit q with pn_submit.
+ */
+int pn_gen_prep(struct pn_session *s, struct pn_sqe *q, uint32_t model,
+		const struct pn_gen_args *a, const int32_t *ids, uint32_t T, uint64_t in_off,
+		uint64_t out_off, uint64_t user_data, struct pn_err *e);
+/* A generation CQE: a token CQE (more follow) or its last one. */
+static inline bool pn_cqe_gen_more(const struct pn_cqe *c)
+{
+	return (c->flags & (PN_CQE_F_GEN | PN_CQE_F_MORE)) == (PN_CQE_F_GEN | PN_CQE_F_MORE);
+}
+/*
+ * The tokens a token CQE covers: *n of them at the returned pointer (into
+ * the arena: the SQE's out_off), NULL with *n 0 for any other CQE or one
+ * whose range lies outside the arena.
+ */
+const int32_t *pn_gen_cqe_ids(const struct pn_session *s, const struct pn_cqe *c,
+			      uint64_t out_off, uint32_t *n);
+
+/*
+ * One generation read as a stream: the session runs nothing else meanwhile
+ * (as pn_run). Start it, then call next until it returns 0.
+ */
+struct pn_gen_stream {
+	struct pn_session *s;
+	uint64_t user_data, out_off;
+	uint32_t tokens;		/* received so far */
+	bool done;			/* the last CQE came */
+	bool eos;			/* ... and said the model ended it (PN_CQE_F_EOS) */
+	int res;			/* ... its res: 0, -ECANCELED, another -errno */
+	bool cancel_sent, cancel_seen;
+	int cancel_res;			/* the cancel's own CQE, once it came (pn_cancel) */
+	struct pn_cqe last;		/* the stream's CQE last read */
+};
+int pn_gen_stream_start(struct pn_gen_stream *g, struct pn_session *s, uint32_t model,
+			const struct pn_gen_args *a, const int32_t *ids, uint32_t T,
+			uint64_t in_off, uint64_t out_off, uint64_t user_data, struct pn_err *e);
+/*
+ * Waits for the stream's next CQE. > 0: that many new tokens at *ids (the
+ * arena; they stay there until the session's next job); 0: the stream
+ * ended (g->res, g->tokens, g->eos say how; a refusal at submit ends it
+ * at once with its error in g->res). < 0: the wait failed (-ETIMEDOUT,
+ * -ECONNRESET, -EPROTO for a CQE of another job).
+ */
+int pn_gen_stream_next(struct pn_gen_stream *g, const int32_t **ids, enum pn_wait_mode mode,
+		       int timeout_ms);
+/*
+ * Asks the daemon to cancel the stream between two tokens: keep calling
+ * next; it ends with g->res -ECANCELED (or 0, had it finished first) and
+ * g->tokens the tokens sent before it. The cancel's own CQE is read by next.
+ */
+int pn_gen_stream_cancel(struct pn_gen_stream *g);
 
 /*
  * For an application with its own io_uring: prepares a wait tagged

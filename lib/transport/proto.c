@@ -256,10 +256,10 @@ static int check_request(uint32_t type, const void *b, size_t n, struct pn_err *
 	case PN_MSG_OPEN_SESSION: {
 		const struct pn_session_req *r = b;
 
-		if (r->flags & ~PN_SESSION_F_EVENTFD || r->pad)
+		if (r->flags & ~PN_SESSION_F_ALL || r->pad)
 			return pn_errf(e, -EINVAL, "OPEN_SESSION: flags 0x%x pad %u, "
 				       "expected flags within 0x%x and pad 0", r->flags, r->pad,
-				       PN_SESSION_F_EVENTFD);
+				       PN_SESSION_F_ALL);
 		return 0;
 	}
 	}

@@ -87,9 +87,10 @@ int pn_ring_attach(struct pn_ring *r, void *mem, size_t bytes, uint32_t entry_si
 	if (magic != PN_RING_MAGIC)
 		return pn_errf(e, -EPROTO, "ring header: magic 0x%08x, expected 0x%08x",
 			       magic, PN_RING_MAGIC);
-	if (version != PN_RING_VERSION)
-		return pn_errf(e, -EPROTO, "ring header: version %u, expected %u",
-			       version, PN_RING_VERSION);
+	/* a version 3 ring is version 2's layout: either is read (uapi/ring.h) */
+	if (version < PN_RING_VERSION_MIN || version > PN_RING_VERSION)
+		return pn_errf(e, -EPROTO, "ring header: version %u, expected %u..%u",
+			       version, PN_RING_VERSION_MIN, PN_RING_VERSION);
 	if (!pow2(entries) || entries > PN_RING_MAX_ENTRIES)
 		return pn_errf(e, -EPROTO, "ring header: %u entries, expected a power "
 			       "of two in 1..%u", entries, PN_RING_MAX_ENTRIES);

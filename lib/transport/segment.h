@@ -27,6 +27,9 @@ struct pn_seg_layout {
 	uint32_t sq_entries, cq_entries;
 	uint64_t sq_off, cq_off, arena_off, arena_size, size;
 	uint32_t wake_mode;		/* both rings' (uapi/ring.h); pn_seg_layout: eventfd */
+	uint32_t version;		/* the segment's and its rings'; pn_seg_layout:
+					 * PN_RING_VERSION (polynetd lowers it to 2 for a
+					 * client that did not ask for 3) */
 };
 
 /* Offsets of every part from the sizes (arena_size rounded up to the alignment). */
@@ -53,12 +56,14 @@ struct pn_seg_map {
 	struct pn_ring sq, cq;
 	uint8_t *arena;
 	uint64_t arena_size;
+	uint32_t version;		/* the segment's ring version, as checked */
 };
 
 /*
  * Checks the header of the size bytes mapped at mem (untrusted: the other
  * process wrote it) and attaches both rings: fills every field of m but the
- * fds. -EPROTO on a bad header or ring.
+ * fds. -EPROTO on a bad header or ring. Versions PN_RING_VERSION_MIN to
+ * PN_RING_VERSION are accepted, the rings' equal to the segment's.
  */
 int pn_seg_attach(void *mem, size_t size, struct pn_seg_map *m, struct pn_err *e);
 

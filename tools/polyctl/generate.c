@@ -31,7 +31,9 @@
 
 static const char usage_text[] =
 	"usage: polyctl generate M.pnb --prompt-file F [--max-tokens N] [--temperature T]\n"
-	"                        [--top-p P] [--seed S] [--json]\n"
+	"                        [--top-p P] [--seed S] [--json] [--socket PATH | --daemon]\n"
+	"  --socket PATH     through polynetd there (--daemon: the default socket), the same\n"
+	"                    output (its options: polyctl generate --daemon --help)\n"
 	"  --prompt-file F   one prompt per line (- for stdin)\n"
 	"  --max-tokens N    tokens to generate per prompt, 1..context-1 (default 64); fewer\n"
 	"                    at EOS or where the context ends\n"
@@ -312,9 +314,12 @@ int cmd_generate(int argc, char **argv)
 	uint64_t prompts = 0, failed = 0;
 	const char *line;
 	size_t len;
-	int r = parse(argc, argv, &o), status = 0;
+	int r, status = 0;
 
-	if (r >= 0)
+	/* through the daemon: the same verb, generate_daemon.c */
+	if (polyctl_generate_daemon_args(argc, argv))
+		return cmd_generate_daemon(argc, argv);
+	if ((r = parse(argc, argv, &o)) >= 0)
 		return r;
 	if (pn_sampler_init(&smp, (float)o.temperature, (float)o.top_p, o.seed, &err))
 		return usage_error("%s", err.msg);

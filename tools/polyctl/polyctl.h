@@ -18,6 +18,9 @@ int cmd_regions(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 /* generate M.pnb --prompt-file F [sampling options] [--json]: continue each prompt */
 int cmd_generate(int argc, char **argv);
+/* the same through polynetd (generate_daemon.c), chosen by --socket PATH or --daemon */
+int cmd_generate_daemon(int argc, char **argv);
+int polyctl_generate_daemon_args(int argc, char **argv);
 /* eval-gen VARIANT.pnb --exact EXACT.pnb --prompts F: a decoder's per-token fidelity */
 int cmd_eval_gen(int argc, char **argv);
 /* compile --from pnb EXACT.pnb -o OUT.pnb [pass options]: the PolyNet passes */
