@@ -27,7 +27,7 @@ static const struct {
 	{ "eval",    cmd_eval,    "eval MODEL.pnb --train F --test F     accuracy, cosine, latency", false },
 	{ "inspect", cmd_inspect, "inspect FILE.pnb [--json]              header, tensors, nodes", false },
 	{ "eval-gen", cmd_eval_gen, "eval-gen M.pnb --exact E.pnb --prompts F  decoder fidelity (KL, top-1)", false },
-	{ "generate", cmd_generate, "generate M.pnb --prompt-file F [--json] continue prompts (decoders)", false },
+	{ "generate", cmd_generate, "generate M.pnb --prompt-file F [--json] continue prompts (decoders)", true },
 	{ "run",     cmd_run,     "run FILE.pnb --text-file F [--json]    embed each line of F", true },
 	{ "bench",   cmd_bench,   "bench FILE.pnb [--json]                latency percentiles", true },
 	{ "load",    cmd_load,    "load FILE.pnb [--json]                 load into polynetd", true },
