@@ -237,6 +237,8 @@ bench: setup
 	@B=$(B) bash bench/frontier.sh
 	@/usr/bin/python3 bench/llama_frontier.py --build $(B)
 	@B=$(B) bash bench/llama_bench.sh
+	@B=$(B) bash bench/gen_daemon_bench.sh > $(B)/gen_daemon.jsonl && \
+	 /usr/bin/python3 bench/gen_daemon_md.py $(B)/gen_daemon.jsonl
 	@B=$(B) bash bench/real_components.sh
 	@B=$(B) bash bench/gpu.sh
 	@if [ "$$(id -u)" -eq 0 ]; then B=$(B) bash bench/fairness.sh; \
@@ -254,6 +256,8 @@ bench-frontier: setup
 	@B=$(B) bash bench/frontier.sh
 	@/usr/bin/python3 bench/llama_frontier.py --build $(B)
 	@B=$(B) bash bench/llama_bench.sh
+	@B=$(B) bash bench/gen_daemon_bench.sh > $(B)/gen_daemon.jsonl && \
+	 /usr/bin/python3 bench/gen_daemon_md.py $(B)/gen_daemon.jsonl
 	@B=$(B) bash bench/real_components.sh
 
 # Two builds against each other in one run: make bench-compare OLD=DIR [NEW=build]
