@@ -28,9 +28,10 @@ def main():
            "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("mode") in ("inprocess", "daemon", "delta"):
-            out.append("| %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f |" % (
-                r.get("run", 1), r["mode"], r["ttft_us_p50"], r["ttft_us_p99"], r["token_us_p50"],
-                r["token_us_p99"], r["token_us_p999"], r["token_us_mean"]))
+            f = lambda k: "-" if k not in r else "%.2f" % r[k]
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r.get("run", 1), r["mode"], f("ttft_us_p50"), f("ttft_us_p99"),
+                f("token_us_p50"), f("token_us_p99"), f("token_us_p999"), f("token_us_mean")))
     d = [r for r in rows if r.get("mode") == "delta"]
     if d:
         out += ["", "Target: the daemon adds <= 5 us per token (p50): %s." % (
