@@ -22,3 +22,8 @@ for i, a in enumerate(E):
 
 hr "Latency (one core; p50 / p99 / p99.9 over many runs)"
 "$polyctl" bench "$pnb" --iters 400 --max-s 6
+
+hr "A causal decoder: stories260K (llama2.c format, MIT), greedy, in process"
+llama=$(dirname "$pnb")/stories260k.pnb
+"$polyctl" compile -q --from llama2c tests/data/llama/stories260k.bin -o "$llama"
+printf 'Once upon a time\nThe little dog\n' | "$polyctl" generate "$llama" --prompt-file - --max-tokens 48
