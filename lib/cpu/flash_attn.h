@@ -31,9 +31,13 @@
 
 #include "util/pool.h"
 
-/* Tile sizes (rows of queries, of keys). */
+/* Tile sizes (rows of queries, of keys); -D overrides are for measuring only. */
+#ifndef PN_FLASH_BQ
 #define PN_FLASH_BQ 64
+#endif
+#ifndef PN_FLASH_BK
 #define PN_FLASH_BK 64
+#endif
 
 size_t pn_flash_attn_scratch(uint32_t hd, uint32_t nthreads);
 void pn_flash_attn_causal(struct pn_pool *pool, const float *q, const float *k,
