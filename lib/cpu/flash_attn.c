@@ -52,9 +52,15 @@ static float row_max(const float *s, uint32_t n)
 
 	for (c = 0; c < LANES; c++)
 		lane[c] = m;
-	for (j = 0; j + LANES <= n; j += LANES)
+	for (j = 0; j + LANES <= n; j += LANES) {
+		float t[LANES];
+
+		/* Through t, as pn_dot: gcc then keeps the lanes in one vector. */
 		for (c = 0; c < LANES; c++)
-			lane[c] = s[j + c] > lane[c] ? s[j + c] : lane[c];
+			t[c] = s[j + c] > lane[c] ? s[j + c] : lane[c];
+		for (c = 0; c < LANES; c++)
+			lane[c] = t[c];
+	}
 	for (; j < n; j++)
 		m = s[j] > m ? s[j] : m;
 	for (c = 0; c < LANES; c++)
@@ -68,15 +74,19 @@ static float row_exp(float *s, uint32_t n, float scale, float m)
 	float lane[LANES] = { 0 }, sum = 0.0f;
 	uint32_t j, c;
 
-	for (j = 0; j + LANES <= n; j += LANES)
-		for (c = 0; c < LANES; c++) {
-			s[j + c] = pn_exp_nonpos(fmaf(scale, s[j + c], -m));
-			lane[c] += s[j + c];
-		}
-	for (; j < n; j++) {
+	/* Two plain loops: each vectorizes (one fused loop did not). */
+	for (j = 0; j < n; j++)
 		s[j] = pn_exp_nonpos(fmaf(scale, s[j], -m));
-		sum += s[j];
+	for (j = 0; j + LANES <= n; j += LANES) {
+		float t[LANES];
+
+		for (c = 0; c < LANES; c++)
+			t[c] = lane[c] + s[j + c];
+		for (c = 0; c < LANES; c++)
+			lane[c] = t[c];
 	}
+	for (; j < n; j++)
+		sum += s[j];
 	for (c = 0; c < LANES; c++)
 		sum += lane[c];
 	return sum;
