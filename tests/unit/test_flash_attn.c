@@ -2,8 +2,8 @@
 /*
  * test_flash_attn.c - pn_flash_attn_causal (lib/cpu/flash_attn.h) against
  * the plain double-precision reference pn_ref_attention (causal), at T of
- * 1, 7, 64, 65, 200 and 1000 (one token, below one tile, exactly one tile,
- * one past, several tiles with a partial last, 16 tiles), hd 16 and 64,
+ * 1, 7, 64, 65, 127, 128, 129, 200 and 1000 (one token, within one tile,
+ * either side of the 128-row tile, several tiles with a partial last), hd 16 and 64,
  * 1 to 8 heads, with and without a pool, on a padded output (ldo > D: the
  * padding must stay untouched); and causality: changing q, k, v at rows
  * > t0 leaves rows <= t0 bit for bit as they were.
@@ -17,7 +17,7 @@
  *    combination of |v| <= 1, so the output moves by <= e.
  *  - The fast exp is a few ulp; the online softmax multiplies the
  *    accumulator and the sum by one rescale factor per key block (at most
- *    ceil(T / BK) = 16 here, each a few ulp), and the float sum of P V over
+ *    ceil(T / BK) = 8 here, each a few ulp), and the float sum of P V over
  *    T keys is relative to sum |p v| / l <= 1: together under
  *    (4 + ceil(T / BK)) * 2.4e-7 (2 ulp per step) absolute.
  * So tol = 2e-5 * sqrt(hd) * a * scale + (4 + ceil(T / BK)) * 2.4e-7: the
@@ -105,7 +105,7 @@ static void check_flash(struct pn_pool *pool, uint32_t T, uint32_t heads, uint32
 
 static void run_all(struct pn_pool *pool)
 {
-	static const uint32_t Ts[] = { 1, 7, 64, 65, 200, 1000 };
+	static const uint32_t Ts[] = { 1, 7, 64, 65, 127, 128, 129, 200, 1000 };
 
 	for (size_t i = 0; i < sizeof(Ts) / sizeof(Ts[0]); i++) {
 		check_flash(pool, Ts[i], 3, 16, 1.0f);
@@ -158,7 +158,7 @@ static void check_causal(uint32_t T, uint32_t heads, uint32_t hd, uint32_t t0)
 
 static void test_flash_causal(void **state)
 {
-	static const uint32_t t0s[] = { 0, 5, 62, 63, 64, 100, 127, 199 };
+	static const uint32_t t0s[] = { 0, 5, 63, 64, 100, 127, 128, 199 };
 
 	for (size_t i = 0; i < sizeof(t0s) / sizeof(t0s[0]); i++) {
 		check_causal(200, 2, 64, t0s[i]);
