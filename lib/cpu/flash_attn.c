@@ -9,6 +9,12 @@
  * end divides by l. Key blocks past the query block are never touched;
  * only blocks that cross the diagonal are masked. Memory per task is
  * O(BQ * (BK + hd)), not O(T^2).
+ *
+ * Measured at d 512, hd 64, one Zen 5 core (bench/flash_attn_bench.c):
+ * the block GEMMs through oneDNN beat plain vectorized loops (pn_dot per
+ * score, an axpy per key for P V) by 7x: 119 against 16 GFLOP/s at T 4k.
+ * The row max and exp are two separate plain loops so that both vectorize
+ * (fused with the sum they did not, and cost half the time).
  */
 #include <math.h>
 #include <stdatomic.h>
