@@ -47,7 +47,8 @@ FUZZ_BINS:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 DAEMON_CLIENT := $(B)/rel/tests/daemon_client
 WAKE_CLIENT := $(B)/rel/tests/wake_client
 BENCH_BINS := $(B)/rel/bench/kernels $(B)/rel/bench/region_bench $(B)/rel/bench/sched_sim \
-	      $(B)/rel/bench/poly_components $(B)/rel/bench/backend_latency $(B)/rel/bench/gen_bench
+	      $(B)/rel/bench/poly_components $(B)/rel/bench/backend_latency $(B)/rel/bench/gen_bench \
+	      $(B)/rel/bench/flash_attn_bench
 TOOLS    := $(DAEMON_CLIENT) $(WAKE_CLIENT) $(BENCH_BINS)
 
 # Keep objects of test and bench binaries: they are intermediates of a chain

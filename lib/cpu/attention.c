@@ -13,39 +13,12 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "cpu/fastexp.h"
 #include "cpu/kernels.h"
 
 #define GEMM_MIN_LEN 4		/* measured: from 4 tokens on the two GEMMs win */
 #define SLICE_ALIGN 16		/* floats: slices start on 64-byte boundaries */
 #define LANES 16		/* independent partial sums: lets dot products vectorize */
-
-/*
- * exp(x) for x <= 0: 2^n * p(r), x = n ln2 + r, |r| <= ln2/2, p the degree-7
- * Taylor polynomial (truncation 5.6e-9 relative; a few ulp in all). Plain
- * arithmetic and a bit cast, so a loop of it vectorizes. Below -87 the
- * result would leave the normal range: 0.
- */
-static inline float exp_nonpos(float x)
-{
-	const float log2e = 1.44269504088896341f;
-	const float ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723212e-6f;
-	const float round = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
-	float xc = x < -87.0f ? -87.0f : x;
-	float n = (xc * log2e + round) - round;
-	float r = fmaf(-n, ln2_lo, fmaf(-n, ln2_hi, xc));
-	float p = 1.0f / 5040;
-	union { float f; uint32_t u; } s;
-
-	p = fmaf(p, r, 1.0f / 720);
-	p = fmaf(p, r, 1.0f / 120);
-	p = fmaf(p, r, 1.0f / 24);
-	p = fmaf(p, r, 1.0f / 6);
-	p = fmaf(p, r, 0.5f);
-	p = fmaf(p, r, 1.0f);
-	p = fmaf(p, r, 1.0f);
-	s.u = (uint32_t)((int32_t)n + 127) << 23;
-	return x < -87.0f ? 0.0f : p * s.f;
-}
 
 /* s[0, nv) = softmax(scale * s[0, nv)); s[nv, n) = 0 (masked keys). nv >= 1. */
 static void softmax_masked(float *s, uint32_t nv, uint32_t n, float scale)
@@ -67,7 +40,7 @@ static void softmax_masked(float *s, uint32_t nv, uint32_t n, float scale)
 		lane[k] = 0.0f;
 	}
 	for (j = 0; j < nv; j++)
-		s[j] = exp_nonpos(s[j] - m);
+		s[j] = pn_exp_nonpos(s[j] - m);
 	for (j = 0; j + LANES <= nv; j += LANES)
 		for (k = 0; k < LANES; k++)
 			lane[k] += s[j + k];
@@ -115,11 +88,11 @@ float pn_exp_shifted(float *s, uint32_t n)
 	}
 	for (j = 0; j + LANES <= n; j += LANES)
 		for (k = 0; k < LANES; k++) {
-			s[j + k] = exp_nonpos(s[j + k] - m);
+			s[j + k] = pn_exp_nonpos(s[j + k] - m);
 			lane[k] += s[j + k];
 		}
 	for (; j < n; j++) {
-		s[j] = exp_nonpos(s[j] - m);
+		s[j] = pn_exp_nonpos(s[j] - m);
 		sum += s[j];
 	}
 	for (k = 0; k < LANES; k++)
