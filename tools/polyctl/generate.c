@@ -12,13 +12,8 @@
  * and nothing of it is generated; the other prompts still run.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include <cjson/cJSON.h>
 
 #include "exec/exec.h"
 #include "exec/model.h"
@@ -26,7 +21,7 @@
 #include "gen/sample.h"
 #include "text/tok_bpe.h"
 #include "util/lines.h"
-#include "util/stats.h"
+#include "generate.h"
 #include "polyctl.h"
 
 static const char usage_text[] =
@@ -42,98 +37,16 @@ static const char usage_text[] =
 	"  --seed S          the sampler's seed (default 0): a run repeats exactly\n"
 	"  --json            one JSON object per prompt, then a summary object\n";
 
-struct opts {
-	const char *model, *prompts;
-	long max_tokens;
-	double temperature, top_p;
-	unsigned long long seed;
-	int json;
-};
-
 struct run {
-	const struct opts *o;
+	const struct gen_opts *o;
 	struct pn_model *m;
 	struct pn_cpu_model *cm;
 	struct pn_gen *g;
 	float *logits;
 	void *scratch;
 	int32_t *ids;			/* prompt then continuation, context long */
-	struct pn_stats ttft, tok;	/* microseconds */
-	uint64_t tokens;
+	struct gen_out out;
 };
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "polyctl generate: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage_text);
-	return 2;
-}
-
-static int parse(int argc, char **argv, struct opts *o)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end = NULL;
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (!strcmp(a, "--json")) {
-			o->json = 1;
-			continue;
-		} else if (a[0] != '-') {
-			if (o->model)
-				return usage_error("one model expected, got another: '%s'", a);
-			o->model = a;
-			continue;
-		}
-		if (!v)
-			return usage_error("%s needs a value", a);
-		i++;
-		errno = 0;
-		if (!strcmp(a, "--prompt-file"))
-			o->prompts = v, end = "";
-		else if (!strcmp(a, "--max-tokens"))
-			o->max_tokens = strtol(v, &end, 10);
-		else if (!strcmp(a, "--temperature"))
-			o->temperature = strtod(v, &end);
-		else if (!strcmp(a, "--top-p"))
-			o->top_p = strtod(v, &end);
-		else if (!strcmp(a, "--seed"))
-			o->seed = strtoull(v, &end, 10);
-		else
-			return usage_error("unknown option '%s'", a);
-		if (errno || !end || *end || !*v)
-			return usage_error("bad number '%s'", v);
-	}
-	if (!o->model)
-		return usage_error("%s", "no model given");
-	if (!o->prompts)
-		return usage_error("%s", "--prompt-file F is required");
-	return -1;
-}
-
-/* A continuation's bytes on one line: \n and \\ escaped. */
-static void put_text(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n')
-			fputs("\\n", stdout);
-		else if (s[i] == '\\')
-			fputs("\\\\", stdout);
-		else
-			putchar(s[i]);
-	}
-}
 
 /* One prompt: prefill, then sample and step until EOS, N tokens or the context's end. */
 static int generate(struct run *R, uint64_t lineno, const char *text, size_t len,
@@ -141,83 +54,28 @@ static int generate(struct run *R, uint64_t lineno, const char *text, size_t len
 {
 	uint32_t ctx = pn_gen_max_len(R->g), V = pn_gen_vocab(R->g), n_out = 0, slot = 0;
 	const char *stop = "length";
-	cJSON *doc = NULL, *ids = NULL, *lat = NULL;
+	double t0 = gen_now_us(), t;
 	size_t np;
-	char *textbuf = NULL;
-	size_t tlen = 0, tcap = 256;
-	double t0 = now_us(), t, ttft = 0;
-	int32_t id, prev;
+	int32_t id;
 	int r;
 
-	r = pn_bpe_encode(R->m->bpe, text, len, R->ids, ctx, &np, err);
-	if (r == -ENOSPC || (!r && np >= ctx))
-		return pn_errf(err, -ENOSPC, "%s line %llu: prompt of %zu tokens, expected at most "
-			       "%u (the model's context of %u leaves room for one more)",
-			       R->o->prompts, (unsigned long long)lineno, np, ctx - 1, ctx);
-	if (r) {
-		char inner[sizeof(err->msg)];
-
-		memcpy(inner, err->msg, sizeof(inner));
-		return pn_errf(err, r, "%s line %llu: %s", R->o->prompts,
-			       (unsigned long long)lineno, inner);
-	}
+	r = gen_encode(R->m->bpe, R->o, lineno, text, len, R->ids, ctx, &np, err);
+	if (r)
+		return r;
 	r = pn_gen_prefill(R->g, slot, R->ids, (uint32_t)np, R->logits, err);
-	textbuf = malloc(tcap);
-	if (!r && !textbuf)
-		r = pn_errf(err, -ENOMEM, "out of memory");
-	if (R->o->json) {
-		doc = cJSON_CreateObject();
-		cJSON_AddNumberToObject(doc, "line", (double)lineno);
-		cJSON_AddStringToObject(doc, "prompt", text);
-		ids = cJSON_AddArrayToObject(doc, "prompt_ids");
-		for (size_t i = 0; i < np; i++)
-			cJSON_AddItemToArray(ids, cJSON_CreateNumber(R->ids[i]));
-		ids = cJSON_AddArrayToObject(doc, "ids");
-		lat = cJSON_AddArrayToObject(doc, "token_us");
-	}
-	prev = R->ids[np - 1];
+	gen_begin(&R->out, lineno, text, R->ids, np);
 	while (!r) {
-		const char *s;
-		char byte;
-		size_t n;
-
 		id = pn_sample(smp, R->logits, V, R->scratch);
-		t = now_us();
-		if (n_out == 0) {
-			ttft = t - t0;
-			pn_stats_add(&R->ttft, ttft);
-		} else {
-			pn_stats_add(&R->tok, t - t0);
-			if (lat)
-				cJSON_AddItemToArray(lat, cJSON_CreateNumber(round((t - t0) * 10) / 10));
-		}
+		t = gen_now_us();
+		gen_time(&R->out, t - t0);
 		t0 = t;
 		if (id == PN_BPE_EOS) {
 			stop = "eos";
 			break;
 		}
 		R->ids[np + n_out++] = id;
-		R->tokens++;
-		n = pn_bpe_piece(R->m->bpe, prev, id, &s, &byte);
-		if (tlen + n + 1 > tcap) {
-			char *nb = realloc(textbuf, 2 * tcap + n);
-
-			if (!nb) {
-				r = pn_errf(err, -ENOMEM, "out of memory");
-				break;
-			}
-			textbuf = nb;
-			tcap = 2 * tcap + n;
-		}
-		memcpy(textbuf + tlen, s, n);
-		tlen += n;
-		prev = id;
-		if (ids)
-			cJSON_AddItemToArray(ids, cJSON_CreateNumber(id));
-		else {
-			put_text(s, n);
-			fflush(stdout);
-		}
+		if ((r = gen_token(&R->out, id, err)))
+			break;
 		if (n_out == (uint32_t)R->o->max_tokens)
 			break;
 		if (np + n_out >= ctx) {
@@ -226,41 +84,8 @@ static int generate(struct run *R, uint64_t lineno, const char *text, size_t len
 		}
 		r = pn_gen_step(R->g, 1, &slot, &id, R->logits, err);
 	}
-	if (!r && doc) {
-		char *out;
-
-		textbuf[tlen] = 0;
-		cJSON_AddItemToObject(doc, "text", cJSON_CreateString(textbuf));
-		cJSON_AddStringToObject(doc, "stop", stop);
-		cJSON_AddNumberToObject(doc, "ttft_us", round(ttft * 10) / 10);
-		out = cJSON_PrintUnformatted(doc);
-		if (out)
-			puts(out);
-		free(out);
-	} else if (!r) {
-		putchar('\n');
-	}
-	cJSON_Delete(doc);
-	free(textbuf);
+	gen_end(&R->out, stop, !r);
 	return r;
-}
-
-static void summary(struct run *R, uint64_t prompts, uint64_t failed)
-{
-	if (R->o->json) {
-		printf("{\"summary\":{\"prompts\":%llu,\"failed\":%llu,\"tokens\":%llu,"
-		       "\"ttft_us_p50\":%.1f,\"token_us_p50\":%.1f,\"token_us_p99\":%.1f,"
-		       "\"token_us_p999\":%.1f}}\n", (unsigned long long)prompts,
-		       (unsigned long long)failed, (unsigned long long)R->tokens,
-		       pn_stats_pct(&R->ttft, 50), pn_stats_pct(&R->tok, 50),
-		       pn_stats_pct(&R->tok, 99), pn_stats_pct(&R->tok, 99.9));
-		return;
-	}
-	fprintf(stderr, "%llu prompts (%llu failed), %llu tokens: time to first token p50 %.1f us; "
-		"per token p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n", (unsigned long long)prompts,
-		(unsigned long long)failed, (unsigned long long)R->tokens,
-		pn_stats_pct(&R->ttft, 50), pn_stats_pct(&R->tok, 50), pn_stats_pct(&R->tok, 99),
-		pn_stats_pct(&R->tok, 99.9));
 }
 
 static int open_run(struct run *R, struct pn_err *err)
@@ -286,10 +111,9 @@ static int open_run(struct run *R, struct pn_err *err)
 	R->logits = malloc((size_t)pn_gen_vocab(R->g) * sizeof(float));
 	R->scratch = malloc(pn_sample_scratch(pn_gen_vocab(R->g)));
 	R->ids = malloc((size_t)ctx * sizeof(int32_t));
-	if (!R->logits || !R->scratch || !R->ids || pn_stats_init(&R->ttft, 64) ||
-	    pn_stats_init(&R->tok, 1024))
+	if (!R->logits || !R->scratch || !R->ids)
 		return pn_errf(err, -ENOMEM, "out of memory");
-	return 0;
+	return gen_out_init(&R->out, R->o, R->m->bpe, err);
 }
 
 static void close_run(struct run *R)
@@ -300,13 +124,12 @@ static void close_run(struct run *R)
 	free(R->logits);
 	free(R->scratch);
 	free(R->ids);
-	pn_stats_free(&R->ttft);
-	pn_stats_free(&R->tok);
+	gen_out_free(&R->out);
 }
 
 int cmd_generate(int argc, char **argv)
 {
-	struct opts o = { .max_tokens = 64, .top_p = 1 };
+	struct gen_opts o;
 	struct run R = { .o = &o };
 	struct pn_err err = { "" };
 	struct pn_sampler smp;
@@ -319,10 +142,10 @@ int cmd_generate(int argc, char **argv)
 	/* through the daemon: the same verb, generate_daemon.c */
 	if (polyctl_generate_daemon_args(argc, argv))
 		return cmd_generate_daemon(argc, argv);
-	if ((r = parse(argc, argv, &o)) >= 0)
+	if ((r = gen_parse(argc, argv, &o, usage_text, 0)) >= 0)
 		return r;
 	if (pn_sampler_init(&smp, (float)o.temperature, (float)o.top_p, o.seed, &err))
-		return usage_error("%s", err.msg);
+		return gen_usage_error(usage_text, "%s", err.msg);
 	if (open_run(&R, &err) || pn_lines_open(&L, o.prompts, PN_LINE_MAX_DEFAULT, &err)) {
 		close_run(&R);
 		return polyctl_fail("generate", "%s", err.msg);
@@ -343,9 +166,8 @@ int cmd_generate(int argc, char **argv)
 		}
 	}
 	pn_lines_close(&L);
-	fflush(stdout);		/* the last continuation before the summary on stderr */
 	if (prompts)
-		summary(&R, prompts, failed);
+		gen_summary(&R.out, prompts, failed);
 	close_run(&R);
 	return status;
 }

@@ -22,15 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-
-#include <cjson/cJSON.h>
 
 #include "text/tok_bpe.h"
 #include "transport/client.h"
 #include "transport/proto.h"
 #include "util/lines.h"
-#include "util/stats.h"
+#include "generate.h"
 #include "polyctl.h"
 
 static const char usage_text[] =
@@ -42,16 +39,8 @@ static const char usage_text[] =
 	"  --stream-every N  a token CQE per N tokens (default 1)\n"
 	"  the other options as in process (polyctl generate --help)\n";
 
-struct dopts {
-	const char *model, *prompts, *socket;
-	long max_tokens, every;
-	double temperature, top_p;
-	unsigned long long seed;
-	int json;
-};
-
 struct drun {
-	const struct dopts *o;
+	const struct gen_opts *o;
 	struct pn_client *c;
 	struct pn_client_model *cm;
 	const struct pn_model *m;
@@ -59,8 +48,7 @@ struct drun {
 	uint32_t id, ctx;
 	int32_t *ids;			/* the prompt, context long */
 	uint64_t in_off, out_off;
-	struct pn_stats ttft, tok;	/* microseconds */
-	uint64_t tokens;
+	struct gen_out out;
 };
 
 int polyctl_generate_daemon_args(int argc, char **argv)
@@ -72,98 +60,16 @@ int polyctl_generate_daemon_args(int argc, char **argv)
 	return 0;
 }
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "polyctl generate: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage_text);
-	return 2;
-}
-
-static int parse(int argc, char **argv, struct dopts *o)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end = NULL;
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (!strcmp(a, "--json") || !strcmp(a, "--daemon")) {
-			o->json |= !strcmp(a, "--json");
-			continue;
-		} else if (!strncmp(a, "--socket=", 9)) {
-			o->socket = a + 9;
-			continue;
-		} else if (a[0] != '-') {
-			if (o->model)
-				return usage_error("one model expected, got another: '%s'", a);
-			o->model = a;
-			continue;
-		}
-		if (!v)
-			return usage_error("%s needs a value", a);
-		i++;
-		errno = 0;
-		if (!strcmp(a, "--prompt-file"))
-			o->prompts = v, end = "";
-		else if (!strcmp(a, "--socket"))
-			o->socket = v, end = "";
-		else if (!strcmp(a, "--max-tokens"))
-			o->max_tokens = strtol(v, &end, 10);
-		else if (!strcmp(a, "--stream-every"))
-			o->every = strtol(v, &end, 10);
-		else if (!strcmp(a, "--temperature"))
-			o->temperature = strtod(v, &end);
-		else if (!strcmp(a, "--top-p"))
-			o->top_p = strtod(v, &end);
-		else if (!strcmp(a, "--seed"))
-			o->seed = strtoull(v, &end, 10);
-		else
-			return usage_error("unknown option '%s'", a);
-		if (errno || !end || *end || !*v)
-			return usage_error("bad number '%s'", v);
-	}
-	if (!o->model)
-		return usage_error("%s", "no model given");
-	if (!o->prompts)
-		return usage_error("%s", "--prompt-file F is required");
-	if (o->every < 1 || o->every > 1 << 20)
-		return usage_error("%s", "--stream-every N: expected 1..1048576");
-	return -1;
-}
-
-/* A continuation's bytes on one line: \n and \\ escaped (as generate.c). */
-static void put_text(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n')
-			fputs("\\n", stdout);
-		else if (s[i] == '\\')
-			fputs("\\\\", stdout);
-		else
-			putchar(s[i]);
-	}
-}
-
 /* Connects; a file is loaded (or found loaded by its hash), a name looked up. */
 static int open_run(struct drun *R, struct pn_err *err)
 {
-	const struct dopts *o = R->o;
+	const struct gen_opts *o = R->o;
 	struct pn_model_desc d;
 	const char *name = o->model;
 	struct stat st;
 	char ref[16];
 	uint64_t arena;
-	int r = pn_connect(o->socket, &R->c, err);
+	int r = pn_connect(*o->socket ? o->socket : NULL, &R->c, err);	/* "": --daemon */
 
 	if (!r && stat(o->model, &st) == 0 && S_ISREG(st.st_mode)) {
 		r = pn_client_load(R->c, o->model, 0, &d, err);
@@ -193,9 +99,9 @@ static int open_run(struct drun *R, struct pn_err *err)
 			    "generates from version 3 on", pn_client_socket(R->c),
 			    pn_session_ring_version(R->s));
 	R->ids = malloc((size_t)R->ctx * sizeof(int32_t));
-	if (!r && (!R->ids || pn_stats_init(&R->ttft, 64) || pn_stats_init(&R->tok, 1024)))
+	if (!r && !R->ids)
 		r = pn_errf(err, -ENOMEM, "out of memory");
-	return r;
+	return r ? r : gen_out_init(&R->out, o, R->m->bpe, err);
 }
 
 static void close_run(struct drun *R)
@@ -204,60 +110,24 @@ static void close_run(struct drun *R)
 	pn_client_model_close(R->cm);
 	pn_disconnect(R->c);
 	free(R->ids);
-	pn_stats_free(&R->ttft);
-	pn_stats_free(&R->tok);
-}
-
-struct text {
-	char *buf;
-	size_t len, cap;
-};
-
-static int text_add(struct text *t, const char *s, size_t n, struct pn_err *err)
-{
-	if (t->len + n + 1 > t->cap) {
-		char *nb = realloc(t->buf, 2 * t->cap + n + 256);
-
-		if (!nb)
-			return pn_errf(err, -ENOMEM, "out of memory");
-		t->buf = nb;
-		t->cap = 2 * t->cap + n + 256;
-	}
-	memcpy(t->buf + t->len, s, n);
-	t->len += n;
-	t->buf[t->len] = 0;
-	return 0;
+	gen_out_free(&R->out);
 }
 
 /* One prompt through the daemon: submit, then read its token CQEs until the last. */
 static int generate(struct drun *R, uint64_t lineno, const char *text, size_t len,
 		    struct pn_err *err)
 {
-	const struct dopts *o = R->o;
+	const struct gen_opts *o = R->o;
 	struct pn_gen_stream gs;
 	struct pn_gen_args a;
-	struct text tx = { 0 };
-	cJSON *doc = NULL, *jids = NULL, *lat = NULL;
-	double t0 = now_us(), t, ttft = 0;
-	uint32_t n_out = 0, want;
-	const char *stop;
-	int32_t prev;
+	double t0 = gen_now_us(), t;
+	uint32_t want;
 	size_t np;
 	int r, n;
 
-	r = pn_bpe_encode(R->m->bpe, text, len, R->ids, R->ctx, &np, err);
-	if (r == -ENOSPC || (!r && np >= R->ctx))
-		return pn_errf(err, -ENOSPC, "%s line %llu: prompt of %zu tokens, expected at most "
-			       "%u (the model's context of %u leaves room for one more)",
-			       o->prompts, (unsigned long long)lineno, np, R->ctx - 1, R->ctx);
-	if (r) {
-		char inner[sizeof(err->msg)];
-
-		/* not err->msg itself: pn_errf writes where it reads */
-		memcpy(inner, err->msg, sizeof(inner));
-		return pn_errf(err, r, "%s line %llu: %s", o->prompts, (unsigned long long)lineno,
-			       inner);
-	}
+	r = gen_encode(R->m->bpe, o, lineno, text, len, R->ids, R->ctx, &np, err);
+	if (r)
+		return r;
 	/* what the context leaves: the daemon refuses more (-ERANGE) */
 	want = (uint32_t)o->max_tokens < R->ctx - np ? (uint32_t)o->max_tokens :
 						       R->ctx - (uint32_t)np;
@@ -270,17 +140,7 @@ static int generate(struct drun *R, uint64_t lineno, const char *text, size_t le
 				R->out_off, lineno, err);
 	if (r)
 		return r;
-	if (o->json) {
-		doc = cJSON_CreateObject();
-		cJSON_AddNumberToObject(doc, "line", (double)lineno);
-		cJSON_AddStringToObject(doc, "prompt", text);
-		jids = cJSON_AddArrayToObject(doc, "prompt_ids");
-		for (size_t i = 0; i < np; i++)
-			cJSON_AddItemToArray(jids, cJSON_CreateNumber(R->ids[i]));
-		jids = cJSON_AddArrayToObject(doc, "ids");
-		lat = cJSON_AddArrayToObject(doc, "token_us");
-	}
-	prev = R->ids[np - 1];
+	gen_begin(&R->out, lineno, text, R->ids, np);
 	for (;;) {
 		const int32_t *got;
 
@@ -290,102 +150,50 @@ static int generate(struct drun *R, uint64_t lineno, const char *text, size_t le
 				    (unsigned long long)lineno, pn_strerror(n));
 			break;
 		}
-		t = now_us();
+		t = gen_now_us();
 		/* the model's EOS is timed as a token, as in process; a length end is not */
 		if (n == 0 && !(gs.eos && !gs.res))
 			break;
-		if (n_out == 0) {
-			ttft = t - t0;
-			pn_stats_add(&R->ttft, ttft);
-		} else {
-			for (int k = 0; k < (n ? n : 1); k++) {
-				double dt = (t - t0) / (n ? n : 1);
-
-				pn_stats_add(&R->tok, dt);
-				if (lat)
-					cJSON_AddItemToArray(lat, cJSON_CreateNumber(round(dt * 10) / 10));
-			}
-		}
+		if (R->out.first)	/* the first CQE: the time to first token */
+			gen_time(&R->out, t - t0);
+		else		/* a CQE's time split over its tokens */
+			for (int k = 0; k < (n ? n : 1); k++)
+				gen_time(&R->out, (t - t0) / (n ? n : 1));
 		t0 = t;
 		if (n == 0)
 			break;
-		for (int k = 0; k < n; k++) {
-			const char *s;
-			char byte;
-			size_t pn = pn_bpe_piece(R->m->bpe, prev, got[k], &s, &byte);
-
-			if ((r = text_add(&tx, s, pn, err)))
-				break;
-			prev = got[k];
-			n_out++;
-			R->tokens++;
-			if (jids)
-				cJSON_AddItemToArray(jids, cJSON_CreateNumber(got[k]));
-			else
-				put_text(s, pn);
-		}
+		for (int k = 0; !r && k < n; k++)
+			r = gen_token(&R->out, got[k], err);
 		if (r)
 			break;
-		if (!jids)
-			fflush(stdout);
 	}
 	if (!r && gs.res)
 		r = pn_errf(err, gs.res, "%s line %llu: polynetd refused the generation: %s",
 			    o->prompts, (unsigned long long)lineno, pn_strerror(gs.res));
-	stop = gs.eos ? "eos" : n_out == (uint32_t)o->max_tokens ? "length" : "context";
-	if (!r && doc) {
-		char *out;
-
-		cJSON_AddItemToObject(doc, "text", cJSON_CreateString(tx.buf ? tx.buf : ""));
-		cJSON_AddStringToObject(doc, "stop", stop);
-		cJSON_AddNumberToObject(doc, "ttft_us", round(ttft * 10) / 10);
-		out = cJSON_PrintUnformatted(doc);
-		if (out)
-			puts(out);
-		free(out);
-	} else if (!r) {
-		putchar('\n');
-	}
-	cJSON_Delete(doc);
-	free(tx.buf);
+	gen_end(&R->out, gs.eos ? "eos" : R->out.n == (uint32_t)o->max_tokens ? "length" :
+		"context", !r);
 	return r;
-}
-
-static void summary(struct drun *R, uint64_t prompts, uint64_t failed)
-{
-	if (R->o->json) {
-		printf("{\"summary\":{\"prompts\":%llu,\"failed\":%llu,\"tokens\":%llu,"
-		       "\"ttft_us_p50\":%.1f,\"token_us_p50\":%.1f,\"token_us_p99\":%.1f,"
-		       "\"token_us_p999\":%.1f}}\n", (unsigned long long)prompts,
-		       (unsigned long long)failed, (unsigned long long)R->tokens,
-		       pn_stats_pct(&R->ttft, 50), pn_stats_pct(&R->tok, 50),
-		       pn_stats_pct(&R->tok, 99), pn_stats_pct(&R->tok, 99.9));
-		return;
-	}
-	fprintf(stderr, "%llu prompts (%llu failed), %llu tokens: time to first token p50 %.1f us; "
-		"per token p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n", (unsigned long long)prompts,
-		(unsigned long long)failed, (unsigned long long)R->tokens,
-		pn_stats_pct(&R->ttft, 50), pn_stats_pct(&R->tok, 50), pn_stats_pct(&R->tok, 99),
-		pn_stats_pct(&R->tok, 99.9));
 }
 
 int cmd_generate_daemon(int argc, char **argv)
 {
-	struct dopts o = { .max_tokens = 64, .top_p = 1, .every = 1 };
+	struct gen_opts o;
 	struct drun R = { .o = &o };
 	struct pn_err err = { "" };
 	struct pn_lines L = { 0 };
 	uint64_t prompts = 0, failed = 0;
 	const char *line;
 	size_t len;
-	int r = parse(argc, argv, &o), status = 0;
+	int r = gen_parse(argc, argv, &o, usage_text, 1), status = 0;
 
 	if (r >= 0)
 		return r;
+	if (!o.socket)
+		o.socket = "";
 	if (!(o.temperature >= 0) || !isfinite(o.temperature))
-		return usage_error("%s", "--temperature T: expected a finite number >= 0 (0: greedy)");
+		return gen_usage_error(usage_text, "%s", "--temperature T: expected a finite number >= 0 (0: greedy)");
 	if (!(o.top_p > 0 && o.top_p <= 1))
-		return usage_error("%s", "--top-p P: expected 0 < P <= 1");
+		return gen_usage_error(usage_text, "%s", "--top-p P: expected 0 < P <= 1");
 	if (open_run(&R, &err) || pn_lines_open(&L, o.prompts, PN_LINE_MAX_DEFAULT, &err)) {
 		close_run(&R);
 		return polyctl_fail("generate", "%s", err.msg);
@@ -408,9 +216,8 @@ int cmd_generate_daemon(int argc, char **argv)
 		}
 	}
 	pn_lines_close(&L);
-	fflush(stdout);		/* the last continuation before the summary on stderr */
 	if (prompts)
-		summary(&R, prompts, failed);
+		gen_summary(&R.out, prompts, failed);
 	close_run(&R);
 	return status;
 }
