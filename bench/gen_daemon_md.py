@@ -10,6 +10,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_md import replace_section  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -45,14 +48,7 @@ def main():
             r["rt_workers"], r["with"], r["p50_us"], r["p99_us"], r["p999_us"], r["jobs"],
             r["refused"]) for r in rt]
     out.append("")
-    p = os.path.join(ROOT, "bench", "RESULTS.md")
-    old = open(p).read()
-    if head in old:
-        a = old.index(head)
-        b = old.find("\n## ", a + len(head))
-        old = old[:a] + (old[b + 1:] if b >= 0 else "")
-    with open(p, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + "\n".join(out))
+    replace_section(os.path.join(ROOT, "bench", "RESULTS.md"), head, "\n".join(out))
 
 
 if __name__ == "__main__":

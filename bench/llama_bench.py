@@ -18,6 +18,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_md import replace_section  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -131,14 +134,7 @@ def main():
                       "%d: %.0f us" % (g["prompt"], g["decode_p50_us"]) for g in doc["growth"])
                   + " (p50; attention grows linearly, the GEMMs do not)."]
     lines.append("")
-    p = os.path.join(ROOT, "bench", "RESULTS.md")
-    old = open(p).read()
-    if head in old:
-        a = old.index(head)
-        b = old.find("\n## ", a + len(head))
-        old = old[:a] + (old[b + 1:] if b >= 0 else "")
-    with open(p, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + "\n".join(lines))
+    replace_section(os.path.join(ROOT, "bench", "RESULTS.md"), head, "\n".join(lines))
     for t in targets:
         print("%-62s %s %s" % (t["target"], fmt(t["value"], "%.3f"), "met" if t["met"] else "NOT met"))
 

@@ -27,6 +27,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_md import replace_section  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "data", "llama")
 
@@ -168,14 +171,7 @@ def write_md(doc):
         *rows, "",
         "Selection on validation (%s): faithful **%s**, fast **%s**." % (
             sel["rules"], sel["faithful"], sel["fast"]), ""])
-    p = os.path.join(ROOT, "bench", "RESULTS.md")
-    old = open(p).read()
-    if head in old:
-        a = old.index(head)
-        b = old.find("\n## ", a + len(head))
-        old = old[:a] + (old[b + 1:] if b >= 0 else "")
-    with open(p, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + text)
+    replace_section(os.path.join(ROOT, "bench", "RESULTS.md"), head, text)
 
 
 if __name__ == "__main__":
