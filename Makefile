@@ -161,7 +161,8 @@ $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard uapi/*.h lib/format/*.h 
 	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(FUZZ_LIB_SRCS) $(FUZZ_EXTRA)
 # Targets beyond the .pnb parsers name their sources (prerequisites and recipe).
-LLAMA2C_FUZZ_SRCS := lib/import/llama2c.c lib/import/llama_build.c lib/text/tok_bpe.c lib/text/utf8.c
+LLAMA2C_FUZZ_SRCS := lib/import/llama2c.c lib/import/llama_build.c lib/text/tok_bpe.c lib/text/utf8.c \
+		     lib/util/strtab.c
 $(B)/fuzz/fuzz_llama2c: FUZZ_EXTRA = $(LLAMA2C_FUZZ_SRCS)
 $(B)/fuzz/fuzz_llama2c: $(LLAMA2C_FUZZ_SRCS)
 SAFETENSORS_FUZZ_SRCS := lib/import/safetensors.c lib/text/utf8.c

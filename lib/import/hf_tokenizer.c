@@ -25,6 +25,7 @@
 #include "import/hf.h"
 #include "text/tok_bpe.h"
 #include "text/utf8.h"
+#include "util/strtab.h"
 
 #define SPACE "\xe2\x96\x81"		/* U+2581 */
 #define MAX_JSON_BYTES (1ull << 31)
@@ -89,42 +90,13 @@ void pn_hf_vocab_free(struct pn_hf_vocab *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* --- the pieces' hash: FNV-1a, open addressing ----------------------------- */
-
-struct tab {
-	int32_t *slot;
-	uint32_t mask;
-	char *const *piece;
-};
-
-static uint32_t fnv(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
-static int32_t tab_get(const struct tab *t, const char *s, size_t n)
-{
-	for (uint32_t i = fnv(s, n) & t->mask;; i = (i + 1) & t->mask) {
-		int32_t id = t->slot[i];
-
-		if (id < 0)
-			return -1;
-		if (!strncmp(t->piece[id], s, n) && !t->piece[id][n])
-			return id;
-	}
-}
-
-static int32_t tab_get2(const struct tab *t, const char *a, const char *b, char *buf)
+static int32_t tab_get2(const struct pn_strtab *t, const char *a, const char *b, char *buf)
 {
 	size_t la = strlen(a), lb = strlen(b);
 
 	memcpy(buf, a, la);
 	memcpy(buf + la, b, lb);
-	return tab_get(t, buf, la + lb);
+	return pn_strtab_find(t, buf, la + lb);
 }
 
 /* --- checks ----------------------------------------------------------------- */
@@ -290,7 +262,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* One merge, "a b" or ["a", "b"], as ids; the result's id in *c. */
-static int merge_ids(const char *path, uint32_t k, const cJSON *e, const struct tab *t,
+static int merge_ids(const char *path, uint32_t k, const cJSON *e, const struct pn_strtab *t,
 		     char *buf, int32_t *a, int32_t *b, int32_t *c, struct pn_err *err)
 {
 	const char *sa = NULL, *sb = NULL, *sp;
@@ -311,8 +283,8 @@ static int merge_ids(const char *path, uint32_t k, const cJSON *e, const struct 
 		return pn_errf(err, -EINVAL, "%s: model.merges[%u]: expected \"a b\" or [\"a\", "
 			       "\"b\"]", path, k);
 	}
-	*a = tab_get(t, sa, strlen(sa));
-	*b = tab_get(t, sb, strlen(sb));
+	*a = pn_strtab_find(t, sa, strlen(sa));
+	*b = pn_strtab_find(t, sb, strlen(sb));
 	*c = *a >= 0 && *b >= 0 ? tab_get2(t, sa, sb, buf) : -1;
 	if (*c < 0)
 		pn_errf(err, -EINVAL, "%s: model.merges[%u] ('%s' '%s'): %s is not in the vocab, "
@@ -324,7 +296,7 @@ static int merge_ids(const char *path, uint32_t k, const cJSON *e, const struct 
 }
 
 /* The merges as per-piece scores; (a) and (b) of the comment at the top. */
-static int read_merges(const char *path, const cJSON *m, const struct tab *t, char *buf,
+static int read_merges(const char *path, const cJSON *m, const struct pn_strtab *t, char *buf,
 		       struct pn_hf_vocab *v, struct pn_err *err)
 {
 	const cJSON *mg = cJSON_GetObjectItemCaseSensitive(m, "merges"), *e;
@@ -376,8 +348,8 @@ static int read_merges(const char *path, const cJSON *m, const struct tab *t, ch
 		for (size_t s = 1; s < len; s++) {
 			uint64_t key;
 
-			a = tab_get(t, p, s);
-			b = a >= 0 ? tab_get(t, p + s, len - s) : -1;
+			a = pn_strtab_find(t, p, s);
+			b = a >= 0 ? pn_strtab_find(t, p + s, len - s) : -1;
 			key = (uint64_t)a << 32 | (uint32_t)b;
 			if (b >= 0 && !bsearch(&key, pairs, n, sizeof(key), cmp_u64)) {
 				ret = pn_errf(err, -EINVAL, "%s: model.vocab: piece %u '%s' is '%s' + "
@@ -402,13 +374,12 @@ out:
 int pn_hf_tokenizer_read(const char *path, uint32_t vocab, struct pn_hf_vocab *v,
 			 struct pn_err *err)
 {
-	struct tab t = { 0 };
+	struct pn_strtab t = { 0 };
 	char s1[64];
 	const cJSON *m;
 	cJSON *root;
 	size_t maxlen = 0;
 	char *buf = NULL;
-	uint32_t cap = 16;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
@@ -418,23 +389,16 @@ int pn_hf_tokenizer_read(const char *path, uint32_t vocab, struct pn_hf_vocab *v
 	v->n = vocab;
 	v->piece = calloc(vocab, sizeof(char *));
 	v->score = calloc(vocab, sizeof(float));
-	while (cap < 2 * vocab)
-		cap *= 2;
-	t.slot = malloc(cap * sizeof(int32_t));
-	if (!v->piece || !v->score || !t.slot) {
+	if (!v->piece || !v->score || pn_strtab_init(&t, v->piece, NULL, vocab)) {
 		ret = pn_errf(err, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	if ((ret = check_model(path, m, err)) || (ret = check_normalizer(path, root, err)) ||
 	    (ret = read_vocab(path, m, v, err)) || (ret = check_added(path, root, v, err)))
 		goto out;
-	t.mask = cap - 1;
-	t.piece = v->piece;
-	memset(t.slot, 0xff, cap * sizeof(int32_t));
 	for (uint32_t i = 0; i < vocab; i++) {
 		size_t n = strlen(v->piece[i]);
-		uint32_t h = fnv(v->piece[i], n) & t.mask;
-		int32_t dup = tab_get(&t, v->piece[i], n);
+		int32_t dup = pn_strtab_add(&t, i);
 
 		if (dup >= 0) {
 			ret = pn_errf(err, -EINVAL, "%s: model.vocab: piece '%s' is both id %d and "
@@ -442,9 +406,6 @@ int pn_hf_tokenizer_read(const char *path, uint32_t vocab, struct pn_hf_vocab *v
 				      pn_hf_shown(v->piece[i], s1, sizeof(s1)), dup, i);
 			goto out;
 		}
-		while (t.slot[h] >= 0)
-			h = (h + 1) & t.mask;
-		t.slot[h] = (int32_t)i;
 		maxlen = n > maxlen ? n : maxlen;
 	}
 	if (!(buf = malloc(2 * maxlen + 1)))
@@ -453,7 +414,7 @@ int pn_hf_tokenizer_read(const char *path, uint32_t vocab, struct pn_hf_vocab *v
 		ret = read_merges(path, m, &t, buf, v, err);
 out:
 	free(buf);
-	free(t.slot);
+	pn_strtab_free(&t);
 	cJSON_Delete(root);
 	return ret;
 }

@@ -2,8 +2,8 @@
 /*
  * tok_bpe.c - Llama's score-ordered BPE (tok_bpe.h). Pieces are kept with
  * U+2581 turned back into spaces, so encoding looks characters up as they
- * are and decoding copies bytes. Lookups go through an open-addressing
- * hash of the pieces; the merge loop is llama2.c's: quadratic in the
+ * are and decoding copies bytes. Lookups go through a hash of the pieces
+ * (util/strtab.h); the merge loop is llama2.c's: quadratic in the
  * prompt's characters, which the context bounds.
  */
 #include <errno.h>
@@ -13,36 +13,15 @@
 
 #include "text/tok_bpe.h"
 #include "text/utf8.h"
+#include "util/strtab.h"
 
 struct pn_bpe {
 	uint32_t count;
 	char **piece;		/* with U+2581 as ' ' */
 	uint32_t *plen;
 	float *score;
-	int32_t *slot;		/* hash slots: piece id or -1 */
-	uint32_t mask;
+	struct pn_strtab tab;	/* piece -> id */
 };
-
-static uint32_t hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
-static int32_t lookup(const struct pn_bpe *t, const char *s, size_t n)
-{
-	for (uint32_t i = hash(s, n) & t->mask;; i = (i + 1) & t->mask) {
-		int32_t id = t->slot[i];
-
-		if (id < 0)
-			return -1;
-		if (t->plen[id] == n && !memcmp(t->piece[id], s, n))
-			return id;
-	}
-}
 
 void pn_bpe_free(struct pn_bpe *t)
 {
@@ -53,7 +32,7 @@ void pn_bpe_free(struct pn_bpe *t)
 	free(t->piece);
 	free(t->plen);
 	free(t->score);
-	free(t->slot);
+	pn_strtab_free(&t->tab);
 	free(t);
 }
 
@@ -104,25 +83,21 @@ int pn_bpe_new(const char *pieces, size_t pieces_size, const float *scores, uint
 {
 	struct pn_bpe *t;
 	size_t off = 0;
-	uint32_t cap = 16;
 	int r = 0;
 
 	*out = NULL;
 	if (count < PN_BPE_BYTE0 + 256 || count > (1u << 24))
 		return pn_errf(err, -EINVAL, "tokenizer: %u pieces, expected %u..%u (unk, BOS, "
 			       "EOS and 256 byte tokens first)", count, PN_BPE_BYTE0 + 256, 1u << 24);
-	while (cap < 2 * count)
-		cap *= 2;
 	t = calloc(1, sizeof(*t));
 	if (!t || !(t->piece = calloc(count, sizeof(char *))) ||
 	    !(t->plen = calloc(count, sizeof(uint32_t))) ||
-	    !(t->score = calloc(count, sizeof(float))) || !(t->slot = malloc(cap * sizeof(int32_t)))) {
+	    !(t->score = calloc(count, sizeof(float))) ||
+	    pn_strtab_init(&t->tab, t->piece, t->plen, count)) {
 		pn_bpe_free(t);
 		return pn_errf(err, -ENOMEM, "out of memory");
 	}
 	t->count = count;
-	t->mask = cap - 1;
-	memset(t->slot, 0xff, cap * sizeof(int32_t));
 	for (uint32_t i = 0; !r && i < count; i++) {
 		const char *end = off < pieces_size ? memchr(pieces + off, 0, pieces_size - off) : NULL;
 		size_t n;
@@ -151,15 +126,8 @@ int pn_bpe_new(const char *pieces, size_t pieces_size, const float *scores, uint
 		r = check_bytes(t, err);
 	/* First occurrence wins a duplicate, as llama2.c's sorted lookup would
 	 * find either: none of the real vocabularies has one. */
-	for (uint32_t i = 0; !r && i < count; i++) {
-		uint32_t h = hash(t->piece[i], t->plen[i]) & t->mask;
-
-		if (lookup(t, t->piece[i], t->plen[i]) >= 0)
-			continue;
-		while (t->slot[h] >= 0)
-			h = (h + 1) & t->mask;
-		t->slot[h] = (int32_t)i;
-	}
+	for (uint32_t i = 0; !r && i < count; i++)
+		pn_strtab_add(&t->tab, i);
 	if (r) {
 		pn_bpe_free(t);
 		return r;
@@ -173,11 +141,11 @@ static size_t split(const struct pn_bpe *t, const unsigned char *s, size_t len, 
 {
 	size_t n = 0;
 
-	sym[n++] = lookup(t, " ", 1) >= 0 ? lookup(t, " ", 1) : PN_BPE_BYTE0 + ' ';
+	sym[n++] = pn_strtab_find(&t->tab, " ", 1) >= 0 ? pn_strtab_find(&t->tab, " ", 1) : PN_BPE_BYTE0 + ' ';
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
 		size_t cl = pn_utf8_decode(s + i, &cp);
-		int32_t id = lookup(t, (const char *)s + i, cl);
+		int32_t id = pn_strtab_find(&t->tab, (const char *)s + i, cl);
 
 		if (id >= 0)
 			sym[n++] = id;
@@ -224,7 +192,7 @@ int pn_bpe_encode(const struct pn_bpe *t, const char *text, size_t len, int32_t 
 
 			memcpy(buf, t->piece[sym[i]], a);
 			memcpy(buf + a, t->piece[sym[i + 1]], b);
-			id = lookup(t, buf, a + b);
+			id = pn_strtab_find(&t->tab, buf, a + b);
 			if (id >= 0 && t->score[id] > best) {
 				best = t->score[id];
 				best_id = id;
