@@ -165,7 +165,7 @@ int cmd_eval_gen(int argc, char **argv)
 	struct pn_err err = { "" };
 	struct pn_lines Ls;
 	uint32_t N = 64, V;
-	int json = 0, r = 0;
+	int json = 0, r = 0, opened = 0;
 	float *L = NULL, *lg = NULL;
 	int32_t *ids = NULL, *own = NULL;
 	const char *line;
@@ -208,7 +208,7 @@ int cmd_eval_gen(int argc, char **argv)
 			r = pn_errf(&err, -ENOMEM, "out of memory");
 	}
 	if (!r)
-		r = pn_lines_open(&Ls, prompts, PN_LINE_MAX_DEFAULT, &err);
+		opened = !(r = pn_lines_open(&Ls, prompts, PN_LINE_MAX_DEFAULT, &err));
 	while (!r && (r = pn_lines_next(&Ls, &line, &len, &err)) == 0) {
 		r = one_prompt(&ex, &va, line, len, N, L, lg, ids, own, &t, &err);
 		if (r) {
@@ -244,7 +244,7 @@ int cmd_eval_gen(int argc, char **argv)
 			       t.kl_max, (double)t.top1 / t.positions, (double)t.match / t.prompts,
 			       (double)t.prefix / t.prompts, e50, v50, e50 / v50);
 	}
-	if (prompts && (ex.g && va.g && L && lg && ids && own))
+	if (opened)
 		pn_lines_close(&Ls);
 	free(L);
 	free(lg);
