@@ -65,11 +65,6 @@ void pn_softmax_rows(float *x, uint32_t rows, uint32_t d)
 		softmax_masked(x + (size_t)r * d, d, d, 1.0f);
 }
 
-void pn_softmax_scaled(float *s, uint32_t n, float scale)
-{
-	softmax_masked(s, n, n, scale);
-}
-
 float pn_exp_shifted(float *s, uint32_t n)
 {
 	float m = s[0], lane[LANES], sum = 0.0f;

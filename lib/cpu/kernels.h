@@ -97,9 +97,8 @@ void pn_pool_cls(const float *x, uint32_t B, uint32_t T, uint32_t d, float *y);
 /* x *= rsqrt(max(sum x^2, eps)) per row; in place. */
 void pn_l2norm(float *x, uint32_t rows, uint32_t d, float eps);
 void pn_softmax_rows(float *x, uint32_t rows, uint32_t d);	/* in place */
-/* s[0, n) = softmax(scale * s) in place, n >= 1; and a dot product (both attention.c). */
-void pn_softmax_scaled(float *s, uint32_t n, float scale);
-/* s = exp(s - max s) in place, n >= 1; returns their sum (>= 1): softmax unnormalised. */
+/* s = exp(s - max s) in place, n >= 1; returns their sum (>= 1): softmax
+ * unnormalised. And a dot product. Both attention.c. */
 float pn_exp_shifted(float *s, uint32_t n);
 float pn_dot(const float *a, const float *b, uint32_t n);
 

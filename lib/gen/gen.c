@@ -116,11 +116,6 @@ uint32_t pn_gen_max_len(const struct pn_gen *g)
 	return g->max_len;
 }
 
-uint32_t pn_gen_slots(const struct pn_gen *g)
-{
-	return g->kv.n_slots;
-}
-
 size_t pn_gen_cache_bytes(const struct pn_gen *g)
 {
 	return g->kv.slot_stride * g->kv.n_slots * sizeof(float);

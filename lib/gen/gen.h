@@ -39,7 +39,6 @@ int pn_gen_new(const struct pn_cpu_model *cm, uint32_t n_slots, uint32_t max_len
 void pn_gen_free(struct pn_gen *g);
 uint32_t pn_gen_vocab(const struct pn_gen *g);	/* floats per logits row */
 uint32_t pn_gen_max_len(const struct pn_gen *g);
-uint32_t pn_gen_slots(const struct pn_gen *g);
 size_t pn_gen_cache_bytes(const struct pn_gen *g);	/* the KV cache, all slots */
 uint32_t pn_gen_pos(const struct pn_gen *g, uint32_t slot);	/* positions filled */
 void pn_gen_reset(struct pn_gen *g, uint32_t slot);	/* frees the slot's positions */

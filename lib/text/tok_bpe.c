@@ -36,11 +36,6 @@ void pn_bpe_free(struct pn_bpe *t)
 	free(t);
 }
 
-uint32_t pn_bpe_count(const struct pn_bpe *t)
-{
-	return t->count;
-}
-
 /* U+2581 (e2 96 81) -> ' '. */
 static char *unspace(const char *p, size_t n, uint32_t *len)
 {

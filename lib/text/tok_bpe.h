@@ -30,7 +30,6 @@ struct pn_bpe;
 int pn_bpe_new(const char *pieces, size_t pieces_size, const float *scores, uint32_t count,
 	       struct pn_bpe **out, struct pn_err *err);
 void pn_bpe_free(struct pn_bpe *t);
-uint32_t pn_bpe_count(const struct pn_bpe *t);
 
 /*
  * Encodes len bytes of UTF-8 into ids (BOS first). Writes at most cap ids
